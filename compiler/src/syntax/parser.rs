@@ -1,0 +1,615 @@
+//! pest → AST, with declaration- and item-level recovery: every broken
+//! declaration or item becomes one S0001 diagnostic and parsing goes on.
+
+use super::ast::*;
+use crate::diagnostics::{Code, Diagnostic, FileId, Span};
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "syntax/scale.pest"]
+struct ScaleParser;
+
+/// Parses one file. Always returns a tree (possibly partial) and every
+/// syntax error found.
+pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    let mut p = Lower {
+        file,
+        text,
+        diags: Vec::new(),
+    };
+    let ast = match ScaleParser::parse(Rule::file, text) {
+        Ok(mut pairs) => p.file(pairs.next().expect("file rule")),
+        Err(e) => {
+            // `file` cannot fail by design (bad_decl swallows anything), but
+            // stay safe: report and return nothing.
+            p.pest_error(e, 0);
+            File::default()
+        }
+    };
+    (ast, p.diags)
+}
+
+struct Lower<'t> {
+    file: FileId,
+    text: &'t str,
+    diags: Vec<Diagnostic>,
+}
+
+fn rule_name(r: &Rule) -> Option<&'static str> {
+    Some(match r {
+        Rule::ident | Rule::path => "a name",
+        Rule::string | Rule::string_inner => "a string",
+        Rule::quantity | Rule::number => "a number",
+        Rule::block => "`{`",
+        Rule::expr | Rule::logic | Rule::compare | Rule::range | Rule::sum => "a value",
+        Rule::product | Rule::unary | Rule::call | Rule::list | Rule::paren => "a value",
+        Rule::on_value => "a value",
+        Rule::http_method => "an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS)",
+        Rule::kw_class => "`class`",
+        Rule::kw_on => "`on`",
+        Rule::kw_target => "`target`",
+        Rule::kw_over => "`over`",
+        Rule::kw_for => "`for`",
+        Rule::kw_every => "`every`",
+        Rule::kw_within => "`within`",
+        Rule::kw_and => "`and`",
+        Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+        Rule::logic_op | Rule::add_op | Rule::mul_op => "an operator",
+        Rule::use_names => "`.{`",
+        Rule::EOI => "end of file",
+        Rule::decl | Rule::use_decl => "a declaration",
+        Rule::property | Rule::sub_block | Rule::condition_item => "an item",
+        Rule::route_item
+        | Rule::calls_item
+        | Rule::autoscale_item
+        | Rule::per_item
+        | Rule::stage_item
+        | Rule::kill_item
+        | Rule::latency_item
+        | Rule::expect_item => "an item",
+        _ => return None,
+    })
+}
+
+impl<'t> Lower<'t> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn pest_error(&mut self, e: pest::error::Error<Rule>, offset: usize) {
+        use pest::error::{ErrorVariant, InputLocation};
+        let pos = match e.location {
+            InputLocation::Pos(p) => p,
+            InputLocation::Span((s, _)) => s,
+        } + offset;
+        let mut expected: Vec<&str> = match &e.variant {
+            ErrorVariant::ParsingError { positives, .. } => {
+                positives.iter().filter_map(rule_name).collect()
+            }
+            ErrorVariant::CustomError { .. } => vec![],
+        };
+        // "`=`" and "`}`" are literals pest does not list as rules; add the
+        // usual suspects when the failure is at an item boundary.
+        expected.sort();
+        expected.dedup();
+        let found = self.describe_at(pos);
+        let end = (pos + found.1).min(self.text.len());
+        let message = if expected.is_empty() {
+            format!("unexpected {}", found.0)
+        } else {
+            format!("expected {}, found {}", join_or(&expected), found.0)
+        };
+        self.diags.push(
+            Diagnostic::error(Code::Syntax, message)
+                .primary(Span::new(self.file, pos, end), "not expected here")
+                .help(
+                    "a block holds items such as `name = value`, `name { … }`, `route NAME METHOD \"/path\" class CLASS { … }` or `calls a, b`; see docs/language.md",
+                ),
+        );
+    }
+
+    /// What is at `pos`, for "found …", and how many bytes to underline.
+    fn describe_at(&self, pos: usize) -> (String, usize) {
+        let rest = self.text.get(pos..).unwrap_or("");
+        let rest_trim = rest.trim_start_matches([' ', '\t']);
+        let skip = rest.len() - rest_trim.len();
+        match rest_trim.chars().next() {
+            None => ("end of file".into(), 0),
+            Some('\n') | Some('\r') => ("end of line".into(), 0),
+            Some(c) if c.is_alphanumeric() || c == '_' => {
+                let w: String = rest_trim
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                    .collect();
+                (format!("`{w}`"), skip + w.len())
+            }
+            Some(c) => (format!("`{c}`"), skip + c.len_utf8()),
+        }
+    }
+
+    /// Re-parses a skipped slice alone to learn what exactly is wrong.
+    fn report_skipped(&mut self, rule: Rule, pair: &Pair<'_, Rule>) {
+        let start = pair.as_span().start();
+        let slice = pair.as_str();
+        match ScaleParser::parse(rule, slice) {
+            Err(e) => self.pest_error(e, start),
+            Ok(_) => {
+                let end = start + slice.trim_end().len();
+                self.diags.push(
+                    Diagnostic::error(Code::Syntax, "this does not fit here")
+                        .primary(Span::new(self.file, start, end), "not expected here")
+                        .help("check the braces around this line: it parses on its own, not in this place"),
+                );
+            }
+        }
+    }
+
+    fn file(&mut self, pair: Pair<'_, Rule>) -> File {
+        let mut f = File::default();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::use_decl => f.uses.push(self.use_decl(p)),
+                Rule::decl => f.decls.push(self.decl(p)),
+                Rule::bad_decl => self.report_skipped(Rule::decl_only, &p),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn ident(&self, p: Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
+    }
+
+    fn use_decl(&mut self, p: Pair<'_, Rule>) -> Use {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        inner.next(); // kw_use
+        let first = inner.next().expect("use target");
+        let target = match first.as_rule() {
+            Rule::string => UseTarget::File {
+                span: self.span(&first),
+                path: self.string(first),
+            },
+            _ => {
+                let path = first.into_inner().map(|i| self.ident(i)).collect();
+                let names = inner
+                    .next()
+                    .map(|n| n.into_inner().map(|i| self.ident(i)).collect())
+                    .unwrap_or_default();
+                UseTarget::Module { path, names }
+            }
+        };
+        Use { target, span }
+    }
+
+    fn decl(&mut self, p: Pair<'_, Rule>) -> Decl {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let kind = self.ident(inner.next().expect("decl kind"));
+        let mut name = None;
+        let mut body = None;
+        for i in inner {
+            match i.as_rule() {
+                Rule::ident => name = Some(self.ident(i)),
+                Rule::block => body = Some(self.block(i)),
+                _ => {}
+            }
+        }
+        Decl {
+            kind,
+            name,
+            body: body.expect("decl block"),
+            span,
+        }
+    }
+
+    fn block(&mut self, p: Pair<'_, Rule>) -> Block {
+        let span = self.span(&p);
+        let mut items = Vec::new();
+        for i in p.into_inner() {
+            if i.as_rule() == Rule::bad_item {
+                self.report_skipped(Rule::item_only, &i);
+            } else if let Some(item) = self.item(i) {
+                items.push(item);
+            }
+        }
+        Block { items, span }
+    }
+
+    fn string(&self, p: Pair<'_, Rule>) -> String {
+        let raw = p.into_inner().next().map(|i| i.as_str()).unwrap_or("");
+        unescape(raw)
+    }
+
+    fn strlit(&self, p: Pair<'_, Rule>) -> StrLit {
+        StrLit {
+            span: self.span(&p),
+            value: self.string(p),
+        }
+    }
+
+    fn item(&mut self, p: Pair<'_, Rule>) -> Option<Item> {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        let mut inner = p.into_inner();
+        let kind = match rule {
+            Rule::property => {
+                let key = self.ident(inner.next()?);
+                let value = self.expr(inner.next()?);
+                let block = inner.next().map(|b| self.block(b));
+                ItemKind::Property { key, value, block }
+            }
+            Rule::sub_block => {
+                let name = self.ident(inner.next()?);
+                let block = self.block(inner.next()?);
+                ItemKind::Block { name, block }
+            }
+            Rule::route_item => {
+                inner.next(); // route
+                let name = self.ident(inner.next()?);
+                let method = self.ident(inner.next()?);
+                let path = self.strlit(inner.next()?);
+                let mut class = None;
+                let mut block = None;
+                for i in inner {
+                    match i.as_rule() {
+                        Rule::ident => class = Some(self.ident(i)),
+                        Rule::block => block = Some(self.block(i)),
+                        _ => {}
+                    }
+                }
+                ItemKind::Route {
+                    name,
+                    method,
+                    path,
+                    class,
+                    block,
+                }
+            }
+            Rule::calls_item => ItemKind::Calls {
+                targets: inner
+                    .filter(|i| i.as_rule() == Rule::ident)
+                    .map(|i| self.ident(i))
+                    .collect(),
+            },
+            Rule::autoscale_item => {
+                let rest: Vec<_> = inner.filter(|i| i.as_rule() == Rule::sum).collect();
+                let mut it = rest.into_iter();
+                let metric = self.expr(it.next()?);
+                let target = self.expr(it.next()?);
+                ItemKind::Autoscale { metric, target }
+            }
+            Rule::per_item => {
+                inner.next();
+                let key = self.ident(inner.next()?);
+                let block = self.block(inner.next()?);
+                ItemKind::Per { key, block }
+            }
+            Rule::stage_item => {
+                let kind = self.ident(inner.next()?);
+                let mut values = Vec::new();
+                let mut arrow = false;
+                for i in inner {
+                    match i.as_rule() {
+                        Rule::sum => values.push(self.expr(i)),
+                        Rule::kw_over | Rule::kw_for => {}
+                        _ => {}
+                    }
+                }
+                if values.len() == 3 {
+                    arrow = true;
+                }
+                let duration = values.pop()?;
+                let to = if arrow { values.pop() } else { None };
+                let from = values.pop()?;
+                ItemKind::Stage {
+                    kind,
+                    from,
+                    to,
+                    duration,
+                }
+            }
+            Rule::kill_item => {
+                inner.next();
+                let what = self.ident(inner.next()?);
+                inner.next(); // every
+                let every = self.expr(inner.next()?);
+                ItemKind::Kill { what, every }
+            }
+            Rule::latency_item => {
+                inner.next();
+                let target = self.ident(inner.next()?);
+                let amount = self.expr(inner.next()?);
+                ItemKind::Latency { target, amount }
+            }
+            Rule::expect_item => {
+                inner.next();
+                let subject = self.expr(inner.next()?);
+                let mut events = Vec::new();
+                let mut within = None;
+                for i in inner {
+                    match i.as_rule() {
+                        Rule::ident => events.push(self.ident(i)),
+                        Rule::sum => within = Some(self.expr(i)),
+                        _ => {}
+                    }
+                }
+                ItemKind::Expect {
+                    subject,
+                    events,
+                    within: within?,
+                }
+            }
+            Rule::condition_item => {
+                let subject = self.ident(inner.next()?);
+                let op = cmp_op(inner.next()?.as_str());
+                let value = self.expr(inner.next()?);
+                let over = inner
+                    .find(|i| i.as_rule() == Rule::sum)
+                    .map(|i| self.expr(i));
+                ItemKind::Condition {
+                    subject,
+                    op,
+                    value,
+                    over,
+                }
+            }
+            _ => return None,
+        };
+        Some(Item { kind, span })
+    }
+
+    /// Any expression-level pair to an [`Expr`].
+    fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        let kind = match rule {
+            Rule::expr => {
+                let mut inner = p.into_inner();
+                let value = self.expr(inner.next().expect("expr value"));
+                match inner.find(|i| i.as_rule() == Rule::logic) {
+                    None => return value,
+                    Some(c) => ExprKind::For {
+                        value: Box::new(value),
+                        cond: Box::new(self.expr(c)),
+                    },
+                }
+            }
+            Rule::logic | Rule::sum | Rule::product => {
+                let mut inner = p.into_inner();
+                let mut lhs = self.expr(inner.next().expect("operand"));
+                while let Some(op) = inner.next() {
+                    let Some(rhs) = inner.next() else { break };
+                    let rhs = self.expr(rhs);
+                    let op = match op.as_str().trim() {
+                        "&" => BinOp::And,
+                        "|" => BinOp::Or,
+                        "+" => BinOp::Add,
+                        "-" => BinOp::Sub,
+                        "*" => BinOp::Mul,
+                        _ => BinOp::Div,
+                    };
+                    let s = lhs.span.to(rhs.span);
+                    lhs = Expr {
+                        kind: ExprKind::Binary {
+                            op,
+                            lhs: Box::new(lhs),
+                            rhs: Box::new(rhs),
+                        },
+                        span: s,
+                    };
+                }
+                return lhs;
+            }
+            Rule::compare => {
+                let mut inner = p.into_inner();
+                let lhs = self.expr(inner.next().expect("operand"));
+                let Some(op) = inner.next() else { return lhs };
+                let rhs = self.expr(inner.next().expect("operand"));
+                ExprKind::Binary {
+                    op: BinOp::Cmp(cmp_op(op.as_str())),
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                }
+            }
+            Rule::range => {
+                let mut inner = p.into_inner();
+                let lo = self.expr(inner.next().expect("operand"));
+                let Some(hi) = inner.next() else { return lo };
+                ExprKind::Range {
+                    lo: Box::new(lo),
+                    hi: Box::new(self.expr(hi)),
+                }
+            }
+            Rule::unary => {
+                let parts: Vec<_> = p.into_inner().collect();
+                let mut it = parts.into_iter().rev();
+                let mut e = self.expr(it.next().expect("operand"));
+                for op in it {
+                    let op_span = self.span(&op);
+                    let op = match op.as_str() {
+                        "-" => UnOp::Neg,
+                        "+" => UnOp::Plus,
+                        _ => UnOp::Not,
+                    };
+                    e = Expr {
+                        span: op_span.to(e.span),
+                        kind: ExprKind::Unary {
+                            op,
+                            expr: Box::new(e),
+                        },
+                    };
+                }
+                return e;
+            }
+            Rule::quantity => quantity(p.as_str()),
+            Rule::string => ExprKind::Str(self.string(p)),
+            Rule::path => ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::paren => {
+                ExprKind::Paren(Box::new(self.expr(p.into_inner().next().expect("inner"))))
+            }
+            Rule::list => ExprKind::List(p.into_inner().map(|i| self.expr(i)).collect()),
+            Rule::call => {
+                let mut inner = p.into_inner();
+                let callee = self.ident(inner.next().expect("callee"));
+                let args = inner
+                    .map(|a| {
+                        let mut ai = a.into_inner();
+                        let first = ai.next().expect("arg");
+                        if first.as_rule() == Rule::ident {
+                            let name = Some(self.ident(first));
+                            Arg {
+                                name,
+                                value: self.expr(ai.next().expect("arg value")),
+                            }
+                        } else {
+                            Arg {
+                                name: None,
+                                value: self.expr(first),
+                            }
+                        }
+                    })
+                    .collect();
+                ExprKind::Call { callee, args }
+            }
+            Rule::on_value => {
+                let cond = p
+                    .into_inner()
+                    .find(|i| i.as_rule() == Rule::ident)
+                    .map(|i| self.ident(i));
+                ExprKind::On(cond)
+            }
+            _ => ExprKind::Str(p.as_str().to_string()),
+        };
+        Expr { kind, span }
+    }
+}
+
+fn cmp_op(s: &str) -> CmpOp {
+    match s.trim() {
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        "==" => CmpOp::Eq,
+        _ => CmpOp::Ne,
+    }
+}
+
+fn quantity(raw: &str) -> ExprKind {
+    let (body, rps) = match raw.strip_suffix("rps") {
+        Some(b) => (b.trim_end(), true),
+        None => (raw, false),
+    };
+    let split = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let value = body[..split].parse::<f64>().unwrap_or(0.0);
+    ExprKind::Quantity {
+        value,
+        unit: body[split..].to_string(),
+        rps,
+    }
+}
+
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(src: &str) -> File {
+        let (f, d) = parse(FileId(0), src);
+        assert!(d.is_empty(), "unexpected diagnostics: {d:#?}");
+        f
+    }
+
+    #[test]
+    fn parses_the_shapes_of_the_language() {
+        let f = ok(r#"
+use std.budgets.{web, batch}
+use "common.scale"
+app triage { owner = "x"  tenant = header("x-tenant-id") }
+budget b { p50 = 150ms  p95 = 400ms  p99 = 900ms  timeout = 1.2 * p99 }
+service api {
+  replicas = 3..60
+  cpu = 500m
+  autoscale on queue_depth("tickets") target 100
+  calls db, search_index
+  route signin POST "/v1/session" class write { budget = b  auth = public  limit = per_ip }
+  route report GET "/v1/reports/{id}" class admin { budget { p99 = 3s }  auth = role("admin") & mfa }
+}
+limits { per api_key { rate = 100/s  burst = 200 }  concurrency = cores }
+auth { mfa = required for role("admin")  device_binding = on  proof_of_work = on suspicious { difficulty = 20 } }
+slo s { sli = errors(status >= 500) / requests  objective = 99.9% }
+load_test peak { stages { ramp 1k rps -> 20k rps over 10m  burst 30k rps for 30s } }
+chaos c { kill pod every 1m  latency db +5%  expect breaker(db) opens and closes within 2m }
+gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
+"#);
+        assert_eq!(f.uses.len(), 2);
+        assert_eq!(f.decls.len(), 9);
+        let svc = &f.decls[2];
+        assert_eq!(svc.body.items.len(), 6);
+        let lt = &f.decls[6];
+        let ItemKind::Block { block, .. } = &lt.body.items[0].kind else {
+            panic!("stages block")
+        };
+        let ItemKind::Stage { to, .. } = &block.items[0].kind else {
+            panic!("ramp stage")
+        };
+        let Some(Expr {
+            kind: ExprKind::Quantity { value, unit, rps },
+            ..
+        }) = to
+        else {
+            panic!("to quantity")
+        };
+        assert_eq!((*value, unit.as_str(), *rps), (20.0, "k", true));
+    }
+
+    #[test]
+    fn recovers_and_reports_every_broken_item() {
+        let src = "service a {\n  port = \n  image = \"x\"\n  cpu = 500m +\n}\nservice b {\n  port = 80\n";
+        let (f, d) = parse(FileId(0), src);
+        // two broken items in `a`, and the unclosed `b`
+        assert_eq!(d.len(), 3, "{d:#?}");
+        assert!(d.iter().all(|d| d.code == Code::Syntax));
+        assert_eq!(f.decls.len(), 1);
+        assert_eq!(f.decls[0].name.as_ref().unwrap().name, "a");
+    }
+
+    #[test]
+    fn strings_unescape() {
+        assert_eq!(unescape(r#"a\"b\\c\n"#), "a\"b\\c\n");
+    }
+}
