@@ -7,3 +7,5 @@
 
 pub mod diagnostics;
 pub mod syntax;
+pub mod ir;
+pub mod backends;

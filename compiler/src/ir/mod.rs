@@ -1,0 +1,436 @@
+//! The IR: the one resolved model every backend reads.
+//!
+//! Names are resolved, units normalised (durations in milliseconds, rates in
+//! requests per second, percentages as fractions, sizes in bytes, CPU in
+//! millicores), defaults filled and standard-library presets merged. It holds
+//! no spans and no unchecked strings. `scalec build --emit ir` writes it as
+//! JSON; all collections are ordered (Vec in a defined order, BTreeMap), so
+//! the JSON is deterministic.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const IR_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ir {
+    pub ir_version: u32,
+    pub app: App,
+    /// Named budgets (user's and the stdlib presets used), fully resolved.
+    pub budgets: BTreeMap<String, Budget>,
+    /// In declaration order of the project's files.
+    pub services: Vec<Service>,
+    pub limits: Option<Limits>,
+    pub auth: Option<Auth>,
+    pub slos: Vec<Slo>,
+    pub load_tests: Vec<LoadTest>,
+    pub chaos: Vec<Chaos>,
+    pub gates: Vec<Gate>,
+    pub observe: Option<Observe>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub name: String,
+    pub owner: Option<String>,
+    pub region: Option<String>,
+    /// `generator = "appforge@3.2.1"`: the tool that produced the app, pinned.
+    pub generator: Option<String>,
+    /// `scalec = "0.1"`: the compiler version requirement the spec was written for.
+    pub scalec: Option<String>,
+    /// Where the tenant of a request comes from.
+    pub tenant: Option<RequestValue>,
+}
+
+/// A value read from a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", content = "name", rename_all = "snake_case")]
+pub enum RequestValue {
+    Header(String),
+    Query(String),
+    Cookie(String),
+    Claim(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The hard timeout: as written, or 1.2 × p99.
+    pub timeout_ms: f64,
+    pub timeout_defaulted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// An HTTP service (the default): has routes, gets a Deployment.
+    Http,
+    Postgres,
+    Mysql,
+    Redis,
+    Vector,
+    Queue,
+    External,
+}
+
+impl ServiceKind {
+    /// Data stores and externals are dependencies, not workloads we deploy.
+    pub fn is_workload(self) -> bool {
+        matches!(self, ServiceKind::Http)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub kind: ServiceKind,
+    pub image: Option<String>,
+    pub port: Option<u16>,
+    pub replicas: Replicas,
+    pub cpu_millicores: Option<u32>,
+    pub memory_bytes: Option<u64>,
+    pub autoscale: Option<Autoscale>,
+    /// Direct callees, in the order written.
+    pub calls: Vec<String>,
+    /// The service's own budget (for dependencies such as a database).
+    pub budget: Option<Budget>,
+    pub routes: Vec<Route>,
+    pub prewarm: bool,
+    /// `shard_by = tenant`: requests hash on the tenant value.
+    pub shard_by: Option<RequestValue>,
+    pub metrics: Metrics,
+    /// The probe endpoints (defaults `/healthz`, `/readyz`, `/warmup`).
+    pub health_path: String,
+    pub ready_path: String,
+    pub warmup_path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replicas {
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "on", rename_all = "snake_case")]
+pub enum Autoscale {
+    /// Target average CPU utilisation, a fraction.
+    Cpu { target_utilization: f64 },
+    /// Target requests per second per replica.
+    Rps { target_per_replica: f64 },
+    /// Target queue depth per replica (KEDA).
+    QueueDepth { queue: String, target: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// RFC 9110 idempotent methods: safe to retry at the proxy.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub name: String,
+    pub method: Method,
+    /// As written: `/v1/reports/{id}`.
+    pub path: String,
+    /// `read`, `write`, `admin`, … (default `read` for GET/HEAD, else `write`).
+    pub class: String,
+    /// The effective budget: the route's own, else the service's, else `std.budgets.web`.
+    pub budget: Budget,
+    /// The named budget it came from, if any.
+    pub budget_name: Option<String>,
+    pub auth: AuthRule,
+    /// The `limits` key this route is limited by, if any (`ip`, `api_key`, …).
+    pub limit: Option<String>,
+    pub cache_ttl_ms: Option<f64>,
+    pub idempotency: Option<RequestValue>,
+    pub retry: Option<Retry>,
+    /// True when a retry is safe: the method is idempotent or the route has an idempotency key.
+    pub retry_safe: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
+pub enum AuthRule {
+    /// No authentication.
+    Public,
+    /// Any valid credential (the default).
+    Authenticated,
+    Role(String),
+    Mfa,
+    DeviceBound,
+    All(Vec<AuthRule>),
+    Any(Vec<AuthRule>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff_min_ms: f64,
+    pub backoff_max_ms: f64,
+}
+
+/// Which series an SLO counts. Defaults follow the OpenTelemetry HTTP server
+/// conventions as Prometheus exports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Counter of requests (defaults to the histogram's `_count`).
+    pub requests: String,
+    /// Histogram base name (without `_bucket`).
+    pub latency_histogram: String,
+    /// Bucket upper bounds, in milliseconds, when declared.
+    pub buckets_ms: Option<Vec<f64>>,
+    pub status_label: String,
+    pub route_label: String,
+    pub method_label: String,
+    /// The label naming the service (`job` by default) and its value.
+    pub service_label: String,
+    pub service_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// In the order written.
+    pub keys: Vec<LimitKey>,
+    pub concurrency: Concurrency,
+    pub overflow: Overflow,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitKey {
+    /// `api_key`, `ip`, `identity`, `tenant`.
+    pub key: String,
+    /// Where the key is read from.
+    pub source: LimitSource,
+    pub rate_rps: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", content = "name", rename_all = "snake_case")]
+pub enum LimitSource {
+    ClientIp,
+    Header(String),
+    Claim(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Concurrency {
+    /// One in-flight request per core of the pod (the CPU request, rounded up).
+    Cores,
+    Fixed(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Overflow {
+    Reject,
+    Queue { name: String, timeout_ms: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Auth {
+    pub jwt: Option<Jwt>,
+    pub session: Option<Session>,
+    /// `mfa = required for role("admin")`: who must present MFA.
+    pub mfa_required_for: Option<AuthRule>,
+    pub device_binding: bool,
+    /// Hook names, called through traits in the generated middleware.
+    pub risk_scoring: Option<String>,
+    pub proof_of_work: Option<ProofOfWork>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Jwt {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithms: Vec<String>,
+    pub max_size_bytes: u64,
+    pub rotation: Option<Rotation>,
+    pub jwks_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rotation {
+    pub every_ms: f64,
+    pub overlap_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub pin: Option<String>,
+    pub fallback: Option<String>,
+    pub refresh_cap_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProofOfWork {
+    pub when: Option<String>,
+    pub difficulty: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    pub name: String,
+    pub service: String,
+    /// Set when the SLO is about one route (`api.search`).
+    pub route: Option<String>,
+    /// A fraction: 0.999.
+    pub objective: f64,
+    pub window_ms: f64,
+    pub sli: Sli,
+    pub alerts: AlertPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sli {
+    /// Errors are responses with status ≥ `error_status_min`.
+    Availability { error_status_min: u16 },
+    /// Good requests finish under `threshold_ms` (a histogram bucket bound).
+    Latency { threshold_ms: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertPolicy {
+    pub name: String,
+    pub windows: Vec<BurnWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurnWindow {
+    /// `page` or `ticket`.
+    pub severity: String,
+    pub long_ms: f64,
+    pub short_ms: f64,
+    /// Burn-rate factor, already scaled to the SLO's window.
+    pub factor: f64,
+    /// Share of the error budget this window spends before alerting (0.02 = 2%).
+    pub budget_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadTest {
+    pub name: String,
+    pub target: String,
+    /// class → fraction, summing to 1.
+    pub mix: BTreeMap<String, f64>,
+    pub stages: Vec<Stage>,
+    /// Routes whose budgets become thresholds (`thresholds = budgets`).
+    pub thresholds_from_budgets: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// `ramp`, `burst`, `hold`, `soak`.
+    pub kind: String,
+    pub from_rps: f64,
+    pub to_rps: f64,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chaos {
+    pub name: String,
+    pub target: String,
+    pub actions: Vec<ChaosAction>,
+    pub expectations: Vec<Expectation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChaosAction {
+    PodKill {
+        every_ms: f64,
+    },
+    /// Added latency on traffic to `service`. `basis` says how a relative
+    /// amount (`+5%`) was turned into milliseconds.
+    Latency {
+        service: String,
+        added_ms: f64,
+        basis: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// `breaker(db)`: what is observed, and of which service.
+    pub probe: String,
+    pub service: String,
+    /// `opens`, `closes`, in order.
+    pub events: Vec<String>,
+    pub within_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    pub name: String,
+    /// Relative to the project root, checked not to escape it.
+    pub contract: Option<String>,
+    /// `query_plans = cost_increase < 20%`: the largest allowed increase, a fraction.
+    pub max_query_cost_increase: Option<f64>,
+    /// `migrations = drift == 0`
+    pub max_migration_drift: Option<f64>,
+    pub sbom_required: bool,
+    pub signing: Option<String>,
+    /// `slo_burn < 1x over 1h`
+    pub slo_burn: Option<BurnGate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurnGate {
+    pub max_factor: f64,
+    pub over_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observe {
+    /// Span / label attributes: `model`, `prompt_hash`, `dataset`.
+    pub attach: Vec<String>,
+    pub drift: Vec<Drift>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// `token_usage`, `error_taxonomy`.
+    pub signal: String,
+    /// Largest allowed change, a fraction.
+    pub max_change: f64,
+    /// Comparison period in ms (weekly = 7d).
+    pub compare_ms: f64,
+}
+
+impl Ir {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
