@@ -106,6 +106,7 @@ codes! {
     CallCycle = "S0303", "call graph cycle";
     CriticalPath = "S0304", "budget cannot cover its callees";
     NoBudgetBound = "S0305", "budget without p99 or timeout";
+    UnsafeRetry = "S0306", "retry on a non-idempotent route";
     BurstBelowRate = "S0401", "burst smaller than one second of rate";
     UnknownLimitKey = "S0402", "unknown limit key";
     JwtSizeLarge = "S0501", "JWT size cap above 2KB";
@@ -349,13 +350,12 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
             .files
             .get(id.0 as usize)
             .ok_or(codespan_reporting::files::Error::FileMissing)?;
-        let start = *f
-            .line_starts
-            .get(line_index)
-            .ok_or(codespan_reporting::files::Error::LineTooLarge {
+        let start = *f.line_starts.get(line_index).ok_or(
+            codespan_reporting::files::Error::LineTooLarge {
                 given: line_index,
                 max: f.line_starts.len() - 1,
-            })?;
+            },
+        )?;
         let end = f
             .line_starts
             .get(line_index + 1)
@@ -526,7 +526,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(suggest("web_defalt", ["web_default", "batch"]), Some("web_default"));
+        assert_eq!(
+            suggest("web_defalt", ["web_default", "batch"]),
+            Some("web_default")
+        );
         assert_eq!(suggest("zzz", ["web_default", "batch"]), None);
         assert_eq!(suggest("sevice", ["service", "slo"]), Some("service"));
     }
@@ -536,7 +539,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in Code::ALL {
             assert!(seen.insert(c.as_str()), "duplicate code {c}");
-            assert!(c.explanation().starts_with(&format!("# {}", c.as_str())), "{c} page must start with its code");
+            assert!(
+                c.explanation().starts_with(&format!("# {}", c.as_str())),
+                "{c} page must start with its code"
+            );
         }
     }
 

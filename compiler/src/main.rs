@@ -1,1 +1,296 @@
-fn main(){}
+//! The `scalec` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scalec::diagnostics::{self, Code, Severity};
+use scalec::output::{self, Drift};
+use scalec::project::Project;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "scalec",
+    version,
+    about = "The compiler for .scale: how a web application must behave under load"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args)]
+struct DiagOpts {
+    /// How to print diagnostics: `human` (to stderr) or `json` (one object per line, to stdout).
+    #[arg(long, value_enum, default_value = "human")]
+    message_format: MessageFormat,
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Color,
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check specs and print diagnostics; exit 1 on any error.
+    Check {
+        /// `.scale` files, or folders (every `.scale` file below them).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        diag: DiagOpts,
+    },
+    /// Compile specs into artifacts for every target (or those chosen).
+    Build {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The output folder; its whole content is replaced atomically.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Targets, comma-separated (see `scalec targets`). Default: all but `ir`.
+        #[arg(long, value_delimiter = ',')]
+        target: Vec<String>,
+        /// Also emit an intermediate form: `ir` writes ir.json.
+        #[arg(long, value_delimiter = ',')]
+        emit: Vec<String>,
+        /// Write nothing; exit 1 and show a diff if the folder is stale.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        diag: DiagOpts,
+    },
+    /// Print the long explanation of a diagnostic code (e.g. S0301).
+    Explain {
+        /// The code; omit it with --list to see every code.
+        code: Option<String>,
+        /// List every code with its title.
+        #[arg(long)]
+        list: bool,
+    },
+    /// List the build targets.
+    Targets,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { inputs, diag } => {
+            let Some(c) = load_and_check(&inputs, &diag) else {
+                return ExitCode::from(2);
+            };
+            if failed(&c, &diag) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Build {
+            inputs,
+            out,
+            target,
+            emit,
+            check,
+            diag,
+        } => build(&inputs, &out, target, emit, check, &diag),
+        Command::Explain { code, list } => explain(code, list),
+        Command::Targets => {
+            for t in scalec::backends::names() {
+                println!("{t}");
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn failed(c: &scalec::Compilation, diag: &DiagOpts) -> bool {
+    c.has_errors()
+        || (diag.deny_warnings
+            && c.diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Warning))
+}
+
+fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compilation> {
+    let project = match Project::load(inputs) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    let c = scalec::check(project);
+    report(&c, diag);
+    Some(c)
+}
+
+fn report(c: &scalec::Compilation, diag: &DiagOpts) {
+    match diag.message_format {
+        MessageFormat::Json => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(
+                diagnostics::to_json_lines(&c.project.sources, &c.diagnostics).as_bytes(),
+            );
+        }
+        MessageFormat::Human => {
+            let color = match diag.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            let text = diagnostics::render(&c.project.sources, &c.diagnostics, color);
+            let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = c.diagnostics.len() - errors;
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
+            if errors + warnings > 0 {
+                let _ = writeln!(
+                    err,
+                    "{} error{}, {} warning{}",
+                    errors,
+                    plural(errors),
+                    warnings,
+                    plural(warnings)
+                );
+            }
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn build(
+    inputs: &[PathBuf],
+    out: &PathBuf,
+    target: Vec<String>,
+    emit: Vec<String>,
+    check: bool,
+    diag: &DiagOpts,
+) -> ExitCode {
+    for e in &emit {
+        if e != "ir" {
+            eprintln!("error: unknown --emit `{e}`; the only intermediate form is `ir`");
+            return ExitCode::from(2);
+        }
+    }
+    let Some(c) = load_and_check(inputs, diag) else {
+        return ExitCode::from(2);
+    };
+    if failed(&c, diag) {
+        eprintln!(
+            "error: the build stopped on the errors above; {} was left as it was",
+            out.display()
+        );
+        return ExitCode::from(1);
+    }
+    let ir = c.ir.as_ref().expect("no errors means an IR");
+    let mut targets: Vec<&str> = if target.is_empty() {
+        scalec::backends::default_targets()
+    } else {
+        target.iter().map(String::as_str).collect()
+    };
+    if !emit.is_empty() && !targets.contains(&"ir") {
+        targets.push("ir");
+    }
+    targets.sort();
+    targets.dedup();
+    let artifacts = match scalec::emit(ir, &c.meta(), &targets) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if check {
+        return match output::check(out, &artifacts) {
+            Ok(drift) if drift.is_empty() => {
+                eprintln!(
+                    "{} is up to date ({} files)",
+                    out.display(),
+                    artifacts.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(drift) => {
+                let mut o = std::io::stdout().lock();
+                for d in &drift {
+                    let _ = match d {
+                        Drift::Changed { diff, .. } => write!(o, "{diff}"),
+                        Drift::Missing { path } => {
+                            writeln!(o, "missing: {path} (a build would create it)")
+                        }
+                        Drift::Extra { path } => {
+                            writeln!(o, "extra:   {path} (a build would remove it)")
+                        }
+                    };
+                }
+                eprintln!(
+                    "error: {} is stale: {} file{} would change; run the same `scalec build` without --check",
+                    out.display(),
+                    drift.len(),
+                    plural(drift.len())
+                );
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", out.display());
+                ExitCode::from(2)
+            }
+        };
+    }
+    match output::write(out, &artifacts) {
+        Ok(()) => {
+            eprintln!("wrote {} files to {}", artifacts.len(), out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot write {}: {e}; the previous output was kept",
+                out.display()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn explain(code: Option<String>, list: bool) -> ExitCode {
+    if list || code.is_none() {
+        for c in Code::ALL {
+            println!("{}  {}", c.as_str(), c.title());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let code = code.expect("checked");
+    match Code::parse(&code) {
+        Some(c) => {
+            print!("{}", c.explanation());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: `{code}` is not a scalec diagnostic code; `scalec explain --list` lists them");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -228,12 +228,17 @@ impl Expr {
     pub fn describe(&self) -> String {
         match &self.kind {
             ExprKind::Quantity { unit, .. } if unit.is_empty() => "a bare number".into(),
-            ExprKind::Quantity { unit, rps: true, .. } => format!("a quantity in `{unit} rps`"),
+            ExprKind::Quantity {
+                unit, rps: true, ..
+            } => format!("a quantity in `{unit} rps`"),
             ExprKind::Quantity { unit, .. } => format!("a quantity in `{unit}`"),
             ExprKind::Str(_) => "a string".into(),
             ExprKind::Path(p) => format!(
                 "`{}`",
-                p.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+                p.iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".")
             ),
             ExprKind::Call { callee, .. } => format!("a call to `{}`", callee.name),
             ExprKind::List(_) => "a list".into(),

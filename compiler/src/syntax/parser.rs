@@ -73,9 +73,22 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
 }
 
 impl<'t> Lower<'t> {
+    /// The span of a pair, without the whitespace and comments pest keeps
+    /// at the end of a rule whose last optional part did not match.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, s.start(), self.tight_end(pair))
+    }
+
+    fn tight_end(&self, pair: &Pair<'_, Rule>) -> usize {
+        let end = pair.as_span().end();
+        let Some(last) = pair.clone().into_inner().last() else { return end };
+        let inner_end = self.tight_end(&last);
+        if only_trivia(self.text.get(inner_end..end).unwrap_or("")) {
+            inner_end
+        } else {
+            end
+        }
     }
 
     fn pest_error(&mut self, e: pest::error::Error<Rule>, offset: usize) {
@@ -491,6 +504,26 @@ impl<'t> Lower<'t> {
     }
 }
 
+/// True when `s` is only whitespace and comments.
+fn only_trivia(mut s: &str) -> bool {
+    loop {
+        s = s.trim_start();
+        if s.is_empty() {
+            return true;
+        }
+        if let Some(rest) = s.strip_prefix("//") {
+            s = rest.split_once('\n').map(|x| x.1).unwrap_or("");
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            match rest.split_once("*/") {
+                Some((_, r)) => s = r,
+                None => return false,
+            }
+        } else {
+            return false;
+        }
+    }
+}
+
 fn cmp_op(s: &str) -> CmpOp {
     match s.trim() {
         "<" => CmpOp::Lt,
@@ -606,6 +639,17 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         assert!(d.iter().all(|d| d.code == Code::Syntax));
         assert_eq!(f.decls.len(), 1);
         assert_eq!(f.decls[0].name.as_ref().unwrap().name, "a");
+    }
+
+    #[test]
+    fn spans_stop_at_the_last_token() {
+        let src = "x { r = 60..3   // c\n  calls db  t = a.b  \n}";
+        let (f, d) = parse(FileId(0), src);
+        assert!(d.is_empty(), "{d:?}");
+        let props: Vec<_> = f.decls[0].body.properties().collect();
+        assert_eq!(&src[props[0].1.span.range()], "60..3");
+        assert_eq!(&src[props[1].1.span.range()], "a.b");
+        assert_eq!(&src[f.decls[0].body.items[0].span.range()], "r = 60..3");
     }
 
     #[test]

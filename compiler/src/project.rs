@@ -1,0 +1,355 @@
+//! A project: the `.scale` files given on the command line (a folder means
+//! every `.scale` file below it), the files they `use`, and the standard
+//! library (embedded in the binary, always loaded, visible by `use std.…`).
+
+use crate::diagnostics::{Code, Diagnostic, FileId, SourceMap, Span};
+use crate::syntax::ast::{File, Ident, UseTarget};
+use crate::syntax::parse;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+/// The standard library: module name → source.
+pub const STDLIB: &[(&str, &str)] = &[
+    ("budgets", include_str!("../../stdlib/budgets.scale")),
+    ("slo", include_str!("../../stdlib/slo.scale")),
+    ("shapes", include_str!("../../stdlib/shapes.scale")),
+];
+
+pub struct ParsedFile {
+    pub id: FileId,
+    /// Path relative to the project root (`/`-separated), or `std/….scale`.
+    pub name: String,
+    pub std_module: Option<String>,
+    pub ast: File,
+}
+
+pub struct Project {
+    pub sources: SourceMap,
+    pub files: Vec<ParsedFile>,
+    /// The folder paths in the spec are relative to, and must stay inside.
+    pub root: PathBuf,
+    /// Syntax errors and import problems found while loading.
+    pub diags: Vec<Diagnostic>,
+}
+
+/// A failure that is not about the spec's text: a missing input, unreadable file.
+#[derive(Debug)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Project {
+    fn empty(root: PathBuf) -> Project {
+        let mut p = Project {
+            sources: SourceMap::default(),
+            files: Vec::new(),
+            root,
+            diags: Vec::new(),
+        };
+        for (module, text) in STDLIB {
+            p.add(
+                format!("std/{module}.scale"),
+                text.to_string(),
+                Some(module.to_string()),
+            );
+        }
+        p
+    }
+
+    fn add(&mut self, name: String, text: String, std_module: Option<String>) -> usize {
+        let id = self.sources.add(name.clone(), text);
+        let (ast, diags) = parse(id, &self.sources.get(id).text);
+        self.diags.extend(diags);
+        self.files.push(ParsedFile {
+            id,
+            name,
+            std_module,
+            ast,
+        });
+        self.files.len() - 1
+    }
+
+    /// A project from texts in memory (editor buffers, tests, benchmarks).
+    /// `use "file"` is resolved among these texts only.
+    pub fn from_memory(files: &[(&str, &str)]) -> Project {
+        let mut p = Project::empty(PathBuf::from("."));
+        for (name, text) in files {
+            p.add(name.to_string(), text.to_string(), None);
+        }
+        let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+        p.check_uses(&mut |p, name, span| {
+            if names.contains(name) {
+                Ok(())
+            } else {
+                p.diags.push(not_found(name, span));
+                Err(())
+            }
+        });
+        p
+    }
+
+    /// Loads the files and folders given, and every file they `use`.
+    pub fn load(inputs: &[PathBuf]) -> Result<Project, LoadError> {
+        if inputs.is_empty() {
+            return Err(LoadError("no input: give a .scale file or a folder".into()));
+        }
+        let first = &inputs[0];
+        let root = if first.is_dir() {
+            first.clone()
+        } else {
+            first.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
+        let mut p = Project::empty(root.clone());
+        let mut paths = Vec::new();
+        for input in inputs {
+            if input.is_dir() {
+                collect_dir(input, &mut paths)
+                    .map_err(|e| LoadError(format!("{}: {e}", input.display())))?;
+            } else if input.is_file() {
+                paths.push(input.clone());
+            } else {
+                return Err(LoadError(format!(
+                    "{}: no such file or folder",
+                    input.display()
+                )));
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        let mut loaded: BTreeSet<String> = BTreeSet::new();
+        for path in paths {
+            let name = display_name(&root, &path);
+            if !loaded.insert(name.clone()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+            p.add(name, text, None);
+        }
+        // Follow `use "file"` (breadth first, each file once).
+        let mut i = 0;
+        while i < p.files.len() {
+            let uses: Vec<(String, Span, String)> = if p.files[i].std_module.is_some() {
+                vec![]
+            } else {
+                let base = Path::new(&p.files[i].name)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                p.files[i]
+                    .ast
+                    .uses
+                    .iter()
+                    .filter_map(|u| match &u.target {
+                        UseTarget::File { path, span } => Some((
+                            path.clone(),
+                            *span,
+                            base.join(path).to_string_lossy().replace('\\', "/"),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            for (written, span, joined) in uses {
+                let Some(rel) = normalize_inside(&joined) else {
+                    p.diags.push(escapes(&written, span));
+                    continue;
+                };
+                if loaded.contains(&rel) {
+                    continue;
+                }
+                match std::fs::read_to_string(root.join(&rel)) {
+                    Ok(text) => {
+                        loaded.insert(rel.clone());
+                        p.add(rel, text, None);
+                    }
+                    Err(_) => p.diags.push(not_found(&written, span)),
+                }
+            }
+            i += 1;
+        }
+        p.check_uses(&mut |_, _, _| Ok(()));
+        Ok(p)
+    }
+
+    /// Checks `use std.…` lines (module exists); file uses go to `file_ok`.
+    fn check_uses(&mut self, file_ok: &mut dyn FnMut(&mut Project, &str, Span) -> Result<(), ()>) {
+        let mut found = Vec::new();
+        for f in self.files.iter().filter(|f| f.std_module.is_none()) {
+            for u in &f.ast.uses {
+                match &u.target {
+                    UseTarget::Module { path, .. } => {
+                        if self.std_module_of(path).is_none() {
+                            found.push(Err(bad_module(path)));
+                        }
+                    }
+                    UseTarget::File { path, span } => found.push(Ok((path.clone(), *span))),
+                }
+            }
+        }
+        for item in found {
+            match item {
+                Err(d) => self.diags.push(d),
+                Ok((path, span)) => {
+                    if normalize_inside(&path).is_none() {
+                        self.diags.push(escapes(&path, span));
+                    } else {
+                        let _ = file_ok(self, &path, span);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `std.budgets` → `budgets`, if that module exists.
+    pub fn std_module_of(&self, path: &[Ident]) -> Option<&'static str> {
+        match path {
+            [std, m] if std.name == "std" => STDLIB.iter().map(|(n, _)| *n).find(|n| *n == m.name),
+            _ => None,
+        }
+    }
+
+    /// `sha256:…` over the project's own files (names and texts, sorted by
+    /// name) — not the standard library, which the compiler version pins.
+    pub fn input_hash(&self) -> String {
+        let mut files: Vec<&ParsedFile> = self
+            .files
+            .iter()
+            .filter(|f| f.std_module.is_none())
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut h = Sha256::new();
+        for f in files {
+            h.update(f.name.as_bytes());
+            h.update([0]);
+            h.update(self.sources.get(f.id).text.as_bytes());
+            h.update([0]);
+        }
+        format!("sha256:{}", hex(&h.finalize()))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let name = e.file_name();
+        let hidden = name.to_string_lossy().starts_with('.');
+        if path.is_dir() && !hidden && name != "target" && name != "node_modules" {
+            collect_dir(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "scale") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn display_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let s = rel.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+/// Normalises a `/`-separated relative path, refusing one that is absolute
+/// or climbs above its root. `a/../b.scale` → `b.scale`.
+pub fn normalize_inside(path: &str) -> Option<String> {
+    if path.is_empty() || path.contains('\0') {
+        return None;
+    }
+    let p = Path::new(path);
+    let mut parts: Vec<String> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+fn escapes(path: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::PathEscapesRoot,
+        format!(
+            "the path \"{}\" leaves the project root",
+            path.escape_debug()
+        ),
+    )
+    .primary(span, "outside the project")
+    .help("use a path relative to this file that stays inside the project folder")
+}
+
+fn not_found(path: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::FileNotFound,
+        format!("cannot find \"{}\"", path.escape_debug()),
+    )
+    .primary(span, "no such file in the project")
+    .help("paths in `use \"…\"` are relative to the file that has the `use`")
+}
+
+fn bad_module(path: &[Ident]) -> Diagnostic {
+    let written = path
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(".");
+    let span = path
+        .first()
+        .map(|f| f.span.to(path.last().expect("non-empty").span))
+        .unwrap_or_default();
+    let modules: Vec<&str> = STDLIB.iter().map(|(n, _)| *n).collect();
+    let mut d = Diagnostic::error(
+        Code::UnknownModule,
+        format!("there is no module `{written}`"),
+    )
+    .primary(span, "unknown module");
+    let last = path.last().map(|l| l.name.as_str()).unwrap_or("");
+    d = match crate::diagnostics::suggest(last, modules.iter().copied()) {
+        Some(s) if path.len() == 2 => d.help(format!("did you mean `std.{s}`?")),
+        _ => d.help(format!(
+            "the standard library modules are {}; other files are imported by path: `use \"file.scale\"`",
+            modules.iter().map(|m| format!("std.{m}")).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside() {
+        assert_eq!(
+            normalize_inside("a/./b/../c.yaml").as_deref(),
+            Some("a/c.yaml")
+        );
+        assert_eq!(normalize_inside("../x"), None);
+        assert_eq!(normalize_inside("a/../../x"), None);
+        assert_eq!(normalize_inside("/etc/passwd"), None);
+        assert_eq!(normalize_inside(""), None);
+    }
+}

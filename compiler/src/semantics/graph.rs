@@ -1,0 +1,181 @@
+//! The service call graph (`calls`): every callee exists, there is no
+//! cycle, and on every path the callees' budgets fit in the caller's — a
+//! route's p99 must cover the slowest chain of p99s below it.
+
+use super::values::fmt_ms;
+use super::Checker;
+use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::ir::Service;
+use crate::syntax::ast::ItemKind;
+use petgraph::algo::tarjan_scc;
+use petgraph::graphmap::DiGraphMap;
+use std::collections::HashMap;
+
+pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
+    let known: Vec<&str> = cx
+        .decls("service")
+        .iter()
+        .map(|r| r.name.name.as_str())
+        .collect();
+    // Edges with the span of the callee's name in `calls`.
+    let mut edges: Vec<(&str, &str, Span)> = Vec::new();
+    let mut route_spans: HashMap<(&str, &str), Span> = HashMap::new();
+    let decls = cx.decls("service");
+    for r in &decls {
+        for item in &r.decl.body.items {
+            match &item.kind {
+                ItemKind::Calls { targets } => {
+                    for t in targets {
+                        if !known.contains(&t.name.as_str()) {
+                            cx.unknown("service", t, &known);
+                            continue;
+                        }
+                        edges.push((r.name.name.as_str(), t.name.as_str(), t.span));
+                    }
+                }
+                ItemKind::Route { name, .. } => {
+                    route_spans.insert((r.name.name.as_str(), name.name.as_str()), name.span);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut g: DiGraphMap<&str, Span> = DiGraphMap::new();
+    for k in &known {
+        g.add_node(k);
+    }
+    for (a, b, s) in &edges {
+        g.add_edge(a, b, *s);
+    }
+    let mut cyclic = false;
+    for scc in tarjan_scc(&g) {
+        let self_loop = scc.len() == 1 && g.contains_edge(scc[0], scc[0]);
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        cyclic = true;
+        let mut members = scc.clone();
+        members.sort();
+        // Walk the cycle from its smallest member for a readable message.
+        let mut path = vec![members[0]];
+        let mut cur = members[0];
+        loop {
+            let next = g
+                .neighbors(cur)
+                .filter(|n| members.contains(n))
+                .min()
+                .expect("a strongly connected component has an edge inside");
+            if path.contains(&next) {
+                path.push(next);
+                break;
+            }
+            path.push(next);
+            cur = next;
+        }
+        let mut d = Diagnostic::error(Code::CallCycle, format!("the services call each other in a cycle: {}", path.join(" → ")))
+            .help("a call graph must be acyclic so budgets can be summed along it; break the cycle, e.g. with an asynchronous queue");
+        for (i, w) in path.windows(2).enumerate() {
+            let span = *g.edge_weight(w[0], w[1]).expect("edge");
+            let msg = format!("{} calls {}", w[0], w[1]);
+            d = if i == 0 {
+                d.primary(span, msg)
+            } else {
+                d.secondary(span, msg)
+            };
+        }
+        cx.diags.push(d);
+    }
+    if cyclic {
+        return;
+    }
+    // Critical path: chain(s) = p99(s) + max over callees chain(c).
+    let p99_of = |s: &Service| -> Option<f64> {
+        s.budget
+            .as_ref()
+            .map(|b| b.p99_ms.unwrap_or(b.timeout_ms))
+            .or_else(|| {
+                s.routes
+                    .iter()
+                    .map(|r| r.budget.p99_ms.unwrap_or(r.budget.timeout_ms))
+                    .reduce(f64::max)
+            })
+    };
+    let by_name: HashMap<&str, &Service> = services.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut memo: HashMap<&str, (f64, Vec<String>)> = HashMap::new();
+    fn chain<'s>(
+        name: &'s str,
+        by_name: &HashMap<&'s str, &'s Service>,
+        p99_of: &dyn Fn(&Service) -> Option<f64>,
+        memo: &mut HashMap<&'s str, (f64, Vec<String>)>,
+    ) -> (f64, Vec<String>) {
+        if let Some(v) = memo.get(name) {
+            return v.clone();
+        }
+        let Some(s) = by_name.get(name) else {
+            return (0.0, vec![]);
+        };
+        let own = p99_of(s).unwrap_or(0.0);
+        let mut best = (0.0, vec![]);
+        for c in &s.calls {
+            let sub = chain(c, by_name, p99_of, memo);
+            if sub.0 > best.0 {
+                best = sub;
+            }
+        }
+        let mut path = vec![format!("{name} ({})", fmt_ms(own))];
+        path.extend(best.1);
+        let out = (own + best.0, path);
+        memo.insert(name, out.clone());
+        out
+    }
+    for s in services {
+        if s.calls.is_empty() {
+            continue;
+        }
+        let mut need = (0.0, vec![]);
+        for c in &s.calls {
+            let sub = chain(c, &by_name, &p99_of, &mut memo);
+            if sub.0 > need.0 {
+                need = sub;
+            }
+        }
+        for r in &s.routes {
+            let have = r.budget.p99_ms.unwrap_or(r.budget.timeout_ms);
+            if have + 1e-9 < need.0 {
+                let span = route_spans
+                    .get(&(s.name.as_str(), r.name.as_str()))
+                    .copied()
+                    .unwrap_or_default();
+                let edge = edges
+                    .iter()
+                    .find(|(a, b, _)| {
+                        *a == s.name
+                            && need
+                                .1
+                                .first()
+                                .is_some_and(|p| p.starts_with(&format!("{b} ")))
+                    })
+                    .map(|e| e.2);
+                let mut d = Diagnostic::error(
+                    Code::CriticalPath,
+                    format!(
+                        "the route `{}.{}` has p99 {} but the slowest chain it calls needs {}",
+                        s.name,
+                        r.name,
+                        fmt_ms(have),
+                        fmt_ms(need.0)
+                    ),
+                )
+                .primary(span, format!("p99 {} here", fmt_ms(have)))
+                .note(format!("slowest chain: {}", need.1.join(" → ")))
+                .help(
+                    "raise the route's p99, or tighten the budgets of the services on that chain",
+                );
+                if let Some(e) = edge {
+                    d = d.secondary(e, "the chain starts with this call");
+                }
+                cx.diags.push(d);
+            }
+        }
+    }
+}

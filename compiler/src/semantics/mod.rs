@@ -1,0 +1,510 @@
+//! Name resolution, units and types, checks and graphs, and lowering into
+//! the IR. One pass over the declarations of every file of the project (and
+//! the standard library modules it imports) collects symbols; then each kind
+//! of declaration is lowered by its own module, which reports every problem
+//! it finds and carries on with what is left.
+
+mod exercises;
+mod fields;
+mod graph;
+mod policies;
+mod services;
+mod slo;
+pub mod values;
+
+use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::ir::{self, Ir, RequestValue};
+use crate::project::Project;
+use crate::syntax::ast::{Decl, Expr, ExprKind, Ident, UseTarget};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub use values::Dim;
+use values::{Eval, Value};
+
+/// The declaration kinds, as written.
+pub const DECL_KINDS: &[&str] = &[
+    "app",
+    "budget",
+    "service",
+    "limits",
+    "auth",
+    "slo",
+    "load_test",
+    "chaos",
+    "gate",
+    "observe",
+    "alert_policy",
+    "shape",
+];
+
+/// Kinds that a project has at most one of.
+const SINGLETONS: &[&str] = &["app", "limits", "auth", "observe"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct DeclRef<'a> {
+    pub decl: &'a Decl,
+    pub name: &'a Ident,
+    /// The standard library module it comes from (`budgets`), if any.
+    pub std: Option<&'a str>,
+}
+
+/// What analysis produced: the IR when there is no error, and every diagnostic.
+pub struct Analysis {
+    pub ir: Option<Ir>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub struct Checker<'a> {
+    pub project: &'a Project,
+    pub diags: Vec<Diagnostic>,
+    /// kind → name → declaration (visible names only: the project's, and
+    /// the standard library names it imported).
+    pub symbols: HashMap<&'static str, BTreeMap<&'a str, DeclRef<'a>>>,
+    /// Declarations in order, per kind (for output order).
+    pub ordered: HashMap<&'static str, Vec<DeclRef<'a>>>,
+    /// Singletons (`app`, `limits`, …) as found.
+    pub singletons: HashMap<&'static str, &'a Decl>,
+    /// Standard library declarations not imported: name → module, for help lines.
+    pub std_hidden: HashMap<(&'static str, &'a str), &'a str>,
+    pub used_budgets: BTreeSet<String>,
+    pub resolved_budgets: BTreeMap<String, ir::Budget>,
+}
+
+pub fn analyze(project: &Project) -> Analysis {
+    let mut cx = Checker {
+        project,
+        diags: Vec::new(),
+        symbols: HashMap::new(),
+        ordered: HashMap::new(),
+        singletons: HashMap::new(),
+        std_hidden: HashMap::new(),
+        used_budgets: BTreeSet::new(),
+        resolved_budgets: BTreeMap::new(),
+    };
+    cx.collect();
+    let app = services::lower_app(&mut cx);
+    let mut services = services::lower_services(&mut cx);
+    graph::check_call_graph(&mut cx, &services);
+    let limits = policies::lower_limits(&mut cx, &services);
+    let auth = policies::lower_auth(&mut cx);
+    let observe = policies::lower_observe(&mut cx);
+    let slos = slo::lower_slos(&mut cx, &mut services);
+    let load_tests = exercises::lower_load_tests(&mut cx, &services);
+    let chaos = exercises::lower_chaos(&mut cx, &services);
+    let gates = exercises::lower_gates(&mut cx, &services);
+    services::check_unused_budgets(&mut cx);
+    let mut diagnostics = std::mem::take(&mut cx.diags);
+    crate::diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
+    let has_error = diagnostics.iter().any(|d| d.is_error());
+    let ir = match app {
+        Some(app) if !has_error => Some(Ir {
+            ir_version: ir::IR_VERSION,
+            app,
+            budgets: cx
+                .resolved_budgets
+                .iter()
+                .filter(|(n, _)| cx.used_budgets.contains(*n))
+                .map(|(n, b)| (n.clone(), b.clone()))
+                .collect(),
+            services,
+            limits,
+            auth,
+            slos,
+            load_tests,
+            chaos,
+            gates,
+            observe,
+        }),
+        _ => None,
+    };
+    Analysis { ir, diagnostics }
+}
+
+fn kind_static(kind: &str) -> Option<&'static str> {
+    DECL_KINDS.iter().copied().find(|k| *k == kind)
+}
+
+impl<'a> Checker<'a> {
+    fn collect(&mut self) {
+        let project = self.project;
+        // Which stdlib names each import makes visible.
+        let mut imported: BTreeMap<&str, Option<BTreeSet<&str>>> = BTreeMap::new();
+        for f in project.files.iter().filter(|f| f.std_module.is_none()) {
+            for u in &f.ast.uses {
+                if let UseTarget::Module { path, names } = &u.target {
+                    let Some(module) = project.std_module_of(path) else {
+                        continue; // reported by the project loader
+                    };
+                    let entry = imported
+                        .entry(module)
+                        .or_insert_with(|| Some(BTreeSet::new()));
+                    if names.is_empty() {
+                        *entry = None; // the whole module
+                    } else if let Some(set) = entry {
+                        for n in names {
+                            set.insert(n.name.as_str());
+                        }
+                    }
+                    self.check_use_names(module, names);
+                }
+            }
+        }
+        for f in &project.files {
+            for decl in &f.ast.decls {
+                let Some(kind) = kind_static(&decl.kind.name) else {
+                    let mut d = Diagnostic::error(
+                        Code::UnknownDeclKind,
+                        format!("unknown declaration kind `{}`", decl.kind.name),
+                    )
+                    .primary(decl.kind.span, "not a kind of declaration");
+                    d = match suggest(&decl.kind.name, DECL_KINDS.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!("the kinds are: {}", DECL_KINDS.join(", "))),
+                    };
+                    self.diags.push(d);
+                    continue;
+                };
+                if SINGLETONS.contains(&kind) {
+                    if let Some(prev) = self.singletons.get(kind) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::SingletonTwice,
+                                format!("a project has one `{kind}` declaration"),
+                            )
+                            .primary(decl.kind.span, "declared again here")
+                            .secondary(prev.kind.span, "first declared here")
+                            .help(format!("merge the two `{kind}` blocks into one")),
+                        );
+                    } else {
+                        self.singletons.insert(kind, decl);
+                    }
+                    if kind != "app" {
+                        if let Some(n) = &decl.name {
+                            self.diags.push(
+                                Diagnostic::error(Code::Syntax, format!("`{kind}` takes no name"))
+                                    .primary(n.span, "remove this name")
+                                    .help(format!("write `{kind} {{ … }}`")),
+                            );
+                        }
+                    }
+                    if kind != "app" {
+                        continue;
+                    }
+                }
+                let Some(name) = &decl.name else {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::MissingField,
+                            format!("this `{kind}` needs a name"),
+                        )
+                        .primary(decl.kind.span, "no name")
+                        .help(format!("write `{kind} NAME {{ … }}`")),
+                    );
+                    continue;
+                };
+                if let Some(module) = f.std_module.as_deref() {
+                    let visible = match imported.get(module) {
+                        Some(None) => true,
+                        Some(Some(set)) => set.contains(name.name.as_str()),
+                        None => false,
+                    };
+                    if !visible {
+                        self.std_hidden.insert((kind, name.name.as_str()), module);
+                        continue;
+                    }
+                }
+                let r = DeclRef {
+                    decl,
+                    name,
+                    std: f.std_module.as_deref(),
+                };
+                let table = self.symbols.entry(kind).or_default();
+                if let Some(prev) = table.get(name.name.as_str()) {
+                    let mut d = Diagnostic::error(
+                        Code::DuplicateName,
+                        format!("the {kind} `{}` is declared twice", name.name),
+                    )
+                    .primary(name.span, "declared again here")
+                    .secondary(prev.name.span, "first declared here");
+                    d = if prev.std.is_some() {
+                        d.help(format!(
+                            "`{}` is imported from the standard library: rename yours or drop the import",
+                            name.name
+                        ))
+                    } else {
+                        d.help("give each declaration its own name")
+                    };
+                    self.diags.push(d);
+                    continue;
+                }
+                table.insert(name.name.as_str(), r);
+                self.ordered.entry(kind).or_default().push(r);
+            }
+        }
+    }
+
+    fn check_use_names(&mut self, module: &str, names: &[Ident]) {
+        let project = self.project;
+        let Some(file) = project
+            .files
+            .iter()
+            .find(|f| f.std_module.as_deref() == Some(module))
+        else {
+            return;
+        };
+        let available: Vec<&str> = file
+            .ast
+            .decls
+            .iter()
+            .filter_map(|d| d.name.as_ref().map(|n| n.name.as_str()))
+            .collect();
+        for n in names {
+            if !available.contains(&n.name.as_str()) {
+                let mut d = Diagnostic::error(
+                    Code::UnknownModule,
+                    format!("`std.{module}` has no `{}`", n.name),
+                )
+                .primary(n.span, "not in this module");
+                d = match suggest(&n.name, available.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("`std.{module}` provides: {}", available.join(", "))),
+                };
+                self.diags.push(d);
+            }
+        }
+    }
+
+    /// Looks a name up among the declarations of `kind`; reports S0101 with
+    /// a suggestion (or the missing import) when it is not there.
+    pub fn lookup(&mut self, kind: &'static str, name: &Ident) -> Option<DeclRef<'a>> {
+        if let Some(r) = self
+            .symbols
+            .get(kind)
+            .and_then(|t| t.get(name.name.as_str()))
+        {
+            return Some(*r);
+        }
+        let names: Vec<&str> = self
+            .symbols
+            .get(kind)
+            .map(|t| t.keys().copied().collect())
+            .unwrap_or_default();
+        self.unknown(kind, name, &names);
+        None
+    }
+
+    /// Reports an unknown name of a kind, with "did you mean" among `candidates`.
+    pub fn unknown(&mut self, kind: &str, name: &Ident, candidates: &[&str]) {
+        let what = kind.replace('_', " ");
+        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown {what} `{}`", name.name))
+            .primary(name.span, format!("no {what} has this name"));
+        let hidden = kind_static(kind).and_then(|k| self.std_hidden.get(&(k, name.name.as_str())));
+        d = if let Some(module) = hidden {
+            d.help(format!(
+                "`{}` is in the standard library: add `use std.{module}.{{{}}}`",
+                name.name, name.name
+            ))
+        } else if let Some(s) = suggest(&name.name, candidates.iter().copied()) {
+            d.help(format!("did you mean `{s}`?"))
+        } else if candidates.is_empty() {
+            d.help(format!("declare a {what} named `{}`", name.name))
+        } else {
+            let mut c = candidates.to_vec();
+            c.truncate(8);
+            d.help(format!("the known names are: {}", c.join(", ")))
+        };
+        self.diags.push(d);
+    }
+
+    pub fn decls(&self, kind: &'static str) -> Vec<DeclRef<'a>> {
+        self.ordered.get(kind).cloned().unwrap_or_default()
+    }
+
+    // ------------------------------------------------------------ values
+
+    pub fn eval_with(
+        &mut self,
+        e: &Expr,
+        want: Dim,
+        env: &dyn Fn(&str) -> Option<Value>,
+    ) -> Option<f64> {
+        Eval {
+            diags: &mut self.diags,
+            env,
+        }
+        .expect(e, want)
+    }
+
+    /// Evaluates without a required type (the caller decides what fits).
+    pub fn eval_any(&mut self, e: &Expr, hint: Dim) -> Option<Value> {
+        Eval {
+            diags: &mut self.diags,
+            env: &|_| None,
+        }
+        .eval(e, Some(hint))
+    }
+
+    pub fn quantity(&mut self, e: &Expr, want: Dim) -> Option<f64> {
+        self.eval_with(e, want, &|_| None)
+    }
+
+    /// A quantity that must be > 0 (or ≥ 0 with `allow_zero`).
+    pub fn positive(&mut self, e: &Expr, want: Dim, allow_zero: bool) -> Option<f64> {
+        let v = self.quantity(e, want)?;
+        if v < 0.0 || (!allow_zero && v == 0.0) {
+            let bound = if allow_zero {
+                "zero or more"
+            } else {
+                "more than zero"
+            };
+            self.diags.push(
+                Diagnostic::error(Code::OutOfRange, format!("this must be {bound}"))
+                    .primary(e.span, "out of range")
+                    .help(format!("use {} {bound}", want.name())),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A whole number within `lo..=hi`.
+    pub fn integer(&mut self, e: &Expr, lo: f64, hi: f64) -> Option<u64> {
+        let v = self.quantity(e, Dim::Count)?;
+        if v.fract() != 0.0 || v < lo || v > hi {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("expected a whole number from {lo} to {hi}"),
+                )
+                .primary(e.span, "out of range")
+                .help(format!("use a whole number between {lo} and {hi}")),
+            );
+            return None;
+        }
+        Some(v as u64)
+    }
+
+    pub fn string(&mut self, e: &Expr) -> Option<String> {
+        match &e.kind {
+            ExprKind::Str(s) => Some(s.clone()),
+            _ => {
+                self.wrong(e, "a string", "write it in double quotes: \"…\"");
+                None
+            }
+        }
+    }
+
+    pub fn wrong(&mut self, e: &Expr, expected: &str, help: &str) {
+        self.diags.push(
+            Diagnostic::error(
+                Code::UnitMismatch,
+                format!("expected {expected}, found {}", e.describe()),
+            )
+            .primary(e.span, format!("expected {expected}"))
+            .help(help.to_string()),
+        );
+    }
+
+    /// A bare word out of a fixed set (`sticky`, `weekly`, …).
+    pub fn word(&mut self, e: &Expr, allowed: &[&str]) -> Option<String> {
+        let Some(id) = e.as_ident() else {
+            self.wrong(
+                e,
+                &format!("one of {}", allowed.join(", ")),
+                "write one of the words, without quotes",
+            );
+            return None;
+        };
+        if allowed.contains(&id.name.as_str()) {
+            return Some(id.name.clone());
+        }
+        let mut d = Diagnostic::error(
+            Code::OutOfRange,
+            format!("`{}` is not one of {}", id.name, allowed.join(", ")),
+        )
+        .primary(id.span, "not allowed here");
+        d = match suggest(&id.name, allowed.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("use one of: {}", allowed.join(", "))),
+        };
+        self.diags.push(d);
+        None
+    }
+
+    /// `on`/`off` (also `true`/`false`, `required`).
+    pub fn switch(&mut self, e: &Expr) -> Option<bool> {
+        match &e.kind {
+            ExprKind::On(_) => Some(true),
+            _ => self
+                .word(e, &["on", "off", "true", "false", "required", "optional"])
+                .map(|w| matches!(w.as_str(), "on" | "true" | "required")),
+        }
+    }
+
+    /// `header("x")`, `query("x")`, `cookie("x")`, `claim("x")`.
+    pub fn request_value(&mut self, e: &Expr) -> Option<RequestValue> {
+        let ExprKind::Call { callee, args } = &e.kind else {
+            self.wrong(
+                e,
+                "where to read the value",
+                "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
+            );
+            return None;
+        };
+        let arg = match args.as_slice() {
+            [a] if a.name.is_none() => self.string(&a.value)?,
+            _ => {
+                self.wrong(e, "one string argument", "write header(\"name\")");
+                return None;
+            }
+        };
+        if arg.is_empty() || arg.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    "a header, query, cookie or claim name cannot be empty or hold spaces",
+                )
+                .primary(e.span, "invalid name")
+                .help("use a plain token such as \"x-tenant-id\""),
+            );
+            return None;
+        }
+        Some(match callee.name.as_str() {
+            "header" => RequestValue::Header(arg.to_ascii_lowercase()),
+            "query" => RequestValue::Query(arg),
+            "cookie" => RequestValue::Cookie(arg),
+            "claim" => RequestValue::Claim(arg),
+            _ => {
+                let mut d = Diagnostic::error(
+                    Code::UnknownName,
+                    format!("unknown source `{}`", callee.name),
+                )
+                .primary(callee.span, "not a request value");
+                d = match suggest(&callee.name, ["header", "query", "cookie", "claim"]) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("use header(…), query(…), cookie(…) or claim(…)"),
+                };
+                self.diags.push(d);
+                return None;
+            }
+        })
+    }
+
+    /// Checks that a relative path stays inside the project root.
+    pub fn project_path(&mut self, path: &str, span: Span) -> Option<String> {
+        match crate::project::normalize_inside(path) {
+            Some(p) => Some(p),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PathEscapesRoot,
+                        format!("the path \"{path}\" leaves the project root"),
+                    )
+                    .primary(span, "outside the project")
+                    .help("use a path relative to the project root, without `..` above it and without a leading `/`"),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! `limits`, `auth` and `observe`: the application-wide policies.
+
+use super::services::auth_rule;
+use super::values::fmt_ms;
+use super::{Checker, Dim};
+use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::ir::{self, Concurrency, LimitKey, LimitSource, Overflow, Service};
+use crate::syntax::ast::{Expr, ExprKind, ItemKind};
+
+const LIMIT_KEYS: &[&str] = &["api_key", "ip", "identity", "tenant"];
+
+pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limits> {
+    let decl = cx.singletons.get("limits").copied();
+    let mut keys: Vec<LimitKey> = Vec::new();
+    let mut out = None;
+    if let Some(decl) = decl {
+        let f = cx.fields(
+            &decl.body,
+            "`limits`",
+            &["concurrency", "overflow", "queue_timeout"],
+            &["per"],
+        );
+        for item in &f.stmts {
+            let ItemKind::Per { key, block } = &item.kind else {
+                continue;
+            };
+            if !LIMIT_KEYS.contains(&key.name.as_str()) {
+                let mut d = Diagnostic::error(
+                    Code::UnknownLimitKey,
+                    format!("cannot limit per `{}`", key.name),
+                )
+                .primary(key.span, "unknown limit key");
+                d = match suggest(&key.name, LIMIT_KEYS.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("limit per one of: {}", LIMIT_KEYS.join(", "))),
+                };
+                cx.diags.push(d);
+                continue;
+            }
+            if keys.iter().any(|k| k.key == key.name) {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        format!("`per {}` is given twice", key.name),
+                    )
+                    .primary(key.span, "given again here")
+                    .help("keep one limit per key"),
+                );
+                continue;
+            }
+            let pf = cx.fields(block, "a limit", &["rate", "burst", "from"], &[]);
+            let Some(rate_e) = pf.required(cx, "rate", "100/s") else {
+                continue;
+            };
+            let Some(rate) = cx.positive(rate_e, Dim::Rate, false) else {
+                continue;
+            };
+            let burst = match pf.expr(cx, "burst") {
+                Some(e) => {
+                    let Some(b) = cx.integer(e, 1.0, 1e9) else {
+                        continue;
+                    };
+                    if (b as f64) < rate {
+                        cx.diags.push(
+                            Diagnostic::error(
+                                Code::BurstBelowRate,
+                                format!("burst {b} is less than one second of the rate ({rate}/s)"),
+                            )
+                            .primary(e.span, "too small a burst")
+                            .secondary(rate_e.span, "this rate")
+                            .help(format!(
+                                "a bucket smaller than one second of rate rejects steady traffic at the stated rate; use `burst = {}` or more",
+                                rate.ceil()
+                            )),
+                        );
+                        continue;
+                    }
+                    b as u32
+                }
+                None => rate.ceil() as u32,
+            };
+            let source = match pf.expr(cx, "from") {
+                Some(e) => match cx.request_value(e) {
+                    Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
+                    Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
+                    Some(_) => {
+                        cx.wrong(
+                            e,
+                            "header(…) or claim(…)",
+                            "a limit key comes from a header or a token claim",
+                        );
+                        continue;
+                    }
+                    None => continue,
+                },
+                None => match key.name.as_str() {
+                    "api_key" => LimitSource::Header("x-api-key".into()),
+                    "ip" => LimitSource::ClientIp,
+                    "identity" => LimitSource::Claim("sub".into()),
+                    _ => match cx.singletons.get("app").and_then(|a| {
+                        a.body
+                            .properties()
+                            .find(|(k, _, _)| k.name == "tenant")
+                            .map(|(_, v, _)| v.clone())
+                    }) {
+                        Some(v) => match cx.request_value(&v) {
+                            Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
+                            Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
+                            _ => LimitSource::Header("x-tenant-id".into()),
+                        },
+                        None => {
+                            cx.diags.push(
+                                Diagnostic::error(Code::MissingField, "`per tenant` needs the app's `tenant` (or `from = …`)")
+                                    .primary(key.span, "where is the tenant read from?")
+                                    .help("add `tenant = header(\"x-tenant-id\")` to the `app`, or `from = header(\"…\")` here"),
+                            );
+                            continue;
+                        }
+                    },
+                },
+            };
+            keys.push(LimitKey {
+                key: key.name.clone(),
+                source,
+                rate_rps: rate,
+                burst,
+            });
+        }
+        let concurrency = match f.expr(cx, "concurrency") {
+            None => Some(Concurrency::Cores),
+            Some(e) if e.as_ident().is_some_and(|i| i.name == "cores") => Some(Concurrency::Cores),
+            Some(e) if e.as_ident().is_some() => {
+                cx.word(e, &["cores"]);
+                None
+            }
+            Some(e) => cx
+                .integer(e, 1.0, 1e6)
+                .map(|n| Concurrency::Fixed(n as u32)),
+        };
+        let queue_timeout = f
+            .expr(cx, "queue_timeout")
+            .and_then(|e| cx.positive(e, Dim::Duration, false));
+        let overflow = match f.expr(cx, "overflow") {
+            None => Some(Overflow::Reject),
+            Some(e) => match &e.kind {
+                ExprKind::Call { callee, args } if callee.name == "queue" => {
+                    match args.as_slice() {
+                        [a] if a.name.is_none() => {
+                            cx.string(&a.value).map(|name| Overflow::Queue {
+                                name,
+                                timeout_ms: queue_timeout.unwrap_or(1000.0),
+                            })
+                        }
+                        _ => {
+                            cx.wrong(e, "one queue name", "write `overflow = queue(\"name\")`");
+                            None
+                        }
+                    }
+                }
+                _ => cx.word(e, &["reject"]).map(|_| Overflow::Reject),
+            },
+        };
+        if let (Some(concurrency), Some(overflow)) = (concurrency, overflow) {
+            out = Some(ir::Limits {
+                keys: keys.clone(),
+                concurrency,
+                overflow,
+            });
+        }
+    }
+    // Every `limit = per_x` on a route names a declared key.
+    let declared: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+    for r in cx.decls("service") {
+        for item in &r.decl.body.items {
+            let ItemKind::Route { block: Some(b), .. } = &item.kind else {
+                continue;
+            };
+            for (k, v, _) in b.properties() {
+                if k.name != "limit" {
+                    continue;
+                }
+                let Some(id) = v.as_ident() else { continue };
+                let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
+                if !declared.contains(&key) {
+                    let mut d = Diagnostic::error(
+                        Code::UnknownLimitKey,
+                        format!("no limit is declared per `{key}`"),
+                    )
+                    .primary(id.span, "unknown limit");
+                    let cands: Vec<String> = declared.iter().map(|d| format!("per_{d}")).collect();
+                    d = match suggest(&id.name, cands.iter().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if decl.is_none() => {
+                            d.help(format!("add `limits {{ per {key} {{ rate = 20/s }} }}`"))
+                        }
+                        None => d.help(format!("add `per {key} {{ rate = … }}` to `limits`")),
+                    };
+                    cx.diags.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+const ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
+    "PS512", "EdDSA",
+];
+
+pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
+    let decl = cx.singletons.get("auth").copied()?;
+    let f = cx.fields(
+        &decl.body,
+        "`auth`",
+        &[
+            "jwt",
+            "session",
+            "mfa",
+            "device_binding",
+            "risk_scoring",
+            "proof_of_work",
+        ],
+        &[],
+    );
+    let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
+    let session = f.block(cx, "session").and_then(|b| {
+        let sf = cx.fields(b, "a session policy", &["pin", "fallback", "refresh_cap"], &[]);
+        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, &["region", "tenant", "none"]));
+        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
+        let refresh_cap_ms = sf.expr(cx, "refresh_cap").and_then(|e| {
+            let v = cx.positive(e, Dim::Duration, false)?;
+            if v > 30.0 * 86_400_000.0 {
+                cx.diags.push(
+                    Diagnostic::warning(Code::RefreshCapLong, format!("a session refreshable for {} outlives 30 days", fmt_ms(v)))
+                        .primary(e.span, "long-lived session")
+                        .help("a stolen session stays usable until the cap; 30d or less is the usual bound"),
+                );
+            }
+            Some(v)
+        });
+        Some(ir::Session { pin, fallback, refresh_cap_ms })
+    });
+    let mfa_required_for = f.expr(cx, "mfa").and_then(|e| match &e.kind {
+        ExprKind::For { value, cond } => {
+            cx.word(value, &["required"])?;
+            auth_rule(cx, cond)
+        }
+        _ => match cx.switch(e)? {
+            true => Some(ir::AuthRule::Authenticated),
+            false => None,
+        },
+    });
+    let device_binding = f
+        .expr(cx, "device_binding")
+        .and_then(|e| cx.switch(e))
+        .unwrap_or(false);
+    let risk_scoring = f.expr(cx, "risk_scoring").and_then(|e| hook(cx, e));
+    let proof_of_work = f.get("proof_of_work").and_then(|fl| {
+        let super::fields::FieldVal::Expr(e, block) = fl.val else {
+            cx.wrong(
+                &Expr {
+                    kind: ExprKind::List(vec![]),
+                    span: fl.span,
+                },
+                "`on` or `off`",
+                "write `proof_of_work = on suspicious { difficulty = 20 }`",
+            );
+            return None;
+        };
+        let when = match &e.kind {
+            ExprKind::On(cond) => cond.as_ref().map(|c| c.name.clone()),
+            _ => {
+                if !cx.switch(e)? {
+                    return None;
+                }
+                None
+            }
+        };
+        let difficulty = match block {
+            Some(b) => {
+                let pf = cx.fields(b, "a proof-of-work policy", &["difficulty"], &[]);
+                match pf.expr(cx, "difficulty") {
+                    Some(d) => cx.integer(d, 1.0, 32.0)? as u32,
+                    None => 16,
+                }
+            }
+            None => 16,
+        };
+        Some(ir::ProofOfWork { when, difficulty })
+    });
+    Some(ir::Auth {
+        jwt,
+        session,
+        mfa_required_for,
+        device_binding,
+        risk_scoring,
+        proof_of_work,
+    })
+}
+
+fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Call { callee, args }
+            if callee.name == "hook" && args.len() == 1 && args[0].name.is_none() =>
+        {
+            let name = cx.string(&args[0].value)?;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("\"{}\" is not a hook name", name.escape_debug()),
+                    )
+                    .primary(args[0].value.span, "invalid hook name")
+                    .help("hook names use letters, digits, `_` and `.`: \"risk.score\""),
+                );
+                return None;
+            }
+            Some(name)
+        }
+        _ => match cx.switch(e) {
+            Some(false) => None,
+            _ => {
+                cx.wrong(
+                    e,
+                    "`hook(\"name\")`",
+                    "write `risk_scoring = hook(\"risk.score\")` or `off`",
+                );
+                None
+            }
+        },
+    }
+}
+
+fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt> {
+    let f = cx.fields(
+        b,
+        "a JWT policy",
+        &[
+            "issuer",
+            "audience",
+            "algorithms",
+            "max_size",
+            "rotation",
+            "jwks",
+        ],
+        &[],
+    );
+    let issuer = f
+        .required(cx, "issuer", "\"https://id.example.com\"")
+        .and_then(|e| {
+            let s = cx.string(e)?;
+            if !s.starts_with("https://")
+                || s.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+            {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("the issuer \"{}\" is not an https URL", s.escape_debug()),
+                    )
+                    .primary(e.span, "expected https://…")
+                    .help(
+                        "JWT issuers are https URLs, compared byte for byte with the token's `iss`",
+                    ),
+                );
+                return None;
+            }
+            Some(s)
+        });
+    let audience = f
+        .required(cx, "audience", "\"my-app\"")
+        .and_then(|e| cx.string(e));
+    let jwks_uri = f.expr(cx, "jwks").and_then(|e| cx.string(e));
+    let mut algorithms = Vec::new();
+    match f.required(cx, "algorithms", "[ES256]") {
+        Some(e) => {
+            let items: Vec<&Expr> = match &e.kind {
+                ExprKind::List(items) => items.iter().collect(),
+                _ => vec![e],
+            };
+            for it in items {
+                let Some(id) = it.as_ident() else {
+                    cx.wrong(it, "an algorithm name", "write algorithms = [ES256]");
+                    continue;
+                };
+                if !ALGORITHMS.contains(&id.name.as_str()) {
+                    let mut d = Diagnostic::error(
+                        Code::UnknownAlgorithm,
+                        format!("`{}` is not a JWT algorithm scalec accepts", id.name),
+                    )
+                    .primary(id.span, "unknown algorithm");
+                    d = if id.name.eq_ignore_ascii_case("none") {
+                        d.help("unsigned tokens (`none`) are never accepted")
+                    } else {
+                        match suggest(&id.name, ALGORITHMS.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help(format!("use one of: {}", ALGORITHMS.join(", "))),
+                        }
+                    };
+                    cx.diags.push(d);
+                    continue;
+                }
+                if !algorithms.contains(&id.name) {
+                    algorithms.push(id.name.clone());
+                }
+            }
+            if algorithms.is_empty() {
+                return None;
+            }
+        }
+        None => return None,
+    }
+    let max_size_bytes = match f.expr(cx, "max_size") {
+        Some(e) => {
+            let v = cx.positive(e, Dim::Size, false)?;
+            if v > 8192.0 {
+                cx.diags.push(
+                    Diagnostic::error(Code::JwtSizeTooLarge, format!("a {}-byte token cap is above 8KB", v))
+                        .primary(e.span, "headers this large break proxies")
+                        .help("most proxies reject request headers above 8KB (Envoy's default is 60KB in all, nginx's 8KB a line); keep tokens at 2KB or less"),
+                );
+                return None;
+            } else if v > 2048.0 {
+                cx.diags.push(
+                    Diagnostic::warning(Code::JwtSizeLarge, format!("a {}-byte token cap is above 2KB", v))
+                        .primary(e.span, "large tokens")
+                        .help("tokens above 2KB slow every request and near header limits; move claims out of the token"),
+                );
+            }
+            v as u64
+        }
+        None => 2048,
+    };
+    let rotation = f.block(cx, "rotation").and_then(|rb| {
+        let rf = cx.fields(rb, "a key rotation", &["every", "overlap"], &[]);
+        let every_e = rf.required(cx, "every", "30d")?;
+        let every = cx.positive(every_e, Dim::Duration, false)?;
+        let overlap_e = rf.required(cx, "overlap", "7d")?;
+        let overlap = cx.positive(overlap_e, Dim::Duration, true)?;
+        if overlap >= every {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::RotationOverlap,
+                    format!("the overlap {} is not shorter than the rotation period {}", fmt_ms(overlap), fmt_ms(every)),
+                )
+                .primary(overlap_e.span, "overlap too long")
+                .secondary(every_e.span, "rotation period")
+                .help("old and new keys overlap for part of a period: make `overlap` shorter than `every`"),
+            );
+            return None;
+        }
+        Some(ir::Rotation { every_ms: every, overlap_ms: overlap })
+    });
+    Some(ir::Jwt {
+        issuer: issuer?,
+        audience: audience?,
+        algorithms,
+        max_size_bytes,
+        rotation,
+        jwks_uri,
+    })
+}
+
+const DRIFT_SIGNALS: &[&str] = &[
+    "token_usage",
+    "error_taxonomy",
+    "latency",
+    "cost",
+    "error_rate",
+    "compare",
+];
+
+pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
+    let decl = cx.singletons.get("observe").copied()?;
+    let f = cx.fields(&decl.body, "`observe`", &["attach", "drift"], &[]);
+    let mut attach = Vec::new();
+    if let Some(e) = f.expr(cx, "attach") {
+        match &e.kind {
+            ExprKind::List(items) => {
+                for it in items {
+                    match it.as_ident() {
+                        Some(id) => {
+                            if !attach.contains(&id.name) {
+                                attach.push(id.name.clone());
+                            }
+                        }
+                        None => cx.wrong(
+                            it,
+                            "an attribute name",
+                            "write attach = [model, prompt_hash]",
+                        ),
+                    }
+                }
+            }
+            _ => cx.wrong(
+                e,
+                "a list of attribute names",
+                "write attach = [model, prompt_hash, dataset]",
+            ),
+        }
+    }
+    let mut drift = Vec::new();
+    if let Some(b) = f.block(cx, "drift") {
+        let df = cx.fields(b, "a drift policy", DRIFT_SIGNALS, &[]);
+        let compare_ms = match df.expr(cx, "compare") {
+            None => 7.0 * 86_400_000.0,
+            Some(e) => match &e.kind {
+                ExprKind::Path(_) => match cx.word(e, &["daily", "weekly"]) {
+                    Some(w) if w == "daily" => 86_400_000.0,
+                    _ => 7.0 * 86_400_000.0,
+                },
+                _ => cx
+                    .positive(e, Dim::Duration, false)
+                    .unwrap_or(7.0 * 86_400_000.0),
+            },
+        };
+        for field in &df.list {
+            if field.key.name == "compare" {
+                continue;
+            }
+            if let Some(e) = df.expr(cx, &field.key.name) {
+                if let Some(v) = cx.positive(e, Dim::Fraction, false) {
+                    drift.push(ir::Drift {
+                        signal: field.key.name.clone(),
+                        max_change: v,
+                        compare_ms,
+                    });
+                }
+            }
+        }
+    }
+    Some(ir::Observe { attach, drift })
+}

@@ -1,0 +1,1027 @@
+//! `app`, `budget`, `service` and `route`: the application's shape and the
+//! latency budget of every hop.
+
+use super::fields::FieldVal;
+use super::values::{fmt_ms, round3, Value};
+use super::{Checker, Dim};
+use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::ir::{
+    self, AuthRule, Autoscale, Method, Metrics, Replicas, Route, Service, ServiceKind,
+};
+use crate::syntax::ast::{BinOp, Block, Expr, ExprKind, ItemKind};
+
+pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
+    let Some(decl) = cx.singletons.get("app").copied() else {
+        let span = cx
+            .project
+            .files
+            .iter()
+            .find(|f| f.std_module.is_none())
+            .map(|f| Span::new(f.id, 0, 0))
+            .unwrap_or_default();
+        cx.diags.push(
+            Diagnostic::error(Code::MissingField, "the project has no `app` declaration")
+                .primary(span, "expected `app NAME { … }` in the project")
+                .help("add `app NAME { owner = \"team\" }` to one of the project's files"),
+        );
+        return None;
+    };
+    let f = cx.fields(
+        &decl.body,
+        "`app`",
+        &["owner", "region", "generator", "scalec", "tenant"],
+        &[],
+    );
+    let Some(name) = &decl.name else {
+        cx.diags.push(
+            Diagnostic::error(Code::MissingField, "the `app` needs a name")
+                .primary(decl.kind.span, "no name")
+                .help("write `app NAME { … }`"),
+        );
+        return None;
+    };
+    let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.string(e));
+    let owner = text(cx, "owner");
+    let region = text(cx, "region");
+    let generator = text(cx, "generator");
+    let scalec = f.expr(cx, "scalec").and_then(|e| {
+        let req = cx.string(e)?;
+        check_compiler_pin(cx, &req, e.span);
+        Some(req)
+    });
+    if let (Some(g), Some(e)) = (&generator, f.expr(cx, "generator")) {
+        if g.is_empty() || g.chars().any(|c| c.is_control()) {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::BadVersion,
+                    "the generator pin must be one printable line",
+                )
+                .primary(e.span, "invalid generator")
+                .help("write it as \"tool@1.2.3\""),
+            );
+        } else if !g.contains('@') {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::BadVersion,
+                    format!("the generator pin \"{g}\" names no version"),
+                )
+                .primary(e.span, "expected \"tool@version\"")
+                .help("pin the generator that produced the app, for example \"appforge@3.2.1\""),
+            );
+        }
+    }
+    let tenant = f.expr(cx, "tenant").and_then(|e| cx.request_value(e));
+    Some(ir::App {
+        name: name.name.clone(),
+        owner,
+        region,
+        generator,
+        scalec,
+        tenant,
+    })
+}
+
+/// `scalec = "0.1"`: the running compiler must satisfy the requirement.
+fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {
+    let ours = semver::Version::parse(crate::VERSION).expect("own version is semver");
+    match semver::VersionReq::parse(req) {
+        Err(e) => cx.diags.push(
+            Diagnostic::error(Code::BadVersion, format!("\"{req}\" is not a version requirement: {e}"))
+                .primary(span, "malformed version")
+                .help("write a requirement such as \"0.1\", \">=0.1, <0.3\" or \"=0.1.0\""),
+        ),
+        Ok(r) if !r.matches(&ours) => cx.diags.push(
+            Diagnostic::error(
+                Code::CompilerVersion,
+                format!("this spec needs scalec {req}, but this is scalec {ours}"),
+            )
+            .primary(span, format!("scalec {ours} does not satisfy this"))
+            .help("install a scalec that matches the pin, or update the pin after reading the changelog"),
+        ),
+        Ok(_) => {}
+    }
+}
+
+// ------------------------------------------------------------------ budgets
+
+const BUDGET_FIELDS: &[&str] = &["p50", "p95", "p99", "timeout"];
+
+/// Lowers a budget block over `base` (fields written replace the base's).
+pub fn lower_budget(
+    cx: &mut Checker,
+    block: &Block,
+    base: Option<&ir::Budget>,
+) -> Option<ir::Budget> {
+    let f = cx.fields(block, "a budget", BUDGET_FIELDS, &[]);
+    let mut vals: [Option<f64>; 3] = match base {
+        Some(b) => [b.p50_ms, b.p95_ms, b.p99_ms],
+        None => [None; 3],
+    };
+    let mut spans: [Option<Span>; 4] = [None; 4];
+    let mut ok = true;
+    for (i, key) in ["p50", "p95", "p99"].iter().enumerate() {
+        if let Some(e) = f.expr(cx, key) {
+            let env_vals = vals;
+            let env = move |n: &str| {
+                let idx = ["p50", "p95", "p99"].iter().position(|k| *k == n)?;
+                env_vals[idx].map(|v| Value {
+                    dim: Dim::Duration,
+                    v,
+                })
+            };
+            match cx.eval_with(e, Dim::Duration, &env) {
+                Some(v) if v > 0.0 => {
+                    vals[i] = Some(v);
+                    spans[i] = Some(e.span);
+                }
+                Some(_) => {
+                    cx.diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!("`{key}` must be more than zero"),
+                        )
+                        .primary(e.span, "not a positive duration")
+                        .help("a latency budget is a positive duration such as `150ms`"),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+    }
+    let env_vals = vals;
+    let env = move |n: &str| {
+        let idx = ["p50", "p95", "p99"].iter().position(|k| *k == n)?;
+        env_vals[idx].map(|v| Value {
+            dim: Dim::Duration,
+            v,
+        })
+    };
+    let written_timeout = match f.expr(cx, "timeout") {
+        Some(e) => match cx.eval_with(e, Dim::Duration, &env) {
+            Some(v) if v > 0.0 => {
+                spans[3] = Some(e.span);
+                Some(v)
+            }
+            Some(_) => {
+                cx.diags.push(
+                    Diagnostic::error(Code::OutOfRange, "`timeout` must be more than zero")
+                        .primary(e.span, "not a positive duration")
+                        .help("write a positive duration such as `1s`"),
+                );
+                return None;
+            }
+            None => return None,
+        },
+        None => None,
+    };
+    if !ok {
+        return None;
+    }
+    // Percentile order: p50 ≤ p95 ≤ p99 ≤ timeout.
+    let names = ["p50", "p95", "p99", "timeout"];
+    let all = [vals[0], vals[1], vals[2], written_timeout];
+    let mut last: Option<(usize, f64)> = None;
+    for i in 0..4 {
+        let Some(v) = all[i] else { continue };
+        if let Some((j, prev)) = last {
+            if v < prev {
+                let mut d = Diagnostic::error(
+                    Code::PercentileOrder,
+                    format!(
+                        "`{}` ({}) is below `{}` ({})",
+                        names[i],
+                        fmt_ms(v),
+                        names[j],
+                        fmt_ms(prev)
+                    ),
+                )
+                .help("a budget must satisfy p50 ≤ p95 ≤ p99 ≤ timeout");
+                if let Some(s) = spans[i] {
+                    d = d.primary(s, format!("{} is smaller", names[i]));
+                } else {
+                    d = d.primary(block.span, format!("inherited {} is smaller", names[i]));
+                }
+                if let Some(s) = spans[j] {
+                    d = d.secondary(s, format!("than this {}", names[j]));
+                }
+                cx.diags.push(d);
+                return None;
+            }
+        }
+        last = Some((i, v));
+    }
+    let (timeout_ms, defaulted) = match (written_timeout, vals[2]) {
+        (Some(t), _) => (t, false),
+        (None, Some(p99)) => (round3(1.2 * p99), true),
+        (None, None) => {
+            match base {
+                Some(b) if !b.timeout_defaulted => (b.timeout_ms, false),
+                _ => {
+                    cx.diags.push(
+                    Diagnostic::error(Code::NoBudgetBound, "this budget has neither `p99` nor `timeout`")
+                        .primary(block.span, "no upper bound")
+                        .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`"),
+                );
+                    return None;
+                }
+            }
+        }
+    };
+    if let (Some(t), Some(p99), Some(s)) = (written_timeout, vals[2], spans[3]) {
+        if t < 1.2 * p99 - 1e-9 {
+            cx.diags.push(
+                Diagnostic::warning(
+                    Code::TimeoutBelowP99,
+                    format!("timeout {} is below 1.2 × p99 ({})", fmt_ms(t), fmt_ms(round3(1.2 * p99))),
+                )
+                .primary(s, "a tight timeout")
+                .help("requests near p99 will be cut off and retried; 1.2 × p99 leaves room, and is the default when `timeout` is omitted"),
+            );
+        }
+    }
+    Some(ir::Budget {
+        p50_ms: vals[0],
+        p95_ms: vals[1],
+        p99_ms: vals[2],
+        timeout_ms,
+        timeout_defaulted: defaulted,
+    })
+}
+
+/// A named budget, resolved once and cached.
+fn named_budget(cx: &mut Checker, name: &crate::syntax::ast::Ident) -> Option<ir::Budget> {
+    let r = cx.lookup("budget", name)?;
+    cx.used_budgets.insert(name.name.clone());
+    if let Some(b) = cx.resolved_budgets.get(&name.name) {
+        return Some(b.clone());
+    }
+    let b = lower_budget(cx, &r.decl.body, None)?;
+    cx.resolved_budgets.insert(name.name.clone(), b.clone());
+    Some(b)
+}
+
+/// `budget = name`, `budget = name { overrides }` or `budget { … }`.
+fn budget_field(cx: &mut Checker, val: FieldVal) -> Option<(ir::Budget, Option<String>)> {
+    match val {
+        FieldVal::Block(b) => lower_budget(cx, b, None).map(|b| (b, None)),
+        FieldVal::Expr(e, over) => {
+            let Some(id) = e.as_ident() else {
+                cx.wrong(
+                    e,
+                    "a budget name",
+                    "write `budget = NAME` or `budget { p99 = … }`",
+                );
+                return None;
+            };
+            let base = named_budget(cx, id)?;
+            match over {
+                None => Some((base, Some(id.name.clone()))),
+                Some(ob) => lower_budget(cx, ob, Some(&base)).map(|b| (b, Some(id.name.clone()))),
+            }
+        }
+    }
+}
+
+pub fn check_unused_budgets(cx: &mut Checker) {
+    for r in cx.decls("budget") {
+        if r.std.is_none() && !cx.used_budgets.contains(&r.name.name) {
+            cx.diags.push(
+                Diagnostic::warning(
+                    Code::UnusedBudget,
+                    format!("the budget `{}` is never used", r.name.name),
+                )
+                .primary(r.name.span, "declared here, used nowhere")
+                .help("reference it with `budget = NAME` in a route or service, or remove it"),
+            );
+        }
+    }
+    // Named budgets are checked even when unused.
+    for r in cx.decls("budget") {
+        if !cx.resolved_budgets.contains_key(&r.name.name) && r.std.is_none() {
+            if let Some(b) = lower_budget(cx, &r.decl.body, None) {
+                cx.resolved_budgets.insert(r.name.name.clone(), b);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ services
+
+const SERVICE_FIELDS: &[&str] = &[
+    "kind", "image", "port", "replicas", "cpu", "memory", "budget", "prewarm", "shard_by",
+    "metrics", "health", "ready", "warmup",
+];
+const KINDS: &[(&str, ServiceKind)] = &[
+    ("http", ServiceKind::Http),
+    ("postgres", ServiceKind::Postgres),
+    ("mysql", ServiceKind::Mysql),
+    ("redis", ServiceKind::Redis),
+    ("vector", ServiceKind::Vector),
+    ("queue", ServiceKind::Queue),
+    ("external", ServiceKind::External),
+];
+
+pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
+    let mut out = Vec::new();
+    for r in cx.decls("service") {
+        if let Some(s) = lower_service(cx, r.name.name.as_str(), &r.decl.body) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> {
+    let f = cx.fields(
+        body,
+        "a service",
+        SERVICE_FIELDS,
+        &["route", "calls", "autoscale"],
+    );
+    let kind = match f.expr(cx, "kind") {
+        None => ServiceKind::Http,
+        Some(e) => {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
+            let w = cx.word(e, &names)?;
+            KINDS.iter().find(|k| k.0 == w).map(|k| k.1)?
+        }
+    };
+    let image = match f.expr(cx, "image") {
+        Some(e) => cx.string(e).and_then(|s| checked_image(cx, &s, e.span)),
+        None if kind.is_workload() => {
+            f.required(cx, "image", "\"registry/name:tag\"");
+            None
+        }
+        None => None,
+    };
+    let port = match f.expr(cx, "port") {
+        Some(e) => cx.integer(e, 1.0, 65535.0).map(|p| p as u16),
+        None if kind.is_workload() => Some(8080),
+        None => None,
+    };
+    let replicas = match f.expr(cx, "replicas") {
+        Some(e) => replicas(cx, e).unwrap_or(Replicas { min: 1, max: 1 }),
+        None => Replicas { min: 1, max: 1 },
+    };
+    let cpu_millicores = f
+        .expr(cx, "cpu")
+        .and_then(|e| cx.positive(e, Dim::Cpu, false))
+        .map(|v| v.ceil() as u32);
+    let memory_bytes = f
+        .expr(cx, "memory")
+        .and_then(|e| cx.positive(e, Dim::Size, false))
+        .map(|v| v as u64);
+    let budget = f.get("budget").and_then(|fl| budget_field(cx, fl.val));
+    let prewarm = f
+        .expr(cx, "prewarm")
+        .and_then(|e| cx.switch(e))
+        .unwrap_or(false);
+    let shard_by = f.expr(cx, "shard_by").and_then(|e| shard_by(cx, e));
+    let metrics_block = f.block(cx, "metrics");
+    let metrics = lower_metrics(cx, name, metrics_block);
+    let probe = |cx: &mut Checker, key: &str, default: &str| match f.expr(cx, key) {
+        Some(e) => cx
+            .string(e)
+            .and_then(|s| checked_path(cx, &s, e.span))
+            .unwrap_or_default(),
+        None => default.to_string(),
+    };
+    let health_path = probe(cx, "health", "/healthz");
+    let ready_path = probe(cx, "ready", "/readyz");
+    let warmup_path = probe(cx, "warmup", "/warmup");
+
+    let mut calls = Vec::new();
+    let mut autoscale = None;
+    let mut routes: Vec<Route> = Vec::new();
+    let mut route_spans: Vec<(String, Span, String)> = Vec::new();
+    for item in &f.stmts {
+        match &item.kind {
+            ItemKind::Calls { targets } => {
+                for t in targets {
+                    if calls.contains(&t.name) {
+                        continue;
+                    }
+                    calls.push(t.name.clone());
+                }
+            }
+            ItemKind::Autoscale { metric, target } => {
+                if autoscale.is_some() {
+                    cx.diags.push(
+                        Diagnostic::error(Code::DuplicateField, "`autoscale` is given twice")
+                            .primary(item.span, "a second autoscale rule")
+                            .help("a Deployment scales on one signal: keep one `autoscale` line"),
+                    );
+                    continue;
+                }
+                autoscale = lower_autoscale(cx, metric, target);
+            }
+            ItemKind::Route {
+                name: rname,
+                method,
+                path,
+                class,
+                block,
+            } => {
+                if let Some((_, prev, _)) = route_spans.iter().find(|(n, _, _)| *n == rname.name) {
+                    cx.diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            format!("the route `{}` is declared twice", rname.name),
+                        )
+                        .primary(rname.span, "declared again here")
+                        .secondary(*prev, "first declared here")
+                        .help("give each route of a service its own name"),
+                    );
+                    continue;
+                }
+                let key = format!("{} {}", method.name, path.value);
+                if let Some((other, prev, _)) = route_spans.iter().find(|(_, _, k)| *k == key) {
+                    cx.diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            format!("`{key}` is already the route `{other}`"),
+                        )
+                        .primary(path.span, "same method and path")
+                        .secondary(*prev, "first declared here")
+                        .help("each method and path is served by one route"),
+                    );
+                    continue;
+                }
+                route_spans.push((rname.name.clone(), rname.span, key));
+                let meth = match method.name.as_str() {
+                    "GET" => Method::Get,
+                    "POST" => Method::Post,
+                    "PUT" => Method::Put,
+                    "PATCH" => Method::Patch,
+                    "DELETE" => Method::Delete,
+                    "HEAD" => Method::Head,
+                    _ => Method::Options,
+                };
+                let Some(checked) = checked_path(cx, &path.value, path.span) else {
+                    continue;
+                };
+                if let Some(r) = lower_route(
+                    cx,
+                    &rname.name,
+                    meth,
+                    checked,
+                    class.as_ref(),
+                    block.as_ref(),
+                    budget.as_ref(),
+                ) {
+                    routes.push(r);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !routes.is_empty() && !kind.is_workload() {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::UnknownField,
+                format!("a `{}` service has no routes", kind_name(kind)),
+            )
+            .primary(body.span, "routes declared here")
+            .help("routes belong to HTTP services (the default kind)"),
+        );
+    }
+    if let (Some(Autoscale::QueueDepth { .. }) | Some(_), true) =
+        (&autoscale, replicas.min == replicas.max)
+    {
+        if let Some(e) = f.expr(cx, "replicas") {
+            cx.diags.push(
+                Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
+                    .primary(e.span, format!("fixed at {}", replicas.min))
+                    .help("write `replicas = MIN..MAX` so the autoscaler has room to move"),
+            );
+        }
+    }
+    Some(Service {
+        name: name.to_string(),
+        kind,
+        image,
+        port,
+        replicas,
+        cpu_millicores,
+        memory_bytes,
+        autoscale,
+        calls,
+        budget: budget.map(|b| b.0),
+        routes,
+        prewarm,
+        shard_by,
+        metrics,
+        health_path,
+        ready_path,
+        warmup_path,
+    })
+}
+
+fn kind_name(k: ServiceKind) -> &'static str {
+    KINDS
+        .iter()
+        .find(|x| x.1 == k)
+        .map(|x| x.0)
+        .unwrap_or("http")
+}
+
+fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
+    let (lo, hi) = match &e.kind {
+        ExprKind::Range { lo, hi } => (lo.as_ref(), hi.as_ref()),
+        _ => (e, e),
+    };
+    let min = cx.integer(lo, 1.0, 10_000.0)?;
+    let max = cx.integer(hi, 1.0, 10_000.0)?;
+    if min > max {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::RangeOrder,
+                format!("the replica range {min}..{max} runs backwards"),
+            )
+            .primary(e.span, "minimum above maximum")
+            .help(format!("write `replicas = {max}..{min}`")),
+        );
+        return None;
+    }
+    Some(Replicas {
+        min: min as u32,
+        max: max as u32,
+    })
+}
+
+fn shard_by(cx: &mut Checker, e: &Expr) -> Option<ir::RequestValue> {
+    if let Some(id) = e.as_ident() {
+        if id.name == "tenant" {
+            let t = cx.singletons.get("app").and_then(|a| {
+                a.body
+                    .properties()
+                    .find(|(k, _, _)| k.name == "tenant")
+                    .map(|(_, v, _)| v.clone())
+            });
+            return match t {
+                Some(v) => cx.request_value(&v),
+                None => {
+                    cx.diags.push(
+                        Diagnostic::error(Code::MissingField, "`shard_by = tenant` needs the app's `tenant`")
+                            .primary(id.span, "no tenant is declared")
+                            .help("add `tenant = header(\"x-tenant-id\")` (or similar) to the `app` block"),
+                    );
+                    None
+                }
+            };
+        }
+    }
+    cx.request_value(e)
+}
+
+fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Autoscale> {
+    match &metric.kind {
+        ExprKind::Call { callee, args } if callee.name == "queue_depth" => {
+            let queue = match args.as_slice() {
+                [a] if a.name.is_none() => cx.string(&a.value)?,
+                _ => {
+                    cx.wrong(
+                        metric,
+                        "one queue name",
+                        "write `queue_depth(\"queue-name\")`",
+                    );
+                    return None;
+                }
+            };
+            let t = cx.positive(target, Dim::Count, false)?;
+            Some(Autoscale::QueueDepth { queue, target: t })
+        }
+        ExprKind::Path(p) if p.len() == 1 && p[0].name == "cpu" => {
+            let t = cx.positive(target, Dim::Fraction, false)?;
+            Some(Autoscale::Cpu {
+                target_utilization: t,
+            })
+        }
+        ExprKind::Path(p) if p.len() == 1 && p[0].name == "rps" => {
+            let t = cx.positive(target, Dim::Rate, false)?;
+            Some(Autoscale::Rps {
+                target_per_replica: t,
+            })
+        }
+        _ => {
+            let mut d = Diagnostic::error(Code::UnknownName, format!("cannot autoscale on {}", metric.describe()))
+                .primary(metric.span, "unknown scaling signal")
+                .help("scale on `cpu` (target 70%), `rps` (target 200/s per replica) or `queue_depth(\"name\")` (target 100)");
+            if let Some(id) = metric.as_ident() {
+                if let Some(s) = suggest(&id.name, ["cpu", "rps", "queue_depth"]) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+            }
+            cx.diags.push(d);
+            None
+        }
+    }
+}
+
+const ROUTE_FIELDS: &[&str] = &["budget", "auth", "limit", "cache", "idempotency", "retry"];
+
+#[allow(clippy::too_many_arguments)]
+fn lower_route(
+    cx: &mut Checker,
+    name: &str,
+    method: Method,
+    path: String,
+    class: Option<&crate::syntax::ast::Ident>,
+    block: Option<&Block>,
+    service_budget: Option<&(ir::Budget, Option<String>)>,
+) -> Option<Route> {
+    let empty = Block {
+        items: vec![],
+        span: Span::default(),
+    };
+    let f = cx.fields(block.unwrap_or(&empty), "a route", ROUTE_FIELDS, &[]);
+    let (budget, budget_name) = match f.get("budget") {
+        Some(fl) => budget_field(cx, fl.val)?,
+        None => match service_budget {
+            Some((b, n)) => (b.clone(), n.clone()),
+            None => default_budget(cx)?,
+        },
+    };
+    let auth = match f.expr(cx, "auth") {
+        Some(e) => auth_rule(cx, e)?,
+        None => AuthRule::Authenticated,
+    };
+    let limit = f.expr(cx, "limit").and_then(|e| {
+        let id = e.as_ident().or_else(|| {
+            cx.wrong(
+                e,
+                "a limit key",
+                "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
+            );
+            None
+        })?;
+        Some(id.name.strip_prefix("per_").unwrap_or(&id.name).to_string())
+    });
+    let cache_ttl_ms = f.block(cx, "cache").and_then(|b| {
+        let cf = cx.fields(b, "a cache", &["ttl"], &[]);
+        let e = cf.required(cx, "ttl", "30s")?;
+        cx.positive(e, Dim::Duration, false)
+    });
+    let idempotency = f.expr(cx, "idempotency").and_then(|e| cx.request_value(e));
+    let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
+    let retry_safe = method.is_idempotent() || idempotency.is_some();
+    if let (Some(_), false, Some(fl)) = (&retry, retry_safe, f.get("retry")) {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::UnsafeRetry,
+                format!(
+                    "`{name}` retries a {} without an idempotency key",
+                    method.as_str()
+                ),
+            )
+            .primary(fl.key.span, "a retried write may apply twice")
+            .help(
+                "add `idempotency = header(\"Idempotency-Key\")` to the route, or remove `retry`",
+            ),
+        );
+    }
+    let class = class.map(|c| c.name.clone()).unwrap_or_else(|| {
+        match method {
+            Method::Get | Method::Head | Method::Options => "read",
+            _ => "write",
+        }
+        .to_string()
+    });
+    Some(Route {
+        name: name.to_string(),
+        method,
+        path,
+        class,
+        budget,
+        budget_name,
+        auth,
+        limit,
+        cache_ttl_ms,
+        idempotency,
+        retry,
+        retry_safe,
+    })
+}
+
+/// Routes without a budget get `std.budgets.web`.
+fn default_budget(cx: &mut Checker) -> Option<(ir::Budget, Option<String>)> {
+    if let Some(b) = cx.resolved_budgets.get("web") {
+        return Some((b.clone(), Some("web".into())));
+    }
+    let project = cx.project;
+    let file = project
+        .files
+        .iter()
+        .find(|f| f.std_module.as_deref() == Some("budgets"))?;
+    let decl = file
+        .ast
+        .decls
+        .iter()
+        .find(|d| d.name.as_ref().is_some_and(|n| n.name == "web"))?;
+    let b = lower_budget(cx, &decl.body, None)?;
+    cx.resolved_budgets.insert("web".into(), b.clone());
+    cx.used_budgets.insert("web".into());
+    Some((b, Some("web".into())))
+}
+
+fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {
+    let f = cx.fields(b, "a retry policy", &["attempts", "backoff"], &[]);
+    let attempts = f
+        .required(cx, "attempts", "3")
+        .and_then(|e| cx.integer(e, 1.0, 10.0))? as u32;
+    let (lo, hi) = match f.expr(cx, "backoff") {
+        None => (25.0, 250.0),
+        Some(e) => match &e.kind {
+            ExprKind::Range { lo, hi } => {
+                let l = cx.positive(lo, Dim::Duration, false)?;
+                let h = cx.positive(hi, Dim::Duration, false)?;
+                if l > h {
+                    cx.diags.push(
+                        Diagnostic::error(Code::RangeOrder, "the backoff range runs backwards")
+                            .primary(e.span, "first bound above the second")
+                            .help("write `backoff = SMALLER..LARGER`"),
+                    );
+                    return None;
+                }
+                (l, h)
+            }
+            _ => {
+                let v = cx.positive(e, Dim::Duration, false)?;
+                (v, v)
+            }
+        },
+    };
+    Some(ir::Retry {
+        attempts,
+        backoff_min_ms: lo,
+        backoff_max_ms: hi,
+    })
+}
+
+/// `public`, `authenticated`, `role("admin")`, `mfa`, `device`, combined with `&` and `|`.
+pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
+    match &e.kind {
+        ExprKind::Paren(inner) => auth_rule(cx, inner),
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            lhs,
+            rhs,
+        } => {
+            let l = auth_rule(cx, lhs);
+            let r = auth_rule(cx, rhs);
+            let (l, r) = (l?, r?);
+            let mut parts = Vec::new();
+            for side in [l, r] {
+                match (op, side) {
+                    (BinOp::And, AuthRule::All(v)) | (BinOp::Or, AuthRule::Any(v)) => {
+                        parts.extend(v)
+                    }
+                    (_, s) => parts.push(s),
+                }
+            }
+            Some(if *op == BinOp::And {
+                AuthRule::All(parts)
+            } else {
+                AuthRule::Any(parts)
+            })
+        }
+        ExprKind::Call { callee, args } if callee.name == "role" => match args.as_slice() {
+            [a] if a.name.is_none() => {
+                let role = cx.string(&a.value)?;
+                if role.is_empty()
+                    || !role
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+                {
+                    cx.diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!("\"{role}\" is not a role name"),
+                        )
+                        .primary(a.value.span, "invalid role")
+                        .help("role names use letters, digits and `-_.:`"),
+                    );
+                    return None;
+                }
+                Some(AuthRule::Role(role))
+            }
+            _ => {
+                cx.wrong(e, "one role name", "write `role(\"admin\")`");
+                None
+            }
+        },
+        _ => {
+            let words = ["public", "authenticated", "mfa", "device"];
+            let w = match e.as_ident() {
+                Some(_) => cx.word(e, &words)?,
+                None => {
+                    cx.wrong(e, "an auth rule", "write public, authenticated, role(\"name\"), mfa or device, combined with & and |");
+                    return None;
+                }
+            };
+            Some(match w.as_str() {
+                "public" => AuthRule::Public,
+                "authenticated" => AuthRule::Authenticated,
+                "mfa" => AuthRule::Mfa,
+                _ => AuthRule::DeviceBound,
+            })
+        }
+    }
+}
+
+fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metrics {
+    let mut m = Metrics {
+        requests: "http_server_request_duration_seconds_count".into(),
+        latency_histogram: "http_server_request_duration_seconds".into(),
+        buckets_ms: None,
+        status_label: "http_response_status_code".into(),
+        route_label: "http_route".into(),
+        method_label: "http_request_method".into(),
+        service_label: "job".into(),
+        service_value: service.to_string(),
+    };
+    let Some(b) = block else { return m };
+    let f = cx.fields(
+        b,
+        "a metrics binding",
+        &[
+            "requests", "latency", "status", "route", "method", "service",
+        ],
+        &[],
+    );
+    let call = |cx: &mut Checker,
+                key: &str,
+                fun: &str|
+     -> Option<(String, &[crate::syntax::ast::Arg], Span)> {
+        let e = f.expr(cx, key)?;
+        match &e.kind {
+            ExprKind::Call { callee, args }
+                if callee.name == fun && !args.is_empty() && args[0].name.is_none() =>
+            {
+                let name = cx.string(&args[0].value)?;
+                Some((name, &args[1..], args[0].value.span))
+            }
+            _ => {
+                cx.wrong(
+                    e,
+                    &format!("`{fun}(\"…\")`"),
+                    &format!("write `{key} = {fun}(\"name\")`"),
+                );
+                None
+            }
+        }
+    };
+    if let Some((name, _, span)) = call(cx, "requests", "counter") {
+        if metric_name_ok(cx, &name, span, false) {
+            m.requests = name;
+        }
+    }
+    if let Some((name, rest, span)) = call(cx, "latency", "histogram") {
+        if metric_name_ok(cx, &name, span, false) {
+            m.latency_histogram = name.strip_suffix("_bucket").unwrap_or(&name).to_string();
+            if f.get("requests").is_none() {
+                m.requests = format!("{}_count", m.latency_histogram);
+            }
+        }
+        for a in rest {
+            match a.name.as_ref().map(|n| n.name.as_str()) {
+                Some("buckets") => {
+                    let ExprKind::List(items) = &a.value.kind else {
+                        cx.wrong(
+                            &a.value,
+                            "a list of durations",
+                            "write `buckets = [50ms, 100ms, 250ms]`",
+                        );
+                        continue;
+                    };
+                    let mut bs = Vec::new();
+                    for it in items {
+                        if let Some(v) = cx.positive(it, Dim::Duration, false) {
+                            bs.push(v);
+                        }
+                    }
+                    if bs.windows(2).any(|w| w[0] >= w[1]) {
+                        cx.diags.push(
+                            Diagnostic::error(
+                                Code::RangeOrder,
+                                "histogram buckets must be strictly increasing",
+                            )
+                            .primary(a.value.span, "out of order")
+                            .help("list the bucket upper bounds from smallest to largest"),
+                        );
+                    }
+                    m.buckets_ms = Some(bs);
+                }
+                _ => cx.diags.push(
+                    Diagnostic::error(
+                        Code::UnknownField,
+                        "`histogram` takes a name and `buckets = […]`",
+                    )
+                    .primary(a.value.span, "unexpected argument")
+                    .help("write `histogram(\"name\", buckets = [50ms, 100ms])`"),
+                ),
+            }
+        }
+    }
+    for (key, slot) in [("status", 0), ("route", 1), ("method", 2), ("service", 3)] {
+        if let Some((name, _, span)) = call(cx, key, "label") {
+            if metric_name_ok(cx, &name, span, true) {
+                match slot {
+                    0 => m.status_label = name,
+                    1 => m.route_label = name,
+                    2 => m.method_label = name,
+                    _ => m.service_label = name,
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Prometheus metric and label names: `[a-zA-Z_:][a-zA-Z0-9_:]*` (no `:` in labels).
+fn metric_name_ok(cx: &mut Checker, name: &str, span: Span, label: bool) -> bool {
+    let ok_first = |c: char| c.is_ascii_alphabetic() || c == '_' || (!label && c == ':');
+    let ok_rest = |c: char| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':');
+    let ok = name.chars().next().is_some_and(ok_first) && name.chars().all(ok_rest);
+    if !ok {
+        let what = if label { "label" } else { "metric" };
+        cx.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("\"{name}\" is not a Prometheus {what} name"),
+            )
+            .primary(span, "invalid name")
+            .help(format!(
+                "{what} names match {}",
+                if label {
+                    "[a-zA-Z_][a-zA-Z0-9_]*"
+                } else {
+                    "[a-zA-Z_:][a-zA-Z0-9_:]*"
+                }
+            )),
+        );
+    }
+    ok
+}
+
+/// A URL path every target can carry: `/`, letters, digits, `-._~/` and `{param}`.
+pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> {
+    let bad = path
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/-._~{}".contains(*c)));
+    let braces_ok = {
+        let mut depth = 0i32;
+        path.chars().all(|c| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            (0..=1).contains(&depth)
+        }) && depth == 0
+    };
+    if !path.starts_with('/')
+        || bad.is_some()
+        || !braces_ok
+        || path.contains("//")
+        || path.split('/').any(|s| s == "..")
+    {
+        let why = match bad {
+            Some(c) => format!("the character {c:?} is not allowed in a route path"),
+            None if !path.starts_with('/') => "a route path starts with `/`".to_string(),
+            None => "the path has unbalanced `{}`, `//` or `..`".to_string(),
+        };
+        cx.diags.push(
+            Diagnostic::error(Code::OutOfRange, format!("\"{}\" is not a valid route path", path.escape_debug()))
+                .primary(span, why)
+                .help("paths use letters, digits, `-._~/` and `{param}` segments, e.g. \"/v1/reports/{id}\""),
+        );
+        return None;
+    }
+    Some(path.to_string())
+}
+
+/// A container image reference: no spaces, quotes or control characters.
+fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
+    let ok = !image.is_empty()
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._:@".contains(c))
+        && !image.starts_with(['-', '.', '/', ':']);
+    if !ok {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!(
+                    "\"{}\" is not a container image reference",
+                    image.escape_debug()
+                ),
+            )
+            .primary(span, "invalid image")
+            .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST"),
+        );
+        return None;
+    }
+    Some(image.to_string())
+}

@@ -1,0 +1,374 @@
+//! `slo` and `alert_policy`: objectives, SLIs bound to real series, and the
+//! multiwindow multi-burn-rate alert windows, scaled to each SLO's period.
+
+use super::values::fmt_ms;
+use super::{Checker, Dim};
+use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
+use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
+
+/// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
+pub const OTEL_BUCKETS_MS: &[f64] = &[
+    5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
+    let mut out = Vec::new();
+    for r in cx.decls("slo") {
+        if let Some(s) = lower_slo(cx, &r.name.name, &r.decl.body, services) {
+            out.push(s);
+        }
+    }
+    // Services that keep the default histogram get the OTel buckets plus
+    // every latency threshold their SLOs use: the generated middleware emits them.
+    for s in services.iter_mut() {
+        if s.metrics.buckets_ms.is_none() {
+            let mut b: Vec<f64> = OTEL_BUCKETS_MS.to_vec();
+            for slo in out.iter().filter(|o| o.service == s.name) {
+                if let Sli::Latency { threshold_ms } = slo.sli {
+                    b.push(threshold_ms);
+                }
+            }
+            b.sort_by(f64::total_cmp);
+            b.dedup();
+            s.metrics.buckets_ms = Some(b);
+        }
+    }
+    out
+}
+
+fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -> Option<ir::Slo> {
+    let f = cx.fields(
+        body,
+        "an SLO",
+        &["service", "objective", "window", "sli", "alerts"],
+        &[],
+    );
+    // service = api | api.route
+    let target = f.required(cx, "service", "api");
+    let (service, route) = match target.map(|e| &e.kind) {
+        Some(ExprKind::Path(p)) if p.len() <= 2 => {
+            let r = cx.lookup("service", &p[0]);
+            let svc = r.and_then(|_| services.iter().find(|s| s.name == p[0].name));
+            let route = match (p.get(1), svc) {
+                (Some(rn), Some(svc)) => {
+                    if svc.routes.iter().any(|x| x.name == rn.name) {
+                        Some(rn.name.clone())
+                    } else {
+                        let names: Vec<&str> = svc.routes.iter().map(|x| x.name.as_str()).collect();
+                        cx.unknown("route", rn, &names);
+                        None
+                    }
+                }
+                _ => None,
+            };
+            (svc, route)
+        }
+        Some(_) => {
+            let e = target.expect("checked");
+            cx.wrong(
+                e,
+                "a service or `service.route`",
+                "write `service = api` or `service = api.search`",
+            );
+            (None, None)
+        }
+        None => (None, None),
+    };
+    let objective = f.required(cx, "objective", "99.9%").and_then(|e| {
+        let v = cx.quantity(e, Dim::Fraction)?;
+        if !(v > 0.0 && v < 1.0) {
+            cx.diags.push(
+                Diagnostic::error(Code::ObjectiveRange, format!("an objective of {}% is outside (0%, 100%)", round_pct(v)))
+                    .primary(e.span, "not strictly between 0% and 100%")
+                    .help("100% leaves no error budget to alert on, and 0% promises nothing; use e.g. 99.9%"),
+            );
+            return None;
+        }
+        Some((v, e.span))
+    });
+    let window_ms = match f.expr(cx, "window") {
+        Some(e) => cx.positive(e, Dim::Duration, false),
+        None => Some(30.0 * 86_400_000.0),
+    };
+    let sli = f
+        .required(cx, "sli", "errors(status >= 500) / requests")
+        .and_then(|e| lower_sli(cx, e));
+    let alerts_expr = f.expr(cx, "alerts");
+    let policy = lower_policy_ref(cx, alerts_expr)?;
+    let (service, (objective, objective_span), window_ms, sli) =
+        (service?, objective?, window_ms?, sli?);
+    let sli = match sli {
+        (Sli::Latency { threshold_ms }, span) => {
+            check_bucket(cx, service, threshold_ms, span)?;
+            Sli::Latency { threshold_ms }
+        }
+        (other, _) => other,
+    };
+    let budget = 1.0 - objective;
+    let mut windows = Vec::new();
+    for w in &policy.windows {
+        let factor = match w.factor {
+            Some(f) => f,
+            None => w.share * window_ms / w.long_ms,
+        };
+        if factor * budget > 1.0 + 1e-12 {
+            let mut d = Diagnostic::error(
+                Code::BurnFactorImpossible,
+                format!(
+                    "the {} alert's burn factor {:.4}x at {}% would need {:.1}% of requests to fail",
+                    w.name,
+                    factor,
+                    round_pct(objective),
+                    factor * budget * 100.0
+                ),
+            )
+            .primary(objective_span, "this objective leaves too large a budget")
+            .help("lower the burn factor (or its budget share), or raise the objective, so factor × (1 − objective) ≤ 100%");
+            if let Some(s) = w.span {
+                d = d.secondary(s, "this alert window");
+            }
+            cx.diags.push(d);
+            continue;
+        }
+        windows.push(BurnWindow {
+            severity: w.severity.clone(),
+            long_ms: w.long_ms,
+            short_ms: w.short_ms,
+            factor: (factor * 1e9).round() / 1e9,
+            budget_share: w.share,
+        });
+    }
+    if windows.len() != policy.windows.len() {
+        return None;
+    }
+    Some(ir::Slo {
+        name: name.to_string(),
+        service: service.name.clone(),
+        route,
+        objective,
+        window_ms,
+        sli,
+        alerts: AlertPolicy {
+            name: policy.name,
+            windows,
+        },
+    })
+}
+
+fn round_pct(v: f64) -> f64 {
+    (v * 100.0 * 1e6).round() / 1e6
+}
+
+fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
+    let bad = |cx: &mut Checker| {
+        cx.diags.push(
+            Diagnostic::error(Code::BadSli, "this SLI is not one scalec can measure")
+                .primary(e.span, "not understood")
+                .help("write `errors(status >= 500) / requests` (availability) or `latency < 400ms` (latency)"),
+        );
+        None
+    };
+    match &e.kind {
+        ExprKind::Binary {
+            op: BinOp::Div,
+            lhs,
+            rhs,
+        } => {
+            let ok_rhs = rhs.as_ident().is_some_and(|i| i.name == "requests");
+            let ExprKind::Call { callee, args } = &lhs.kind else {
+                return bad(cx);
+            };
+            if callee.name != "errors" || !ok_rhs || args.len() != 1 {
+                return bad(cx);
+            }
+            let ExprKind::Binary {
+                op: BinOp::Cmp(op),
+                lhs: l,
+                rhs: r,
+            } = &args[0].value.kind
+            else {
+                return bad(cx);
+            };
+            if !l.as_ident().is_some_and(|i| i.name == "status")
+                || !matches!(op, CmpOp::Ge | CmpOp::Gt)
+            {
+                return bad(cx);
+            }
+            let v = cx.integer(r, 100.0, 599.0)? as u16;
+            let min = if *op == CmpOp::Gt { v + 1 } else { v };
+            if min % 100 != 0 {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::BadSli,
+                        "error status thresholds must be a whole class (400 or 500)",
+                    )
+                    .primary(r.span, "not a status class")
+                    .help("write `status >= 500` (server errors) or `status >= 400`"),
+                );
+                return None;
+            }
+            Some((
+                Sli::Availability {
+                    error_status_min: min,
+                },
+                e.span,
+            ))
+        }
+        ExprKind::Binary {
+            op: BinOp::Cmp(op @ (CmpOp::Lt | CmpOp::Le)),
+            lhs,
+            rhs,
+        } if lhs.as_ident().is_some_and(|i| i.name == "latency") => {
+            let _ = op;
+            let t = cx.positive(rhs, Dim::Duration, false)?;
+            Some((Sli::Latency { threshold_ms: t }, rhs.span))
+        }
+        _ => bad(cx),
+    }
+}
+
+fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()> {
+    let Some(b) = &s.metrics.buckets_ms else {
+        return Some(());
+    };
+    if b.iter().any(|x| (x - t).abs() < 1e-9) {
+        return Some(());
+    }
+    cx.diags.push(
+        Diagnostic::error(
+            Code::LatencyNotBucket,
+            format!("{} is not a bucket bound of `{}`", fmt_ms(t), s.metrics.latency_histogram),
+        )
+        .primary(span, "not a declared bucket")
+        .help(format!(
+            "a latency SLI counts `le` buckets; use one of: {}, or add it to the histogram's buckets",
+            b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>().join(", ")
+        )),
+    );
+    None
+}
+
+struct PolicyWindow {
+    name: String,
+    severity: String,
+    long_ms: f64,
+    short_ms: f64,
+    share: f64,
+    factor: Option<f64>,
+    span: Option<Span>,
+}
+
+struct Policy {
+    name: String,
+    windows: Vec<PolicyWindow>,
+}
+
+/// `alerts = NAME` (default: `std.slo.multiwindow`).
+fn lower_policy_ref(cx: &mut Checker, e: Option<&Expr>) -> Option<Policy> {
+    let (name, body) = match e {
+        Some(e) => {
+            let Some(id) = e.as_ident() else {
+                cx.wrong(e, "an alert policy name", "write `alerts = multiwindow`");
+                return None;
+            };
+            let r = cx.lookup("alert_policy", id)?;
+            (id.name.clone(), &r.decl.body)
+        }
+        None => {
+            let project = cx.project;
+            let file = project
+                .files
+                .iter()
+                .find(|f| f.std_module.as_deref() == Some("slo"))?;
+            let d = file
+                .ast
+                .decls
+                .iter()
+                .find(|d| d.name.as_ref().is_some_and(|n| n.name == "multiwindow"))?;
+            ("multiwindow".to_string(), &d.body)
+        }
+    };
+    let mut windows = Vec::new();
+    for item in &body.items {
+        let ItemKind::Block { name: wname, block } = &item.kind else {
+            cx.diags.push(
+                Diagnostic::error(Code::UnknownField, "an alert policy holds named windows")
+                    .primary(
+                        item.span,
+                        "expected `NAME { severity = page  long = 1h  short = 5m  budget = 2% }`",
+                    )
+                    .help(
+                        "each window is a block with severity, long, short and budget (or factor)",
+                    ),
+            );
+            continue;
+        };
+        let f = cx.fields(
+            block,
+            "an alert window",
+            &["severity", "long", "short", "budget", "factor"],
+            &[],
+        );
+        let severity = f
+            .required(cx, "severity", "page")
+            .and_then(|e| cx.word(e, &["page", "ticket"]));
+        let long_e = f.required(cx, "long", "1h");
+        let long = long_e.and_then(|e| cx.positive(e, Dim::Duration, false));
+        let short_e = f.required(cx, "short", "5m");
+        let short = short_e.and_then(|e| cx.positive(e, Dim::Duration, false));
+        let share = f.expr(cx, "budget").and_then(|e| {
+            let v = cx.positive(e, Dim::Fraction, false)?;
+            if v > 1.0 {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        "a window cannot spend more than 100% of the budget",
+                    )
+                    .primary(e.span, "above 100%")
+                    .help("use a share such as 2% (page) or 10% (ticket)"),
+                );
+                return None;
+            }
+            Some(v)
+        });
+        let factor = f
+            .expr(cx, "factor")
+            .and_then(|e| cx.positive(e, Dim::Factor, false));
+        if share.is_none() && factor.is_none() {
+            if f.get("budget").is_none() && f.get("factor").is_none() {
+                f.required(cx, "budget", "2%");
+            }
+            continue;
+        }
+        let (Some(severity), Some(long), Some(short)) = (severity, long, short) else {
+            continue;
+        };
+        if long <= short {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::AlertWindows,
+                    format!("the long window {} is not longer than the short window {}", fmt_ms(long), fmt_ms(short)),
+                )
+                .primary(long_e.expect("long").span, "long window")
+                .secondary(short_e.expect("short").span, "short window")
+                .help("the long window detects the burn and the short one confirms it is still happening: long > short, typically 12×"),
+            );
+            continue;
+        }
+        windows.push(PolicyWindow {
+            name: wname.name.clone(),
+            severity,
+            long_ms: long,
+            short_ms: short,
+            share: share.unwrap_or(0.0),
+            factor,
+            span: Some(wname.span),
+        });
+    }
+    if windows.is_empty() {
+        return None;
+    }
+    Some(Policy { name, windows })
+}
