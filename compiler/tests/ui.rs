@@ -14,10 +14,19 @@ use std::path::{Path, PathBuf};
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/ui");
     let mut out = Vec::new();
-    let mut areas: Vec<_> = std::fs::read_dir(&root).expect("tests/ui").map(|e| e.unwrap().path()).collect();
+    let mut areas: Vec<_> = std::fs::read_dir(&root)
+        .expect("tests/ui")
+        .map(|e| e.unwrap().path())
+        .collect();
     areas.sort();
-    for area in areas.into_iter().filter(|a| a.is_dir() && !a.ends_with("snapshots")) {
-        let mut entries: Vec<_> = std::fs::read_dir(&area).unwrap().map(|e| e.unwrap().path()).collect();
+    for area in areas
+        .into_iter()
+        .filter(|a| a.is_dir() && !a.ends_with("snapshots"))
+    {
+        let mut entries: Vec<_> = std::fs::read_dir(&area)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for e in entries {
             if e.is_dir() || e.extension().is_some_and(|x| x == "scale") {
@@ -29,13 +38,26 @@ fn cases() -> Vec<PathBuf> {
 }
 
 fn expected_codes(case: &Path) -> Vec<String> {
-    let main = if case.is_dir() { case.join("main.scale") } else { case.to_path_buf() };
+    let main = if case.is_dir() {
+        case.join("main.scale")
+    } else {
+        case.to_path_buf()
+    };
     let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("// expect:"))
-        .unwrap_or_else(|| panic!("{}: first lines need `// expect: CODES` or `// expect: ok`", main.display()));
-    let mut codes: Vec<String> = line.split_whitespace().filter(|w| *w != "ok").map(str::to_string).collect();
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: first lines need `// expect: CODES` or `// expect: ok`",
+                main.display()
+            )
+        });
+    let mut codes: Vec<String> = line
+        .split_whitespace()
+        .filter(|w| *w != "ok")
+        .map(str::to_string)
+        .collect();
     codes.sort();
     codes
 }
@@ -43,7 +65,11 @@ fn expected_codes(case: &Path) -> Vec<String> {
 #[test]
 fn ui_cases() {
     let cases = cases();
-    assert!(cases.len() >= 40, "the suite has {} cases; keep at least 40", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "the suite has {} cases; keep at least 40",
+        cases.len()
+    );
     let mut failures = Vec::new();
     let mut seen_codes = std::collections::BTreeSet::new();
     for case in &cases {
@@ -54,16 +80,29 @@ fn ui_cases() {
         seen_codes.extend(got.iter().cloned());
         let want = expected_codes(case);
         if got != want {
-            failures.push(format!("{}: expected {want:?}, got {got:?}\n{}", case.display(), diagnostics::render(&c.project.sources, &c.diagnostics, false)));
+            failures.push(format!(
+                "{}: expected {want:?}, got {got:?}\n{}",
+                case.display(),
+                diagnostics::render(&c.project.sources, &c.diagnostics, false)
+            ));
         }
         for d in &c.diagnostics {
             if !d.labels.iter().any(|l| l.primary) || d.help.is_none() {
-                failures.push(format!("{}: {} lacks a primary label or a help line", case.display(), d.code));
+                failures.push(format!(
+                    "{}: {} lacks a primary label or a help line",
+                    case.display(),
+                    d.code
+                ));
             }
         }
         let rendered = diagnostics::render(&c.project.sources, &c.diagnostics, false);
         let name = {
-            let area = case.parent().unwrap().file_name().unwrap().to_string_lossy();
+            let area = case
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
             let stem = case.file_stem().unwrap().to_string_lossy();
             format!("{area}__{stem}")
         };
@@ -76,8 +115,17 @@ fn ui_cases() {
             insta::assert_snapshot!(name, rendered);
         });
     }
-    assert!(failures.is_empty(), "{} ui failures:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} ui failures:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     // Every code the compiler can emit has at least one case.
-    let missing: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).filter(|c| !seen_codes.contains(*c)).collect();
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !seen_codes.contains(*c))
+        .collect();
     assert!(missing.is_empty(), "codes without a ui case: {missing:?}");
 }

@@ -420,14 +420,14 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
             let v = cx.positive(e, Dim::Size, false)?;
             if v > 8192.0 {
                 cx.diags.push(
-                    Diagnostic::error(Code::JwtSizeTooLarge, format!("a {}-byte token cap is above 8KB", v))
+                    Diagnostic::error(Code::JwtSizeTooLarge, format!("a token cap of {v} bytes is above 8KiB (8192 bytes)"))
                         .primary(e.span, "headers this large break proxies")
                         .help("most proxies reject request headers above 8KB (Envoy's default is 60KB in all, nginx's 8KB a line); keep tokens at 2KB or less"),
                 );
                 return None;
             } else if v > 2048.0 {
                 cx.diags.push(
-                    Diagnostic::warning(Code::JwtSizeLarge, format!("a {}-byte token cap is above 2KB", v))
+                    Diagnostic::warning(Code::JwtSizeLarge, format!("a token cap of {v} bytes is above 2KiB (2048 bytes)"))
                         .primary(e.span, "large tokens")
                         .help("tokens above 2KB slow every request and near header limits; move claims out of the token"),
                 );

@@ -82,7 +82,9 @@ impl<'t> Lower<'t> {
 
     fn tight_end(&self, pair: &Pair<'_, Rule>) -> usize {
         let end = pair.as_span().end();
-        let Some(last) = pair.clone().into_inner().last() else { return end };
+        let Some(last) = pair.clone().into_inner().last() else {
+            return end;
+        };
         let inner_end = self.tight_end(&last);
         if only_trivia(self.text.get(inner_end..end).unwrap_or("")) {
             inner_end

@@ -31,7 +31,10 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     let tools = std::env::var_os("SCALE_TOOLS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".tools"));
-    let mut candidates = vec![tools.join("bin").join(name), tools.join("venv/bin").join(name)];
+    let mut candidates = vec![
+        tools.join("bin").join(name),
+        tools.join("venv/bin").join(name),
+    ];
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|p| p.join(name)));
     }
@@ -68,7 +71,9 @@ fn missing(what: &str) {
 
 /// Runs a command, returning (success, stdout + stderr).
 pub fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)

@@ -1,0 +1,282 @@
+//! The command line as a user and CI meet it: exit codes, JSON diagnostics,
+//! `explain`, the build's determinism, atomic writes and the drift gate.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{repo_root, run, scalec};
+
+fn triage() -> PathBuf {
+    repo_root().join("examples/triage")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("scalec-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn check_passes_on_the_flagship_and_fails_on_errors() {
+    let (ok, text) = run(scalec().arg("check").arg(triage().join("triage.scale")));
+    assert!(ok, "{text}");
+    assert!(
+        text.trim().is_empty(),
+        "a clean check prints nothing: {text}"
+    );
+
+    let dir = tmp("broken");
+    let file = dir.join("broken.scale");
+    std::fs::write(&file, "app a { owner = \"x\" }\nbudget b { p50 = 300ms  p95 = 100ms  p99 = 1s }\nservice s { image = \"i:1\"  route r GET \"/r\" { budget = bb } }\nservce t { }\n").unwrap();
+    let out = scalec()
+        .arg("check")
+        .arg(&file)
+        .arg("--color=never")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for code in ["S0301", "S0101", "S0104"] {
+        assert!(
+            stderr.contains(&format!("error[{code}]")),
+            "missing {code} in one pass:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("did you mean `b`?"), "{stderr}");
+    assert!(stderr.contains("did you mean `service`?"), "{stderr}");
+}
+
+#[test]
+fn json_diagnostics_are_one_object_per_line() {
+    let dir = tmp("json");
+    let file = dir.join("j.scale");
+    std::fs::write(
+        &file,
+        "app a { owner = \"x\" }\nservice s {\n  image = \"i:1\"\n  replicas = 5..2\n}\n",
+    )
+    .unwrap();
+    let out = scalec()
+        .args(["check", "--message-format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let d = &lines[0];
+    assert_eq!(d["code"], "S0206");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "j.scale");
+    assert_eq!(d["start"]["line"], 4);
+    assert_eq!(d["start"]["column"], 14);
+    assert_eq!(d["end"]["column"], 18);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (s, e) = (
+        d["byte_start"].as_u64().unwrap() as usize,
+        d["byte_end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[s..e], "5..2");
+    assert!(d["help"].as_str().unwrap().contains("2..5"));
+}
+
+#[test]
+fn explain_prints_every_code() {
+    let (ok, list) = run(scalec().args(["explain", "--list"]));
+    assert!(ok);
+    let codes: Vec<&str> = list
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert!(codes.len() >= 40, "{list}");
+    for code in codes {
+        let (ok, page) = run(scalec().args(["explain", code]));
+        assert!(ok, "explain {code}");
+        assert!(page.starts_with(&format!("# {code}")), "{code}: {page}");
+        assert!(!page.contains("TODO"), "{code} has no explanation yet");
+        assert!(page.contains("```scale"), "{code} has no example");
+    }
+    let out = scalec().args(["explain", "S9999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn build_is_deterministic_and_headed() {
+    let a = tmp("det-a").join("out");
+    let b = tmp("det-b").join("out");
+    for out in [&a, &b] {
+        let (ok, text) = run(scalec()
+            .arg("build")
+            .arg(triage())
+            .arg("-o")
+            .arg(out)
+            .args(["--emit", "ir"]));
+        assert!(ok, "{text}");
+    }
+    let ta = read_tree(&a);
+    assert_eq!(ta, read_tree(&b), "two builds differ");
+    assert!(ta.iter().any(|(p, _)| p == "ir.json"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&ta.iter().find(|(p, _)| p == "manifest.json").unwrap().1).unwrap();
+    assert_eq!(
+        manifest["generated"]["compiler"],
+        format!("scalec {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(manifest["generated"]["generator"], "appforge@3.2.1");
+    assert!(manifest["generated"]["input_hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    // Every listed artifact's hash matches the file.
+    use sha2::Digest;
+    for art in manifest["artifacts"].as_array().unwrap() {
+        let path = art["path"].as_str().unwrap();
+        let bytes = &ta.iter().find(|(p, _)| p == path).unwrap().1;
+        let hex: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(art["sha256"], hex, "{path}");
+    }
+    // Every artifact other than JSON starts with the header comment.
+    for (path, bytes) in &ta {
+        if !path.ends_with(".json") {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(text.contains("Generated by scalec"), "{path} has no header");
+        }
+    }
+}
+
+#[test]
+fn drift_gate_and_atomic_failure() {
+    let root = tmp("drift");
+    let spec_dir = root.join("spec");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let spec = spec_dir.join("app.scale");
+    std::fs::copy(triage().join("triage.scale"), &spec).unwrap();
+    let out = root.join("out");
+    let (ok, text) = run(scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .args(["--emit", "ir"]));
+    assert!(ok, "{text}");
+    let (ok, text) = run(scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .args(["--emit", "ir", "--check"]));
+    assert!(ok, "fresh output is not stale: {text}");
+
+    // A change to the spec makes the folder stale: --check shows a diff and writes nothing.
+    let before = read_tree(&out);
+    let changed = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("p99 = 900ms", "p99 = 950ms");
+    std::fs::write(&spec, changed).unwrap();
+    let o = scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .args(["--emit", "ir", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        diff.contains("--- a/ir.json") && diff.contains("+++ b/ir.json"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-        \"p99_ms\": 900.0,")
+            && diff.contains("+        \"p99_ms\": 950.0,"),
+        "{diff}"
+    );
+    assert_eq!(read_tree(&out), before, "--check wrote something");
+
+    // A spec with an error leaves the previous output exactly as it was.
+    std::fs::write(&spec, "app broken { owner = 1 }\n").unwrap();
+    let o = scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(read_tree(&out), before, "a failed build touched the output");
+
+    // A folder scalec did not write is never replaced.
+    let foreign = root.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = scalec()
+        .arg("build")
+        .arg(triage())
+        .arg("-o")
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn compiler_pin_is_enforced() {
+    let dir = tmp("pin");
+    let file = dir.join("pin.scale");
+    std::fs::write(&file, "app a { owner = \"x\"  scalec = \">=9.0\" }\n").unwrap();
+    let o = scalec()
+        .arg("check")
+        .arg(&file)
+        .arg("--color=never")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("S1001")
+            && err.contains(&format!("this is scalec {}", env!("CARGO_PKG_VERSION"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_input_is_a_usage_error() {
+    let o = scalec()
+        .args(["check", "/nonexistent/x.scale"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
+}
