@@ -32,14 +32,8 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         &["owner", "region", "generator", "scalec", "tenant"],
         &[],
     );
-    let Some(name) = &decl.name else {
-        cx.diags.push(
-            Diagnostic::error(Code::MissingField, "the `app` needs a name")
-                .primary(decl.kind.span, "no name")
-                .help("write `app NAME { … }`"),
-        );
-        return None;
-    };
+    // A missing name is reported when symbols are collected.
+    let name = decl.name.as_ref()?;
     let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.string(e));
     let owner = text(cx, "owner");
     let region = text(cx, "region");

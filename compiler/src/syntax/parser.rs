@@ -13,6 +13,15 @@ struct ScaleParser;
 /// Parses one file. Always returns a tree (possibly partial) and every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    if let Some(pos) = too_deep(text) {
+        let d = Diagnostic::error(
+            Code::Syntax,
+            format!("brackets nest more than {MAX_DEPTH} deep"),
+        )
+        .primary(Span::new(file, pos, pos + 1), "too deep")
+        .help("a spec never needs this much nesting; look for an unclosed `(`, `[` or `{`");
+        return (File::default(), vec![d]);
+    }
     let mut p = Lower {
         file,
         text,
@@ -506,6 +515,43 @@ impl<'t> Lower<'t> {
     }
 }
 
+/// Deeper nesting than any spec needs is refused before parsing, so that
+/// no input can exhaust the stack of the recursive parser.
+pub const MAX_DEPTH: usize = 64;
+
+/// The position where bracket nesting (outside strings and comments)
+/// first goes past [`MAX_DEPTH`].
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// True when `s` is only whitespace and comments.
 fn only_trivia(mut s: &str) -> bool {
     loop {
@@ -652,6 +698,20 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         assert_eq!(&src[props[0].1.span.range()], "60..3");
         assert_eq!(&src[props[1].1.span.range()], "a.b");
         assert_eq!(&src[f.decls[0].body.items[0].span.range()], "r = 60..3");
+    }
+
+    #[test]
+    fn refuses_absurd_nesting_without_overflowing() {
+        let src = format!(
+            "x {{ v = {}1{} }}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let (_, d) = parse(FileId(0), &src);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("nest"));
+        let ok = format!("x {{ v = {}1ms{} }}", "(".repeat(40), ")".repeat(40));
+        assert!(parse(FileId(0), &ok).1.is_empty());
     }
 
     #[test]
