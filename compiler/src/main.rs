@@ -183,7 +183,7 @@ fn plural(n: usize) -> &'static str {
 
 fn build(
     inputs: &[PathBuf],
-    out: &PathBuf,
+    out: &std::path::Path,
     target: Vec<String>,
     emit: Vec<String>,
     check: bool,

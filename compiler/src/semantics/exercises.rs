@@ -591,7 +591,7 @@ fn bound(cx: &mut Checker, e: &Expr, subject: &str, dim: Dim) -> Option<f64> {
         );
         return None;
     };
-    if !lhs.as_ident().is_some_and(|i| i.name == subject) {
+    if lhs.as_ident().is_none_or(|i| i.name != subject) {
         cx.wrong(
             lhs,
             &format!("`{subject}`"),

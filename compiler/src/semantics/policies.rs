@@ -224,7 +224,7 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
         &[],
     );
     let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
-    let session = f.block(cx, "session").and_then(|b| {
+    let session = f.block(cx, "session").map(|b| {
         let sf = cx.fields(b, "a session policy", &["pin", "fallback", "refresh_cap"], &[]);
         let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, &["region", "tenant", "none"]));
         let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
@@ -239,7 +239,7 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
             }
             Some(v)
         });
-        Some(ir::Session { pin, fallback, refresh_cap_ms })
+        ir::Session { pin, fallback, refresh_cap_ms }
     });
     let mfa_required_for = f.expr(cx, "mfa").and_then(|e| match &e.kind {
         ExprKind::For { value, cond } => {

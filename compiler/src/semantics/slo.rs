@@ -191,7 +191,7 @@ fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
             else {
                 return bad(cx);
             };
-            if !l.as_ident().is_some_and(|i| i.name == "status")
+            if l.as_ident().is_none_or(|i| i.name != "status")
                 || !matches!(op, CmpOp::Ge | CmpOp::Gt)
             {
                 return bad(cx);
