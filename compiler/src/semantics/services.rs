@@ -12,6 +12,9 @@ use crate::syntax::ast::{BinOp, Block, Expr, ExprKind, ItemKind};
 
 pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     let Some(decl) = cx.singletons.get("app").copied() else {
+        if cx.project.diags.iter().any(|d| d.code == Code::Syntax) {
+            return None; // the app may be in the part that did not parse
+        }
         let span = cx
             .project
             .files

@@ -51,6 +51,7 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::string | Rule::string_inner => "a string",
         Rule::quantity | Rule::number => "a number",
         Rule::block => "`{`",
+        Rule::rbrace => "`}`",
         Rule::expr | Rule::logic | Rule::compare | Rule::range | Rule::sum => "a value",
         Rule::product | Rule::unary | Rule::call | Rule::list | Rule::paren => "a value",
         Rule::on_value => "a value",
@@ -158,7 +159,24 @@ impl<'t> Lower<'t> {
         let start = pair.as_span().start();
         let slice = pair.as_str();
         match ScaleParser::parse(rule, slice) {
-            Err(e) => self.pest_error(e, start),
+            Err(e) => {
+                self.pest_error(e, start);
+                // Ran off the end: name the brace that was never closed.
+                let at_end = self
+                    .diags
+                    .last()
+                    .and_then(|d| d.primary_span())
+                    .is_some_and(|sp| sp.start as usize >= start + slice.trim_end().len());
+                if let (true, Some(open)) = (at_end, unclosed_brace(slice)) {
+                    let span = Span::new(self.file, start + open, start + open + 1);
+                    if let Some(d) = self.diags.pop() {
+                        self.diags.push(
+                            d.secondary(span, "this `{` is never closed")
+                                .help("add the missing `}`: a declaration ends before the next line that starts a declaration"),
+                        );
+                    }
+                }
+            }
             Ok(_) => {
                 let end = start + slice.trim_end().len();
                 self.diags.push(
@@ -550,6 +568,35 @@ fn too_deep(text: &str) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// The offset of the innermost `{` left open at the end of `s`.
+fn unclosed_brace(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => open.push(i),
+            b'}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.pop()
 }
 
 /// True when `s` is only whitespace and comments.
