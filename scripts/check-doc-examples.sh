@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Checks the examples in docs/*.md against the compiler.
+#
+# Every ```scale block whose first line is a marker comment is extracted to
+# its own temporary project and run through `scalec check`:
+#
+#   // check: ok              must check clean: no error and no warning
+#   // check: S0202 S0301     must report exactly these codes (any order,
+#                             repeats count), and nothing else
+#
+# Blocks without a marker are not checked. Exits non-zero if any block fails.
+#
+# Usage: scripts/check-doc-examples.sh [FILE.md…]
+#   SCALEC=path/to/scalec   the binary (default: $CARGO_TARGET_DIR/debug/scalec,
+#                           else ./target/debug/scalec)
+
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if [[ -z "${SCALEC:-}" ]]; then
+  if [[ -n "${CARGO_TARGET_DIR:-}" && -x "$CARGO_TARGET_DIR/debug/scalec" ]]; then
+    SCALEC="$CARGO_TARGET_DIR/debug/scalec"
+  else
+    SCALEC="$root/target/debug/scalec"
+  fi
+fi
+if [[ ! -x "$SCALEC" ]]; then
+  echo "error: no scalec binary at $SCALEC; run \`cargo build\` or set SCALEC" >&2
+  exit 2
+fi
+
+if [[ $# -gt 0 ]]; then
+  docs=("$@")
+else
+  shopt -s nullglob
+  docs=(docs/*.md)
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+checked=0
+failed=0
+
+for doc in "${docs[@]}"; do
+  # Split the document into one file per marked block: NNNN.scale, plus
+  # NNNN.where ("doc:line") and NNNN.expect (the marker's codes or "ok").
+  out="$work/$(basename "$doc" .md)"
+  mkdir -p "$out"
+  awk -v out="$out" -v doc="$doc" '
+    function flush() {
+      if (n > 0 && marked) {
+        count++
+        base = sprintf("%s/%04d", out, count)
+        printf "%s", body > (base ".scale"); close(base ".scale")
+        print doc ":" start > (base ".where"); close(base ".where")
+        print expect > (base ".expect"); close(base ".expect")
+      }
+    }
+    /^```scale[[:space:]]*$/ && !inside { inside = 1; n = 0; body = ""; marked = 0; start = NR + 1; next }
+    /^```[[:space:]]*$/ && inside { flush(); inside = 0; next }
+    inside {
+      n++
+      if (n == 1 && $0 ~ /^\/\/ check:/) {
+        marked = 1
+        expect = $0
+        sub(/^\/\/ check:[[:space:]]*/, "", expect)
+        sub(/[[:space:]]+$/, "", expect)
+      }
+      body = body $0 "\n"
+    }
+  ' "$doc"
+
+  for src in "$out"/*.scale; do
+    [[ -e "$src" ]] || continue
+    base="${src%.scale}"
+    where="$(cat "$base.where")"
+    expect="$(cat "$base.expect")"
+    # Each block is its own project: a folder holding only that file.
+    proj="$base.d"
+    mkdir -p "$proj"
+    cp "$src" "$proj/example.scale"
+    checked=$((checked + 1))
+    set +e
+    json="$("$SCALEC" check --message-format json "$proj" 2>"$base.stderr")"
+    rc=$?
+    set -e
+    got="$({ printf '%s\n' "$json" | grep -o '"code":"S[0-9]*"' || true; } | sed 's/"code":"//; s/"//' | sort | tr '\n' ' ' | sed 's/ *$//')"
+    if [[ "$expect" == "ok" ]]; then
+      want=""
+    else
+      want="$(printf '%s\n' $expect | sort | tr '\n' ' ' | sed 's/ *$//')"
+    fi
+    if [[ $rc -eq 2 ]]; then
+      echo "FAIL $where: scalec could not load the example: $(cat "$base.stderr")"
+      failed=$((failed + 1))
+    elif [[ "$got" != "$want" ]]; then
+      echo "FAIL $where: expected ${want:-no diagnostics}, got ${got:-no diagnostics}"
+      "$SCALEC" check --color never "$proj" 2>&1 | sed 's/^/    /' || true
+      failed=$((failed + 1))
+    elif [[ -z "$want" && $rc -ne 0 ]]; then
+      echo "FAIL $where: scalec check exited $rc"
+      failed=$((failed + 1))
+    fi
+  done
+done
+
+if [[ $checked -eq 0 ]]; then
+  echo "error: no marked \`\`\`scale blocks found in: ${docs[*]}" >&2
+  exit 2
+fi
+echo "$checked examples checked, $failed failed"
+[[ $failed -eq 0 ]]
