@@ -200,7 +200,12 @@ fn build(
     };
     if failed(&c, diag) {
         eprintln!(
-            "error: the build stopped on the errors above; {} was left as it was",
+            "error: the build stopped on the {} above; {} was left as it was",
+            if c.has_errors() {
+                "errors"
+            } else {
+                "warnings (--deny-warnings)"
+            },
             out.display()
         );
         return ExitCode::from(1);
@@ -262,7 +267,12 @@ fn build(
     }
     match output::write(out, &artifacts) {
         Ok(()) => {
-            eprintln!("wrote {} files to {}", artifacts.len(), out.display());
+            eprintln!(
+                "wrote {} file{} to {}",
+                artifacts.len(),
+                plural(artifacts.len()),
+                out.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -83,7 +83,10 @@ impl Project {
         }
         let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
         p.check_uses(&mut |p, name, span| {
-            if names.contains(name) {
+            if normalize_inside(name).is_none() {
+                p.diags.push(escapes(name, span));
+                Err(())
+            } else if names.contains(name) {
                 Ok(())
             } else {
                 p.diags.push(not_found(name, span));
@@ -201,11 +204,7 @@ impl Project {
             match item {
                 Err(d) => self.diags.push(d),
                 Ok((path, span)) => {
-                    if normalize_inside(&path).is_none() {
-                        self.diags.push(escapes(&path, span));
-                    } else {
-                        let _ = file_ok(self, &path, span);
-                    }
+                    let _ = file_ok(self, &path, span);
                 }
             }
         }

@@ -72,6 +72,7 @@ fn ui_cases() {
     );
     let mut failures = Vec::new();
     let mut seen_codes = std::collections::BTreeSet::new();
+    let mut rendered_cases = Vec::new();
     for case in &cases {
         let project = Project::load(std::slice::from_ref(case)).expect("case loads");
         let c = scalec::check(project);
@@ -96,6 +97,16 @@ fn ui_cases() {
             }
         }
         let rendered = diagnostics::render(&c.project.sources, &c.diagnostics, false);
+        rendered_cases.push((case.clone(), rendered));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} ui failures:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    for (case, rendered) in rendered_cases {
+        let case = &case;
         let name = {
             let area = case
                 .parent()

@@ -148,7 +148,6 @@ fn lower_mix(
 ) -> Option<BTreeMap<String, f64>> {
     let mut mix = BTreeMap::new();
     let mut ok = true;
-    let mut spans = Vec::new();
     for item in &b.items {
         let ItemKind::Property { key, value, .. } = &item.kind else {
             cx.diags.push(
@@ -188,7 +187,6 @@ fn lower_mix(
         match cx.positive(value, Dim::Fraction, true) {
             Some(v) => {
                 mix.insert(key.name.clone(), v);
-                spans.push(value.span);
             }
             None => ok = false,
         }
@@ -198,15 +196,12 @@ fn lower_mix(
     }
     let sum: f64 = mix.values().sum();
     if (sum - 1.0).abs() > 1e-9 {
-        let mut d = Diagnostic::error(
+        let d = Diagnostic::error(
             Code::MixSum,
             format!("the mix sums to {}%, not 100%", round3(sum * 100.0)),
         )
         .primary(b.span, format!("{}% in all", round3(sum * 100.0)))
         .help("adjust the shares so they add up to exactly 100%");
-        for s in spans {
-            d = d.secondary(s, "");
-        }
         cx.diags.push(d);
         return None;
     }
@@ -249,10 +244,13 @@ fn settle(
             }
         },
         _ => {
-            cx.wrong(
-                e,
-                "a rate (or a percentage of `peak`)",
-                "write `1k rps`, `100/s` or `50%`",
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::UnitMismatch,
+                    format!("expected a rate (or a percentage of `peak`), found {}", v.dim.name()),
+                )
+                .primary(e.span, format!("this is {}", v.dim.name()))
+                .help("write a rate such as `1k rps` or `100/s`, or a share of the peak such as `50%`"),
             );
             None
         }
@@ -477,8 +475,18 @@ fn expectation(
     let svc = services.iter().find(|s| s.name == svc_id.name)?;
     let mut evs = Vec::new();
     for e in events {
-        if !["opens", "closes", "half_opens"].contains(&e.name.as_str()) {
-            unknown_action(cx, e, &["opens", "closes", "half_opens"], "expect");
+        let known = ["opens", "closes", "half_opens"];
+        if !known.contains(&e.name.as_str()) {
+            let mut d = Diagnostic::error(
+                Code::UnknownChaosAction,
+                format!("`{}` is not a circuit-breaker event", e.name),
+            )
+            .primary(e.span, "unknown event");
+            d = match suggest(&e.name, known) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("a breaker `opens`, `half_opens` and `closes`"),
+            };
+            cx.diags.push(d);
             return None;
         }
         evs.push(e.name.clone());
@@ -495,6 +503,7 @@ fn expectation(
 pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
     let mut out = Vec::new();
     for r in cx.decls("gate") {
+        let mut burn_span: Option<crate::diagnostics::Span> = None;
         let f = cx.fields(
             &r.decl.body,
             "a gate",
@@ -551,6 +560,16 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
                 );
                 continue;
             }
+            if let Some(prev) = burn_span {
+                cx.diags.push(
+                    Diagnostic::error(Code::DuplicateField, "`slo_burn` is given twice")
+                        .primary(subject.span, "given again here")
+                        .secondary(prev, "first given here")
+                        .help("a gate has one burn condition: keep the stricter one"),
+                );
+                continue;
+            }
+            burn_span = Some(subject.span);
             let factor = cx.positive(value, Dim::Factor, false);
             let over_ms = match over {
                 Some(o) => cx.positive(o, Dim::Duration, false),

@@ -88,24 +88,27 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
     if cyclic {
         return;
     }
-    // Critical path: chain(s) = p99(s) + max over callees chain(c).
-    let p99_of = |s: &Service| -> Option<f64> {
-        s.budget
-            .as_ref()
-            .map(|b| b.p99_ms.unwrap_or(b.timeout_ms))
-            .or_else(|| {
-                s.routes
-                    .iter()
-                    .map(|r| r.budget.p99_ms.unwrap_or(r.budget.timeout_ms))
-                    .reduce(f64::max)
-            })
+    // Critical path. A route's budget is end to end: it covers everything
+    // below it. A service's own `budget` (a database, a vector index) is the
+    // time spent in that service. So the time a call to `c` costs is:
+    //   c has routes → the largest route p99 of c (already checked to cover c's callees)
+    //   otherwise   → c's budget p99 + the slowest chain below c.
+    let route_p99 = |s: &Service| -> Option<f64> {
+        s.routes
+            .iter()
+            .map(|r| r.budget.p99_ms.unwrap_or(r.budget.timeout_ms))
+            .reduce(f64::max)
+    };
+    let own_p99 = |s: &Service| -> Option<f64> {
+        s.budget.as_ref().map(|b| b.p99_ms.unwrap_or(b.timeout_ms))
     };
     let by_name: HashMap<&str, &Service> = services.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut memo: HashMap<&str, (f64, Vec<String>)> = HashMap::new();
+    type Cost<'f> = &'f dyn Fn(&Service) -> Option<f64>;
     fn chain<'s>(
         name: &'s str,
         by_name: &HashMap<&'s str, &'s Service>,
-        p99_of: &dyn Fn(&Service) -> Option<f64>,
+        costs: (Cost, Cost),
         memo: &mut HashMap<&'s str, (f64, Vec<String>)>,
     ) -> (f64, Vec<String>) {
         if let Some(v) = memo.get(name) {
@@ -114,7 +117,16 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         let Some(s) = by_name.get(name) else {
             return (0.0, vec![]);
         };
-        let own = p99_of(s).unwrap_or(0.0);
+        if let Some(end_to_end) = (costs.0)(s) {
+            let out = (
+                end_to_end,
+                vec![format!("{name} routes ({})", fmt_ms(end_to_end))],
+            );
+            memo.insert(name, out.clone());
+            return out;
+        }
+        let own = (costs.1)(s).unwrap_or(0.0);
+        let p99_of = costs;
         let mut best = (0.0, vec![]);
         for c in &s.calls {
             let sub = chain(c, by_name, p99_of, memo);
@@ -134,7 +146,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         }
         let mut need = (0.0, vec![]);
         for c in &s.calls {
-            let sub = chain(c, &by_name, &p99_of, &mut memo);
+            let sub = chain(c, &by_name, (&route_p99, &own_p99), &mut memo);
             if sub.0 > need.0 {
                 need = sub;
             }

@@ -394,6 +394,44 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A string that is one printable line (owner, region, audience, …):
+    /// no control characters, at most 256 characters.
+    pub fn text(&mut self, e: &Expr) -> Option<String> {
+        let s = self.string(e)?;
+        if s.chars().any(char::is_control) || s.chars().count() > 256 {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("\"{}\" is not one printable line", s.escape_debug()),
+                )
+                .primary(e.span, "control characters or too long")
+                .help("write one line of at most 256 characters, without control characters"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    /// A name that every target can carry unquoted (a queue, a hook):
+    /// letters, digits, `.`, `_` and `-`, at most 63 characters.
+    pub fn token(&mut self, e: &Expr) -> Option<String> {
+        let s = self.string(e)?;
+        let ok = !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !s.starts_with(['.', '-']);
+        if !ok {
+            self.diags.push(
+                Diagnostic::error(Code::OutOfRange, format!("\"{}\" is not a valid name here", s.escape_debug()))
+                    .primary(e.span, "invalid name")
+                    .help("use letters, digits, `.`, `_` and `-` (at most 63), starting with a letter or digit"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
     pub fn wrong(&mut self, e: &Expr, expected: &str, help: &str) {
         self.diags.push(
             Diagnostic::error(
@@ -492,7 +530,8 @@ impl<'a> Checker<'a> {
 
     /// Checks that a relative path stays inside the project root.
     pub fn project_path(&mut self, path: &str, span: Span) -> Option<String> {
-        match crate::project::normalize_inside(path) {
+        match crate::project::normalize_inside(path).filter(|_| !path.chars().any(char::is_control))
+        {
             Some(p) => Some(p),
             None => {
                 self.diags.push(

@@ -12,6 +12,8 @@ const LIMIT_KEYS: &[&str] = &["api_key", "ip", "identity", "tenant"];
 pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limits> {
     let decl = cx.singletons.get("limits").copied();
     let mut keys: Vec<LimitKey> = Vec::new();
+    // Keys named by `per`, valid or not, so routes are checked against what was meant.
+    let mut named: Vec<(String, crate::diagnostics::Span)> = Vec::new();
     let mut out = None;
     if let Some(decl) = decl {
         let f = cx.fields(
@@ -37,17 +39,19 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 cx.diags.push(d);
                 continue;
             }
-            if keys.iter().any(|k| k.key == key.name) {
+            if let Some((_, prev)) = named.iter().find(|(n, _)| *n == key.name) {
                 cx.diags.push(
                     Diagnostic::error(
                         Code::DuplicateName,
                         format!("`per {}` is given twice", key.name),
                     )
                     .primary(key.span, "given again here")
+                    .secondary(*prev, "first given here")
                     .help("keep one limit per key"),
                 );
                 continue;
             }
+            named.push((key.name.clone(), key.span));
             let pf = cx.fields(block, "a limit", &["rate", "burst", "from"], &[]);
             let Some(rate_e) = pf.required(cx, "rate", "100/s") else {
                 continue;
@@ -106,7 +110,15 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                         Some(v) => match cx.request_value(&v) {
                             Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                             Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
-                            _ => LimitSource::Header("x-tenant-id".into()),
+                            Some(_) => {
+                                cx.diags.push(
+                                    Diagnostic::error(Code::UnknownLimitKey, "`per tenant` cannot use a tenant read from a query or cookie")
+                                        .primary(key.span, "the app's tenant is not a header or claim")
+                                        .help("proxies key limits on headers or token claims: add `from = header(\"x-tenant-id\")` here"),
+                                );
+                                continue;
+                            }
+                            None => continue,
                         },
                         None => {
                             cx.diags.push(
@@ -145,12 +157,10 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
             Some(e) => match &e.kind {
                 ExprKind::Call { callee, args } if callee.name == "queue" => {
                     match args.as_slice() {
-                        [a] if a.name.is_none() => {
-                            cx.string(&a.value).map(|name| Overflow::Queue {
-                                name,
-                                timeout_ms: queue_timeout.unwrap_or(1000.0),
-                            })
-                        }
+                        [a] if a.name.is_none() => cx.token(&a.value).map(|name| Overflow::Queue {
+                            name,
+                            timeout_ms: queue_timeout.unwrap_or(1000.0),
+                        }),
                         _ => {
                             cx.wrong(e, "one queue name", "write `overflow = queue(\"name\")`");
                             None
@@ -169,7 +179,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
         }
     }
     // Every `limit = per_x` on a route names a declared key.
-    let declared: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+    let declared: Vec<&str> = named.iter().map(|k| k.0.as_str()).collect();
     for r in cx.decls("service") {
         for item in &r.decl.body.items {
             let ItemKind::Route { block: Some(b), .. } = &item.kind else {
@@ -374,67 +384,64 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         });
     let audience = f
         .required(cx, "audience", "\"my-app\"")
-        .and_then(|e| cx.string(e));
-    let jwks_uri = f.expr(cx, "jwks").and_then(|e| cx.string(e));
+        .and_then(|e| cx.text(e));
+    let jwks_uri = f.expr(cx, "jwks").and_then(|e| cx.text(e));
     let mut algorithms = Vec::new();
-    match f.required(cx, "algorithms", "[ES256]") {
-        Some(e) => {
-            let items: Vec<&Expr> = match &e.kind {
-                ExprKind::List(items) => items.iter().collect(),
-                _ => vec![e],
+    if let Some(e) = f.required(cx, "algorithms", "[ES256]") {
+        let items: Vec<&Expr> = match &e.kind {
+            ExprKind::List(items) => items.iter().collect(),
+            _ => vec![e],
+        };
+        for it in items {
+            let Some(id) = it.as_ident() else {
+                cx.wrong(it, "an algorithm name", "write algorithms = [ES256]");
+                continue;
             };
-            for it in items {
-                let Some(id) = it.as_ident() else {
-                    cx.wrong(it, "an algorithm name", "write algorithms = [ES256]");
-                    continue;
+            if !ALGORITHMS.contains(&id.name.as_str()) {
+                let mut d = Diagnostic::error(
+                    Code::UnknownAlgorithm,
+                    format!("`{}` is not a JWT algorithm scalec accepts", id.name),
+                )
+                .primary(id.span, "unknown algorithm");
+                d = if id.name.eq_ignore_ascii_case("none") {
+                    d.help("unsigned tokens (`none`) are never accepted")
+                } else {
+                    match suggest(&id.name, ALGORITHMS.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!("use one of: {}", ALGORITHMS.join(", "))),
+                    }
                 };
-                if !ALGORITHMS.contains(&id.name.as_str()) {
-                    let mut d = Diagnostic::error(
-                        Code::UnknownAlgorithm,
-                        format!("`{}` is not a JWT algorithm scalec accepts", id.name),
-                    )
-                    .primary(id.span, "unknown algorithm");
-                    d = if id.name.eq_ignore_ascii_case("none") {
-                        d.help("unsigned tokens (`none`) are never accepted")
-                    } else {
-                        match suggest(&id.name, ALGORITHMS.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(format!("use one of: {}", ALGORITHMS.join(", "))),
-                        }
-                    };
-                    cx.diags.push(d);
-                    continue;
-                }
-                if !algorithms.contains(&id.name) {
-                    algorithms.push(id.name.clone());
-                }
+                cx.diags.push(d);
+                continue;
             }
-            if algorithms.is_empty() {
-                return None;
+            if !algorithms.contains(&id.name) {
+                algorithms.push(id.name.clone());
             }
         }
-        None => return None,
     }
     let max_size_bytes = match f.expr(cx, "max_size") {
-        Some(e) => {
-            let v = cx.positive(e, Dim::Size, false)?;
-            if v > 8192.0 {
+        Some(e) => match cx.positive(e, Dim::Size, false) {
+            Some(v) if v > 8192.0 => {
                 cx.diags.push(
                     Diagnostic::error(Code::JwtSizeTooLarge, format!("a token cap of {v} bytes is above 8KiB (8192 bytes)"))
                         .primary(e.span, "headers this large break proxies")
-                        .help("most proxies reject request headers above 8KB (Envoy's default is 60KB in all, nginx's 8KB a line); keep tokens at 2KB or less"),
+                        .help("proxies reject large request headers (nginx's default buffer is 8KiB a line); keep tokens at 2KiB or less"),
                 );
-                return None;
-            } else if v > 2048.0 {
-                cx.diags.push(
-                    Diagnostic::warning(Code::JwtSizeLarge, format!("a token cap of {v} bytes is above 2KiB (2048 bytes)"))
-                        .primary(e.span, "large tokens")
-                        .help("tokens above 2KB slow every request and near header limits; move claims out of the token"),
-                );
+                None
             }
-            v as u64
-        }
-        None => 2048,
+            Some(v) => {
+                if v > 2048.0 {
+                    cx.diags.push(
+                        Diagnostic::warning(Code::JwtSizeLarge, format!("a token cap of {v} bytes is above 2KiB (2048 bytes)"))
+                            .primary(e.span, "large tokens")
+                            .help("tokens above 2KiB slow every request and near header limits; move claims out of the token"),
+                    );
+                }
+                Some(v as u64)
+            }
+            None => None,
+        },
+        None => Some(2048),
     };
     let rotation = f.block(cx, "rotation").and_then(|rb| {
         let rf = cx.fields(rb, "a key rotation", &["every", "overlap"], &[]);
@@ -456,11 +463,14 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         }
         Some(ir::Rotation { every_ms: every, overlap_ms: overlap })
     });
+    if algorithms.is_empty() {
+        return None;
+    }
     Some(ir::Jwt {
         issuer: issuer?,
         audience: audience?,
         algorithms,
-        max_size_bytes,
+        max_size_bytes: max_size_bytes?,
         rotation,
         jwks_uri,
     })

@@ -37,10 +37,10 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     );
     // A missing name is reported when symbols are collected.
     let name = decl.name.as_ref()?;
-    let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.string(e));
+    let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.text(e));
     let owner = text(cx, "owner");
     let region = text(cx, "region");
-    let generator = text(cx, "generator");
+    let generator = f.expr(cx, "generator").and_then(|e| cx.string(e));
     let scalec = f.expr(cx, "scalec").and_then(|e| {
         let req = cx.string(e)?;
         check_compiler_pin(cx, &req, e.span);
@@ -56,7 +56,10 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
                 .primary(e.span, "invalid generator")
                 .help("write it as \"tool@1.2.3\""),
             );
-        } else if !g.contains('@') {
+        } else if !g
+            .split_once('@')
+            .is_some_and(|(t, v)| !t.is_empty() && !v.is_empty())
+        {
             cx.diags.push(
                 Diagnostic::error(
                     Code::BadVersion,
@@ -175,9 +178,14 @@ pub fn lower_budget(
     if !ok {
         return None;
     }
+    // A timeout written in the base is kept unless the override moves p99.
+    let inherited_timeout = base
+        .filter(|b| !b.timeout_defaulted && spans[2].is_none())
+        .map(|b| b.timeout_ms);
+    let explicit_timeout = written_timeout.or(inherited_timeout);
     // Percentile order: p50 ≤ p95 ≤ p99 ≤ timeout.
     let names = ["p50", "p95", "p99", "timeout"];
-    let all = [vals[0], vals[1], vals[2], written_timeout];
+    let all = [vals[0], vals[1], vals[2], explicit_timeout];
     let mut last: Option<(usize, f64)> = None;
     for i in 0..4 {
         let Some(v) = all[i] else { continue };
@@ -199,8 +207,15 @@ pub fn lower_budget(
                 } else {
                     d = d.primary(block.span, format!("inherited {} is smaller", names[i]));
                 }
-                if let Some(s) = spans[j] {
-                    d = d.secondary(s, format!("than this {}", names[j]));
+                match spans[j] {
+                    Some(s) => d = d.secondary(s, format!("than this {}", names[j])),
+                    None if spans[i].is_some() => {
+                        d = d.secondary(
+                            block.span,
+                            format!("the inherited {} is {}", names[j], fmt_ms(prev)),
+                        )
+                    }
+                    None => {}
                 }
                 cx.diags.push(d);
                 return None;
@@ -208,21 +223,19 @@ pub fn lower_budget(
         }
         last = Some((i, v));
     }
-    let (timeout_ms, defaulted) = match (written_timeout, vals[2]) {
+    let (timeout_ms, defaulted) = match (explicit_timeout, vals[2]) {
         (Some(t), _) => (t, false),
         (None, Some(p99)) => (round3(1.2 * p99), true),
         (None, None) => {
-            match base {
-                Some(b) if !b.timeout_defaulted => (b.timeout_ms, false),
-                _ => {
-                    cx.diags.push(
-                    Diagnostic::error(Code::NoBudgetBound, "this budget has neither `p99` nor `timeout`")
-                        .primary(block.span, "no upper bound")
-                        .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`"),
-                );
-                    return None;
-                }
-            }
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::NoBudgetBound,
+                    "this budget has neither `p99` nor `timeout`",
+                )
+                .primary(block.span, "no upper bound")
+                .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`"),
+            );
+            return None;
         }
     };
     if let (Some(t), Some(p99), Some(s)) = (written_timeout, vals[2], spans[3]) {
@@ -336,17 +349,19 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         SERVICE_FIELDS,
         &["route", "calls", "autoscale"],
     );
+    // An unknown kind is reported, and the rest of the service still checked.
     let kind = match f.expr(cx, "kind") {
-        None => ServiceKind::Http,
+        None => Some(ServiceKind::Http),
         Some(e) => {
             let names: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
-            let w = cx.word(e, &names)?;
-            KINDS.iter().find(|k| k.0 == w).map(|k| k.1)?
+            cx.word(e, &names)
+                .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1))
         }
     };
+    let workload = kind.is_some_and(ServiceKind::is_workload);
     let image = match f.expr(cx, "image") {
         Some(e) => cx.string(e).and_then(|s| checked_image(cx, &s, e.span)),
-        None if kind.is_workload() => {
+        None if workload => {
             f.required(cx, "image", "\"registry/name:tag\"");
             None
         }
@@ -354,7 +369,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     };
     let port = match f.expr(cx, "port") {
         Some(e) => cx.integer(e, 1.0, 65535.0).map(|p| p as u16),
-        None if kind.is_workload() => Some(8080),
+        None if workload => Some(8080),
         None => None,
     };
     let replicas = match f.expr(cx, "replicas") {
@@ -390,6 +405,15 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
 
     let mut calls = Vec::new();
     let mut autoscale = None;
+    let mut autoscale_span = None;
+    let first_route = f
+        .stmts
+        .iter()
+        .find(|i| matches!(i.kind, ItemKind::Route { .. }))
+        .map(|i| Span {
+            end: i.span.start + 5,
+            ..i.span
+        });
     let mut routes: Vec<Route> = Vec::new();
     let mut route_spans: Vec<(String, Span, String)> = Vec::new();
     for item in &f.stmts {
@@ -411,6 +435,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
                     );
                     continue;
                 }
+                autoscale_span = Some(item.span);
                 autoscale = lower_autoscale(cx, metric, target);
             }
             ItemKind::Route {
@@ -473,27 +498,25 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             _ => {}
         }
     }
-    if !routes.is_empty() && !kind.is_workload() {
+    if let (Some(k), false, Some(first)) = (kind, workload, first_route) {
         cx.diags.push(
             Diagnostic::error(
                 Code::UnknownField,
-                format!("a `{}` service has no routes", kind_name(kind)),
+                format!("a `{}` service cannot have routes", kind_name(k)),
             )
-            .primary(body.span, "routes declared here")
-            .help("routes belong to HTTP services (the default kind)"),
+            .primary(first, "a route on a dependency")
+            .help("routes belong to HTTP services (the default kind); declare the HTTP service in front of it and `calls` it"),
         );
     }
-    if let (Some(Autoscale::QueueDepth { .. }) | Some(_), true) =
-        (&autoscale, replicas.min == replicas.max)
-    {
-        if let Some(e) = f.expr(cx, "replicas") {
-            cx.diags.push(
-                Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
-                    .primary(e.span, format!("fixed at {}", replicas.min))
-                    .help("write `replicas = MIN..MAX` so the autoscaler has room to move"),
-            );
-        }
+    if let (Some(span), true) = (autoscale_span, replicas.min == replicas.max) {
+        let at = f.expr(cx, "replicas").map(|e| e.span).unwrap_or(span);
+        cx.diags.push(
+            Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
+                .primary(at, format!("replicas fixed at {}", replicas.min))
+                .help("write `replicas = MIN..MAX` so the autoscaler has room to move"),
+        );
     }
+    let kind = kind?;
     Some(Service {
         name: name.to_string(),
         kind,
@@ -576,7 +599,7 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
     match &metric.kind {
         ExprKind::Call { callee, args } if callee.name == "queue_depth" => {
             let queue = match args.as_slice() {
-                [a] if a.name.is_none() => cx.string(&a.value)?,
+                [a] if a.name.is_none() => cx.token(&a.value)?,
                 _ => {
                     cx.wrong(
                         metric,
@@ -633,16 +656,17 @@ fn lower_route(
         span: Span::default(),
     };
     let f = cx.fields(block.unwrap_or(&empty), "a route", ROUTE_FIELDS, &[]);
-    let (budget, budget_name) = match f.get("budget") {
-        Some(fl) => budget_field(cx, fl.val)?,
+    // Every field is checked even when an earlier one failed.
+    let budget = match f.get("budget") {
+        Some(fl) => budget_field(cx, fl.val),
         None => match service_budget {
-            Some((b, n)) => (b.clone(), n.clone()),
-            None => default_budget(cx)?,
+            Some((b, n)) => Some((b.clone(), n.clone())),
+            None => default_budget(cx),
         },
     };
     let auth = match f.expr(cx, "auth") {
-        Some(e) => auth_rule(cx, e)?,
-        None => AuthRule::Authenticated,
+        Some(e) => auth_rule(cx, e),
+        None => Some(AuthRule::Authenticated),
     };
     let limit = f.expr(cx, "limit").and_then(|e| {
         let id = e.as_ident().or_else(|| {
@@ -663,7 +687,7 @@ fn lower_route(
     let idempotency = f.expr(cx, "idempotency").and_then(|e| cx.request_value(e));
     let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
     let retry_safe = method.is_idempotent() || idempotency.is_some();
-    if let (Some(_), false, Some(fl)) = (&retry, retry_safe, f.get("retry")) {
+    if let (false, Some(fl)) = (retry_safe, f.get("retry")) {
         cx.diags.push(
             Diagnostic::error(
                 Code::UnsafeRetry,
@@ -685,6 +709,7 @@ fn lower_route(
         }
         .to_string()
     });
+    let ((budget, budget_name), auth) = (budget?, auth?);
     Some(Route {
         name: name.to_string(),
         method,
@@ -701,8 +726,12 @@ fn lower_route(
     })
 }
 
-/// Routes without a budget get `std.budgets.web`.
+/// Routes without a budget get the budget named `web`: the project's own
+/// (or the imported `std.budgets.web`) when there is one, else the stdlib's.
 fn default_budget(cx: &mut Checker) -> Option<(ir::Budget, Option<String>)> {
+    if let Some(r) = cx.symbols.get("budget").and_then(|t| t.get("web")).copied() {
+        return named_budget(cx, r.name).map(|b| (b, Some("web".into())));
+    }
     if let Some(b) = cx.resolved_budgets.get("web") {
         return Some((b.clone(), Some("web".into())));
     }

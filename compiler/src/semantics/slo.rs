@@ -20,6 +20,12 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
             out.push(s);
         }
     }
+    // Policies are checked even when no SLO uses them.
+    for r in cx.decls("alert_policy") {
+        if r.std.is_none() {
+            lower_policy(cx, r.name.name.clone(), &r.decl.body);
+        }
+    }
     // Services that keep the default histogram get the OTel buckets plus
     // every latency threshold their SLOs use: the generated middleware emits them.
     for s in services.iter_mut() {
@@ -117,11 +123,11 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             let mut d = Diagnostic::error(
                 Code::BurnFactorImpossible,
                 format!(
-                    "the {} alert's burn factor {:.4}x at {}% would need {:.1}% of requests to fail",
+                    "the {} alert's burn factor {}x at {}% would need {}% of requests to fail",
                     w.name,
-                    factor,
+                    (factor * 1e4).round() / 1e4,
                     round_pct(objective),
-                    factor * budget * 100.0
+                    (factor * budget * 1000.0).round() / 10.0
                 ),
             )
             .primary(objective_span, "this objective leaves too large a budget")
@@ -290,6 +296,21 @@ fn lower_policy_ref(cx: &mut Checker, e: Option<&Expr>) -> Option<Policy> {
             ("multiwindow".to_string(), &d.body)
         }
     };
+    lower_policy(cx, name, body)
+}
+
+fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> {
+    if body.items.is_empty() {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::MissingField,
+                format!("the alert policy `{name}` has no windows"),
+            )
+            .primary(body.span, "empty policy")
+            .help("add a window: `fast { severity = page  long = 1h  short = 5m  budget = 2% }`"),
+        );
+        return None;
+    }
     let mut windows = Vec::new();
     for item in &body.items {
         let ItemKind::Block { name: wname, block } = &item.kind else {

@@ -88,10 +88,24 @@ const UNITS: &[(&str, Dim, f64)] = &[
     ("M", Dim::Count, 1e6),
 ];
 
+/// Every unit suffix once, in table order, and `rps`.
 pub fn known_units() -> String {
-    let mut names: Vec<&str> = UNITS.iter().map(|u| u.0).collect();
-    names.dedup();
+    let mut names: Vec<&str> = Vec::new();
+    for u in UNITS.iter().map(|u| u.0).chain(["rps"]) {
+        if !names.contains(&u) {
+            names.push(u);
+        }
+    }
     names.join(" ")
+}
+
+/// Drops the noise of binary floating point (99.9% is 0.999, not
+/// 0.9990000000000001): 12 significant digits are far more than any spec has.
+pub fn tidy(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    format!("{v:.11e}").parse().unwrap_or(v)
 }
 
 /// The evaluator: pure, but collects diagnostics.
@@ -155,6 +169,20 @@ impl Eval<'_> {
             }
             ExprKind::Path(p) if p.len() == 1 => match (self.env)(&p[0].name) {
                 Some(v) => Some(v),
+                None if ["p50", "p95", "p99"].contains(&p[0].name.as_str()) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::UnknownName,
+                            format!("`{}` has no value here", p[0].name),
+                        )
+                        .primary(e.span, "not set in this budget")
+                        .help(format!(
+                            "set `{}` in the same budget before using it, or write the value",
+                            p[0].name
+                        )),
+                    );
+                    None
+                }
                 None => {
                     self.not_a_number(e, hint);
                     None
@@ -166,13 +194,10 @@ impl Eval<'_> {
                     self.not_a_number(e, hint);
                     return None;
                 }
-                let side_hint = if matches!(op, BinOp::Add | BinOp::Sub) {
-                    hint
-                } else {
-                    None
-                };
-                let l = self.eval(lhs, side_hint.or(hint));
-                let r = self.eval(rhs, side_hint);
+                // A bare number ignores the hint, so both sides of `*` take
+                // it (`2 * 250m` is CPU); a divisor is a number or the same unit.
+                let l = self.eval(lhs, hint);
+                let r = self.eval(rhs, hint);
                 let (l, r) = (l?, r?);
                 self.arith(op, l, r, lhs.span, rhs.span)
             }
@@ -207,6 +232,18 @@ impl Eval<'_> {
         rps: bool,
         hint: Option<Dim>,
     ) -> Option<Value> {
+        // `20k/s`: a count multiplier before a per-time unit.
+        if let Some((mult, per)) = unit
+            .strip_prefix('k')
+            .map(|r| (1e3, r))
+            .or_else(|| unit.strip_prefix('M').map(|r| (1e6, r)))
+            .filter(|(_, r)| r.starts_with('/'))
+        {
+            return self.quantity(span, value, per, false, hint).map(|v| Value {
+                v: tidy(v.v * mult),
+                ..v
+            });
+        }
         if rps {
             // `20k rps`, `500 rps`
             let mult = match unit {
@@ -241,7 +278,7 @@ impl Eval<'_> {
         };
         Some(Value {
             dim: chosen.1,
-            v: value * chosen.2,
+            v: tidy(value * chosen.2),
         })
     }
 
@@ -250,8 +287,11 @@ impl Eval<'_> {
         let mut d = Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{unit}`"))
             .primary(span, "this unit is not known");
         d = match crate::diagnostics::suggest(unit, units.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`? Units: {}", known_units())),
-            None => d.help(format!("the units are: {} and `rps`", known_units())),
+            Some(s) => d.help(format!(
+                "did you mean `{s}`? The units are: {}",
+                known_units()
+            )),
+            None => d.help(format!("the units are: {}", known_units())),
         };
         self.diags.push(d);
     }
@@ -389,6 +429,13 @@ mod tests {
         assert_eq!(eval_src("2", Dim::Cpu).0, Some(2000.0));
         assert_eq!(eval_src("20k rps", Dim::Rate).0, Some(20_000.0));
         assert_eq!(eval_src("6000/m", Dim::Rate).0, Some(100.0));
+        assert_eq!(eval_src("20k/s", Dim::Rate).0, Some(20_000.0));
+        assert_eq!(eval_src("2 * 250m", Dim::Cpu).0, Some(500.0));
+        assert_eq!(
+            eval_src("99.9%", Dim::Fraction).0,
+            Some(0.999),
+            "no float noise"
+        );
         assert_eq!(eval_src("512Mi", Dim::Size).0, Some(536_870_912.0));
         assert_eq!(eval_src("2KB", Dim::Size).0, Some(2000.0));
         assert!((eval_src("99.9%", Dim::Fraction).0.unwrap() - 0.999).abs() < 1e-12);

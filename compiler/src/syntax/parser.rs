@@ -32,7 +32,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         Err(e) => {
             // `file` cannot fail by design (bad_decl swallows anything), but
             // stay safe: report and return nothing.
-            p.pest_error(e, 0);
+            p.pest_error(e, 0, true);
             File::default()
         }
     };
@@ -52,7 +52,9 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::quantity | Rule::number => "a number",
         Rule::block => "`{`",
         Rule::rbrace => "`}`",
-        Rule::expr | Rule::logic | Rule::compare | Rule::range | Rule::sum => "a value",
+        Rule::expr | Rule::logic | Rule::conj | Rule::compare | Rule::range | Rule::sum => {
+            "a value"
+        }
         Rule::product | Rule::unary | Rule::call | Rule::list | Rule::paren => "a value",
         Rule::on_value => "a value",
         Rule::http_method => "an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS)",
@@ -65,7 +67,8 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::kw_within => "`within`",
         Rule::kw_and => "`and`",
         Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
-        Rule::logic_op | Rule::add_op | Rule::mul_op => "an operator",
+        Rule::or_op | Rule::and_op | Rule::add_op | Rule::mul_op => "an operator",
+        Rule::eq => "`=`",
         Rule::use_names => "`.{`",
         Rule::EOI => "end of file",
         Rule::decl | Rule::use_decl => "a declaration",
@@ -103,7 +106,7 @@ impl<'t> Lower<'t> {
         }
     }
 
-    fn pest_error(&mut self, e: pest::error::Error<Rule>, offset: usize) {
+    fn pest_error(&mut self, e: pest::error::Error<Rule>, offset: usize, top_level: bool) {
         use pest::error::{ErrorVariant, InputLocation};
         let pos = match e.location {
             InputLocation::Pos(p) => p,
@@ -129,9 +132,12 @@ impl<'t> Lower<'t> {
         self.diags.push(
             Diagnostic::error(Code::Syntax, message)
                 .primary(Span::new(self.file, pos, end), "not expected here")
-                .help(
-                    "a block holds items such as `name = value`, `name { … }`, `route NAME METHOD \"/path\" class CLASS { … }` or `calls a, b`; see docs/language.md",
-                ),
+                .help(if top_level {
+                    "a file holds `use std.MODULE.{NAMES}`, `use \"file.scale\"` and declarations `KIND NAME { … }` (app, budget, service, slo, load_test, chaos, gate, …); see docs/language.md"
+                } else {
+                    "a block holds items such as `name = value`, `name { … }`, `route NAME METHOD \"/path\" class CLASS { … }` or `calls a, b`; see docs/language.md"
+                }),
+
         );
     }
 
@@ -160,7 +166,7 @@ impl<'t> Lower<'t> {
         let slice = pair.as_str();
         match ScaleParser::parse(rule, slice) {
             Err(e) => {
-                self.pest_error(e, start);
+                self.pest_error(e, start, rule == Rule::decl_only);
                 // Ran off the end: name the brace that was never closed.
                 let at_end = self
                     .diags
@@ -283,6 +289,7 @@ impl<'t> Lower<'t> {
         let kind = match rule {
             Rule::property => {
                 let key = self.ident(inner.next()?);
+                inner.next(); // `=`
                 let value = self.expr(inner.next()?);
                 let block = inner.next().map(|b| self.block(b));
                 ItemKind::Property { key, value, block }
@@ -423,7 +430,7 @@ impl<'t> Lower<'t> {
                     },
                 }
             }
-            Rule::logic | Rule::sum | Rule::product => {
+            Rule::logic | Rule::conj | Rule::sum | Rule::product => {
                 let mut inner = p.into_inner();
                 let mut lhs = self.expr(inner.next().expect("operand"));
                 while let Some(op) = inner.next() {
@@ -535,7 +542,7 @@ impl<'t> Lower<'t> {
 
 /// Deeper nesting than any spec needs is refused before parsing, so that
 /// no input can exhaust the stack of the recursive parser.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 32;
 
 /// The position where bracket nesting (outside strings and comments)
 /// first goes past [`MAX_DEPTH`].
@@ -757,7 +764,11 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let (_, d) = parse(FileId(0), &src);
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("nest"));
-        let ok = format!("x {{ v = {}1ms{} }}", "(".repeat(40), ")".repeat(40));
+        let ok = format!(
+            "x {{ v = {}1ms{} }}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
         assert!(parse(FileId(0), &ok).1.is_empty());
     }
 
