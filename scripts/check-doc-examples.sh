@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks the examples in docs/*.md against the compiler.
+# Checks the examples in docs/*.md and docs/diagnostics/*.md against the
+# compiler.
 #
 # Every ```scale block whose first line is a marker comment is extracted to
 # its own temporary project and run through `scalec check`:
@@ -10,7 +11,10 @@
 #
 # Blocks without a marker are not checked. Exits non-zero if any block fails.
 #
-# Usage: scripts/check-doc-examples.sh [FILE.md…]
+# The last line of output is "N examples checked, M failed".
+#
+# Usage: scripts/check-doc-examples.sh [FILE.md…]   (default: docs/*.md and
+#                                                   docs/diagnostics/*.md)
 #   SCALEC=path/to/scalec   the binary (default: $CARGO_TARGET_DIR/debug/scalec,
 #                           else ./target/debug/scalec)
 
@@ -35,7 +39,7 @@ if [[ $# -gt 0 ]]; then
   docs=("$@")
 else
   shopt -s nullglob
-  docs=(docs/*.md)
+  docs=(docs/*.md docs/diagnostics/*.md)
 fi
 
 work="$(mktemp -d)"
@@ -43,11 +47,15 @@ trap 'rm -rf "$work"' EXIT
 
 checked=0
 failed=0
+ndoc=0
 
 for doc in "${docs[@]}"; do
   # Split the document into one file per marked block: NNNN.scale, plus
   # NNNN.where ("doc:line") and NNNN.expect (the marker's codes or "ok").
-  out="$work/$(basename "$doc" .md)"
+  # One numbered folder per document: docs in different folders may share a
+  # name.
+  ndoc=$((ndoc + 1))
+  out="$work/$ndoc-$(basename "$doc" .md)"
   mkdir -p "$out"
   awk -v out="$out" -v doc="$doc" '
     function flush() {
