@@ -6,6 +6,7 @@
 use crate::ir::Ir;
 
 pub mod ir_json;
+pub mod kubernetes;
 pub mod prometheus;
 
 /// One generated file: a path relative to the output folder, and its bytes.
@@ -58,6 +59,7 @@ pub type EmitFn = fn(&Ir, &Meta) -> Vec<Artifact>;
 /// written when asked for (`--emit ir` or `--target ir`).
 pub const BACKENDS: &[(&str, EmitFn)] = &[
     ("ir", ir_json::emit),
+    ("k8s", kubernetes::emit),
     ("prometheus", prometheus::emit),
 ];
 
