@@ -406,6 +406,51 @@ fn the_schema_checks_reject_an_unknown_field() {
     }
 }
 
+/// The other paths: a fixed count without autoscaler, an rps HPA, no
+/// image or port, no resources, a data store that gets nothing.
+#[test]
+fn variants_validate_and_scale_as_declared() {
+    let ir = fixtures_ir::variants();
+    let objs = objects(&ir);
+    let paths: Vec<&str> = objs.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        !paths.iter().any(|p| p.starts_with("k8s/cache.")),
+        "a data store is not deployed: {paths:?}"
+    );
+    let get = |p: &str| {
+        &objs
+            .iter()
+            .find(|(q, _)| q == p)
+            .unwrap_or_else(|| panic!("no {p}"))
+            .1
+    };
+    assert_eq!(
+        get("k8s/web.deployment.yaml")["spec"]["replicas"].as_u64(),
+        Some(2)
+    );
+    assert!(!paths.contains(&"k8s/web.hpa.yaml") && !paths.contains(&"k8s/legacy.hpa.yaml"));
+    let hpa = get("k8s/worker.hpa.yaml");
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"].as_str(),
+        Some("12500m")
+    );
+    assert!(get("k8s/worker.deployment.yaml")["spec"]["replicas"].is_null());
+    let Some(kv) = support::tool("kubernetes-validate") else {
+        return;
+    };
+    let dir = write("k8s-variants", &artifacts(&ir));
+    let files = files_of(&dir, &objs, &CORE);
+    let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
+    assert!(
+        ok && !out.contains("WARN"),
+        "kubernetes-validate --strict failed:\n{out}"
+    );
+    let kinds: Vec<&str> = CRDS.iter().map(|c| c.0).collect();
+    if let Some((ok, out)) = check_crds(&files_of(&dir, &objs, &kinds)) {
+        assert!(ok, "CRD schema check failed:\n{out}");
+    }
+}
+
 #[test]
 fn snapshots() {
     for a in artifacts(&fixtures_ir::triage()) {

@@ -262,6 +262,52 @@ fn a_wrong_rule_fails_the_generated_tests() {
     }
 }
 
+/// The other paths of the generator (custom metrics, a 1s bucket, a
+/// 99.99% objective, a two-pair weekly policy, an SLO without alerts, a
+/// daily drift without attach labels) pass promtool as well.
+#[test]
+fn promtool_accepts_and_passes_the_variants() {
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let a = emit(&fixtures_ir::variants(), &fixtures_ir::meta());
+    let dir = write("prometheus-variants", &a);
+    let rules = contents(&a, "prometheus/legacy_latency.rules.yml");
+    assert!(
+        rules.contains(r#"request_latency_seconds_bucket{job="legacy-nginx",le=~"1|1\\.0"}"#),
+        "{rules}"
+    );
+    let checkout = contents(&a, "prometheus/checkout_errors.rules.yml");
+    assert!(
+        checkout.contains(r#"{job="web",http_route="/v1/checkout/{id}",http_response_status_code=~"429|4[3-9].|5.."}"#),
+        "{checkout}"
+    );
+    for f in files(&a, ".rules.yml") {
+        let (ok, out) = support::run(
+            Command::new(&promtool)
+                .arg("check")
+                .arg("rules")
+                .arg(dir.join(&f)),
+        );
+        assert!(ok, "promtool check rules {f} failed:\n{out}");
+    }
+    let tests = files(&a, ".rules.test.yml");
+    assert_eq!(tests.len(), 4);
+    for f in &tests {
+        let (ok, out) = support::run(
+            Command::new(&promtool)
+                .arg("test")
+                .arg("rules")
+                .arg(dir.join(f)),
+        );
+        assert!(ok, "promtool test rules {f} failed:\n{out}");
+        eprintln!(
+            "variants: promtool test rules {f}: {}",
+            out.trim().lines().last().unwrap_or("")
+        );
+    }
+}
+
 #[test]
 fn snapshots() {
     for a in artifacts() {

@@ -277,3 +277,115 @@ pub fn meta() -> scalec::backends::Meta {
             .into(),
     }
 }
+
+/// A second IR that takes the other paths of the backends: no image or
+/// port, a fixed replica count, an rps autoscaler, custom metric bindings
+/// (nginx counter, `status` label, a 1s bucket that needs the `le`
+/// regex), a route with a path parameter, a 99.99% objective with errors
+/// from 429 up, a 7-day SLO with its own two-pair policy, an SLO without
+/// alerts, and a drift signal of another kind with no `attach` labels,
+/// compared daily.
+pub fn variants() -> Ir {
+    let mut ir = triage();
+    ir.app.name = "shop".into();
+    ir.app.generator = None;
+    let web = Service {
+        replicas: Replicas { min: 2, max: 2 },
+        routes: vec![route(
+            "checkout",
+            Method::Post,
+            "/v1/checkout/{id}",
+            "write",
+            budget(None, None, 800.0),
+        )],
+        ..service("web", ServiceKind::Http)
+    };
+    let worker = Service {
+        image: Some("ghcr.io/acme/worker:0.3.0".into()),
+        port: Some(9000),
+        replicas: Replicas { min: 1, max: 5 },
+        cpu_millicores: Some(1500),
+        autoscale: Some(Autoscale::Rps {
+            target_per_replica: 12.5,
+        }),
+        ..service("worker", ServiceKind::Http)
+    };
+    let legacy = Service {
+        image: Some("nginx:1.27".into()),
+        port: Some(80),
+        replicas: Replicas { min: 1, max: 1 },
+        metrics: Metrics {
+            requests: "nginx_http_requests_total".into(),
+            latency_histogram: "request_latency_seconds".into(),
+            buckets_ms: Some(vec![50.0, 100.0, 250.0, 400.0, 1000.0]),
+            status_label: "status".into(),
+            route_label: "path".into(),
+            method_label: "method".into(),
+            service_label: "job".into(),
+            service_value: "legacy-nginx".into(),
+        },
+        ..service("legacy", ServiceKind::Http)
+    };
+    ir.services = vec![web, worker, legacy, service("cache", ServiceKind::Redis)];
+    let week = 7.0 * DAY;
+    let w = |severity: &str, long_ms: f64, short_ms: f64, share: f64| BurnWindow {
+        severity: severity.into(),
+        long_ms,
+        short_ms,
+        factor: burn_factor(share, week, long_ms),
+        budget_share: share,
+    };
+    ir.slos = vec![
+        Slo {
+            name: "checkout_errors".into(),
+            service: "web".into(),
+            route: Some("checkout".into()),
+            objective: 0.9999,
+            window_ms: 30.0 * DAY,
+            sli: Sli::Availability {
+                error_status_min: 429,
+            },
+            alerts: multiwindow(30.0 * DAY),
+        },
+        Slo {
+            name: "legacy_latency".into(),
+            service: "legacy".into(),
+            route: None,
+            objective: 0.95,
+            window_ms: week,
+            sli: Sli::Latency {
+                threshold_ms: 1000.0,
+            },
+            alerts: AlertPolicy {
+                name: "weekly".into(),
+                windows: vec![
+                    w("page", 2.0 * HOUR, 10.0 * MINUTE, 0.05),
+                    w("ticket", DAY, 2.0 * HOUR, 0.2),
+                ],
+            },
+        },
+        Slo {
+            name: "no_alerts".into(),
+            service: "worker".into(),
+            route: None,
+            objective: 0.99,
+            window_ms: 30.0 * DAY,
+            sli: Sli::Availability {
+                error_status_min: 500,
+            },
+            alerts: AlertPolicy {
+                name: "none".into(),
+                windows: vec![],
+            },
+        },
+    ];
+    ir.observe = Some(Observe {
+        attach: vec![],
+        drift: vec![Drift {
+            signal: "retries".into(),
+            max_change: 0.2,
+            compare_ms: DAY,
+        }],
+    });
+    ir
+}
