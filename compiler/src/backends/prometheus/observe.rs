@@ -52,7 +52,7 @@ fn kind(signal: &str) -> Kind {
             class: "class".into(),
         },
         other => Kind::Relative {
-            metric: format!("{other}_total"),
+            metric: promql::metric_name(&format!("{other}_total")),
         },
     }
 }
@@ -78,7 +78,8 @@ fn by(labels: &[&str]) -> String {
     if labels.is_empty() {
         String::new()
     } else {
-        format!(" by ({})", labels.join(", "))
+        let names: Vec<String> = labels.iter().map(|l| promql::label_name(l)).collect();
+        format!(" by ({})", names.join(", "))
     }
 }
 

@@ -75,6 +75,45 @@ pub fn string(s: &str) -> String {
     out
 }
 
+/// A label name as PromQL accepts it (`[a-zA-Z_][a-zA-Z0-9_]*`): the
+/// checker only lets identifiers through, and anything else is turned into
+/// one here (other characters become `_`) rather than breaking the query.
+pub fn label_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// A metric name as PromQL accepts it (`[a-zA-Z_:][a-zA-Z0-9_:]*`), made so
+/// the same way as [`label_name`].
+pub fn metric_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':') {
+        out.insert(0, '_');
+    }
+    out
+}
+
 /// How a label is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -108,15 +147,16 @@ impl Matcher {
     }
 }
 
-/// `metric{a="x",b=~"y"}`, matchers in the order given.
+/// `metric{a="x",b=~"y"}`, matchers in the order given. Names go through
+/// [`metric_name`] and [`label_name`], values through [`string`].
 pub fn selector(metric: &str, matchers: &[Matcher]) -> String {
-    let mut out = String::from(metric);
+    let mut out = metric_name(metric);
     out.push('{');
     for (i, m) in matchers.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&m.label);
+        out.push_str(&label_name(&m.label));
         out.push_str(match m.op {
             Op::Eq => "=",
             Op::Re => "=~",
@@ -262,6 +302,22 @@ mod tests {
     fn strings_are_escaped() {
         assert_eq!(string(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(string("x\ny"), r#""x\ny""#);
+    }
+
+    #[test]
+    fn names_cannot_break_a_query() {
+        assert_eq!(label_name("http_route"), "http_route");
+        assert_eq!(label_name(r#"a"} or up{"#), "a___or_up_");
+        assert_eq!(label_name("9x"), "_9x");
+        assert_eq!(
+            metric_name("slo:sli_error:ratio_rate5m"),
+            "slo:sli_error:ratio_rate5m"
+        );
+        assert_eq!(metric_name("a b"), "a_b");
+        assert_eq!(
+            selector(r#"x"y"#, &[Matcher::eq(r#"l"}"#, r#"v"}"#)]),
+            r#"x_y{l__="v\"}"}"#
+        );
     }
 
     #[test]
