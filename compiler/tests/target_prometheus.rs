@@ -143,7 +143,10 @@ fn promtool_checks_every_rules_file() {
         assert!(ok, "promtool check rules {f} failed:\n{out}");
         eprintln!(
             "promtool check rules {f}: {}",
-            out.lines().last().unwrap_or("").trim()
+            out.lines()
+                .find(|l| l.contains("SUCCESS"))
+                .unwrap_or("")
+                .trim()
         );
     }
 }
