@@ -6,6 +6,8 @@
 use crate::ir::Ir;
 
 pub mod ir_json;
+pub mod kubernetes;
+pub mod prometheus;
 
 /// One generated file: a path relative to the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +57,11 @@ pub type EmitFn = fn(&Ir, &Meta) -> Vec<Artifact>;
 
 /// Every target, by the name `--target` takes. The `ir` target is only
 /// written when asked for (`--emit ir` or `--target ir`).
-pub const BACKENDS: &[(&str, EmitFn)] = &[("ir", ir_json::emit)];
+pub const BACKENDS: &[(&str, EmitFn)] = &[
+    ("ir", ir_json::emit),
+    ("k8s", kubernetes::emit),
+    ("prometheus", prometheus::emit),
+];
 
 /// The targets a plain `scalec build` writes.
 pub fn default_targets() -> Vec<&'static str> {

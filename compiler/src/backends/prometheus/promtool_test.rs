@@ -1,0 +1,629 @@
+//! `promtool test rules` files that prove the generated alerts fire at
+//! their burn rate and stay quiet below it.
+//!
+//! For every window pair (short `s`, long `l`, factor `f`) of an SLO's
+//! policy, two test groups run against synthetic counters sampled every
+//! minute:
+//!
+//! - a baseline of good traffic only (`T0`);
+//! - from `T0` on, a constant error ratio `m × f × (1 − objective)`:
+//!   `m = 1.05` in the *fires* group and `m = 0.95` in the *quiet* group;
+//! - alert checks at `T0` (nothing fires), at `T0 + 0.9 l` (fires group
+//!   only: the long window has not yet burnt enough) and at `T0 + l`.
+//!
+//! What each check expects comes from an exact model of the ratios, not
+//! from running the rules: with a request rate that never changes, a
+//! window `w` that has seen the errors for `D` reports
+//! `m·f·b · min(D, w) / min(w, T0 + D)`, so a pair fires iff both its
+//! windows report more than `f·b`. The model is evaluated for every pair of
+//! every severity, so the expectation names exactly the alerts that must
+//! fire (for the default policy: only the pair under test, except that
+//! the two ticket pairs spend the same budget share and fire together).
+//! The verdicts are those of a baseline as long as the longest window
+//! (every window full of data); the baseline used is the shortest one that
+//! gives every pair the same verdict at every check, which saves days of
+//! evaluation steps. A multiplier is only used when no window sits within
+//! 2.5% of a threshold (else the next of 1.06/1.04/… is tried), so the
+//! outcome never hinges on rounding or on Prometheus 3's left-open ranges.
+//!
+//! Counters are integers (a power of ten of requests per minute, large
+//! enough that the error count per minute keeps four significant digits) on
+//! a large starting value, so sums are exact in float64 and `rate()`
+//! extrapolation treats every series alike. Rules are evaluated every 5
+//! minutes (the gcd of the windows and 5m); alerts have no `for:`.
+//!
+//! A further group sends only good traffic (and, for availability, no
+//! error series at all) and checks that the SLI reads 0, the period ratio
+//! 0, the remaining budget 1, and that nothing fires.
+
+use super::promql::{self, Matcher};
+use super::slo::{Severity, SliSource, SloPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A `promtool test rules` file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestFile {
+    pub rule_files: Vec<String>,
+    pub evaluation_interval: String,
+    pub group_eval_order: Vec<String>,
+    pub tests: Vec<TestGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestGroup {
+    pub name: String,
+    pub interval: String,
+    pub input_series: Vec<InputSeries>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alert_rule_test: Vec<AlertTest>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub promql_expr_test: Vec<PromqlTest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputSeries {
+    pub series: String,
+    pub values: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertTest {
+    pub eval_time: String,
+    pub alertname: String,
+    pub exp_alerts: Vec<ExpAlert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpAlert {
+    pub exp_labels: BTreeMap<String, String>,
+    pub exp_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromqlTest {
+    pub expr: String,
+    pub eval_time: String,
+    pub exp_samples: Vec<ExpSample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpSample {
+    pub labels: String,
+    pub value: f64,
+}
+
+/// Values of a counter sampled every interval: a start value, then
+/// segments of (increase per sample, number of samples). Written in
+/// promtool's expanding notation: `a+bxn` is `a, a+b, …, a+n·b`.
+pub(crate) fn counter_values(start: u64, segments: &[(u64, u64)]) -> String {
+    let mut parts = Vec::new();
+    let mut last = start;
+    let mut first = true;
+    for &(inc, n) in segments {
+        if first {
+            parts.push(format!("{start}+{inc}x{n}"));
+            last = start + inc * n;
+            first = false;
+        } else if n > 0 {
+            let begin = last + inc;
+            parts.push(format!("{begin}+{inc}x{}", n - 1));
+            last += inc * n;
+        }
+    }
+    if first {
+        parts.push(start.to_string());
+    }
+    parts.join(" ")
+}
+
+/// `{a="x",b="y"}` for an expected sample.
+pub(crate) fn label_set(labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", promql::string(v)))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// A promql check that `expr` is within 1e-9 of `value` for the series
+/// with `labels`: `abs(expr - value) < bool 1e-9` must be 1.
+pub(crate) fn close_to(
+    expr: &str,
+    value: f64,
+    eval_ms: u64,
+    labels: &BTreeMap<String, String>,
+) -> PromqlTest {
+    PromqlTest {
+        expr: format!("abs({expr} - {}) < bool 1e-9", promql::num(value)),
+        eval_time: promql::duration(eval_ms as f64),
+        exp_samples: vec![ExpSample {
+            labels: label_set(labels),
+            value: 1.0,
+        }],
+    }
+}
+
+/// Timing and scale shared by every group of one SLO's tests.
+struct Setup {
+    sample_ms: u64,
+    eval_ms: u64,
+    /// The longest alert window: a baseline this long fills every window.
+    full_ms: u64,
+    /// Requests per sample interval.
+    per_sample: u64,
+    /// Every counter starts here.
+    start: u64,
+    budget: f64,
+}
+
+/// A window pair: (short ms, long ms, factor).
+type Pair = (u64, u64, f64);
+
+fn pair(w: &crate::ir::BurnWindow) -> Pair {
+    (
+        w.short_ms.round() as u64,
+        w.long_ms.round() as u64,
+        w.factor,
+    )
+}
+
+/// The model: the burn rate (in multiples of the budget) a window of
+/// `w_ms` reports `d_ms` after errors at `burn` began, when the series
+/// began `t0_ms` before the errors. Where the window reaches back before
+/// the first sample, it only holds `t0 + d` of data; `rate()` extrapolates
+/// every series by the same amount then (same timestamps, large start
+/// values), so the ratio is still bad over total of the data it holds.
+fn window_burn(burn: f64, t0_ms: u64, d_ms: u64, w_ms: u64) -> f64 {
+    burn * d_ms.min(w_ms) as f64 / w_ms.min(t0_ms + d_ms) as f64
+}
+
+/// The verdict of every window pair (severities in order, pairs in
+/// order) and whether any window sits within `margin` of its threshold.
+fn predict(sevs: &[Severity], burn: f64, t0_ms: u64, d_ms: u64, margin: f64) -> (Vec<bool>, bool) {
+    let mut pairs = Vec::new();
+    let mut ambiguous = false;
+    for sev in sevs {
+        for w in &sev.windows {
+            let (s, l, f) = pair(w);
+            let bs = window_burn(burn, t0_ms, d_ms, s);
+            let bl = window_burn(burn, t0_ms, d_ms, l);
+            for b in [bs, bl] {
+                if d_ms > 0 && ((b / f) - 1.0).abs() < margin {
+                    ambiguous = true;
+                }
+            }
+            pairs.push(bs > f && bl > f);
+        }
+    }
+    (pairs, ambiguous)
+}
+
+/// The severities whose alert fires, given every pair's verdict.
+fn firing(sevs: &[Severity], pairs: &[bool]) -> Vec<String> {
+    let mut i = 0;
+    let mut out = Vec::new();
+    for sev in sevs {
+        let n = sev.windows.len();
+        if pairs[i..i + n].iter().any(|p| *p) {
+            out.push(sev.name.clone());
+        }
+        i += n;
+    }
+    out
+}
+
+const MARGIN: f64 = 0.025;
+
+fn round_down(ms: u64, step: u64) -> u64 {
+    ms / step * step
+}
+
+pub fn slo_tests(plan: &SloPlan, rules_file: &str) -> TestFile {
+    // Samples every minute (or the gcd of the windows, if finer); rules
+    // evaluated every 15 minutes. The rules have no `for:`, so the
+    // evaluation interval only decides when a check can look; every check
+    // time is a multiple of it.
+    let sample_ms = plan
+        .windows_ms
+        .iter()
+        .fold(60_000u64, |g, w| promql::gcd(g, *w))
+        .max(1);
+    let eval_ms = 900_000u64 / sample_ms * sample_ms;
+    let full_ms = plan
+        .windows_ms
+        .last()
+        .expect("at least the base window")
+        .div_ceil(eval_ms)
+        * eval_ms;
+    let budget = 1.0 - plan.slo.objective;
+    // The smallest error ratio any group uses sets the scale.
+    let smallest = plan
+        .severities
+        .iter()
+        .flat_map(|s| s.windows.iter().map(|w| w.factor))
+        .fold(f64::INFINITY, f64::min);
+    let smallest_ratio = if smallest.is_finite() {
+        0.9 * smallest * budget
+    } else {
+        1.0
+    };
+    let exp = (1000.0 / smallest_ratio.max(1e-12))
+        .log10()
+        .ceil()
+        .clamp(3.0, 9.0) as u32;
+    let per_sample = 10u64.pow(exp);
+    let setup = Setup {
+        sample_ms,
+        eval_ms,
+        full_ms,
+        per_sample,
+        start: per_sample * 100_000,
+        budget,
+    };
+
+    let mut tests = vec![no_errors_group(plan, &setup)];
+    let mut first_fire = true;
+    for sev in &plan.severities {
+        for w in &sev.windows {
+            if let Some(group) = burn_group(plan, &setup, sev, w, true, first_fire) {
+                first_fire = false;
+                tests.push(group);
+            }
+            if let Some(group) = burn_group(plan, &setup, sev, w, false, false) {
+                tests.push(group);
+            }
+        }
+    }
+    TestFile {
+        rule_files: vec![rules_file.to_string()],
+        evaluation_interval: promql::duration(eval_ms as f64),
+        group_eval_order: plan.group_names(),
+        tests,
+    }
+}
+
+/// The input series for a run: good traffic until `t0`, then `bad` of every
+/// `per_sample` requests failing until `end`.
+fn inputs(
+    plan: &SloPlan,
+    s: &Setup,
+    sample_ms: u64,
+    t0_ms: u64,
+    end_ms: u64,
+    bad: u64,
+) -> Vec<InputSeries> {
+    let n0 = t0_ms / sample_ms;
+    let n1 = (end_ms - t0_ms) / sample_ms;
+    let all = s.per_sample;
+    let with = |base: &[Matcher], extra: Matcher| {
+        let mut m = base.to_vec();
+        m.push(extra);
+        m
+    };
+    match &plan.sli {
+        SliSource::Availability {
+            requests,
+            base,
+            status_label,
+            error_status_min,
+        } => {
+            let err = (*error_status_min).clamp(100, 599);
+            let ok = if err > 200 { 200 } else { 100 };
+            let mut series = vec![InputSeries {
+                series: promql::selector(
+                    requests,
+                    &with(base, Matcher::eq(status_label, &ok.to_string())),
+                ),
+                values: counter_values(s.start, &[(all, n0), (all - bad, n1)]),
+            }];
+            // With no errors at all, the error series does not exist: the
+            // rules must cope (`or vector(0)`).
+            if bad > 0 {
+                series.push(InputSeries {
+                    series: promql::selector(
+                        requests,
+                        &with(base, Matcher::eq(status_label, &err.to_string())),
+                    ),
+                    values: counter_values(s.start, &[(0, n0), (bad, n1)]),
+                });
+            }
+            series
+        }
+        SliSource::Latency {
+            histogram,
+            base,
+            threshold_ms,
+        } => {
+            let le = promql::go_float(threshold_ms / 1000.0);
+            vec![
+                InputSeries {
+                    series: promql::selector(&format!("{histogram}_count"), base),
+                    values: counter_values(s.start, &[(all, n0), (all, n1)]),
+                },
+                InputSeries {
+                    series: promql::selector(
+                        &format!("{histogram}_bucket"),
+                        &with(base, Matcher::eq("le", &le)),
+                    ),
+                    values: counter_values(s.start, &[(all, n0), (all - bad, n1)]),
+                },
+            ]
+        }
+    }
+}
+
+fn expected(plan: &SloPlan, firing: &[String]) -> Vec<ExpAlert> {
+    plan.severities
+        .iter()
+        .filter(|sev| firing.contains(&sev.name))
+        .map(|sev| ExpAlert {
+            exp_labels: plan.alert_labels(&sev.name),
+            exp_annotations: plan.alert_annotations(sev),
+        })
+        .collect()
+}
+
+fn with_window(plan: &SloPlan, ms: u64) -> BTreeMap<String, String> {
+    let mut l = plan.labels.clone();
+    l.insert("window".into(), promql::duration(ms as f64));
+    l
+}
+
+fn no_errors_group(plan: &SloPlan, s: &Setup) -> TestGroup {
+    let end = (s.full_ms.min(3_600_000) + s.eval_ms).max(2 * s.eval_ms);
+    let end = round_down(end, s.eval_ms);
+    let mut checks = vec![
+        close_to(
+            &plan.select(&SloPlan::sli_record(plan.base_ms)),
+            0.0,
+            end,
+            &with_window(plan, plan.base_ms),
+        ),
+        close_to(
+            &plan.select(&SloPlan::sli_record(plan.period_ms)),
+            0.0,
+            end,
+            &with_window(plan, plan.period_ms),
+        ),
+        close_to(
+            &plan.select("slo:period_error_budget_remaining:ratio"),
+            1.0,
+            end,
+            &plan.labels,
+        ),
+    ];
+    checks.push(close_to(
+        &plan.select("slo:objective:ratio"),
+        plan.slo.objective,
+        end,
+        &plan.labels,
+    ));
+    checks.push(close_to(
+        &plan.select("slo:error_budget:ratio"),
+        s.budget,
+        end,
+        &plan.labels,
+    ));
+    checks.push(close_to(
+        &plan.select("slo:time_period:days"),
+        plan.period_ms as f64 / 86_400_000.0,
+        end,
+        &plan.labels,
+    ));
+    let alerts = if plan.severities.is_empty() {
+        vec![]
+    } else {
+        vec![AlertTest {
+            eval_time: promql::duration(end as f64),
+            alertname: plan.alert_name.clone(),
+            exp_alerts: vec![],
+        }]
+    };
+    TestGroup {
+        name: format!(
+            "{}: good traffic only, no error series: SLI 0, full budget, no alert",
+            plan.slo.name
+        ),
+        interval: promql::duration(s.sample_ms as f64),
+        input_series: inputs(plan, s, s.sample_ms, end, end, 0),
+        alert_rule_test: alerts,
+        promql_expr_test: checks,
+    }
+}
+
+/// The sample interval for the group of one pair: the coarsest of 15m, 5m
+/// and the base interval that leaves at least six samples in the pair's
+/// short window and divides every window that has two samples or more — so
+/// fewer samples to read per evaluation. A window shorter than two samples
+/// records nothing, so it is only allowed when every pair using it is
+/// quiet anyway at the factors this group uses.
+fn group_sample(plan: &SloPlan, s: &Setup, under_test: &crate::ir::BurnWindow) -> u64 {
+    let (short, long, factor) = pair(under_test);
+    let burn = 1.1 * factor;
+    for c in [900_000u64, 300_000] {
+        if !c.is_multiple_of(s.sample_ms)
+            || !s.eval_ms.is_multiple_of(c)
+            || short < 6 * c
+            || !short.is_multiple_of(c)
+            || !long.is_multiple_of(c)
+        {
+            continue;
+        }
+        let ok = plan
+            .severities
+            .iter()
+            .flat_map(|sev| sev.windows.iter())
+            .all(|w| {
+                let (ws, wl, wf) = pair(w);
+                let blind = ws < 2 * c || wl < 2 * c;
+                let aligned =
+                    (ws < 2 * c || ws.is_multiple_of(c)) && (wl < 2 * c || wl.is_multiple_of(c));
+                aligned && (!blind || burn < wf)
+            });
+        if ok {
+            return c;
+        }
+    }
+    s.sample_ms
+}
+
+/// One group for one window pair: errors at just above (`fires`) or just
+/// below its factor.
+fn burn_group(
+    plan: &SloPlan,
+    s: &Setup,
+    sev: &Severity,
+    w: &crate::ir::BurnWindow,
+    fires: bool,
+    with_meta: bool,
+) -> Option<TestGroup> {
+    let (short, long, factor) = pair(w);
+    let sample_ms = group_sample(plan, s, w);
+    let tries: &[f64] = if fires {
+        &[1.05, 1.06, 1.04, 1.08, 1.03, 1.1]
+    } else {
+        &[0.95, 0.94, 0.96, 0.92, 0.97, 0.9]
+    };
+    let d_end = long.div_ceil(s.eval_ms) * s.eval_ms;
+    let d_early = round_down(long * 9 / 10, s.eval_ms);
+    let mut evals = vec![0];
+    if fires && d_early > 0 && d_early < d_end {
+        evals.push(d_early);
+    }
+    evals.push(d_end);
+
+    struct Candidate {
+        m: f64,
+        bad: u64,
+        burn: f64,
+        t0: u64,
+        preds: Vec<Vec<bool>>,
+        clear: bool,
+        wanted: bool,
+    }
+    // The shortest baseline worth trying: a few samples of the base window.
+    let min_t0 = (plan.base_ms.max(2 * sample_ms)).div_ceil(s.eval_ms) * s.eval_ms;
+    let candidates: Vec<Candidate> = tries
+        .iter()
+        .filter_map(|&m| {
+            let bad = (m * factor * s.budget * s.per_sample as f64).round() as u64;
+            if bad == 0 || bad > s.per_sample {
+                return None;
+            }
+            let burn = bad as f64 / s.per_sample as f64 / s.budget;
+            let at = |t0: u64| -> (Vec<Vec<bool>>, bool) {
+                let p: Vec<(Vec<bool>, bool)> = evals
+                    .iter()
+                    .map(|&d| predict(&plan.severities, burn, t0, d, MARGIN))
+                    .collect();
+                let amb = p.iter().any(|(_, a)| *a);
+                (p.into_iter().map(|(v, _)| v).collect(), amb)
+            };
+            // With a baseline as long as the longest window, every window
+            // is full of data. A shorter baseline is used when every pair
+            // gets the same verdict with it, at every check, with margin:
+            // same test, far fewer evaluation steps.
+            let (full, full_amb) = at(s.full_ms.max(min_t0));
+            let t0 = (min_t0..=s.full_ms.max(min_t0))
+                .step_by(s.eval_ms as usize)
+                .find(|&t0| {
+                    let (p, amb) = at(t0);
+                    !amb && p == full
+                })
+                .unwrap_or(s.full_ms.max(min_t0));
+            let clear = !full_amb;
+            // The point of the group: this severity fires, or stays quiet.
+            let last = firing(&plan.severities, full.last().expect("an eval"));
+            let wanted = last.contains(&sev.name) == fires;
+            Some(Candidate {
+                m,
+                bad,
+                burn,
+                t0,
+                preds: full,
+                clear,
+                wanted,
+            })
+        })
+        .collect();
+    let pick = candidates
+        .iter()
+        .find(|c| c.clear && c.wanted)
+        .or_else(|| candidates.iter().find(|c| c.clear))
+        .or_else(|| candidates.first())?;
+    let (m, bad, burn, t0, preds) = (pick.m, pick.bad, pick.burn, pick.t0, &pick.preds);
+    let end = t0 + d_end;
+    let alerts = evals
+        .iter()
+        .zip(preds)
+        .map(|(&d, pairs)| AlertTest {
+            eval_time: promql::duration((t0 + d) as f64),
+            alertname: plan.alert_name.clone(),
+            exp_alerts: expected(plan, &firing(&plan.severities, pairs)),
+        })
+        .collect();
+    let ratio = bad as f64 / s.per_sample as f64;
+    let mut checks = Vec::new();
+    if fires {
+        for ms in [short, long] {
+            checks.push(close_to(
+                &plan.select(&SloPlan::sli_record(ms)),
+                window_burn(ratio, t0, d_end, ms),
+                end,
+                &with_window(plan, ms),
+            ));
+        }
+    }
+    if with_meta {
+        checks.push(close_to(
+            &plan.select("slo:current_burn_rate:ratio"),
+            burn,
+            end,
+            &plan.labels,
+        ));
+    }
+    let verdict = if fires { "fires" } else { "stays quiet" };
+    Some(TestGroup {
+        name: format!(
+            "{}: {} {}x over {} and {}: {verdict} at {}x the factor (error ratio {} after {} of good traffic)",
+            plan.slo.name,
+            sev.name,
+            promql::num(factor),
+            promql::duration(long as f64),
+            promql::duration(short as f64),
+            promql::num(m),
+            promql::num(ratio),
+            promql::duration(t0 as f64),
+        ),
+        interval: promql::duration(sample_ms as f64),
+        input_series: inputs(plan, s, sample_ms, t0, end, bad),
+        alert_rule_test: alerts,
+        promql_expr_test: checks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_expand_without_a_gap() {
+        // 10, 11, 12 | 14, 16
+        assert_eq!(counter_values(10, &[(1, 2), (2, 2)]), "10+1x2 14+2x1");
+        assert_eq!(counter_values(5, &[(0, 3)]), "5+0x3");
+        assert_eq!(counter_values(5, &[(0, 3), (1, 0)]), "5+0x3");
+    }
+
+    #[test]
+    fn the_model_matches_the_workbook() {
+        // A 14.4x burn saturates the 1h window after 1h; after 50 minutes
+        // it reads 12x.
+        let day = 86_400_000;
+        assert_eq!(window_burn(14.4, day, 3_600_000, 3_600_000), 14.4);
+        assert!((window_burn(14.4, day, 3_000_000, 3_600_000) - 12.0).abs() < 1e-12);
+        assert_eq!(window_burn(6.0, day, 3_600_000, 300_000), 6.0);
+        // A 6h window with only 2h of data, 1h of it bad: half.
+        assert_eq!(window_burn(6.0, 3_600_000, 3_600_000, 6 * 3_600_000), 3.0);
+    }
+}

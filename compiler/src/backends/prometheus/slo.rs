@@ -1,0 +1,484 @@
+//! SLO rules with the semantics of Sloth and the SRE workbook's
+//! multiwindow, multi-burn-rate alerts.
+//!
+//! For every SLO, three groups:
+//!
+//! 1. **SLI recordings** — `slo:sli_error:ratio_rate<w>` for every window
+//!    any alert uses (5m, 30m, 1h, 2h, 6h, 1d, 3d for the default policy):
+//!    the share of bad events over that window. Then the period ratio
+//!    `slo:sli_error:ratio_rate<period>`, which — as in Sloth — is the mean
+//!    of the shortest window's ratio over the period (cheap: it reads the
+//!    recorded series, not 30 days of raw counters).
+//! 2. **Meta recordings** — `slo:objective:ratio`, `slo:error_budget:ratio`,
+//!    `slo:time_period:days`, `slo:current_burn_rate:ratio` (shortest window
+//!    over budget), `slo:period_burn_rate:ratio` and
+//!    `slo:period_error_budget_remaining:ratio`.
+//! 3. **Alerts** — one rule per severity (`page`, `ticket`), named
+//!    `<Slo>ErrorBudgetBurn` with a `severity` label; it fires when, for any
+//!    of that severity's window pairs, the error ratio over both the short
+//!    and the long window is above `factor × (1 − objective)`. No `for:`
+//!    (the short window already resets the alert quickly), as in Sloth.
+//!
+//! Every recorded series carries the identity labels `app`, `service`,
+//! `slo` and, for a route's SLO, `route` (the route's name); SLI ratios add
+//! `window`. Selectors between the rules use `app`, `service` and `slo`.
+//!
+//! The SLIs:
+//! - availability: `rate(<requests>{<service>, [<route_label>=<path>], <status>=~"5.."})`
+//!   over `rate(<requests>{…})`; the regex comes from `error_status_min`
+//!   ([`promql::status_at_least`]). The error side is `or vector(0)`: a
+//!   service that has never answered a 5xx has no such series yet, and
+//!   without the fallback its SLI would be missing rather than 0 (which would
+//!   also bias the period mean towards bad minutes).
+//! - latency: `(rate(<hist>_count) − rate(<hist>_bucket{le="<threshold s>"}))
+//!   / rate(<hist>_count)`, with `le` as the Go client writes it
+//!   ([`promql::le_matcher`]).
+//!
+//! The route label holds the route's path template (`/v1/search`), which is
+//! what OpenTelemetry's `http.route` records.
+
+use super::promql::{self, Matcher};
+use super::{Rule, RuleFile, RuleGroup};
+use crate::ir::{BurnWindow, Ir, Sli, Slo};
+use std::collections::BTreeMap;
+
+/// The burn-rate factor at which a window spends `budget_share` of the
+/// error budget of an SLO period (`window_ms`) within `long_ms`:
+/// `share × period / long`. 2% of a 30-day budget in 1h is 14.4×; over a
+/// 28-day period the same 2% is 13.44×.
+pub fn burn_factor(budget_share: f64, window_ms: f64, long_ms: f64) -> f64 {
+    budget_share * window_ms / long_ms
+}
+
+/// Where an SLO's events come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SliSource {
+    Availability {
+        /// The requests counter.
+        requests: String,
+        /// Service (and route) matchers.
+        base: Vec<Matcher>,
+        status_label: String,
+        /// The lowest status counted as an error.
+        error_status_min: u16,
+    },
+    Latency {
+        /// The histogram's base name (without `_bucket`).
+        histogram: String,
+        base: Vec<Matcher>,
+        threshold_ms: f64,
+    },
+}
+
+/// The alert windows of one severity, in the order written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Severity<'a> {
+    pub name: String,
+    pub windows: Vec<&'a BurnWindow>,
+}
+
+/// Everything derived from one SLO, shared by the rules and their tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloPlan<'a> {
+    pub slo: &'a Slo,
+    /// `app`, `service`, `slo` and (for a route's SLO) `route`.
+    pub labels: BTreeMap<String, String>,
+    /// Every alert window in ms, ascending, without duplicates; always
+    /// holds at least the base window.
+    pub windows_ms: Vec<u64>,
+    /// The shortest window: its ratio feeds the period mean and the
+    /// current burn rate.
+    pub base_ms: u64,
+    pub period_ms: u64,
+    pub alert_name: String,
+    pub severities: Vec<Severity<'a>>,
+    pub sli: SliSource,
+}
+
+/// `api_availability` → `ApiAvailability`.
+pub(crate) fn camel(name: &str) -> String {
+    let mut out = String::new();
+    for part in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "Slo");
+    }
+    out
+}
+
+impl<'a> SloPlan<'a> {
+    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Self {
+        let service = ir.service(&slo.service).unwrap_or_else(|| {
+            panic!("checked IR: SLO {} names service {}", slo.name, slo.service)
+        });
+        let m = &service.metrics;
+        let mut base = vec![Matcher::eq(&m.service_label, &m.service_value)];
+        let mut labels = BTreeMap::new();
+        labels.insert("app".to_string(), ir.app.name.clone());
+        labels.insert("service".to_string(), slo.service.clone());
+        labels.insert("slo".to_string(), slo.name.clone());
+        if let Some(route) = &slo.route {
+            // The IR names the route; the series carry its path template.
+            let path = service
+                .routes
+                .iter()
+                .find(|r| &r.name == route || &r.path == route)
+                .map(|r| r.path.clone())
+                .unwrap_or_else(|| route.clone());
+            base.push(Matcher::eq(&m.route_label, &path));
+            labels.insert("route".to_string(), route.clone());
+        }
+        let sli = match slo.sli {
+            Sli::Availability { error_status_min } => SliSource::Availability {
+                requests: m.requests.clone(),
+                base,
+                status_label: m.status_label.clone(),
+                error_status_min,
+            },
+            Sli::Latency { threshold_ms } => SliSource::Latency {
+                histogram: m.latency_histogram.clone(),
+                base,
+                threshold_ms,
+            },
+        };
+        let period_ms = slo.window_ms.round() as u64;
+        let mut windows_ms: Vec<u64> = slo
+            .alerts
+            .windows
+            .iter()
+            .flat_map(|w| [w.short_ms.round() as u64, w.long_ms.round() as u64])
+            .filter(|w| *w != period_ms && *w > 0)
+            .collect();
+        if windows_ms.is_empty() {
+            windows_ms.push(300_000);
+        }
+        windows_ms.sort_unstable();
+        windows_ms.dedup();
+        let mut severities: Vec<Severity<'a>> = Vec::new();
+        for w in &slo.alerts.windows {
+            match severities.iter_mut().find(|s| s.name == w.severity) {
+                Some(s) => s.windows.push(w),
+                None => severities.push(Severity {
+                    name: w.severity.clone(),
+                    windows: vec![w],
+                }),
+            }
+        }
+        SloPlan {
+            slo,
+            labels,
+            base_ms: windows_ms[0],
+            windows_ms,
+            period_ms,
+            alert_name: format!("{}ErrorBudgetBurn", camel(&slo.name)),
+            severities,
+            sli,
+        }
+    }
+
+    pub fn sli_group_name(&self) -> String {
+        format!("scalec-slo-sli-recordings-{}", self.slo.name)
+    }
+
+    pub fn meta_group_name(&self) -> String {
+        format!("scalec-slo-meta-recordings-{}", self.slo.name)
+    }
+
+    pub fn alert_group_name(&self) -> String {
+        format!("scalec-slo-alerts-{}", self.slo.name)
+    }
+
+    /// The groups in evaluation order.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names = vec![self.sli_group_name(), self.meta_group_name()];
+        if !self.severities.is_empty() {
+            names.push(self.alert_group_name());
+        }
+        names
+    }
+
+    /// `slo:sli_error:ratio_rate5m`
+    pub fn sli_record(ms: u64) -> String {
+        format!("slo:sli_error:ratio_rate{}", promql::duration(ms as f64))
+    }
+
+    /// The selector of this SLO's recorded series.
+    pub fn select(&self, record: &str) -> String {
+        let matchers: Vec<Matcher> = ["app", "service", "slo"]
+            .iter()
+            .map(|l| Matcher::eq(l, &self.labels[*l]))
+            .collect();
+        promql::selector(record, &matchers)
+    }
+
+    /// The error budget as PromQL: `(1 - 0.999)`.
+    pub fn budget_expr(&self) -> String {
+        format!("(1 - {})", promql::num(self.slo.objective))
+    }
+
+    /// The alert threshold for a factor: `(14.4 * (1 - 0.999))`.
+    pub fn threshold_expr(&self, factor: f64) -> String {
+        format!("({} * {})", promql::num(factor), self.budget_expr())
+    }
+
+    /// The bad-event ratio over one window, from raw series.
+    pub fn sli_expr(&self, ms: u64) -> String {
+        let w = promql::duration(ms as f64);
+        match &self.sli {
+            SliSource::Availability {
+                requests,
+                base,
+                status_label,
+                error_status_min,
+            } => {
+                let mut errors = base.clone();
+                errors.push(Matcher::re(
+                    status_label,
+                    &promql::status_at_least(*error_status_min),
+                ));
+                format!(
+                    "(\n  sum(rate({}[{w}]))\n  or vector(0)\n)\n/\nsum(rate({}[{w}]))",
+                    promql::selector(requests, &errors),
+                    promql::selector(requests, base),
+                )
+            }
+            SliSource::Latency {
+                histogram,
+                base,
+                threshold_ms,
+            } => {
+                let count = promql::selector(&format!("{histogram}_count"), base);
+                let mut good = base.clone();
+                good.push(promql::le_matcher(*threshold_ms));
+                let good = promql::selector(&format!("{histogram}_bucket"), &good);
+                format!(
+                    "(\n  sum(rate({count}[{w}]))\n  -\n  sum(rate({good}[{w}]))\n)\n/\nsum(rate({count}[{w}]))"
+                )
+            }
+        }
+    }
+
+    fn labels_with(&self, extra: &[(&str, String)]) -> BTreeMap<String, String> {
+        let mut l = self.labels.clone();
+        for (k, v) in extra {
+            l.insert(k.to_string(), v.clone());
+        }
+        l
+    }
+
+    fn sli_group(&self) -> RuleGroup {
+        let mut rules: Vec<Rule> = self
+            .windows_ms
+            .iter()
+            .map(|&ms| {
+                Rule::record(
+                    Self::sli_record(ms),
+                    self.sli_expr(ms),
+                    self.labels_with(&[("window", promql::duration(ms as f64))]),
+                )
+            })
+            .collect();
+        let base = self.select(&Self::sli_record(self.base_ms));
+        let period = promql::duration(self.period_ms as f64);
+        rules.push(Rule::record(
+            Self::sli_record(self.period_ms),
+            format!(
+                "sum_over_time({base}[{period}])\n/ ignoring (window)\ncount_over_time({base}[{period}])"
+            ),
+            self.labels_with(&[("window", period)]),
+        ));
+        RuleGroup {
+            name: self.sli_group_name(),
+            rules,
+        }
+    }
+
+    fn meta_group(&self) -> RuleGroup {
+        let l = self.labels.clone();
+        let budget = self.select("slo:error_budget:ratio");
+        let days = self.period_ms as f64 / 86_400_000.0;
+        RuleGroup {
+            name: self.meta_group_name(),
+            rules: vec![
+                Rule::record(
+                    "slo:objective:ratio",
+                    format!("vector({})", promql::num(self.slo.objective)),
+                    l.clone(),
+                ),
+                Rule::record(
+                    "slo:error_budget:ratio",
+                    format!("vector{}", self.budget_expr()),
+                    l.clone(),
+                ),
+                Rule::record(
+                    "slo:time_period:days",
+                    format!("vector({})", promql::num(days)),
+                    l.clone(),
+                ),
+                Rule::record(
+                    "slo:current_burn_rate:ratio",
+                    format!(
+                        "{}\n/ on (app, service, slo)\n{budget}",
+                        self.select(&Self::sli_record(self.base_ms))
+                    ),
+                    l.clone(),
+                ),
+                Rule::record(
+                    "slo:period_burn_rate:ratio",
+                    format!(
+                        "{}\n/ on (app, service, slo)\n{budget}",
+                        self.select(&Self::sli_record(self.period_ms))
+                    ),
+                    l.clone(),
+                ),
+                Rule::record(
+                    "slo:period_error_budget_remaining:ratio",
+                    format!("1 - {}", self.select("slo:period_burn_rate:ratio")),
+                    l,
+                ),
+            ],
+        }
+    }
+
+    /// The labels an alert of `severity` carries (identity labels, as the
+    /// expression keeps them, plus `severity`).
+    pub fn alert_labels(&self, severity: &str) -> BTreeMap<String, String> {
+        self.labels_with(&[("severity", severity.to_string())])
+    }
+
+    fn target(&self) -> String {
+        match &self.slo.route {
+            Some(r) => format!("{}.{r}", self.slo.service),
+            None => self.slo.service.clone(),
+        }
+    }
+
+    pub fn alert_annotations(&self, sev: &Severity) -> BTreeMap<String, String> {
+        let what = match &self.slo.sli {
+            Sli::Availability { error_status_min } => {
+                format!(
+                    "{} requests answered below status {error_status_min}",
+                    self.target()
+                )
+            }
+            Sli::Latency { threshold_ms } => format!(
+                "{} requests faster than {}",
+                self.target(),
+                promql::duration(*threshold_ms)
+            ),
+        };
+        let pairs: Vec<String> = sev
+            .windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}x over {} and {}",
+                    promql::num(w.factor),
+                    promql::duration(w.long_ms),
+                    promql::duration(w.short_ms)
+                )
+            })
+            .collect();
+        let mut a = BTreeMap::new();
+        a.insert(
+            "summary".to_string(),
+            format!(
+                "SLO {} is burning its error budget too fast ({})",
+                self.slo.name, sev.name
+            ),
+        );
+        a.insert(
+            "description".to_string(),
+            format!(
+                "SLO {}: {}% of {} over {}. The error budget burns at {}.",
+                self.slo.name,
+                promql::num(self.slo.objective * 100.0),
+                what,
+                promql::duration(self.period_ms as f64),
+                pairs.join(", or ")
+            ),
+        );
+        a
+    }
+
+    fn alert_expr(&self, sev: &Severity) -> String {
+        let parts: Vec<String> = sev
+            .windows
+            .iter()
+            .map(|w| {
+                let t = self.threshold_expr(w.factor);
+                let short = self.select(&Self::sli_record(w.short_ms.round() as u64));
+                let long = self.select(&Self::sli_record(w.long_ms.round() as u64));
+                format!(
+                    "(\n  max without (window) ({short} > {t})\n  and\n  max without (window) ({long} > {t})\n)"
+                )
+            })
+            .collect();
+        parts.join("\nor\n")
+    }
+
+    fn alert_group(&self) -> RuleGroup {
+        RuleGroup {
+            name: self.alert_group_name(),
+            rules: self
+                .severities
+                .iter()
+                .map(|sev| Rule {
+                    record: None,
+                    alert: Some(self.alert_name.clone()),
+                    expr: self.alert_expr(sev),
+                    for_: None,
+                    labels: [("severity".to_string(), sev.name.clone())]
+                        .into_iter()
+                        .collect(),
+                    annotations: self.alert_annotations(sev),
+                })
+                .collect(),
+        }
+    }
+
+    /// The three groups, in evaluation order.
+    pub fn groups(&self) -> Vec<RuleGroup> {
+        let mut g = vec![self.sli_group(), self.meta_group()];
+        if !self.severities.is_empty() {
+            g.push(self.alert_group());
+        }
+        g
+    }
+
+    pub fn rule_file(&self) -> RuleFile {
+        RuleFile {
+            groups: self.groups(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: f64 = 3_600_000.0;
+    const D: f64 = 24.0 * H;
+
+    #[test]
+    fn factors_scale_with_the_period() {
+        assert_eq!(promql::num(burn_factor(0.02, 30.0 * D, H)), "14.4");
+        assert_eq!(promql::num(burn_factor(0.05, 30.0 * D, 6.0 * H)), "6");
+        assert_eq!(promql::num(burn_factor(0.10, 30.0 * D, D)), "3");
+        assert_eq!(promql::num(burn_factor(0.10, 30.0 * D, 3.0 * D)), "1");
+        assert_eq!(promql::num(burn_factor(0.02, 28.0 * D, H)), "13.44");
+    }
+
+    #[test]
+    fn camel_names() {
+        assert_eq!(camel("api_availability"), "ApiAvailability");
+        assert_eq!(camel("search-latency"), "SearchLatency");
+        assert_eq!(camel("9lives"), "Slo9lives");
+        assert_eq!(camel("_"), "Slo");
+    }
+}

@@ -1,0 +1,391 @@
+//! A hand-built IR resembling the triage example of the language design,
+//! for the backend tests until the front end lowers `examples/triage`.
+//!
+//! Two deliberate differences from the example text, so that every backend
+//! path is exercised:
+//! - `search_index` is an `http` workload (the example says `kind =
+//!   vector`, which `ServiceKind::is_workload` excludes from Kubernetes),
+//!   with its own image, `prewarm = on` and a CPU autoscaler, so the fixture
+//!   has one KEDA-scaled and one HPA-scaled Deployment;
+//! - the api's metrics declare histogram buckets that include the 400ms
+//!   latency threshold (the OpenTelemetry defaults do not).
+#![allow(dead_code)]
+
+use scalec::backends::prometheus::burn_factor;
+use scalec::ir::*;
+use std::collections::BTreeMap;
+
+pub const MINUTE: f64 = 60_000.0;
+pub const HOUR: f64 = 60.0 * MINUTE;
+pub const DAY: f64 = 24.0 * HOUR;
+
+fn budget(p50: Option<f64>, p95: Option<f64>, p99: f64) -> Budget {
+    Budget {
+        p50_ms: p50,
+        p95_ms: p95,
+        p99_ms: Some(p99),
+        timeout_ms: 1.2 * p99,
+        timeout_defaulted: true,
+    }
+}
+
+/// OpenTelemetry HTTP server metrics as Prometheus exports them.
+pub fn otel_metrics(service: &str, buckets_ms: Option<Vec<f64>>) -> Metrics {
+    Metrics {
+        requests: "http_server_request_duration_seconds_count".into(),
+        latency_histogram: "http_server_request_duration_seconds".into(),
+        buckets_ms,
+        status_label: "http_response_status_code".into(),
+        route_label: "http_route".into(),
+        method_label: "http_request_method".into(),
+        service_label: "job".into(),
+        service_value: service.into(),
+    }
+}
+
+fn route(name: &str, method: Method, path: &str, class: &str, budget: Budget) -> Route {
+    Route {
+        name: name.into(),
+        method,
+        path: path.into(),
+        class: class.into(),
+        budget,
+        budget_name: None,
+        auth: AuthRule::Authenticated,
+        limit: None,
+        cache_ttl_ms: None,
+        idempotency: None,
+        retry: None,
+        retry_safe: method.is_idempotent(),
+    }
+}
+
+/// The Google multiwindow multi-burn-rate policy, factors scaled to the
+/// SLO period: 2% of the budget in 1h (5m), 5% in 6h (30m) page; 10% in 1d
+/// (2h) and 10% in 3d (6h) ticket.
+pub fn multiwindow(period_ms: f64) -> AlertPolicy {
+    let w = |severity: &str, long_ms: f64, short_ms: f64, share: f64| BurnWindow {
+        severity: severity.into(),
+        long_ms,
+        short_ms,
+        factor: burn_factor(share, period_ms, long_ms),
+        budget_share: share,
+    };
+    AlertPolicy {
+        name: "multiwindow".into(),
+        windows: vec![
+            w("page", HOUR, 5.0 * MINUTE, 0.02),
+            w("page", 6.0 * HOUR, 30.0 * MINUTE, 0.05),
+            w("ticket", DAY, 2.0 * HOUR, 0.10),
+            w("ticket", 3.0 * DAY, 6.0 * HOUR, 0.10),
+        ],
+    }
+}
+
+fn service(name: &str, kind: ServiceKind) -> Service {
+    Service {
+        name: name.into(),
+        kind,
+        image: None,
+        port: None,
+        replicas: Replicas { min: 1, max: 1 },
+        cpu_millicores: None,
+        memory_bytes: None,
+        autoscale: None,
+        calls: vec![],
+        budget: None,
+        routes: vec![],
+        prewarm: false,
+        shard_by: None,
+        metrics: otel_metrics(name, None),
+        health_path: "/healthz".into(),
+        ready_path: "/readyz".into(),
+        warmup_path: "/warmup".into(),
+    }
+}
+
+pub fn triage() -> Ir {
+    let web = Budget {
+        p50_ms: Some(150.0),
+        p95_ms: Some(400.0),
+        p99_ms: Some(900.0),
+        timeout_ms: 1080.0,
+        timeout_defaulted: true,
+    };
+    let mut budgets = BTreeMap::new();
+    budgets.insert("web_default".to_string(), web.clone());
+
+    let mut signin = route("signin", Method::Post, "/v1/session", "write", web.clone());
+    signin.budget_name = Some("web_default".into());
+    signin.auth = AuthRule::Public;
+    signin.limit = Some("ip".into());
+    let mut search = route(
+        "search",
+        Method::Get,
+        "/v1/search",
+        "read",
+        budget(None, Some(250.0), 600.0),
+    );
+    search.cache_ttl_ms = Some(30_000.0);
+    let mut ticket = route("ticket", Method::Post, "/v1/tickets", "write", web.clone());
+    ticket.idempotency = Some(RequestValue::Header("Idempotency-Key".into()));
+    ticket.retry = Some(Retry {
+        attempts: 3,
+        backoff_min_ms: 100.0,
+        backoff_max_ms: 2000.0,
+    });
+    ticket.retry_safe = true;
+    let mut report = route(
+        "report",
+        Method::Get,
+        "/v1/reports/{id}",
+        "admin",
+        budget(None, None, 3000.0),
+    );
+    report.auth = AuthRule::All(vec![AuthRule::Role("admin".into()), AuthRule::Mfa]);
+
+    let api = Service {
+        image: Some("ghcr.io/acme/triage-api:1.8.0".into()),
+        port: Some(8080),
+        replicas: Replicas { min: 3, max: 60 },
+        cpu_millicores: Some(500),
+        memory_bytes: Some(512 * 1024 * 1024),
+        autoscale: Some(Autoscale::QueueDepth {
+            queue: "tickets".into(),
+            target: 100.0,
+        }),
+        calls: vec!["db".into(), "search_index".into()],
+        routes: vec![signin, search, ticket, report],
+        metrics: otel_metrics(
+            "api",
+            Some(vec![
+                25.0, 50.0, 100.0, 250.0, 400.0, 600.0, 1000.0, 2500.0, 5000.0,
+            ]),
+        ),
+        ..service("api", ServiceKind::Http)
+    };
+    let db = Service {
+        budget: Some(budget(None, Some(50.0), 200.0)),
+        ..service("db", ServiceKind::Postgres)
+    };
+    let search_index = Service {
+        image: Some("ghcr.io/acme/triage-search:2.4.1".into()),
+        port: Some(9200),
+        replicas: Replicas { min: 2, max: 12 },
+        cpu_millicores: Some(2000),
+        memory_bytes: Some(4 * 1024 * 1024 * 1024),
+        autoscale: Some(Autoscale::Cpu {
+            target_utilization: 0.7,
+        }),
+        budget: Some(budget(None, None, 300.0)),
+        prewarm: true,
+        shard_by: Some(RequestValue::Header("x-tenant-id".into())),
+        ..service("search_index", ServiceKind::Http)
+    };
+
+    Ir {
+        ir_version: IR_VERSION,
+        app: App {
+            name: "triage".into(),
+            owner: Some("support-platform".into()),
+            region: Some("eu-west-1".into()),
+            generator: Some("appforge@3.2.1".into()),
+            scalec: None,
+            tenant: Some(RequestValue::Header("x-tenant-id".into())),
+        },
+        budgets,
+        services: vec![api, db, search_index],
+        limits: Some(Limits {
+            keys: vec![
+                LimitKey {
+                    key: "api_key".into(),
+                    source: LimitSource::Header("x-api-key".into()),
+                    rate_rps: 100.0,
+                    burst: 200,
+                },
+                LimitKey {
+                    key: "ip".into(),
+                    source: LimitSource::ClientIp,
+                    rate_rps: 20.0,
+                    burst: 40,
+                },
+                LimitKey {
+                    key: "identity".into(),
+                    source: LimitSource::Claim("sub".into()),
+                    rate_rps: 50.0,
+                    burst: 100,
+                },
+            ],
+            concurrency: Concurrency::Cores,
+            overflow: Overflow::Queue {
+                name: "tickets".into(),
+                timeout_ms: 1080.0,
+            },
+        }),
+        auth: None,
+        slos: vec![
+            Slo {
+                name: "api_availability".into(),
+                service: "api".into(),
+                route: None,
+                objective: 0.999,
+                window_ms: 30.0 * DAY,
+                sli: Sli::Availability {
+                    error_status_min: 500,
+                },
+                alerts: multiwindow(30.0 * DAY),
+            },
+            Slo {
+                name: "search_latency".into(),
+                service: "api".into(),
+                route: Some("search".into()),
+                objective: 0.99,
+                window_ms: 28.0 * DAY,
+                sli: Sli::Latency {
+                    threshold_ms: 400.0,
+                },
+                alerts: multiwindow(28.0 * DAY),
+            },
+        ],
+        load_tests: vec![],
+        chaos: vec![],
+        gates: vec![],
+        observe: Some(Observe {
+            attach: vec!["model".into(), "prompt_hash".into(), "dataset".into()],
+            drift: vec![
+                Drift {
+                    signal: "token_usage".into(),
+                    max_change: 0.10,
+                    compare_ms: 7.0 * DAY,
+                },
+                Drift {
+                    signal: "error_taxonomy".into(),
+                    max_change: 0.10,
+                    compare_ms: 7.0 * DAY,
+                },
+            ],
+        }),
+    }
+}
+
+/// The build header every artifact starts with, fixed for snapshots.
+pub fn meta() -> scalec::backends::Meta {
+    scalec::backends::Meta {
+        compiler: "scalec 0.1.0".into(),
+        generator: Some("appforge@3.2.1".into()),
+        input_hash: "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+            .into(),
+    }
+}
+
+/// A second IR that takes the other paths of the backends: no image or
+/// port, a fixed replica count, an rps autoscaler, custom metric bindings
+/// (nginx counter, `status` label, a 1s bucket that needs the `le`
+/// regex), a route with a path parameter, a 99.99% objective with errors
+/// from 429 up, a 7-day SLO with its own two-pair policy, an SLO without
+/// alerts, and a drift signal of another kind with no `attach` labels,
+/// compared daily.
+pub fn variants() -> Ir {
+    let mut ir = triage();
+    ir.app.name = "shop".into();
+    ir.app.generator = None;
+    let web = Service {
+        replicas: Replicas { min: 2, max: 2 },
+        routes: vec![route(
+            "checkout",
+            Method::Post,
+            "/v1/checkout/{id}",
+            "write",
+            budget(None, None, 800.0),
+        )],
+        ..service("web", ServiceKind::Http)
+    };
+    let worker = Service {
+        image: Some("ghcr.io/acme/worker:0.3.0".into()),
+        port: Some(9000),
+        replicas: Replicas { min: 1, max: 5 },
+        cpu_millicores: Some(1500),
+        autoscale: Some(Autoscale::Rps {
+            target_per_replica: 12.5,
+        }),
+        ..service("worker", ServiceKind::Http)
+    };
+    let legacy = Service {
+        image: Some("nginx:1.27".into()),
+        port: Some(80),
+        replicas: Replicas { min: 1, max: 1 },
+        metrics: Metrics {
+            requests: "nginx_http_requests_total".into(),
+            latency_histogram: "request_latency_seconds".into(),
+            buckets_ms: Some(vec![50.0, 100.0, 250.0, 400.0, 1000.0]),
+            status_label: "status".into(),
+            route_label: "path".into(),
+            method_label: "method".into(),
+            service_label: "job".into(),
+            service_value: "legacy-nginx".into(),
+        },
+        ..service("legacy", ServiceKind::Http)
+    };
+    ir.services = vec![web, worker, legacy, service("cache", ServiceKind::Redis)];
+    let week = 7.0 * DAY;
+    let w = |severity: &str, long_ms: f64, short_ms: f64, share: f64| BurnWindow {
+        severity: severity.into(),
+        long_ms,
+        short_ms,
+        factor: burn_factor(share, week, long_ms),
+        budget_share: share,
+    };
+    ir.slos = vec![
+        Slo {
+            name: "checkout_errors".into(),
+            service: "web".into(),
+            route: Some("checkout".into()),
+            objective: 0.9999,
+            window_ms: 30.0 * DAY,
+            sli: Sli::Availability {
+                error_status_min: 429,
+            },
+            alerts: multiwindow(30.0 * DAY),
+        },
+        Slo {
+            name: "legacy_latency".into(),
+            service: "legacy".into(),
+            route: None,
+            objective: 0.95,
+            window_ms: week,
+            sli: Sli::Latency {
+                threshold_ms: 1000.0,
+            },
+            alerts: AlertPolicy {
+                name: "weekly".into(),
+                windows: vec![
+                    w("page", 2.0 * HOUR, 10.0 * MINUTE, 0.05),
+                    w("ticket", DAY, 2.0 * HOUR, 0.2),
+                ],
+            },
+        },
+        Slo {
+            name: "no_alerts".into(),
+            service: "worker".into(),
+            route: None,
+            objective: 0.99,
+            window_ms: 30.0 * DAY,
+            sli: Sli::Availability {
+                error_status_min: 500,
+            },
+            alerts: AlertPolicy {
+                name: "none".into(),
+                windows: vec![],
+            },
+        },
+    ];
+    ir.observe = Some(Observe {
+        attach: vec![],
+        drift: vec![Drift {
+            signal: "retries".into(),
+            max_change: 0.2,
+            compare_ms: DAY,
+        }],
+    });
+    ir
+}
