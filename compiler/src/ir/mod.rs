@@ -76,8 +76,8 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    /// Data stores and externals are dependencies, not workloads we deploy.
-    pub fn is_workload(self) -> bool {
+    /// An HTTP service is the application's own code: it must name its image.
+    pub fn needs_image(self) -> bool {
         matches!(self, ServiceKind::Http)
     }
 }
@@ -427,6 +427,16 @@ pub struct Drift {
     pub max_change: f64,
     /// Comparison period in ms (weekly = 7d).
     pub compare_ms: f64,
+}
+
+impl Service {
+    /// A service is deployed (Deployment, Service, PDB, autoscaler) when it
+    /// has an image: every HTTP service, and a data store the app runs
+    /// itself (`kind = vector  image = "qdrant/qdrant:…"`). A dependency
+    /// without an image is run by someone else.
+    pub fn is_workload(&self) -> bool {
+        self.image.is_some()
+    }
 }
 
 impl Ir {

@@ -358,7 +358,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
                 .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1))
         }
     };
-    let workload = kind.is_some_and(ServiceKind::is_workload);
+    let workload = kind.is_some_and(ServiceKind::needs_image);
     let image = match f.expr(cx, "image") {
         Some(e) => cx.string(e).and_then(|s| checked_image(cx, &s, e.span)),
         None if workload => {
@@ -517,6 +517,22 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         );
     }
     let kind = kind?;
+    // A replica range without a rule scales on CPU at 70%.
+    if autoscale.is_none() && replicas.min < replicas.max {
+        autoscale = Some(Autoscale::Cpu { target_utilization: 0.7 });
+    }
+    // CPU utilisation is measured against the CPU request: without one the
+    // HorizontalPodAutoscaler cannot compute it and never scales.
+    if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, cpu_millicores, image.is_some()) {
+        let at = autoscale_span
+            .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
+            .unwrap_or(body.span);
+        cx.diags.push(
+            Diagnostic::error(Code::MissingField, "scaling on CPU needs the service's `cpu`")
+                .primary(at, "CPU utilisation is relative to the CPU request")
+                .help("add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`"),
+        );
+    }
     Some(Service {
         name: name.to_string(),
         kind,

@@ -142,8 +142,9 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             severity: w.severity.clone(),
             long_ms: w.long_ms,
             short_ms: w.short_ms,
-            factor: (factor * 1e9).round() / 1e9,
-            budget_share: w.share,
+            factor: super::values::tidy(factor),
+            // With an explicit factor, the share of the budget it stands for.
+            budget_share: super::values::tidy(factor * w.long_ms / window_ms),
         });
     }
     if windows.len() != policy.windows.len() {

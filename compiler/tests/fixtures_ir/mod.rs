@@ -1,14 +1,6 @@
-//! A hand-built IR resembling the triage example of the language design,
-//! for the backend tests until the front end lowers `examples/triage`.
-//!
-//! Two deliberate differences from the example text, so that every backend
-//! path is exercised:
-//! - `search_index` is an `http` workload (the example says `kind =
-//!   vector`, which `ServiceKind::is_workload` excludes from Kubernetes),
-//!   with its own image, `prewarm = on` and a CPU autoscaler, so the fixture
-//!   has one KEDA-scaled and one HPA-scaled Deployment;
-//! - the api's metrics declare histogram buckets that include the 400ms
-//!   latency threshold (the OpenTelemetry defaults do not).
+//! IRs for the backend tests: the flagship example as the front end lowers
+//! it (`triage`), and a hand-built one (`variants`) that takes the paths the
+//! example does not.
 #![allow(dead_code)]
 
 use scalec::backends::prometheus::burn_factor;
@@ -104,178 +96,19 @@ fn service(name: &str, kind: ServiceKind) -> Service {
     }
 }
 
+/// The flagship example, compiled by the real front end.
 pub fn triage() -> Ir {
-    let web = Budget {
-        p50_ms: Some(150.0),
-        p95_ms: Some(400.0),
-        p99_ms: Some(900.0),
-        timeout_ms: 1080.0,
-        timeout_defaulted: true,
-    };
-    let mut budgets = BTreeMap::new();
-    budgets.insert("web_default".to_string(), web.clone());
-
-    let mut signin = route("signin", Method::Post, "/v1/session", "write", web.clone());
-    signin.budget_name = Some("web_default".into());
-    signin.auth = AuthRule::Public;
-    signin.limit = Some("ip".into());
-    let mut search = route(
-        "search",
-        Method::Get,
-        "/v1/search",
-        "read",
-        budget(None, Some(250.0), 600.0),
-    );
-    search.cache_ttl_ms = Some(30_000.0);
-    let mut ticket = route("ticket", Method::Post, "/v1/tickets", "write", web.clone());
-    ticket.idempotency = Some(RequestValue::Header("Idempotency-Key".into()));
-    ticket.retry = Some(Retry {
-        attempts: 3,
-        backoff_min_ms: 100.0,
-        backoff_max_ms: 2000.0,
-    });
-    ticket.retry_safe = true;
-    let mut report = route(
-        "report",
-        Method::Get,
-        "/v1/reports/{id}",
-        "admin",
-        budget(None, None, 3000.0),
-    );
-    report.auth = AuthRule::All(vec![AuthRule::Role("admin".into()), AuthRule::Mfa]);
-
-    let api = Service {
-        image: Some("ghcr.io/acme/triage-api:1.8.0".into()),
-        port: Some(8080),
-        replicas: Replicas { min: 3, max: 60 },
-        cpu_millicores: Some(500),
-        memory_bytes: Some(512 * 1024 * 1024),
-        autoscale: Some(Autoscale::QueueDepth {
-            queue: "tickets".into(),
-            target: 100.0,
-        }),
-        calls: vec!["db".into(), "search_index".into()],
-        routes: vec![signin, search, ticket, report],
-        metrics: otel_metrics(
-            "api",
-            Some(vec![
-                25.0, 50.0, 100.0, 250.0, 400.0, 600.0, 1000.0, 2500.0, 5000.0,
-            ]),
-        ),
-        ..service("api", ServiceKind::Http)
-    };
-    let db = Service {
-        budget: Some(budget(None, Some(50.0), 200.0)),
-        ..service("db", ServiceKind::Postgres)
-    };
-    let search_index = Service {
-        image: Some("ghcr.io/acme/triage-search:2.4.1".into()),
-        port: Some(9200),
-        replicas: Replicas { min: 2, max: 12 },
-        cpu_millicores: Some(2000),
-        memory_bytes: Some(4 * 1024 * 1024 * 1024),
-        autoscale: Some(Autoscale::Cpu {
-            target_utilization: 0.7,
-        }),
-        budget: Some(budget(None, None, 300.0)),
-        prewarm: true,
-        shard_by: Some(RequestValue::Header("x-tenant-id".into())),
-        ..service("search_index", ServiceKind::Http)
-    };
-
-    Ir {
-        ir_version: IR_VERSION,
-        app: App {
-            name: "triage".into(),
-            owner: Some("support-platform".into()),
-            region: Some("eu-west-1".into()),
-            generator: Some("appforge@3.2.1".into()),
-            scalec: None,
-            tenant: Some(RequestValue::Header("x-tenant-id".into())),
-        },
-        budgets,
-        services: vec![api, db, search_index],
-        limits: Some(Limits {
-            keys: vec![
-                LimitKey {
-                    key: "api_key".into(),
-                    source: LimitSource::Header("x-api-key".into()),
-                    rate_rps: 100.0,
-                    burst: 200,
-                },
-                LimitKey {
-                    key: "ip".into(),
-                    source: LimitSource::ClientIp,
-                    rate_rps: 20.0,
-                    burst: 40,
-                },
-                LimitKey {
-                    key: "identity".into(),
-                    source: LimitSource::Claim("sub".into()),
-                    rate_rps: 50.0,
-                    burst: 100,
-                },
-            ],
-            concurrency: Concurrency::Cores,
-            overflow: Overflow::Queue {
-                name: "tickets".into(),
-                timeout_ms: 1080.0,
-            },
-        }),
-        auth: None,
-        slos: vec![
-            Slo {
-                name: "api_availability".into(),
-                service: "api".into(),
-                route: None,
-                objective: 0.999,
-                window_ms: 30.0 * DAY,
-                sli: Sli::Availability {
-                    error_status_min: 500,
-                },
-                alerts: multiwindow(30.0 * DAY),
-            },
-            Slo {
-                name: "search_latency".into(),
-                service: "api".into(),
-                route: Some("search".into()),
-                objective: 0.99,
-                window_ms: 28.0 * DAY,
-                sli: Sli::Latency {
-                    threshold_ms: 400.0,
-                },
-                alerts: multiwindow(28.0 * DAY),
-            },
-        ],
-        load_tests: vec![],
-        chaos: vec![],
-        gates: vec![],
-        observe: Some(Observe {
-            attach: vec!["model".into(), "prompt_hash".into(), "dataset".into()],
-            drift: vec![
-                Drift {
-                    signal: "token_usage".into(),
-                    max_change: 0.10,
-                    compare_ms: 7.0 * DAY,
-                },
-                Drift {
-                    signal: "error_taxonomy".into(),
-                    max_change: 0.10,
-                    compare_ms: 7.0 * DAY,
-                },
-            ],
-        }),
-    }
+    compile_triage().ir.expect("examples/triage checks clean")
 }
 
-/// The build header every artifact starts with, fixed for snapshots.
+/// The artifact header of the flagship example.
 pub fn meta() -> scalec::backends::Meta {
-    scalec::backends::Meta {
-        compiler: "scalec 0.1.0".into(),
-        generator: Some("appforge@3.2.1".into()),
-        input_hash: "sha256:0000000000000000000000000000000000000000000000000000000000000000"
-            .into(),
-    }
+    compile_triage().meta()
+}
+
+fn compile_triage() -> scalec::Compilation {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/triage");
+    scalec::check(scalec::project::Project::load(&[dir]).expect("examples/triage loads"))
 }
 
 /// A second IR that takes the other paths of the backends: no image or
@@ -290,6 +123,7 @@ pub fn variants() -> Ir {
     ir.app.name = "shop".into();
     ir.app.generator = None;
     let web = Service {
+        image: Some("shop/web:1".into()),
         replicas: Replicas { min: 2, max: 2 },
         routes: vec![route(
             "checkout",

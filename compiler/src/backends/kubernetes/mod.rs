@@ -61,7 +61,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
     let app = names::single(&ir.app.name);
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
     let mut out = Vec::new();
-    for svc in ir.services.iter().filter(|s| s.kind.is_workload()) {
+    for svc in ir.services.iter().filter(|s| s.is_workload()) {
         let name = services.get(&svc.name);
         let scaler = autoscale::scaler(&app, name, svc);
         let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
