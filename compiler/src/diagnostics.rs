@@ -109,8 +109,8 @@ codes! {
     UnsafeRetry = "S0306", "retry on a non-idempotent route";
     BurstBelowRate = "S0401", "burst smaller than one second of rate";
     UnknownLimitKey = "S0402", "unknown limit key";
-    JwtSizeLarge = "S0501", "JWT size cap above 2KB";
-    JwtSizeTooLarge = "S0502", "JWT size cap above 8KB";
+    JwtSizeLarge = "S0501", "JWT size cap above 2KiB";
+    JwtSizeTooLarge = "S0502", "JWT size cap above 8KiB";
     RotationOverlap = "S0503", "key rotation overlap not shorter than the period";
     RefreshCapLong = "S0504", "session refresh cap above 30 days";
     UnknownAlgorithm = "S0505", "unknown JWT algorithm";

@@ -128,11 +128,7 @@ fn one_autoscaler_per_deployment_and_startup_probe_iff_prewarm() {
         .map(|(_, v)| v)
         .filter(|v| kind(v) == "Deployment")
         .collect();
-    let workloads: Vec<_> = ir
-        .services
-        .iter()
-        .filter(|s| s.is_workload())
-        .collect();
+    let workloads: Vec<_> = ir.services.iter().filter(|s| s.is_workload()).collect();
     assert_eq!(deployments.len(), workloads.len());
     let mut seen_prewarm = false;
     for (d, svc) in deployments.iter().zip(&workloads) {
@@ -295,7 +291,10 @@ fn custom_resources_match_their_crd_schemas() {
         return;
     };
     assert!(ok, "CRD schema check failed:\n{out}");
-    assert!(out.contains("4 validated") && out.contains(" 0 errors"), "{out}");
+    assert!(
+        out.contains("4 validated") && out.contains(" 0 errors"),
+        "{out}"
+    );
     eprintln!("CRD schema check:\n{out}");
 }
 

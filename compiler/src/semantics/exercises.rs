@@ -19,7 +19,7 @@ fn target_service<'s>(
         return None;
     };
     cx.lookup("service", id)?;
-    services.iter().find(|s| s.name == id.name)
+    cx.service(services, &id.name)
 }
 
 pub fn lower_load_tests(cx: &mut Checker, services: &[Service]) -> Vec<ir::LoadTest> {
@@ -194,7 +194,7 @@ fn lower_mix(
     if !ok {
         return None;
     }
-    let sum: f64 = mix.values().sum();
+    let sum: f64 = mix.values().sum::<f64>() + 0.0; // no "-0%" for an empty mix
     if (sum - 1.0).abs() > 1e-9 {
         let d = Diagnostic::error(
             Code::MixSum,
@@ -387,7 +387,7 @@ fn latency(
     services: &[Service],
 ) -> Option<ChaosAction> {
     cx.lookup("service", t)?;
-    let svc = services.iter().find(|s| s.name == t.name)?;
+    let svc = cx.service(services, &t.name)?;
     let v = cx.eval_any(amount, Dim::Duration)?;
     match v.dim {
         Dim::Duration if v.v > 0.0 => Some(ChaosAction::Latency {
@@ -472,7 +472,7 @@ fn expectation(
         return None;
     };
     cx.lookup("service", svc_id)?;
-    let svc = services.iter().find(|s| s.name == svc_id.name)?;
+    let svc = cx.service(services, &svc_id.name)?;
     let mut evs = Vec::new();
     for e in events {
         let known = ["opens", "closes", "half_opens"];

@@ -17,6 +17,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         .iter()
         .map(|r| r.name.name.as_str())
         .collect();
+    let known_set: std::collections::HashSet<&str> = known.iter().copied().collect();
     // Edges with the span of the callee's name in `calls`.
     let mut edges: Vec<(&str, &str, Span)> = Vec::new();
     let mut route_spans: HashMap<(&str, &str), Span> = HashMap::new();
@@ -26,7 +27,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             match &item.kind {
                 ItemKind::Calls { targets } => {
                     for t in targets {
-                        if !known.contains(&t.name.as_str()) {
+                        if !known_set.contains(t.name.as_str()) {
                             cx.unknown("service", t, &known);
                             continue;
                         }
@@ -103,83 +104,69 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         s.budget.as_ref().map(|b| b.p99_ms.unwrap_or(b.timeout_ms))
     };
     let by_name: HashMap<&str, &Service> = services.iter().map(|s| (s.name.as_str(), s)).collect();
-    let mut memo: HashMap<&str, (f64, Vec<String>)> = HashMap::new();
-    type Cost<'f> = &'f dyn Fn(&Service) -> Option<f64>;
-    fn chain<'s>(
-        name: &'s str,
-        by_name: &HashMap<&'s str, &'s Service>,
-        costs: (Cost, Cost),
-        memo: &mut HashMap<&'s str, (f64, Vec<String>)>,
-    ) -> (f64, Vec<String>) {
-        if let Some(v) = memo.get(name) {
-            return v.clone();
+    // cost[c] = (what a call to c costs, the next service on its slowest chain),
+    // computed callees first (reverse topological order), without recursion.
+    let mut cost: HashMap<&str, (f64, Option<&str>)> = HashMap::new();
+    let order = petgraph::algo::toposort(&g, None).unwrap_or_default();
+    for name in order.into_iter().rev() {
+        let Some(s) = by_name.get(name) else { continue };
+        if let Some(end_to_end) = route_p99(s) {
+            cost.insert(name, (end_to_end, None));
+            continue;
         }
-        let Some(s) = by_name.get(name) else {
-            return (0.0, vec![]);
-        };
-        if let Some(end_to_end) = (costs.0)(s) {
-            let out = (
-                end_to_end,
-                vec![format!("{name} routes ({})", fmt_ms(end_to_end))],
-            );
-            memo.insert(name, out.clone());
-            return out;
-        }
-        let own = (costs.1)(s).unwrap_or(0.0);
-        let p99_of = costs;
-        let mut best = (0.0, vec![]);
-        for c in &s.calls {
-            let sub = chain(c, by_name, p99_of, memo);
-            if sub.0 > best.0 {
-                best = sub;
-            }
-        }
-        let mut path = vec![format!("{name} ({})", fmt_ms(own))];
-        path.extend(best.1);
-        let out = (own + best.0, path);
-        memo.insert(name, out.clone());
-        out
+        let own = own_p99(s).unwrap_or(0.0);
+        let below = slowest(&s.calls, &cost);
+        cost.insert(name, (own + below.0, below.1));
     }
+    let describe = |first: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = Some(first);
+        while let Some(n) = cur {
+            let Some(s) = by_name.get(n) else { break };
+            match route_p99(s) {
+                Some(v) => out.push(format!("{n} routes ({})", fmt_ms(v))),
+                None => out.push(format!("{n} ({})", fmt_ms(own_p99(s).unwrap_or(0.0)))),
+            }
+            cur = cost.get(n).and_then(|c| c.1);
+        }
+        out
+    };
     for s in services {
         if s.calls.is_empty() {
             continue;
         }
-        let mut need = (0.0, vec![]);
-        for c in &s.calls {
-            let sub = chain(c, &by_name, (&route_p99, &own_p99), &mut memo);
-            if sub.0 > need.0 {
-                need = sub;
-            }
-        }
+        let need = slowest(&s.calls, &cost);
+        let Some(first) = need.1 else { continue };
         for r in &s.routes {
             let have = r.budget.p99_ms.unwrap_or(r.budget.timeout_ms);
             if have + 1e-9 < need.0 {
+                let path = describe(first);
+                let bound = if r.budget.p99_ms.is_some() {
+                    "p99"
+                } else {
+                    "timeout"
+                };
                 let span = route_spans
                     .get(&(s.name.as_str(), r.name.as_str()))
                     .copied()
                     .unwrap_or_default();
                 let edge = edges
                     .iter()
-                    .find(|(a, b, _)| {
-                        *a == s.name
-                            && need
-                                .1
-                                .first()
-                                .is_some_and(|p| p.starts_with(&format!("{b} ")))
-                    })
+                    .find(|(a, b, _)| *a == s.name && *b == first)
                     .map(|e| e.2);
                 let mut d = Diagnostic::error(
                     Code::CriticalPath,
                     format!(
-                        "the route `{}.{}` has p99 {} but the slowest chain it calls needs {}",
+                        "the route `{}.{}` has {} {} but the slowest chain it calls needs {}",
                         s.name,
                         r.name,
+                        bound,
                         fmt_ms(have),
                         fmt_ms(need.0)
                     ),
                 )
-                .primary(span, format!("p99 {} here", fmt_ms(have)))
-                .note(format!("slowest chain: {}", need.1.join(" → ")))
+                .primary(span, format!("{bound} {} here", fmt_ms(have)))
+                .note(format!("slowest chain: {}", path.join(" → ")))
                 .help(
                     "raise the route's p99, or tighten the budgets of the services on that chain",
                 );
@@ -190,4 +177,19 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             }
         }
     }
+}
+
+/// The most expensive callee: (its cost, its name).
+fn slowest<'s>(
+    calls: &'s [String],
+    cost: &HashMap<&str, (f64, Option<&'s str>)>,
+) -> (f64, Option<&'s str>) {
+    let mut best = (0.0, None);
+    for c in calls {
+        let v = cost.get(c.as_str()).map(|x| x.0).unwrap_or(0.0);
+        if best.1.is_none() || v > best.0 {
+            best = (v, Some(c.as_str()));
+        }
+    }
+    best
 }

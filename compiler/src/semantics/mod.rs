@@ -67,6 +67,21 @@ pub struct Checker<'a> {
     pub std_hidden: HashMap<(&'static str, &'a str), &'a str>,
     pub used_budgets: BTreeSet<String>,
     pub resolved_budgets: BTreeMap<String, ir::Budget>,
+    /// Service name → index in the lowered services.
+    pub service_index: HashMap<String, usize>,
+}
+
+/// Characters no generated file should carry from a spec's text: control
+/// characters, line and paragraph separators, and the bidirectional
+/// controls that make text read differently from how it runs.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 pub fn analyze(project: &Project) -> Analysis {
@@ -79,10 +94,16 @@ pub fn analyze(project: &Project) -> Analysis {
         std_hidden: HashMap::new(),
         used_budgets: BTreeSet::new(),
         resolved_budgets: BTreeMap::new(),
+        service_index: HashMap::new(),
     };
     cx.collect();
     let app = services::lower_app(&mut cx);
     let mut services = services::lower_services(&mut cx);
+    cx.service_index = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
     graph::check_call_graph(&mut cx, &services);
     let limits = policies::lower_limits(&mut cx, &services);
     let auth = policies::lower_auth(&mut cx);
@@ -316,6 +337,11 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
+    /// The lowered service of that name, found by index.
+    pub fn service<'s>(&self, services: &'s [ir::Service], name: &str) -> Option<&'s ir::Service> {
+        self.service_index.get(name).and_then(|i| services.get(*i))
+    }
+
     pub fn decls(&self, kind: &'static str) -> Vec<DeclRef<'a>> {
         self.ordered.get(kind).cloned().unwrap_or_default()
     }
@@ -398,7 +424,7 @@ impl<'a> Checker<'a> {
     /// no control characters, at most 256 characters.
     pub fn text(&mut self, e: &Expr) -> Option<String> {
         let s = self.string(e)?;
-        if s.chars().any(char::is_control) || s.chars().count() > 256 {
+        if s.chars().any(unsafe_char) || s.chars().count() > 256 {
             self.diags.push(
                 Diagnostic::error(
                     Code::OutOfRange,

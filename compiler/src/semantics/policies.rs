@@ -346,6 +346,26 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
     }
 }
 
+fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String> {
+    let s = cx.string(e)?;
+    let host = s.strip_prefix("https://").unwrap_or("");
+    if host.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || super::unsafe_char(c) || c == '"')
+    {
+        cx.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("the {what} \"{}\" is not an https URL", s.escape_debug()),
+            )
+            .primary(e.span, "expected https://…")
+            .help(why.to_string()),
+        );
+        return None;
+    }
+    Some(s)
+}
+
 fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt> {
     let f = cx.fields(
         b,
@@ -363,29 +383,24 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
     let issuer = f
         .required(cx, "issuer", "\"https://id.example.com\"")
         .and_then(|e| {
-            let s = cx.string(e)?;
-            if !s.starts_with("https://")
-                || s.chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '"')
-            {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("the issuer \"{}\" is not an https URL", s.escape_debug()),
-                    )
-                    .primary(e.span, "expected https://…")
-                    .help(
-                        "JWT issuers are https URLs, compared byte for byte with the token's `iss`",
-                    ),
-                );
-                return None;
-            }
-            Some(s)
+            https_url(
+                cx,
+                e,
+                "issuer",
+                "JWT issuers are https URLs, compared byte for byte with the token's `iss`",
+            )
         });
     let audience = f
         .required(cx, "audience", "\"my-app\"")
         .and_then(|e| cx.text(e));
-    let jwks_uri = f.expr(cx, "jwks").and_then(|e| cx.text(e));
+    let jwks_uri = f.expr(cx, "jwks").and_then(|e| {
+        https_url(
+            cx,
+            e,
+            "JWKS address",
+            "the signing keys are fetched from an https URL",
+        )
+    });
     let mut algorithms = Vec::new();
     if let Some(e) = f.required(cx, "algorithms", "[ES256]") {
         let items: Vec<&Expr> = match &e.kind {

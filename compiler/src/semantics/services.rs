@@ -63,7 +63,11 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             cx.diags.push(
                 Diagnostic::error(
                     Code::BadVersion,
-                    format!("the generator pin \"{g}\" names no version"),
+                    if g.starts_with('@') {
+                        format!("the generator pin \"{g}\" names no tool")
+                    } else {
+                        format!("the generator pin \"{g}\" names no version")
+                    },
                 )
                 .primary(e.span, "expected \"tool@version\"")
                 .help("pin the generator that produced the app, for example \"appforge@3.2.1\""),
@@ -119,8 +123,64 @@ pub fn lower_budget(
     };
     let mut spans: [Option<Span>; 4] = [None; 4];
     let mut ok = true;
-    for (i, key) in ["p50", "p95", "p99"].iter().enumerate() {
-        if let Some(e) = f.expr(cx, key) {
+    // Percentiles may refer to each other (`p50 = p99 / 2`) in any order of
+    // writing: evaluate each after the ones it names.
+    let keys = ["p50", "p95", "p99"];
+    let exprs: Vec<Option<&Expr>> = keys.iter().map(|k| f.expr(cx, k)).collect();
+    let deps: Vec<Vec<usize>> = exprs
+        .iter()
+        .map(|e| {
+            let mut names = Vec::new();
+            if let Some(e) = e {
+                names_in(e, &mut names);
+            }
+            names
+                .iter()
+                .filter_map(|n| keys.iter().position(|k| k == n))
+                .filter(|j| exprs[*j].is_some())
+                .collect()
+        })
+        .collect();
+    let mut order: Vec<usize> = Vec::new();
+    let mut state = [0u8; 3]; // 0 new, 1 visiting, 2 done
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        state: &mut [u8; 3],
+        order: &mut Vec<usize>,
+    ) -> Option<usize> {
+        match state[i] {
+            2 => return None,
+            1 => return Some(i),
+            _ => {}
+        }
+        state[i] = 1;
+        for &j in &deps[i] {
+            if let Some(c) = visit(j, deps, state, order) {
+                return Some(c);
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+        None
+    }
+    for i in 0..3 {
+        if let Some(c) = visit(i, &deps, &mut state, &mut order) {
+            let e = exprs[c].expect("a field in a cycle is written");
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("`{}` is defined in terms of itself", keys[c]),
+                )
+                .primary(e.span, "a circular definition")
+                .help("write at least one of the percentiles as a plain duration"),
+            );
+            return None;
+        }
+    }
+    for i in order {
+        let key = &keys[i];
+        if let Some(e) = exprs[i] {
             let env_vals = vals;
             let env = move |n: &str| {
                 let idx = ["p50", "p95", "p99"].iter().position(|k| *k == n)?;
@@ -519,18 +579,26 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let kind = kind?;
     // A replica range without a rule scales on CPU at 70%.
     if autoscale.is_none() && replicas.min < replicas.max {
-        autoscale = Some(Autoscale::Cpu { target_utilization: 0.7 });
+        autoscale = Some(Autoscale::Cpu {
+            target_utilization: 0.7,
+        });
     }
     // CPU utilisation is measured against the CPU request: without one the
     // HorizontalPodAutoscaler cannot compute it and never scales.
-    if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, cpu_millicores, image.is_some()) {
+    if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, cpu_millicores, image.is_some())
+    {
         let at = autoscale_span
             .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
             .unwrap_or(body.span);
         cx.diags.push(
-            Diagnostic::error(Code::MissingField, "scaling on CPU needs the service's `cpu`")
-                .primary(at, "CPU utilisation is relative to the CPU request")
-                .help("add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`"),
+            Diagnostic::error(
+                Code::MissingField,
+                "scaling on CPU needs the service's `cpu`",
+            )
+            .primary(at, "CPU utilisation is relative to the CPU request")
+            .help(
+                "add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`",
+            ),
         );
     }
     Some(Service {
@@ -1066,4 +1134,17 @@ fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
         return None;
     }
     Some(image.to_string())
+}
+
+/// The bare names an expression refers to.
+fn names_in<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
+    match &e.kind {
+        ExprKind::Path(p) if p.len() == 1 => out.push(p[0].name.as_str()),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            names_in(lhs, out);
+            names_in(rhs, out);
+        }
+        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => names_in(expr, out),
+        _ => {}
+    }
 }

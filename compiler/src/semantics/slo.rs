@@ -6,6 +6,7 @@ use super::{Checker, Dim};
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
+use std::collections::HashMap;
 
 /// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
 pub const OTEL_BUCKETS_MS: &[f64] = &[
@@ -28,14 +29,19 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
     }
     // Services that keep the default histogram get the OTel buckets plus
     // every latency threshold their SLOs use: the generated middleware emits them.
+    let mut thresholds: HashMap<&str, Vec<f64>> = HashMap::new();
+    for slo in &out {
+        if let Sli::Latency { threshold_ms } = slo.sli {
+            thresholds
+                .entry(slo.service.as_str())
+                .or_default()
+                .push(threshold_ms);
+        }
+    }
     for s in services.iter_mut() {
         if s.metrics.buckets_ms.is_none() {
             let mut b: Vec<f64> = OTEL_BUCKETS_MS.to_vec();
-            for slo in out.iter().filter(|o| o.service == s.name) {
-                if let Sli::Latency { threshold_ms } = slo.sli {
-                    b.push(threshold_ms);
-                }
-            }
+            b.extend(thresholds.get(s.name.as_str()).into_iter().flatten());
             b.sort_by(f64::total_cmp);
             b.dedup();
             s.metrics.buckets_ms = Some(b);
@@ -56,7 +62,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let (service, route) = match target.map(|e| &e.kind) {
         Some(ExprKind::Path(p)) if p.len() <= 2 => {
             let r = cx.lookup("service", &p[0]);
-            let svc = r.and_then(|_| services.iter().find(|s| s.name == p[0].name));
+            let svc = r.and_then(|_| cx.service(services, &p[0].name));
             let route = match (p.get(1), svc) {
                 (Some(rn), Some(svc)) => {
                     if svc.routes.iter().any(|x| x.name == rn.name) {

@@ -156,6 +156,7 @@ impl Eval<'_> {
                 self.quantity(e.span, *value, unit, *rps, hint)
             }
             ExprKind::Paren(inner) => self.eval(inner, hint),
+            ExprKind::Error => None,
             ExprKind::Unary { op, expr } => {
                 let v = self.eval(expr, hint)?;
                 match op {
@@ -175,9 +176,9 @@ impl Eval<'_> {
                             Code::UnknownName,
                             format!("`{}` has no value here", p[0].name),
                         )
-                        .primary(e.span, "not set in this budget")
+                        .primary(e.span, "no value here")
                         .help(format!(
-                            "set `{}` in the same budget before using it, or write the value",
+                            "`{}` names a percentile of the same budget, and only there; set it in that budget, or write the value",
                             p[0].name
                         )),
                     );
@@ -286,7 +287,9 @@ impl Eval<'_> {
         let units: Vec<&str> = UNITS.iter().map(|u| u.0).chain(["rps"]).collect();
         let mut d = Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{unit}`"))
             .primary(span, "this unit is not known");
-        d = match crate::diagnostics::suggest(unit, units.iter().copied()) {
+        let same_letters = units.iter().copied().find(|u| u.eq_ignore_ascii_case(unit));
+        d = match same_letters.or_else(|| crate::diagnostics::suggest(unit, units.iter().copied()))
+        {
             Some(s) => d.help(format!(
                 "did you mean `{s}`? The units are: {}",
                 known_units()

@@ -198,6 +198,9 @@ pub enum ExprKind {
         cond: Box<Expr>,
     },
     Paren(Box<Expr>),
+    /// What the parser put in place of an expression it refused (already
+    /// reported); checks skip it silently.
+    Error,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +251,7 @@ impl Expr {
             ExprKind::On(_) => "`on`".into(),
             ExprKind::For { .. } => "a `… for …` condition".into(),
             ExprKind::Paren(e) => e.describe(),
+            ExprKind::Error => "an invalid expression".into(),
         }
     }
 }

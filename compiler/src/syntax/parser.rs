@@ -160,6 +160,23 @@ impl<'t> Lower<'t> {
         }
     }
 
+    /// An expression longer than any spec needs: refused, so that no input
+    /// can exhaust the stack of the recursive passes over the tree.
+    fn too_long(&mut self, span: Span) -> Expr {
+        self.diags.push(
+            Diagnostic::error(
+                Code::Syntax,
+                format!("this expression has more than {MAX_OPERANDS} operators"),
+            )
+            .primary(span, "too long")
+            .help("split the value up, or write the result"),
+        );
+        Expr {
+            kind: ExprKind::Error,
+            span,
+        }
+    }
+
     /// Re-parses a skipped slice alone to learn what exactly is wrong.
     fn report_skipped(&mut self, rule: Rule, pair: &Pair<'_, Rule>) {
         let start = pair.as_span().start();
@@ -431,6 +448,9 @@ impl<'t> Lower<'t> {
                 }
             }
             Rule::logic | Rule::conj | Rule::sum | Rule::product => {
+                if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
+                    return self.too_long(span);
+                }
                 let mut inner = p.into_inner();
                 let mut lhs = self.expr(inner.next().expect("operand"));
                 while let Some(op) = inner.next() {
@@ -478,6 +498,9 @@ impl<'t> Lower<'t> {
             }
             Rule::unary => {
                 let parts: Vec<_> = p.into_inner().collect();
+                if parts.len() > MAX_OPERANDS {
+                    return self.too_long(span);
+                }
                 let mut it = parts.into_iter().rev();
                 let mut e = self.expr(it.next().expect("operand"));
                 for op in it {
@@ -543,6 +566,9 @@ impl<'t> Lower<'t> {
 /// Deeper nesting than any spec needs is refused before parsing, so that
 /// no input can exhaust the stack of the recursive parser.
 pub const MAX_DEPTH: usize = 32;
+
+/// The most operators one expression may chain (`a + b + …`, `---x`).
+pub const MAX_OPERANDS: usize = 64;
 
 /// The position where bracket nesting (outside strings and comments)
 /// first goes past [`MAX_DEPTH`].

@@ -21,8 +21,8 @@
 //!   `unhealthyPodEvictionPolicy: AlwaysAllow` lets a drain evict pods that
 //!   are not ready anyway.
 //!
-//! A workload without a port listens on 8080; one without an image uses
-//! its own name as the image (the checker asks for both).
+//! A workload is a service with an image (`Service::is_workload`); one
+//! without a port listens on 8080.
 
 use super::objects::*;
 use crate::ir::Service;
@@ -109,7 +109,7 @@ pub fn deployment(
 ) -> Object<DeploymentSpec> {
     let container = Container {
         name: name.into(),
-        image: svc.image.clone().unwrap_or_else(|| name.into()),
+        image: svc.image.clone().unwrap_or_default(),
         ports: vec![ContainerPort {
             name: "http",
             container_port: port(svc),
