@@ -433,7 +433,9 @@ impl<'t> Lower<'t> {
 
     /// Any expression-level pair to an [`Expr`].
     fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
-        let span = self.span(&p);
+        // Most levels of the expression grammar only pass one child through;
+        // the span is computed only for the nodes that are built.
+        let whole = p.clone();
         let rule = p.as_rule();
         let kind = match rule {
             Rule::expr => {
@@ -449,7 +451,7 @@ impl<'t> Lower<'t> {
             }
             Rule::logic | Rule::conj | Rule::sum | Rule::product => {
                 if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
-                    return self.too_long(span);
+                    return self.too_long(self.span(&whole));
                 }
                 let mut inner = p.into_inner();
                 let mut lhs = self.expr(inner.next().expect("operand"));
@@ -499,7 +501,7 @@ impl<'t> Lower<'t> {
             Rule::unary => {
                 let parts: Vec<_> = p.into_inner().collect();
                 if parts.len() > MAX_OPERANDS {
-                    return self.too_long(span);
+                    return self.too_long(self.span(&whole));
                 }
                 let mut it = parts.into_iter().rev();
                 let mut e = self.expr(it.next().expect("operand"));
@@ -559,7 +561,10 @@ impl<'t> Lower<'t> {
             }
             _ => ExprKind::Str(p.as_str().to_string()),
         };
-        Expr { kind, span }
+        Expr {
+            kind,
+            span: self.span(&whole),
+        }
     }
 }
 
