@@ -52,10 +52,8 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::quantity | Rule::number => "a number",
         Rule::block => "`{`",
         Rule::rbrace => "`}`",
-        Rule::expr | Rule::logic | Rule::conj | Rule::compare | Rule::range | Rule::sum => {
-            "a value"
-        }
-        Rule::product | Rule::unary | Rule::call | Rule::list | Rule::paren => "a value",
+        Rule::expr | Rule::sum | Rule::neg_op => "a value",
+        Rule::call | Rule::list | Rule::paren => "a value",
         Rule::on_value => "a value",
         Rule::http_method => "an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS)",
         Rule::kw_class => "`class`",
@@ -67,7 +65,7 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::kw_within => "`within`",
         Rule::kw_and => "`and`",
         Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
-        Rule::or_op | Rule::and_op | Rule::add_op | Rule::mul_op => "an operator",
+        Rule::or_op | Rule::and_op | Rule::add_op | Rule::mul_op | Rule::range_op => "an operator",
         Rule::eq => "`=`",
         Rule::use_names => "`.{`",
         Rule::EOI => "end of file",
@@ -158,6 +156,86 @@ impl<'t> Lower<'t> {
             }
             Some(c) => (format!("`{c}`"), skip + c.len_utf8()),
         }
+    }
+
+    /// Builds the tree of a flat run of operands and operators by
+    /// precedence (shunting-yard: no recursion, whatever the length).
+    fn operators(&mut self, parts: Vec<Pair<'_, Rule>>) -> Expr {
+        let mut operands: Vec<Expr> = Vec::new();
+        let mut ops: Vec<(u8, Pair<'_, Rule>)> = Vec::new();
+        let mut prefixes: Vec<Pair<'_, Rule>> = Vec::new();
+        let reduce = |operands: &mut Vec<Expr>, op: Pair<'_, Rule>| {
+            let rhs = operands.pop().expect("right operand");
+            let lhs = operands.pop().expect("left operand");
+            let span = lhs.span.to(rhs.span);
+            let kind = match op.as_rule() {
+                Rule::range_op => ExprKind::Range {
+                    lo: Box::new(lhs),
+                    hi: Box::new(rhs),
+                },
+                rule => ExprKind::Binary {
+                    op: match (rule, op.as_str()) {
+                        (Rule::or_op, _) => BinOp::Or,
+                        (Rule::and_op, _) => BinOp::And,
+                        (Rule::cmp_op, s) => BinOp::Cmp(cmp_op(s)),
+                        (Rule::add_op, "+") => BinOp::Add,
+                        (Rule::add_op, _) => BinOp::Sub,
+                        (_, "*") => BinOp::Mul,
+                        _ => BinOp::Div,
+                    },
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+            };
+            operands.push(Expr { kind, span });
+        };
+        for part in parts {
+            let prec = match part.as_rule() {
+                Rule::neg_op => {
+                    prefixes.push(part);
+                    continue;
+                }
+                Rule::or_op => 1,
+                Rule::and_op => 2,
+                Rule::cmp_op => 3,
+                Rule::range_op => 4,
+                Rule::add_op => 5,
+                Rule::mul_op => 6,
+                _ => {
+                    let mut e = self.expr(part);
+                    for op in prefixes.drain(..).rev() {
+                        let op_span = self.span(&op);
+                        let op = match op.as_str() {
+                            "-" => UnOp::Neg,
+                            "+" => UnOp::Plus,
+                            _ => UnOp::Not,
+                        };
+                        e = Expr {
+                            span: op_span.to(e.span),
+                            kind: ExprKind::Unary {
+                                op,
+                                expr: Box::new(e),
+                            },
+                        };
+                    }
+                    operands.push(e);
+                    continue;
+                }
+            };
+            // All operators group to the left.
+            while ops.last().is_some_and(|(p, _)| *p >= prec) {
+                let (_, op) = ops.pop().expect("checked");
+                reduce(&mut operands, op);
+            }
+            ops.push((prec, part));
+        }
+        while let Some((_, op)) = ops.pop() {
+            reduce(&mut operands, op);
+        }
+        operands.pop().unwrap_or(Expr {
+            kind: ExprKind::Error,
+            span: Span::new(self.file, 0, 0),
+        })
     }
 
     /// An expression longer than any spec needs: refused, so that no input
@@ -438,89 +516,23 @@ impl<'t> Lower<'t> {
         let whole = p.clone();
         let rule = p.as_rule();
         let kind = match rule {
-            Rule::expr => {
-                let mut inner = p.into_inner();
-                let value = self.expr(inner.next().expect("expr value"));
-                match inner.find(|i| i.as_rule() == Rule::logic) {
-                    None => return value,
-                    Some(c) => ExprKind::For {
-                        value: Box::new(value),
-                        cond: Box::new(self.expr(c)),
-                    },
-                }
-            }
-            Rule::logic | Rule::conj | Rule::sum | Rule::product => {
-                if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
+            Rule::expr | Rule::sum => {
+                let parts: Vec<Pair<'_, Rule>> = p.into_inner().collect();
+                if parts.len() > 2 * MAX_OPERANDS + 3 {
                     return self.too_long(self.span(&whole));
                 }
-                let mut inner = p.into_inner();
-                let mut lhs = self.expr(inner.next().expect("operand"));
-                while let Some(op) = inner.next() {
-                    let Some(rhs) = inner.next() else { break };
-                    let rhs = self.expr(rhs);
-                    let op = match op.as_str().trim() {
-                        "&" => BinOp::And,
-                        "|" => BinOp::Or,
-                        "+" => BinOp::Add,
-                        "-" => BinOp::Sub,
-                        "*" => BinOp::Mul,
-                        _ => BinOp::Div,
-                    };
-                    let s = lhs.span.to(rhs.span);
-                    lhs = Expr {
-                        kind: ExprKind::Binary {
-                            op,
-                            lhs: Box::new(lhs),
-                            rhs: Box::new(rhs),
-                        },
-                        span: s,
-                    };
+                let Some(at) = parts.iter().position(|q| q.as_rule() == Rule::kw_for) else {
+                    return self.operators(parts);
+                };
+                let mut parts = parts;
+                let cond = parts.split_off(at + 1);
+                parts.pop(); // `for`
+                let value = self.operators(parts);
+                let cond = self.operators(cond);
+                ExprKind::For {
+                    value: Box::new(value),
+                    cond: Box::new(cond),
                 }
-                return lhs;
-            }
-            Rule::compare => {
-                let mut inner = p.into_inner();
-                let lhs = self.expr(inner.next().expect("operand"));
-                let Some(op) = inner.next() else { return lhs };
-                let rhs = self.expr(inner.next().expect("operand"));
-                ExprKind::Binary {
-                    op: BinOp::Cmp(cmp_op(op.as_str())),
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                }
-            }
-            Rule::range => {
-                let mut inner = p.into_inner();
-                let lo = self.expr(inner.next().expect("operand"));
-                let Some(hi) = inner.next() else { return lo };
-                ExprKind::Range {
-                    lo: Box::new(lo),
-                    hi: Box::new(self.expr(hi)),
-                }
-            }
-            Rule::unary => {
-                let parts: Vec<_> = p.into_inner().collect();
-                if parts.len() > MAX_OPERANDS {
-                    return self.too_long(self.span(&whole));
-                }
-                let mut it = parts.into_iter().rev();
-                let mut e = self.expr(it.next().expect("operand"));
-                for op in it {
-                    let op_span = self.span(&op);
-                    let op = match op.as_str() {
-                        "-" => UnOp::Neg,
-                        "+" => UnOp::Plus,
-                        _ => UnOp::Not,
-                    };
-                    e = Expr {
-                        span: op_span.to(e.span),
-                        kind: ExprKind::Unary {
-                            op,
-                            expr: Box::new(e),
-                        },
-                    };
-                }
-                return e;
             }
             Rule::quantity => quantity(p.as_str()),
             Rule::string => ExprKind::Str(self.string(p)),
@@ -801,6 +813,63 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
             ")".repeat(MAX_DEPTH - 1)
         );
         assert!(parse(FileId(0), &ok).1.is_empty());
+    }
+
+    /// The tree of an expression, in prefix form, for precedence tests.
+    fn shape(e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Binary { op, lhs, rhs } => {
+                let op = match op {
+                    BinOp::Add => "+".to_string(),
+                    BinOp::Sub => "-".into(),
+                    BinOp::Mul => "*".into(),
+                    BinOp::Div => "/".into(),
+                    BinOp::And => "&".into(),
+                    BinOp::Or => "|".into(),
+                    BinOp::Cmp(c) => c.as_str().into(),
+                };
+                format!("({op} {} {})", shape(lhs), shape(rhs))
+            }
+            ExprKind::Range { lo, hi } => format!("(.. {} {})", shape(lo), shape(hi)),
+            ExprKind::Unary { expr, .. } => format!("(neg {})", shape(expr)),
+            ExprKind::For { value, cond } => format!("(for {} {})", shape(value), shape(cond)),
+            ExprKind::Paren(e) => shape(e),
+            ExprKind::Call { callee, .. } => format!("{}()", callee.name),
+            ExprKind::Quantity { value, unit, .. } => format!("{value}{unit}"),
+            ExprKind::Path(p) => p[0].name.clone(),
+            _ => "?".into(),
+        }
+    }
+
+    #[test]
+    fn operators_follow_precedence_and_group_left() {
+        let cases = [
+            ("1 + 2 * 3", "(+ 1 (* 2 3))"),
+            ("1 - 2 - 3", "(- (- 1 2) 3)"),
+            ("1.2 * p99", "(* 1.2 p99)"),
+            ("-1ms + 2ms", "(+ (neg 1ms) 2ms)"),
+            ("public | role(\"a\") & mfa", "(| public (& role() mfa))"),
+            ("a & b | c", "(| (& a b) c)"),
+            ("100ms..2s", "(.. 100ms 2s)"),
+            ("1 + 1..2 * 2", "(.. (+ 1 1) (* 2 2))"),
+            ("errors(status >= 500) / requests", "(/ errors() requests)"),
+            ("cost_increase < 20%", "(< cost_increase 20%)"),
+            (
+                "required for role(\"a\") & mfa",
+                "(for required (& role() mfa))",
+            ),
+            ("(1 + 2) * 3", "(* (+ 1 2) 3)"),
+        ];
+        for (src, want) in cases {
+            let f = ok(&format!("x {{ v = {src} }}"));
+            let (_, e, _) = f.decls[0].body.properties().next().unwrap();
+            assert_eq!(shape(e), want, "{src}");
+            assert_eq!(
+                &format!("x {{ v = {src} }}")[e.span.range()],
+                src,
+                "span of {src}"
+            );
+        }
     }
 
     #[test]
