@@ -13,35 +13,127 @@ struct ScaleParser;
 /// Parses one file. Always returns a tree (possibly partial) and every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
-    if let Some(pos) = too_deep(text) {
-        let d = Diagnostic::error(
-            Code::Syntax,
-            format!("brackets nest more than {MAX_DEPTH} deep"),
-        )
-        .primary(Span::new(file, pos, pos + 1), "too deep")
-        .help("a spec never needs this much nesting; look for an unclosed `(`, `[` or `{`");
-        return (File::default(), vec![d]);
-    }
-    let mut p = Lower {
-        file,
-        text,
-        diags: Vec::new(),
-    };
-    let ast = match ScaleParser::parse(Rule::file, text) {
-        Ok(mut pairs) => p.file(pairs.next().expect("file rule")),
-        Err(e) => {
-            // `file` cannot fail by design (bad_decl swallows anything), but
-            // stay safe: report and return nothing.
-            p.pest_error(e, 0, true);
-            File::default()
+    let mut diags = Vec::new();
+    // Declarations nested deeper than any spec needs are blanked out (with
+    // one diagnostic each), so no input can exhaust the parser's stack and
+    // the rest of the file is still checked.
+    let mut owned: Option<String> = None;
+    for (start, end) in chunks(text) {
+        if let Some(pos) = too_deep(&text[start..end]) {
+            let pos = start + pos;
+            diags.push(
+                Diagnostic::error(
+                    Code::Syntax,
+                    format!("brackets nest more than {MAX_DEPTH} deep"),
+                )
+                .primary(Span::new(file, pos, pos + 1), "too deep")
+                .help("a spec never needs this much nesting; look for an unclosed `(`, `[` or `{`"),
+            );
+            let t = owned.get_or_insert_with(|| text.to_string());
+            let blank: String = text[start..end]
+                .bytes()
+                .map(|b| if b == b'\n' { '\n' } else { ' ' })
+                .collect();
+            t.replace_range(start..end, &blank);
         }
+    }
+    let text = owned.as_deref().unwrap_or(text);
+    let mut file_ast = File::default();
+    // A file whose braces balance is parsed whole. One that leaves braces
+    // open is parsed a declaration at a time, so an unclosed block costs its
+    // own declaration, not a rescan of the rest of the file per declaration.
+    let pieces: Vec<(usize, usize)> = if balanced(text) {
+        vec![(0, text.len())]
+    } else {
+        chunks(text)
     };
-    (ast, p.diags)
+    for (start, end) in pieces {
+        let mut p = Lower {
+            file,
+            text: &text[start..end],
+            base: start,
+            diags: Vec::new(),
+        };
+        match ScaleParser::parse(Rule::file, p.text) {
+            Ok(mut pairs) => {
+                let f = p.file(pairs.next().expect("file rule"));
+                file_ast.uses.extend(f.uses);
+                file_ast.decls.extend(f.decls);
+            }
+            Err(e) => p.pest_error(e, 0, true),
+        }
+        diags.extend(p.diags);
+    }
+    (file_ast, diags)
+}
+
+/// The declarations of a file, roughly: it is cut before every line that
+/// starts (in column 0) with a letter or `_`. Used for recovery only.
+fn chunks(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0];
+    let bytes = text.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n'
+            && bytes
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// True when every `{`, `(` and `[` (outside strings and comments) is closed.
+fn balanced(text: &str) -> bool {
+    let mut depth = 0i64;
+    scan_brackets(text, |_, b| {
+        depth += if matches!(b, b'(' | b'[' | b'{') {
+            1
+        } else {
+            -1
+        };
+        depth >= 0
+    });
+    depth == 0
+}
+
+/// Calls `f` with every bracket outside strings and comments, until it returns false.
+fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') => {
+                if !f(i, b) {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
 }
 
 struct Lower<'t> {
     file: FileId,
+    /// The text being parsed: the whole file, or one declaration of it.
     text: &'t str,
+    /// Where `text` starts in the file.
+    base: usize,
     diags: Vec<Diagnostic>,
 }
 
@@ -84,11 +176,16 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
 }
 
 impl<'t> Lower<'t> {
+    /// A span in the file from offsets in `text`.
+    fn mk(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, self.base + start, self.base + end)
+    }
+
     /// The span of a pair, without the whitespace and comments pest keeps
     /// at the end of a rule whose last optional part did not match.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), self.tight_end(pair))
+        self.mk(s.start(), self.tight_end(pair))
     }
 
     fn tight_end(&self, pair: &Pair<'_, Rule>) -> usize {
@@ -129,7 +226,7 @@ impl<'t> Lower<'t> {
         };
         self.diags.push(
             Diagnostic::error(Code::Syntax, message)
-                .primary(Span::new(self.file, pos, end), "not expected here")
+                .primary(self.mk(pos, end), "not expected here")
                 .help(if top_level {
                     "a file holds `use std.MODULE.{NAMES}`, `use \"file.scale\"` and declarations `KIND NAME { … }` (app, budget, service, slo, load_test, chaos, gate, …); see docs/language.md"
                 } else {
@@ -234,7 +331,7 @@ impl<'t> Lower<'t> {
         }
         operands.pop().unwrap_or(Expr {
             kind: ExprKind::Error,
-            span: Span::new(self.file, 0, 0),
+            span: self.mk(0, 0),
         })
     }
 
@@ -269,7 +366,7 @@ impl<'t> Lower<'t> {
                     .and_then(|d| d.primary_span())
                     .is_some_and(|sp| sp.start as usize >= start + slice.trim_end().len());
                 if let (true, Some(open)) = (at_end, unclosed_brace(slice)) {
-                    let span = Span::new(self.file, start + open, start + open + 1);
+                    let span = self.mk(start + open, start + open + 1);
                     if let Some(d) = self.diags.pop() {
                         self.diags.push(
                             d.secondary(span, "this `{` is never closed")
@@ -282,7 +379,7 @@ impl<'t> Lower<'t> {
                 let end = start + slice.trim_end().len();
                 self.diags.push(
                     Diagnostic::error(Code::Syntax, "this does not fit here")
-                        .primary(Span::new(self.file, start, end), "not expected here")
+                        .primary(self.mk(start, end), "not expected here")
                         .help("check the braces around this line: it parses on its own, not in this place"),
                 );
             }
@@ -590,62 +687,36 @@ pub const MAX_OPERANDS: usize = 64;
 /// The position where bracket nesting (outside strings and comments)
 /// first goes past [`MAX_DEPTH`].
 fn too_deep(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
+    let mut found = None;
+    scan_brackets(text, |i, b| {
+        if matches!(b, b'(' | b'[' | b'{') {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                found = Some(i);
+                return false;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        } else {
+            depth = depth.saturating_sub(1);
         }
-        i += 1;
-    }
-    None
+        true
+    });
+    found
 }
 
 /// The offset of the innermost `{` left open at the end of `s`.
 fn unclosed_brace(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
     let mut open = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
+    scan_brackets(s, |i, b| {
+        match b {
             b'{' => open.push(i),
             b'}' => {
                 open.pop();
             }
             _ => {}
         }
-        i += 1;
-    }
+        true
+    });
     open.pop()
 }
 
@@ -870,6 +941,40 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
                 "span of {src}"
             );
         }
+    }
+
+    #[test]
+    fn a_deep_declaration_does_not_cost_the_others() {
+        let deep = format!(
+            "budget deep {{ p99 = {}1ms{} }}",
+            "(".repeat(500),
+            ")".repeat(500)
+        );
+        let src = format!("app a {{ owner = \"x\" }}\n{deep}\nservice s {{ port = 80 }}\n");
+        let (f, d) = parse(FileId(0), &src);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let names: Vec<&str> = f.decls.iter().map(|d| d.kind.name.as_str()).collect();
+        assert_eq!(names, ["app", "service"]);
+    }
+
+    #[test]
+    fn unclosed_blocks_cost_their_own_declaration() {
+        // Each unclosed block is its own error; the declarations after it parse.
+        let src = "service a {\n  port = 80\nservice b { port = 81 }\nservice c {\nservice d { port = 83 }\n";
+        let (f, d) = parse(FileId(0), src);
+        assert_eq!(d.len(), 2, "{d:?}");
+        let names: Vec<&str> = f
+            .decls
+            .iter()
+            .filter_map(|d| d.name.as_ref())
+            .map(|n| n.name.as_str())
+            .collect();
+        assert_eq!(names, ["b", "d"]);
+        // Thousands of them: each is one error (recovery used to rescan the
+        // rest of the file per declaration, quadratic in their number).
+        let many = "a b {\n".repeat(20_000);
+        let (_, d) = parse(FileId(0), &many);
+        assert_eq!(d.len(), 20_000);
     }
 
     #[test]
