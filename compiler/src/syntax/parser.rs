@@ -117,11 +117,7 @@ fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
                     i += 1;
                 }
             }
-            b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') => {
-                if !f(i, b) {
-                    return;
-                }
-            }
+            b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') if !f(i, b) => return,
             _ => {}
         }
         i += 1;
