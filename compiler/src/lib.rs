@@ -39,6 +39,7 @@ impl Compilation {
         Meta {
             compiler: format!("scalec {VERSION}"),
             generator: self.ir.as_ref().and_then(|i| i.app.generator.clone()),
+            requires: self.ir.as_ref().and_then(|i| i.app.scalec.clone()),
             input_hash: self.project.input_hash(),
         }
     }

@@ -45,6 +45,19 @@ fn every_example_checks_clean() {
     assert!(n >= 1, "no examples found");
 }
 
+/// `ir.json` is read back by tools: it must deserialise into the same model.
+#[test]
+fn ir_json_round_trips() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/triage");
+    let c = scalec::check(Project::load(&[dir]).unwrap());
+    let ir = c.ir.clone().expect("triage checks");
+    let arts = scalec::emit(&ir, &c.meta(), &["ir"]).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&arts[0].contents).unwrap();
+    let back: scalec::ir::Ir = serde_json::from_value(doc["ir"].clone()).unwrap();
+    assert_eq!(back, ir);
+    assert_eq!(doc["generated"]["input_hash"], c.project.input_hash());
+}
+
 #[test]
 fn triage_lowers_to_the_documented_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/triage");
