@@ -40,6 +40,10 @@ pub struct App {
     pub scalec: Option<String>,
     /// Where the tenant of a request comes from.
     pub tenant: Option<RequestValue>,
+    /// The Prometheus that in-cluster consumers (KEDA triggers) query:
+    /// `app { prometheus = "…" }`, by default the service kube-prometheus
+    /// creates (`http://prometheus-operated.monitoring.svc:9090`).
+    pub prometheus_url: String,
 }
 
 /// A value read from a request.

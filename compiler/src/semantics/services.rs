@@ -32,7 +32,14 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     let f = cx.fields(
         &decl.body,
         "`app`",
-        &["owner", "region", "generator", "scalec", "tenant"],
+        &[
+            "owner",
+            "region",
+            "generator",
+            "scalec",
+            "tenant",
+            "prometheus",
+        ],
         &[],
     );
     // A missing name is reported when symbols are collected.
@@ -75,6 +82,29 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         }
     }
     let tenant = f.expr(cx, "tenant").and_then(|e| cx.request_value(e));
+    let prometheus_url = match f.expr(cx, "prometheus") {
+        None => DEFAULT_PROMETHEUS.to_string(),
+        Some(e) => {
+            let url = cx.text(e)?;
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("\"{}\" is not an http(s) URL", url.escape_debug()),
+                    )
+                    .primary(e.span, "expected http://… or https://…")
+                    .help(format!(
+                        "the Prometheus that KEDA queries, for example \"{DEFAULT_PROMETHEUS}\""
+                    )),
+                );
+                return None;
+            }
+            url
+        }
+    };
     Some(ir::App {
         name: name.name.clone(),
         owner,
@@ -82,8 +112,12 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         generator,
         scalec,
         tenant,
+        prometheus_url,
     })
 }
+
+/// The Prometheus service kube-prometheus (the prometheus-operator) creates.
+pub const DEFAULT_PROMETHEUS: &str = "http://prometheus-operated.monitoring.svc:9090";
 
 /// `scalec = "0.1"`: the running compiler must satisfy the requirement.
 fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {

@@ -13,8 +13,8 @@
 //!   `sum(app_queue_depth{queue="q"})` (a gauge of items waiting in queue
 //!   `q`, which the generated middleware exports), `metricType:
 //!   AverageValue`, `threshold` = the target per replica, against the
-//!   Prometheus of the prometheus-operator
-//!   ([`PROMETHEUS_ADDRESS`]); min/max replica counts from `replicas`.
+//!   Prometheus the app names (`app { prometheus = "…" }`, by default the
+//!   prometheus-operator's); min/max replica counts from `replicas`.
 //! - no `autoscale` but a replica range (`3..60`): CPU at 70%.
 //! - no `autoscale` and a fixed count: no autoscaler.
 //!
@@ -25,10 +25,6 @@ use super::workload::labels;
 use crate::backends::prometheus::promql;
 use crate::ir::{Autoscale, Service};
 use std::collections::BTreeMap;
-
-/// Where KEDA reaches Prometheus: the service the prometheus-operator
-/// creates in the `monitoring` namespace (kube-prometheus' default).
-pub const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
 
 /// CPU target when a replica range is given without an `autoscale` rule.
 pub const DEFAULT_CPU_TARGET: f64 = 0.7;
@@ -97,7 +93,7 @@ fn cpu(utilization: f64) -> MetricSpec {
 }
 
 /// The autoscaler for a workload, if any.
-pub fn scaler(app: &str, name: &str, svc: &Service) -> Option<Scaler> {
+pub fn scaler(app: &str, prometheus: &str, name: &str, svc: &Service) -> Option<Scaler> {
     match &svc.autoscale {
         Some(Autoscale::Cpu { target_utilization }) => {
             Some(hpa(app, name, svc, cpu(*target_utilization)))
@@ -130,7 +126,7 @@ pub fn scaler(app: &str, name: &str, svc: &Service) -> Option<Scaler> {
                 promql::selector(QUEUE_DEPTH_METRIC, &[promql::Matcher::eq("queue", queue)])
             );
             let mut metadata = BTreeMap::new();
-            metadata.insert("serverAddress", PROMETHEUS_ADDRESS.to_string());
+            metadata.insert("serverAddress", prometheus.to_string());
             metadata.insert("query", query);
             metadata.insert("threshold", promql::num(*per_replica));
             Some(Scaler::Keda(Object {

@@ -63,7 +63,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
     let mut out = Vec::new();
     for svc in ir.services.iter().filter(|s| s.is_workload()) {
         let name = services.get(&svc.name);
-        let scaler = autoscale::scaler(&app, name, svc);
+        let scaler = autoscale::scaler(&app, &ir.app.prometheus_url, name, svc);
         let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
         out.push(yaml_artifact(
             file("deployment"),
