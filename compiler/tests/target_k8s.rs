@@ -10,7 +10,7 @@ mod support;
 
 use scalec::backends::kubernetes::{emit, names::is_dns_1035};
 use scalec::backends::Artifact;
-use scalec::ir::Ir;
+use scalec::ir::{Ir, Probe};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,20 +164,26 @@ fn one_autoscaler_per_deployment_and_startup_probe_iff_prewarm() {
             svc.prewarm,
             "{name}: startupProbe iff prewarm"
         );
+        // Each probe is the one the IR says: an HTTP GET on its path, or a TCP connect.
+        let same = |k8s: &Value, ir: &Probe| match ir {
+            Probe::Http { path } => {
+                k8s["httpGet"]["path"].as_str() == Some(path.as_str()) && k8s["tcpSocket"].is_null()
+            }
+            Probe::Tcp => {
+                k8s["tcpSocket"]["port"].as_str() == Some("http") && k8s["httpGet"].is_null()
+            }
+        };
         if svc.prewarm {
             seen_prewarm = true;
-            assert_eq!(
-                startup["httpGet"]["path"].as_str(),
-                Some(svc.warmup_path.as_str())
-            );
+            assert!(same(startup, &svc.warmup), "{name}: startup {startup:?}");
         }
-        assert_eq!(
-            container["readinessProbe"]["httpGet"]["path"].as_str(),
-            Some(svc.ready_path.as_str())
+        assert!(
+            same(&container["readinessProbe"], &svc.ready),
+            "{name}: readiness"
         );
-        assert_eq!(
-            container["livenessProbe"]["httpGet"]["path"].as_str(),
-            Some(svc.health_path.as_str())
+        assert!(
+            same(&container["livenessProbe"], &svc.health),
+            "{name}: liveness"
         );
         let labels = &d["metadata"]["labels"];
         assert_eq!(labels["app.kubernetes.io/name"].as_str(), Some(name));

@@ -105,10 +105,22 @@ pub struct Service {
     /// `shard_by = tenant`: requests hash on the tenant value.
     pub shard_by: Option<RequestValue>,
     pub metrics: Metrics,
-    /// The probe endpoints (defaults `/healthz`, `/readyz`, `/warmup`).
-    pub health_path: String,
-    pub ready_path: String,
-    pub warmup_path: String,
+    /// How the platform asks whether the service is alive, ready and warm.
+    /// HTTP services default to `GET /healthz`, `/readyz` and `/warmup`;
+    /// other kinds to a TCP connect, unless the spec names a path.
+    pub health: Probe,
+    pub ready: Probe,
+    pub warmup: Probe,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Probe {
+    Http {
+        path: String,
+    },
+    /// A TCP connect to the service's port.
+    Tcp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -486,16 +486,35 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let shard_by = f.expr(cx, "shard_by").and_then(|e| shard_by(cx, e));
     let metrics_block = f.block(cx, "metrics");
     let metrics = lower_metrics(cx, name, metrics_block);
+    // An HTTP service answers its probes over HTTP; another kind (a vector
+    // index, a cache) is probed by a TCP connect unless a path is named.
     let probe = |cx: &mut Checker, key: &str, default: &str| match f.expr(cx, key) {
         Some(e) => cx
             .string(e)
             .and_then(|s| checked_path(cx, &s, e.span))
-            .unwrap_or_default(),
-        None => default.to_string(),
+            .map(|path| ir::Probe::Http { path })
+            .unwrap_or(ir::Probe::Tcp),
+        None if workload || kind.is_none() => ir::Probe::Http {
+            path: default.to_string(),
+        },
+        None => ir::Probe::Tcp,
     };
-    let health_path = probe(cx, "health", "/healthz");
-    let ready_path = probe(cx, "ready", "/readyz");
-    let warmup_path = probe(cx, "warmup", "/warmup");
+    let health = probe(cx, "health", "/healthz");
+    let ready = probe(cx, "ready", "/readyz");
+    let warmup = probe(cx, "warmup", "/warmup");
+    if image.is_some() && !workload && kind.is_some() {
+        if port.is_none() {
+            f.required(cx, "port", "6333");
+        }
+        if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
+            let at = f.get("prewarm").map(|p| p.key.span).unwrap_or(body.span);
+            cx.diags.push(
+                Diagnostic::error(Code::MissingField, "`prewarm` needs the endpoint that says the service is warm")
+                    .primary(at, "warm according to what?")
+                    .help("add `warmup = \"/path\"`: the startup probe waits for it before the pod takes traffic"),
+            );
+        }
+    }
 
     let mut calls = Vec::new();
     let mut autoscale = None;
@@ -650,9 +669,9 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         prewarm,
         shard_by,
         metrics,
-        health_path,
-        ready_path,
-        warmup_path,
+        health,
+        ready,
+        warmup,
     })
 }
 

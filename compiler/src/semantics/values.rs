@@ -199,7 +199,18 @@ impl Eval<'_> {
                 // it (`2 * 250m` is CPU); a divisor is a number or the same unit.
                 let l = self.eval(lhs, hint);
                 let r = self.eval(rhs, hint);
-                let (l, r) = (l?, r?);
+                let (mut l, mut r) = (l?, r?);
+                // Where CPU is due a bare number is cores, on either side of `+`/`-`.
+                if hint == Some(Dim::Cpu) && matches!(op, BinOp::Add | BinOp::Sub) {
+                    for side in [&mut l, &mut r] {
+                        if side.dim == Dim::Count {
+                            *side = Value {
+                                dim: Dim::Cpu,
+                                v: side.v * 1000.0,
+                            };
+                        }
+                    }
+                }
                 self.arith(op, l, r, lhs.span, rhs.span)
             }
             _ => {
@@ -434,6 +445,7 @@ mod tests {
         assert_eq!(eval_src("6000/m", Dim::Rate).0, Some(100.0));
         assert_eq!(eval_src("20k/s", Dim::Rate).0, Some(20_000.0));
         assert_eq!(eval_src("2 * 250m", Dim::Cpu).0, Some(500.0));
+        assert_eq!(eval_src("1 + 500m", Dim::Cpu).0, Some(1500.0));
         assert_eq!(
             eval_src("99.9%", Dim::Fraction).0,
             Some(0.999),

@@ -611,7 +611,22 @@ impl<'t> Lower<'t> {
         let kind = match rule {
             Rule::expr | Rule::sum => {
                 let parts: Vec<Pair<'_, Rule>> = p.into_inner().collect();
-                if parts.len() > 2 * MAX_OPERANDS + 3 {
+                let operators = parts
+                    .iter()
+                    .filter(|q| {
+                        matches!(
+                            q.as_rule(),
+                            Rule::or_op
+                                | Rule::and_op
+                                | Rule::cmp_op
+                                | Rule::range_op
+                                | Rule::add_op
+                                | Rule::mul_op
+                                | Rule::neg_op
+                        )
+                    })
+                    .count();
+                if operators > MAX_OPERANDS {
                     return self.too_long(self.span(&whole));
                 }
                 let Some(at) = parts.iter().position(|q| q.as_rule() == Rule::kw_for) else {

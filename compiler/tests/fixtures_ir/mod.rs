@@ -89,9 +89,15 @@ fn service(name: &str, kind: ServiceKind) -> Service {
         prewarm: false,
         shard_by: None,
         metrics: otel_metrics(name, None),
-        health_path: "/healthz".into(),
-        ready_path: "/readyz".into(),
-        warmup_path: "/warmup".into(),
+        health: Probe::Http {
+            path: "/healthz".into(),
+        },
+        ready: Probe::Http {
+            path: "/readyz".into(),
+        },
+        warmup: Probe::Http {
+            path: "/warmup".into(),
+        },
     }
 }
 

@@ -113,12 +113,20 @@ pub struct Resources {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
-    pub http_get: HttpGet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<TcpSocket>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_delay_seconds: Option<u32>,
     pub period_seconds: u32,
     pub timeout_seconds: u32,
     pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpSocket {
+    pub port: IntOrString,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,12 +4,12 @@
 //!   requests = limits from `cpu`/`memory` (Guaranteed QoS when both are
 //!   set), a rolling update that never takes a serving pod away before its
 //!   replacement is ready (`maxUnavailable: 0`, `maxSurge: 25%`),
-//!   readiness on `ready_path` (every 5s) and liveness on `health_path`
+//!   readiness on `ready` (every 5s) and liveness on `health` (HTTP GET or TCP connect)
 //!   (every 10s). `spec.replicas` is `replicas.min` only when no autoscaler
 //!   owns the count; with an HPA or a ScaledObject it is left out, as the
 //!   Kubernetes docs advise, so that re-applying the manifest does not
 //!   reset a scaled-out Deployment to its minimum.
-//! - **prewarm**: a `startupProbe` on `warmup_path` (every 5s, up to 5
+//! - **prewarm**: a `startupProbe` on `warmup` (every 5s, up to 5
 //!   minutes). Kubernetes runs neither readiness nor liveness until it
 //!   succeeds, so the pod takes traffic only once warm and is not killed
 //!   while warming. Without prewarm, liveness waits 10s instead.
@@ -25,7 +25,7 @@
 //! without a port listens on 8080.
 
 use super::objects::*;
-use crate::ir::Service;
+use crate::ir::{self, Service};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_PORT: u16 = 8080;
@@ -84,11 +84,19 @@ fn resources(svc: &Service) -> Option<Resources> {
     })
 }
 
-fn probe(path: &str, initial_delay: Option<u32>, period: u32, failures: u32) -> Probe {
+fn probe(how: &ir::Probe, initial_delay: Option<u32>, period: u32, failures: u32) -> Probe {
+    let port = IntOrString::Str("http".into());
     Probe {
-        http_get: HttpGet {
-            path: path.into(),
-            port: IntOrString::Str("http".into()),
+        http_get: match how {
+            ir::Probe::Http { path } => Some(HttpGet {
+                path: path.clone(),
+                port: port.clone(),
+            }),
+            ir::Probe::Tcp => None,
+        },
+        tcp_socket: match how {
+            ir::Probe::Http { .. } => None,
+            ir::Probe::Tcp => Some(TcpSocket { port }),
         },
         initial_delay_seconds: initial_delay,
         period_seconds: period,
@@ -116,9 +124,9 @@ pub fn deployment(
             protocol: "TCP",
         }],
         resources: resources(svc),
-        startup_probe: svc.prewarm.then(|| probe(&svc.warmup_path, None, 5, 60)),
-        readiness_probe: probe(&svc.ready_path, None, 5, 3),
-        liveness_probe: probe(&svc.health_path, (!svc.prewarm).then_some(10), 10, 3),
+        startup_probe: svc.prewarm.then(|| probe(&svc.warmup, None, 5, 60)),
+        readiness_probe: probe(&svc.ready, None, 5, 3),
+        liveness_probe: probe(&svc.health, (!svc.prewarm).then_some(10), 10, 3),
     };
     Object {
         api_version: "apps/v1",
