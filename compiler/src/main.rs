@@ -84,6 +84,15 @@ enum Command {
     },
     /// List the build targets.
     Targets,
+    /// Format `.scale` files in place (canonical layout, comments kept).
+    Fmt {
+        /// `.scale` files, or folders (every `.scale` file below them).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write nothing; list the files that would change with a diff, and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +117,7 @@ fn main() -> ExitCode {
             diag,
         } => build(&inputs, &out, target, emit, check, &diag),
         Command::Explain { code, list } => explain(code, list),
+        Command::Fmt { inputs, check } => fmt(&inputs, check),
         Command::Targets => {
             for t in scalec::backends::names() {
                 println!("{t}");
@@ -302,5 +312,109 @@ fn explain(code: Option<String>, list: bool) -> ExitCode {
             eprintln!("error: `{code}` is not a scalec diagnostic code; `scalec explain --list` lists them");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `scalec fmt`: exit 0 when every file is (or now is) formatted, 1 when
+/// `--check` found one that is not, 2 when one does not parse or cannot be
+/// read or written (such a file is left as it was).
+fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
+    let mut files = Vec::new();
+    let mut stack: Vec<PathBuf> = inputs.iter().rev().cloned().collect();
+    let mut failed = false;
+    while let Some(p) = stack.pop() {
+        if !p.is_dir() {
+            files.push(p);
+            continue;
+        }
+        match std::fs::read_dir(&p).and_then(|d| d.collect::<Result<Vec<_>, _>>()) {
+            Ok(entries) => {
+                // Folders below are entered unless they are links (no cycles).
+                let mut below: Vec<PathBuf> = entries
+                    .into_iter()
+                    .filter(|e| {
+                        e.file_type().is_ok_and(|t| t.is_dir())
+                            || e.path().extension().is_some_and(|x| x == "scale")
+                    })
+                    .map(|e| e.path())
+                    .collect();
+                below.sort();
+                stack.extend(below.into_iter().rev());
+            }
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", p.display());
+                failed = true;
+            }
+        }
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut stale = 0;
+    for path in &files {
+        let name = path.display().to_string();
+        let old = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {name}: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let new = match scalec::syntax::format::format(&old) {
+            Ok(t) => t,
+            Err(diags) => {
+                let mut sources = diagnostics::SourceMap::default();
+                sources.add(name.clone(), old);
+                eprint!("{}", diagnostics::render(&sources, &diags, color));
+                eprintln!("error: {name} has syntax errors; it was left as it was");
+                failed = true;
+                continue;
+            }
+        };
+        if new == old {
+            continue;
+        }
+        if check {
+            stale += 1;
+            println!("would reformat: {name}");
+            print!(
+                "{}",
+                similar::TextDiff::from_lines(&old, &new)
+                    .unified_diff()
+                    .header(&name, &format!("{name} (formatted)"))
+            );
+            continue;
+        }
+        // Atomically: a temporary file beside the real one, then a rename.
+        let written = std::fs::canonicalize(path).and_then(|real| {
+            let file_name = real.file_name().unwrap_or_default().to_string_lossy();
+            let tmp =
+                real.with_file_name(format!(".{file_name}.scalec-fmt-{}", std::process::id()));
+            std::fs::write(&tmp, &new)
+                .and_then(|()| {
+                    std::fs::set_permissions(&tmp, std::fs::metadata(&real)?.permissions())
+                })
+                .and_then(|()| std::fs::rename(&tmp, &real))
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&tmp);
+                })
+        });
+        match written {
+            Ok(()) => eprintln!("formatted {name}"),
+            Err(e) => {
+                eprintln!("error: cannot write {name}: {e}; it was left as it was");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(2)
+    } else if stale > 0 {
+        eprintln!(
+            "error: {stale} file{} would be reformatted; run `scalec fmt` without --check",
+            plural(stale)
+        );
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

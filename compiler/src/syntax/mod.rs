@@ -2,6 +2,7 @@
 //! parser that builds one from the other and recovers from errors.
 
 pub mod ast;
+pub mod format;
 pub mod parser;
 
 pub use parser::parse;
