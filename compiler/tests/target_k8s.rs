@@ -11,7 +11,6 @@ mod support;
 use scalec::backends::kubernetes::{emit, names::is_dns_1035};
 use scalec::backends::Artifact;
 use scalec::ir::{Ir, Probe};
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use yaml_serde::Value;
@@ -20,16 +19,7 @@ fn artifacts(ir: &Ir) -> Vec<Artifact> {
     emit(ir, &fixtures_ir::meta())
 }
 
-fn write(name: &str, artifacts: &[Artifact]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = fs::remove_dir_all(&dir);
-    for a in artifacts {
-        let path = dir.join(&a.path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, &a.contents).unwrap();
-    }
-    dir
-}
+use support::write_artifacts as write;
 
 fn parse(a: &Artifact) -> Value {
     yaml_serde::from_str(&a.contents).unwrap_or_else(|e| panic!("{} is not YAML: {e}", a.path))

@@ -8,25 +8,14 @@ mod support;
 
 use scalec::backends::prometheus::{burn_factor, emit};
 use scalec::backends::Artifact;
-use std::fs;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 fn artifacts() -> Vec<Artifact> {
     emit(&fixtures_ir::triage(), &fixtures_ir::meta())
 }
 
-/// Writes artifacts under a fresh folder of the target's temp dir.
-fn write(name: &str, artifacts: &[Artifact]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = fs::remove_dir_all(&dir);
-    for a in artifacts {
-        let path = dir.join(&a.path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, &a.contents).unwrap();
-    }
-    dir
-}
+use support::write_artifacts as write;
 
 fn contents<'a>(artifacts: &'a [Artifact], path: &str) -> &'a str {
     &artifacts

@@ -69,6 +69,18 @@ fn missing(what: &str) {
     eprintln!("==================================================================");
 }
 
+/// Writes artifacts under a fresh folder of the target's temp dir.
+pub fn write_artifacts(name: &str, artifacts: &[scalec::backends::Artifact]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    for a in artifacts {
+        let path = dir.join(&a.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &a.contents).unwrap();
+    }
+    dir
+}
+
 /// Runs a command, returning (success, stdout + stderr).
 pub fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
