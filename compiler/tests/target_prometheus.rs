@@ -6,8 +6,9 @@
 mod fixtures_ir;
 mod support;
 
-use scalec::backends::prometheus::{burn_factor, emit};
+use scalec::backends::prometheus::emit;
 use scalec::backends::Artifact;
+use scalec::semantics::burn_factor;
 
 use std::process::Command;
 

@@ -16,6 +16,7 @@ use crate::diagnostics::{suggest, Code, Diagnostic, Span};
 use crate::ir::{self, Ir, RequestValue};
 use crate::project::Project;
 use crate::syntax::ast::{Decl, Expr, ExprKind, Ident, UseTarget};
+pub use slo::burn_factor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub use values::Dim;
 use values::{Eval, Value};

@@ -3,8 +3,8 @@
 //! example does not.
 #![allow(dead_code)]
 
-use scalec::backends::prometheus::burn_factor;
 use scalec::ir::*;
+use scalec::semantics::burn_factor;
 
 pub const MINUTE: f64 = 60_000.0;
 pub const HOUR: f64 = 60.0 * MINUTE;

@@ -24,8 +24,6 @@ pub mod promql;
 pub mod promtool_test;
 pub mod slo;
 
-pub use slo::burn_factor;
-
 /// A Prometheus rule file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleFile {

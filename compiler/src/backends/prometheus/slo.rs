@@ -42,14 +42,6 @@ use super::{Rule, RuleFile, RuleGroup};
 use crate::ir::{BurnWindow, Ir, Sli, Slo};
 use std::collections::BTreeMap;
 
-/// The burn-rate factor at which a window spends `budget_share` of the
-/// error budget of an SLO period (`window_ms`) within `long_ms`:
-/// `share × period / long`. 2% of a 30-day budget in 1h is 14.4×; over a
-/// 28-day period the same 2% is 13.44×.
-pub fn burn_factor(budget_share: f64, window_ms: f64, long_ms: f64) -> f64 {
-    budget_share * window_ms / long_ms
-}
-
 /// Where an SLO's events come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SliSource {
@@ -466,7 +458,8 @@ mod tests {
     const D: f64 = 24.0 * H;
 
     #[test]
-    fn factors_scale_with_the_period() {
+    fn factors_print_as_written() {
+        use crate::semantics::burn_factor;
         assert_eq!(promql::num(burn_factor(0.02, 30.0 * D, H)), "14.4");
         assert_eq!(promql::num(burn_factor(0.05, 30.0 * D, 6.0 * H)), "6");
         assert_eq!(promql::num(burn_factor(0.10, 30.0 * D, D)), "3");
