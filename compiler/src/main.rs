@@ -320,31 +320,13 @@ fn explain(code: Option<String>, list: bool) -> ExitCode {
 /// read or written (such a file is left as it was).
 fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
     let mut files = Vec::new();
-    let mut stack: Vec<PathBuf> = inputs.iter().rev().cloned().collect();
     let mut failed = false;
-    while let Some(p) = stack.pop() {
+    for p in inputs {
         if !p.is_dir() {
-            files.push(p);
-            continue;
-        }
-        match std::fs::read_dir(&p).and_then(|d| d.collect::<Result<Vec<_>, _>>()) {
-            Ok(entries) => {
-                // Folders below are entered unless they are links (no cycles).
-                let mut below: Vec<PathBuf> = entries
-                    .into_iter()
-                    .filter(|e| {
-                        e.file_type().is_ok_and(|t| t.is_dir())
-                            || e.path().extension().is_some_and(|x| x == "scale")
-                    })
-                    .map(|e| e.path())
-                    .collect();
-                below.sort();
-                stack.extend(below.into_iter().rev());
-            }
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", p.display());
-                failed = true;
-            }
+            files.push(p.clone());
+        } else if let Err(e) = scalec::project::collect_dir(p, &mut files) {
+            eprintln!("error: cannot read {}: {e}", p.display());
+            failed = true;
         }
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -59,6 +59,8 @@ fn safe_join(dir: &Path, rel: &str) -> io::Result<PathBuf> {
 
 /// Writes `artifacts` as the whole content of `dir`, atomically.
 pub fn write(dir: &Path, artifacts: &[Artifact]) -> io::Result<()> {
+    // `-o .` or `-o out/`: work on the folder's real name and parent.
+    let dir = &absolute(dir)?;
     if dir.exists() {
         let is_ours = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)?.next().is_none();
@@ -103,7 +105,8 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> io::Result<()> {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
-        std::fs::remove_dir_all(&old)?;
+        // The new output is in place: a folder left behind is only litter.
+        let _ = std::fs::remove_dir_all(&old);
     } else {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
@@ -111,6 +114,32 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> io::Result<()> {
         std::fs::rename(&staging, dir)?;
     }
     Ok(())
+}
+
+/// `dir` made absolute, without `.` components (and `..` resolved).
+fn absolute(dir: &Path) -> io::Result<PathBuf> {
+    let abs = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.file_name().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the output folder cannot be the file system root",
+        ));
+    }
+    Ok(out)
 }
 
 /// One difference between the folder and what a build would write.

@@ -242,14 +242,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every `.scale` file below `dir`, sorted: the one walk `check`, `build`
+/// and `fmt` share. Hidden folders, `target` and `node_modules` are skipped,
+/// and linked folders are not entered (no cycles).
+pub fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
         let name = e.file_name();
         let hidden = name.to_string_lossy().starts_with('.');
-        if path.is_dir() && !hidden && name != "target" && name != "node_modules" {
+        let real_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if real_dir && !hidden && name != "target" && name != "node_modules" {
             collect_dir(&path, out)?;
         } else if path.extension().is_some_and(|x| x == "scale") {
             out.push(path);

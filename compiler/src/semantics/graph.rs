@@ -66,7 +66,9 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                 .filter(|n| members.contains(n))
                 .min()
                 .expect("a strongly connected component has an edge inside");
-            if path.contains(&next) {
+            if let Some(at) = path.iter().position(|p| *p == next) {
+                // Keep only the loop itself: from `next` back to `next`.
+                path.drain(..at);
                 path.push(next);
                 break;
             }

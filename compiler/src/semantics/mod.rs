@@ -378,7 +378,8 @@ impl<'a> Checker<'a> {
     /// A quantity that must be > 0 (or ≥ 0 with `allow_zero`).
     pub fn positive(&mut self, e: &Expr, want: Dim, allow_zero: bool) -> Option<f64> {
         let v = self.quantity(e, want)?;
-        if v < 0.0 || (!allow_zero && v == 0.0) {
+        let ok = if allow_zero { v >= 0.0 } else { v > 0.0 };
+        if !ok {
             let bound = if allow_zero {
                 "zero or more"
             } else {
@@ -388,6 +389,24 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(Code::OutOfRange, format!("this must be {bound}"))
                     .primary(e.span, "out of range")
                     .help(format!("use {} {bound}", want.name())),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A quantity within `lo..=hi` (in the dimension's normal unit), with
+    /// the bounds written for people in the message.
+    pub fn bounded(&mut self, e: &Expr, want: Dim, lo: f64, hi: f64, range: &str) -> Option<f64> {
+        let v = self.quantity(e, want)?;
+        if !(v >= lo && v <= hi) {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("{} must be within {range}", want.name()),
+                )
+                .primary(e.span, "out of range")
+                .help(format!("use {} within {range}", want.name())),
             );
             return None;
         }

@@ -161,9 +161,12 @@ pub fn lower_budget(
     // writing: evaluate each after the ones it names.
     let keys = ["p50", "p95", "p99"];
     let exprs: Vec<Option<&Expr>> = keys.iter().map(|k| f.expr(cx, k)).collect();
+    // In an override block `p99 = p99 * 2` reads the base's p99: a field
+    // that names itself depends on itself only when there is no base value.
     let deps: Vec<Vec<usize>> = exprs
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let mut names = Vec::new();
             if let Some(e) = e {
                 names_in(e, &mut names);
@@ -171,7 +174,7 @@ pub fn lower_budget(
             names
                 .iter()
                 .filter_map(|n| keys.iter().position(|k| k == n))
-                .filter(|j| exprs[*j].is_some())
+                .filter(|j| exprs[*j].is_some() && !(*j == i && vals[i].is_some()))
                 .collect()
         })
         .collect();
@@ -472,11 +475,11 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     };
     let cpu_millicores = f
         .expr(cx, "cpu")
-        .and_then(|e| cx.positive(e, Dim::Cpu, false))
+        .and_then(|e| cx.bounded(e, Dim::Cpu, 1.0, 256_000.0, "1m..256 (cores)"))
         .map(|v| v.ceil() as u32);
     let memory_bytes = f
         .expr(cx, "memory")
-        .and_then(|e| cx.positive(e, Dim::Size, false))
+        .and_then(|e| cx.bounded(e, Dim::Size, 1_048_576.0, 4_398_046_511_104.0, "1Mi..4Ti"))
         .map(|v| v as u64);
     let budget = f.get("budget").and_then(|fl| budget_field(cx, fl.val));
     let prewarm = f
@@ -638,8 +641,8 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     }
     // CPU utilisation is measured against the CPU request: without one the
     // HorizontalPodAutoscaler cannot compute it and never scales.
-    if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, cpu_millicores, image.is_some())
-    {
+    // (A `cpu` that was written but wrong is reported already.)
+    if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
             .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
             .unwrap_or(body.span);
@@ -746,17 +749,30 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
                     return None;
                 }
             };
-            let t = cx.positive(target, Dim::Count, false)?;
+            let t = cx.bounded(
+                target,
+                Dim::Count,
+                1.0,
+                1e9,
+                "1..1000000000 items per replica",
+            )?;
             Some(Autoscale::QueueDepth { queue, target: t })
         }
         ExprKind::Path(p) if p.len() == 1 && p[0].name == "cpu" => {
-            let t = cx.positive(target, Dim::Fraction, false)?;
+            // Limits equal requests, so utilisation cannot pass 100%.
+            let t = cx.bounded(
+                target,
+                Dim::Fraction,
+                0.01,
+                1.0,
+                "1%..100% of the CPU request",
+            )?;
             Some(Autoscale::Cpu {
                 target_utilization: t,
             })
         }
         ExprKind::Path(p) if p.len() == 1 && p[0].name == "rps" => {
-            let t = cx.positive(target, Dim::Rate, false)?;
+            let t = cx.bounded(target, Dim::Rate, 0.001, 1e6, "0.001/s..1M rps per replica")?;
             Some(Autoscale::Rps {
                 target_per_replica: t,
             })

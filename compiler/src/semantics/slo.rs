@@ -100,8 +100,15 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         }
         Some((v, e.span))
     });
-    let window_ms = match f.expr(cx, "window") {
-        Some(e) => cx.positive(e, Dim::Duration, false),
+    let window_expr = f.expr(cx, "window");
+    let window_ms = match window_expr {
+        Some(e) => cx.bounded(
+            e,
+            Dim::Duration,
+            86_400_000.0,
+            366.0 * 86_400_000.0,
+            "1d..366d",
+        ),
         None => Some(30.0 * 86_400_000.0),
     };
     let sli = f
@@ -121,6 +128,28 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let budget = 1.0 - objective;
     let mut windows = Vec::new();
     for w in &policy.windows {
+        if w.long_ms > window_ms {
+            let mut d = Diagnostic::error(
+                Code::AlertWindows,
+                format!(
+                    "the {} alert looks back {}, longer than the SLO's {} window",
+                    w.name,
+                    fmt_ms(w.long_ms),
+                    fmt_ms(window_ms)
+                ),
+            )
+            .help("an alert window must fit in the SLO period: lengthen `window` or use a policy with shorter windows");
+            d = match (window_expr, w.span) {
+                (Some(e), Some(s)) => d
+                    .primary(e.span, "the SLO period")
+                    .secondary(s, "this alert window"),
+                (Some(e), None) => d.primary(e.span, "the SLO period"),
+                (None, Some(s)) => d.primary(s, "this alert window"),
+                (None, None) => d.primary(body.span, "this SLO"),
+            };
+            cx.diags.push(d);
+            continue;
+        }
         let factor = match w.factor {
             Some(f) => f,
             None => burn_factor(w.share, window_ms, w.long_ms),

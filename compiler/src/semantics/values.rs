@@ -151,6 +151,23 @@ impl Eval<'_> {
     /// Evaluates an expression; `hint` picks between units that share a
     /// suffix (`m`).
     pub fn eval(&mut self, e: &Expr, hint: Option<Dim>) -> Option<Value> {
+        let v = self.eval_node(e, hint)?;
+        if v.v.is_finite() {
+            return Some(v);
+        }
+        // `1e400ms`, `BIG - BIG`: a value no target can carry.
+        self.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                "this number is too large to mean anything",
+            )
+            .primary(e.span, "not a finite number")
+            .help("write a value of a realistic size"),
+        );
+        None
+    }
+
+    fn eval_node(&mut self, e: &Expr, hint: Option<Dim>) -> Option<Value> {
         match &e.kind {
             ExprKind::Quantity { value, unit, rps } => {
                 self.quantity(e.span, *value, unit, *rps, hint)

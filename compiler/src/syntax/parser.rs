@@ -117,6 +117,13 @@ fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
                     i += 1;
                 }
             }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            }
             b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') if !f(i, b) => return,
             _ => {}
         }
@@ -986,6 +993,14 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let many = "a b {\n".repeat(20_000);
         let (_, d) = parse(FileId(0), &many);
         assert_eq!(d.len(), 20_000);
+    }
+
+    #[test]
+    fn brackets_in_comments_do_not_count() {
+        let src = "app a { owner = \"x\" }\n/* disabled:\nservice old {\n*/\nservice api { port = 80 } // {\n";
+        let (f, d) = parse(FileId(0), src);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(f.decls.len(), 2);
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //!   AverageValue`, `threshold` = the target per replica, against the
 //!   Prometheus the app names (`app { prometheus = "…" }`, by default the
 //!   prometheus-operator's); min/max replica counts from `replicas`.
-//! - no `autoscale` but a replica range (`3..60`): CPU at 70%.
-//! - no `autoscale` and a fixed count: no autoscaler.
+//! - no `autoscale`: no autoscaler (the checker fills in CPU at 70% for a
+//!   replica range, so this is a fixed count).
 //!
 //! An HPA's `minReplicas` is at least 1 (scaling to zero needs KEDA).
 
@@ -25,9 +25,6 @@ use super::workload::labels;
 use crate::backends::prometheus::promql;
 use crate::ir::{Autoscale, Service};
 use std::collections::BTreeMap;
-
-/// CPU target when a replica range is given without an `autoscale` rule.
-pub const DEFAULT_CPU_TARGET: f64 = 0.7;
 
 /// The queue-depth gauge KEDA reads.
 pub const QUEUE_DEPTH_METRIC: &str = "app_queue_depth";
@@ -147,9 +144,6 @@ pub fn scaler(app: &str, prometheus: &str, name: &str, svc: &Service) -> Option<
                     }],
                 },
             }))
-        }
-        None if svc.replicas.max > svc.replicas.min => {
-            Some(hpa(app, name, svc, cpu(DEFAULT_CPU_TARGET)))
         }
         None => None,
     }
