@@ -101,17 +101,42 @@ impl Project {
         if inputs.is_empty() {
             return Err(LoadError("no input: give a .scale file or a folder".into()));
         }
-        let first = &inputs[0];
-        let root = if first.is_dir() {
-            first.clone()
-        } else {
-            first.parent().map(Path::to_path_buf).unwrap_or_default()
+        // The root is the folder given (or the file's folder); with several
+        // inputs, the deepest folder that holds them all.
+        let folder = |p: &PathBuf| -> PathBuf {
+            let d = if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
         };
-        let root = if root.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            root
-        };
+        let mut root = folder(&inputs[0]);
+        if inputs.len() > 1 {
+            let cwd = std::env::current_dir()
+                .map_err(|e| LoadError(format!("cannot read the current folder: {e}")))?;
+            let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
+            let folders: Vec<PathBuf> = inputs.iter().map(|i| abs(folder(i))).collect();
+            let mut common: Vec<Component> = folders[0]
+                .components()
+                .filter(|c| *c != Component::CurDir)
+                .collect();
+            for f in &folders[1..] {
+                let parts: Vec<Component> =
+                    f.components().filter(|c| *c != Component::CurDir).collect();
+                let n = common
+                    .iter()
+                    .zip(&parts)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                common.truncate(n);
+            }
+            root = common.iter().collect();
+        }
         let mut p = Project::empty(root.clone());
         let mut paths = Vec::new();
         for input in inputs {
@@ -263,6 +288,15 @@ pub fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn display_name(root: &Path, path: &Path) -> String {
+    let absolute;
+    let path = if root.is_absolute() && path.is_relative() {
+        absolute = std::env::current_dir()
+            .map(|c| c.join(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        absolute.as_path()
+    } else {
+        path
+    };
     let rel = path.strip_prefix(root).unwrap_or(path);
     let s = rel.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)

@@ -289,3 +289,35 @@ fn missing_input_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
 }
+
+#[test]
+fn several_inputs_form_one_project_rooted_where_they_meet() {
+    let root = tmp("multi");
+    std::fs::create_dir_all(root.join("a")).unwrap();
+    std::fs::create_dir_all(root.join("b")).unwrap();
+    std::fs::write(root.join("a/main.scale"), "app x { owner = \"o\" }\n").unwrap();
+    std::fs::write(
+        root.join("b/svc.scale"),
+        "use \"lib.scale\"\nservice s { image = \"i:1\"  budget = shared }\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("b/lib.scale"), "budget shared { p99 = 1s }\n").unwrap();
+    let (ok, text) =
+        run(scalec()
+            .current_dir(&root)
+            .args(["check", "a/main.scale", "b/svc.scale"]));
+    assert!(ok, "{text}");
+    // A name from the other file resolves; a missing one is reported with its path.
+    std::fs::write(
+        root.join("b/svc.scale"),
+        "service s { image = \"i:1\"  budget = nope }\n",
+    )
+    .unwrap();
+    let o = scalec()
+        .current_dir(&root)
+        .args(["check", "--color=never", "a/main.scale", "b/svc.scale"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("b/svc.scale:1:"));
+}
