@@ -74,7 +74,10 @@ pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>,
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(w) = artifacts.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(format!("two targets wrote `{}`", w[0].path));
+        return Err(format!(
+            "the artifact `{}` was generated twice; this is a scalec bug, please report it",
+            w[0].path
+        ));
     }
     artifacts.push(output::manifest(meta, &artifacts));
     Ok(artifacts)
