@@ -10,6 +10,7 @@ use scalec::backends::prometheus::emit;
 use scalec::backends::Artifact;
 use scalec::semantics::burn_factor;
 
+use std::path::Path;
 use std::process::Command;
 
 fn artifacts() -> Vec<Artifact> {
@@ -114,6 +115,15 @@ fn factors_scale_with_the_period() {
     assert!(lat.contains(r#"http_server_request_duration_seconds_bucket{job="api",http_route="/v1/search",le="0.4"}[1h]"#));
 }
 
+/// Runs `promtool VERB rules FILE` (`check` or `test`): (success, output).
+fn promtool_rules(promtool: &Path, verb: &str, file: impl AsRef<Path>) -> (bool, String) {
+    support::run(
+        Command::new(promtool)
+            .args([verb, "rules"])
+            .arg(file.as_ref()),
+    )
+}
+
 #[test]
 fn promtool_checks_every_rules_file() {
     let Some(promtool) = support::tool("promtool") else {
@@ -124,12 +134,7 @@ fn promtool_checks_every_rules_file() {
     let rules = files(&a, ".rules.yml");
     assert_eq!(rules.len(), 3);
     for f in &rules {
-        let (ok, out) = support::run(
-            Command::new(&promtool)
-                .arg("check")
-                .arg("rules")
-                .arg(dir.join(f)),
-        );
+        let (ok, out) = promtool_rules(&promtool, "check", dir.join(f));
         assert!(ok, "promtool check rules {f} failed:\n{out}");
         eprintln!(
             "promtool check rules {f}: {}",
@@ -158,12 +163,7 @@ fn promtool_tests_prove_every_alert() {
             text.contains("exp_alerts:\n") && text.contains("exp_alerts: []"),
             "{f} is one-sided"
         );
-        let (ok, out) = support::run(
-            Command::new(&promtool)
-                .arg("test")
-                .arg("rules")
-                .arg(dir.join(f)),
-        );
+        let (ok, out) = promtool_rules(&promtool, "test", dir.join(f));
         assert!(ok, "promtool test rules {f} failed:\n{out}");
         eprintln!(
             "promtool test rules {f}: {} groups, {} alert checks, {} promql checks: {}",
@@ -230,16 +230,11 @@ fn a_wrong_rule_fails_the_generated_tests() {
         rules.contents = rules.contents.replace(from, to);
         let dir = write(&format!("prometheus-mutant-{name}"), &a);
         // Still valid rules...
-        let (ok, out) = support::run(
-            Command::new(&promtool)
-                .arg("check")
-                .arg("rules")
-                .arg(dir.join(&path)),
-        );
+        let (ok, out) = promtool_rules(&promtool, "check", dir.join(&path));
         assert!(ok, "mutant {name} should still be valid rules:\n{out}");
         // ...that the generated tests reject.
         let test = dir.join(format!("prometheus/{stem}.rules.test.yml"));
-        let (ok, out) = support::run(Command::new(&promtool).arg("test").arg("rules").arg(&test));
+        let (ok, out) = promtool_rules(&promtool, "test", &test);
         assert!(
             !ok,
             "mutant {name} ({from} -> {to}) passed the generated tests:\n{out}"
@@ -276,23 +271,13 @@ fn promtool_accepts_and_passes_the_variants() {
         "{checkout}"
     );
     for f in files(&a, ".rules.yml") {
-        let (ok, out) = support::run(
-            Command::new(&promtool)
-                .arg("check")
-                .arg("rules")
-                .arg(dir.join(&f)),
-        );
+        let (ok, out) = promtool_rules(&promtool, "check", dir.join(&f));
         assert!(ok, "promtool check rules {f} failed:\n{out}");
     }
     let tests = files(&a, ".rules.test.yml");
     assert_eq!(tests.len(), 4);
     for f in &tests {
-        let (ok, out) = support::run(
-            Command::new(&promtool)
-                .arg("test")
-                .arg("rules")
-                .arg(dir.join(f)),
-        );
+        let (ok, out) = promtool_rules(&promtool, "test", dir.join(f));
         assert!(ok, "promtool test rules {f} failed:\n{out}");
         eprintln!(
             "variants: promtool test rules {f}: {}",

@@ -253,6 +253,12 @@ pub fn tests(ir: &Ir, obs: &Observe, rules_file: &str) -> TestFile {
             }
             Kind::Share { metric, class } => {
                 let total = 10_000u64;
+                // The alert expected for one class, with the signal's labels.
+                let with_class = |name: &str| {
+                    let mut l = labels.clone();
+                    l.insert(class.clone(), name.to_string());
+                    fire(l)
+                };
                 let cases = [(1.5 * d.max_change, true), (0.5 * d.max_change, false)];
                 for (shift, fires) in cases {
                     if 0.5 + shift >= 1.0 {
@@ -269,11 +275,6 @@ pub fn tests(ir: &Ir, obs: &Observe, rules_file: &str) -> TestFile {
                                 &[(total / 2, n0), (after, n1)],
                             ),
                         }
-                    };
-                    let with_class = |name: &str| {
-                        let mut l = labels.clone();
-                        l.insert(class.clone(), name.to_string());
-                        fire(l)
                     };
                     groups.push(TestGroup {
                         name: format!(
@@ -313,11 +314,6 @@ pub fn tests(ir: &Ir, obs: &Observe, rules_file: &str) -> TestFile {
                     old.extend(base.iter().cloned());
                     let mut new = vec![Matcher::eq(&class, "class-b")];
                     new.extend(base.iter().cloned());
-                    let with_class = |name: &str| {
-                        let mut l = labels.clone();
-                        l.insert(class.clone(), name.to_string());
-                        fire(l)
-                    };
                     groups.push(TestGroup {
                         name: format!(
                             "{}: a new class takes {}% of errors: fires for both classes",
