@@ -275,7 +275,9 @@ fn build(
             }
         };
     }
-    match output::write(out, &artifacts) {
+    let mut spec_paths = inputs.to_vec();
+    spec_paths.extend(c.project.disk_paths());
+    match output::write(out, &artifacts, &spec_paths) {
         Ok(()) => {
             eprintln!(
                 "wrote {} file{} to {}",

@@ -243,6 +243,15 @@ impl Project {
         }
     }
 
+    /// Where the project's own files are on disk (not the standard library).
+    pub fn disk_paths(&self) -> Vec<PathBuf> {
+        self.files
+            .iter()
+            .filter(|f| f.std_module.is_none())
+            .map(|f| self.root.join(&f.name))
+            .collect()
+    }
+
     /// `sha256:…` over the project's own files (names and texts, sorted by
     /// name) — not the standard library, which the compiler version pins.
     pub fn input_hash(&self) -> String {

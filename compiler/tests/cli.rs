@@ -321,3 +321,33 @@ fn several_inputs_form_one_project_rooted_where_they_meet() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("b/svc.scale:1:"));
 }
+
+/// Issue 5.1: `scalec build out/spec.scale -o out` exited 0 and deleted
+/// `out/spec.scale`. The writer never deletes what it did not write.
+#[test]
+fn a_build_never_deletes_its_own_input() {
+    let dir = tmp("input-in-output");
+    let out = dir.join("out");
+    let first = scalec()
+        .arg("build")
+        .arg(triage())
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let spec = out.join("spec.scale");
+    std::fs::copy(triage().join("triage.scale"), &spec).unwrap();
+    let before = read_tree(&out);
+    let second = scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("spec.scale"), "names the file: {stderr}");
+    assert_eq!(read_tree(&out), before, "the refused build changed nothing");
+}

@@ -77,7 +77,7 @@ slo s_lat {{ service = s_1.get_one  objective = 99%  sli = latency < 500ms }}
     let arts = scalec::emit(ir, &c.meta(), &["k8s", "prometheus", "ir"]).unwrap();
     let dir = std::env::temp_dir().join(format!("scalec-hostile-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    scalec::output::write(&dir, &arts).unwrap();
+    scalec::output::write(&dir, &arts, &[]).unwrap();
     for a in &arts {
         if a.path.ends_with(".yaml") || a.path.ends_with(".yml") {
             // Well-formed YAML whose comment header hides nothing: the first
