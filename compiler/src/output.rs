@@ -141,8 +141,10 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
                 Some(d) => real.starts_with(d),
                 None => absolute(i).ok()?.starts_with(dir),
             };
-            under.then(|| i.display().to_string())
+            under.then(|| real.display().to_string())
         })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     if !inside.is_empty() {
         return Err(refuse(dir, "the spec's own files are inside it", &inside));
