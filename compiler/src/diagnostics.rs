@@ -96,6 +96,7 @@ codes! {
     DuplicateField = "S0109", "field given twice";
     FileNotFound = "S0110", "imported file not found";
     SingletonTwice = "S0111", "declaration allowed once per project";
+    InvalidUtf8 = "S0112", "file is not valid UTF-8";
     UnitMismatch = "S0201", "wrong unit or type of value";
     MixedUnits = "S0202", "arithmetic mixes units";
     UnknownUnit = "S0203", "unknown unit";

@@ -335,15 +335,28 @@ fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
     let mut stale = 0;
     for path in &files {
         let name = path.display().to_string();
-        let old = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let old = match std::fs::read(path).map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                let at = e.utf8_error().valid_up_to();
+                let (line, col) = scalec::project::line_col(&e.as_bytes()[..at]);
+                eprintln!(
+                    "error[{}]: {name}:{line}:{col}: not valid UTF-8 (byte 0x{:02X}); it was left as it was",
+                    Code::InvalidUtf8.as_str(),
+                    e.as_bytes()[at]
+                );
+                failed = true;
+                continue;
+            }
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");
                 failed = true;
                 continue;
             }
         };
-        let new = match scalec::syntax::format::format(&old) {
+        // A byte-order mark is not part of the canonical form.
+        let body = old.strip_prefix('\u{FEFF}').unwrap_or(&old);
+        let new = match scalec::syntax::format::format(body) {
             Ok(t) => t,
             Err(diags) => {
                 let mut sources = diagnostics::SourceMap::default();

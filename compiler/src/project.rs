@@ -16,6 +16,9 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("shapes", include_str!("../../stdlib/shapes.scale")),
 ];
 
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+const BOM: &str = "\u{FEFF}";
+
 pub struct ParsedFile {
     pub id: FileId,
     /// Path relative to the project root (`/`-separated), or `std/….scale`.
@@ -61,7 +64,58 @@ impl Project {
         p
     }
 
+    /// Adds a file read from disk: a UTF-8 byte-order mark is skipped, and
+    /// text that is not UTF-8 is reported (S0112) at its first bad byte and
+    /// not parsed.
+    fn add_bytes(&mut self, name: String, bytes: Vec<u8>, std_module: Option<String>) -> usize {
+        match String::from_utf8(bytes) {
+            Ok(text) => self.add(name, text, std_module),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bad_len = e.utf8_error().error_len().unwrap_or(1);
+                let bytes = e.into_bytes();
+                let bom = if bytes.starts_with(BOM.as_bytes()) {
+                    BOM.len()
+                } else {
+                    0
+                };
+                // The valid prefix keeps its offsets; the rest is shown with
+                // replacement characters.
+                let text = String::from_utf8_lossy(&bytes[bom..]).into_owned();
+                let byte = bytes[at];
+                let id = self.sources.add(name.clone(), text);
+                let start = at - bom;
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidUtf8,
+                        format!("this file is not valid UTF-8: byte 0x{byte:02X} at offset {at}"),
+                    )
+                    .primary(
+                        Span::new(id, start, start + "\u{FFFD}".len()),
+                        format!(
+                            "{bad_len} invalid byte{}",
+                            if bad_len == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .help("save the file as UTF-8 (a .scale file is UTF-8 text)"),
+                );
+                self.files.push(ParsedFile {
+                    id,
+                    name,
+                    std_module,
+                    ast: File::default(),
+                });
+                self.files.len() - 1
+            }
+        }
+    }
+
     fn add(&mut self, name: String, text: String, std_module: Option<String>) -> usize {
+        // An invisible byte-order mark is not part of the spec.
+        let text = match text.strip_prefix(BOM) {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         let id = self.sources.add(name.clone(), text);
         let (ast, diags) = parse(id, &self.sources.get(id).text);
         self.diags.extend(diags);
@@ -160,9 +214,9 @@ impl Project {
             if !loaded.insert(name.clone()) {
                 continue;
             }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
-            p.add(name, text, None);
+            let bytes =
+                std::fs::read(&path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+            p.add_bytes(name, bytes, None);
         }
         // Follow `use "file"` (breadth first, each file once).
         let mut i = 0;
@@ -196,10 +250,10 @@ impl Project {
                 if loaded.contains(&rel) {
                     continue;
                 }
-                match std::fs::read_to_string(root.join(&rel)) {
-                    Ok(text) => {
+                match std::fs::read(root.join(&rel)) {
+                    Ok(bytes) => {
                         loaded.insert(rel.clone());
-                        p.add(rel, text, None);
+                        p.add_bytes(rel, bytes, None);
                     }
                     Err(_) => p.diags.push(not_found(&written, span)),
                 }
@@ -345,6 +399,15 @@ fn escapes(path: &str, span: Span) -> Diagnostic {
     )
     .primary(span, "outside the project")
     .help("use a path relative to this file that stays inside the project folder")
+}
+
+/// The 1-based line and column (in characters) just after `valid`, a
+/// valid UTF-8 prefix of a file.
+pub fn line_col(valid: &[u8]) -> (usize, usize) {
+    let text = std::str::from_utf8(valid).unwrap_or_default();
+    let line = text.matches('\n').count() + 1;
+    let col = text.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
 }
 
 fn not_found(path: &str, span: Span) -> Diagnostic {

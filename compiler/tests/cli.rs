@@ -351,3 +351,41 @@ fn a_build_never_deletes_its_own_input() {
     assert!(stderr.contains("spec.scale"), "names the file: {stderr}");
     assert_eq!(read_tree(&out), before, "the refused build changed nothing");
 }
+
+/// Issue 5.4 and 5.5: a byte-order mark is skipped (check and fmt), and a
+/// file that is not UTF-8 is a diagnostic with a code and the line:column
+/// of its first bad byte, not "stream did not contain valid UTF-8".
+#[test]
+fn byte_order_mark_and_invalid_utf8() {
+    let dir = tmp("encoding");
+    let bom = dir.join("bom.scale");
+    std::fs::write(&bom, "\u{FEFF}app shop { owner = \"team\" }\n").unwrap();
+    let (ok, text) = run(scalec().arg("check").arg(&bom));
+    assert!(ok, "{text}");
+    let (ok, text) = run(scalec().arg("fmt").arg(&bom));
+    assert!(ok, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&bom).unwrap(),
+        "app shop { owner = \"team\" }\n",
+        "fmt drops the mark"
+    );
+
+    let bad = dir.join("bad.scale");
+    std::fs::write(&bad, b"app shop {\n  owner = \"caf\xE9\"\n}\n").unwrap();
+    let out = scalec()
+        .args(["check", "--color=never"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[S0112]"), "{stderr}");
+    assert!(stderr.contains("bad.scale:2:15"), "{stderr}");
+    let out = scalec().arg("fmt").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("S0112") && stderr.contains(":2:15"),
+        "{stderr}"
+    );
+}

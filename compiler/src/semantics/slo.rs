@@ -259,6 +259,17 @@ fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
                 );
                 return None;
             }
+            if min < 400 {
+                cx.diags.push(
+                    Diagnostic::error(
+                        Code::BadSli,
+                        format!("`status >= {min}` counts successful responses as errors"),
+                    )
+                    .primary(r.span, "includes 1xx, 2xx or 3xx")
+                    .help("write `status >= 500` (server errors) or `status >= 400` (client and server errors)"),
+                );
+                return None;
+            }
             Some((
                 Sli::Availability {
                     error_status_min: min,
