@@ -69,10 +69,14 @@ fn every_diagnostic_page_has_checked_examples() {
                 "{code}.md:{line}: a ```scale block must start with `// check: ok` or `// check: CODES`, found {first:?}"
             );
         }
+        // A markdown page is UTF-8, so it cannot hold an S0112 example;
+        // tests/ui/project/invalid_utf8 has the real bytes.
+        let showable = code != "S0112";
         assert!(
-            blocks
-                .iter()
-                .any(|(_, first)| first.split_whitespace().any(|w| w == code)),
+            !showable
+                || blocks
+                    .iter()
+                    .any(|(_, first)| first.split_whitespace().any(|w| w == code)),
             "{code}.md: no example is marked as producing {code}"
         );
     }
