@@ -195,8 +195,24 @@ impl Project {
         let mut paths = Vec::new();
         for input in inputs {
             if input.is_dir() {
+                let first = paths.len();
                 collect_dir(input, &mut paths)
                     .map_err(|e| LoadError(format!("{}: {e}", input.display())))?;
+                // A linked file found in a folder must not lead out of it.
+                let real_root = std::fs::canonicalize(&root)
+                    .map_err(|e| LoadError(format!("{}: {e}", root.display())))?;
+                for path in &paths[first..] {
+                    let real = std::fs::canonicalize(path)
+                        .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+                    if !real.starts_with(&real_root) {
+                        return Err(LoadError(format!(
+                            "{} is a link to {}, outside the project root {}; copy the file into the project or name it on the command line",
+                            path.display(),
+                            real.display(),
+                            root.display()
+                        )));
+                    }
+                }
             } else if input.is_file() {
                 paths.push(input.clone());
             } else {
@@ -249,6 +265,17 @@ impl Project {
                 };
                 if loaded.contains(&rel) {
                     continue;
+                }
+                // `..` and absolute paths are refused above; a link must
+                // not lead out either.
+                if let (Ok(real), Ok(real_root)) = (
+                    std::fs::canonicalize(root.join(&rel)),
+                    std::fs::canonicalize(&root),
+                ) {
+                    if !real.starts_with(&real_root) {
+                        p.diags.push(escapes_by_link(&written, span, &real));
+                        continue;
+                    }
                 }
                 match std::fs::read(root.join(&rel)) {
                     Ok(bytes) => {
@@ -399,6 +426,21 @@ fn escapes(path: &str, span: Span) -> Diagnostic {
     )
     .primary(span, "outside the project")
     .help("use a path relative to this file that stays inside the project folder")
+}
+
+fn escapes_by_link(path: &str, span: Span, target: &Path) -> Diagnostic {
+    Diagnostic::error(
+        Code::PathEscapesRoot,
+        format!(
+            "the path \"{}\" leaves the project root through a link (to {})",
+            path.escape_debug(),
+            target.display().to_string().escape_debug()
+        ),
+    )
+    .primary(span, "a link to a file outside the project")
+    .help(
+        "copy the file into the project folder, or make the project root a folder that holds both",
+    )
 }
 
 /// The 1-based line and column (in characters) just after `valid`, a

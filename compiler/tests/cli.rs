@@ -389,3 +389,60 @@ fn byte_order_mark_and_invalid_utf8() {
         "{stderr}"
     );
 }
+
+/// Issue 5, path safety: `use` cannot leave the project root through `..`,
+/// an absolute path, or a link; each is S0108 and names the way out.
+#[test]
+fn imports_cannot_escape_the_root() {
+    let dir = tmp("escape");
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(dir.join("outside.scale"), "budget secret { p99 = 1s }\n").unwrap();
+    let outside = dir.join("outside.scale");
+    std::os::unix::fs::symlink(&outside, project.join("link.scale")).unwrap();
+    for (using, says) in [
+        ("use \"../outside.scale\"", "leaves the project root"),
+        (
+            &format!("use \"{}\"", outside.display()) as &str,
+            "leaves the project root",
+        ),
+        ("use \"link.scale\"", "through a link"),
+    ] {
+        let main = project.join("main.scale");
+        std::fs::write(&main, format!("{using}\napp shop {{ owner = \"team\" }}\n")).unwrap();
+        let out = scalec()
+            .args(["check", "--color=never"])
+            .arg(&main)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{using}: {stderr}");
+        assert!(
+            stderr.contains("S0108") && stderr.contains(says),
+            "{using}: {stderr}"
+        );
+    }
+}
+
+/// A linked `.scale` file found while walking a folder cannot bring in a
+/// file from outside the project either.
+#[test]
+fn a_walked_folder_cannot_link_out() {
+    let dir = tmp("walk-link");
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(dir.join("outside.scale"), "budget b { p99 = 1s }\n").unwrap();
+    std::fs::write(
+        project.join("main.scale"),
+        "app shop { owner = \"team\" }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.join("outside.scale"), project.join("b.scale")).unwrap();
+    let out = scalec().arg("check").arg(&project).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("b.scale") && stderr.contains("outside the project root"),
+        "{stderr}"
+    );
+}
