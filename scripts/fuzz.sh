@@ -39,7 +39,7 @@ for t in "${TARGETS[@]}"; do
         -max_total_time="$SECS" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
         -dict=scale.dict -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
         >"artifacts/$t.log" 2>&1 || rc=$?
-    grep -E '^(#[0-9]+ +(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|thread)' "artifacts/$t.log" || true
+    grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|thread)' "artifacts/$t.log" || true
     if ((rc != 0)); then
         echo "!!! $t failed: see fuzz/artifacts/$t.log and fuzz/artifacts/$t/" >&2
         status=1
