@@ -171,7 +171,7 @@ fn describe_origin(c: &Compilation, owner: &Declaration, o: &Origin) -> String {
     };
     match o {
         Origin::Written(s) if s.file == owner.span.file && owner.span.start <= s.start && s.end <= owner.span.end => {
-            "written here".into()
+            "written".into()
         }
         Origin::Written(s) => format!("written in {}", file_name(c, s.file)),
         Origin::Default => "default".into(),
