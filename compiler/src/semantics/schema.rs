@@ -636,13 +636,16 @@ impl BlockSpec {
     pub fn markdown_table(&self) -> String {
         let mut s = String::from("| field | type | default | notes |\n|---|---|---|---|\n");
         for fl in self.fields {
-            s.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                fl.name,
-                fl.type_doc,
-                fl.default.markdown(),
-                fl.notes
-            ));
+            let (name, default) = (format!("`{}`", fl.name), fl.default.markdown());
+            let cells: [&str; 4] = [&name, fl.type_doc, &default, fl.notes];
+            for c in cells {
+                s.push_str("| ");
+                s.push_str(c);
+                if !c.is_empty() {
+                    s.push(' ');
+                }
+            }
+            s.push_str("|\n");
         }
         s
     }
