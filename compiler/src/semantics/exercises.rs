@@ -511,7 +511,7 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
             .unwrap_or(false);
         let signing = f
             .expr(cx, "signing")
-            .and_then(|e| cx.word(e, &["sigstore", "none"]))
+            .and_then(|e| cx.word(e, schema::words(&schema::GATE, "signing")))
             .filter(|s| s != "none");
         let mut slo_burn = None;
         for item in &f.stmts {

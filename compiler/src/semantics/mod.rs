@@ -390,11 +390,15 @@ impl<'a> Checker<'a> {
 
     /// Evaluates without a required type (the caller decides what fits).
     pub fn eval_any(&mut self, e: &Expr, hint: Dim) -> Option<Value> {
-        Eval {
+        let v = Eval {
             diags: &mut self.diags,
             env: &|_| None,
         }
-        .eval(e, Some(hint))
+        .eval(e, Some(hint));
+        if let Some(v) = v {
+            self.model.evaluated(e.span, v.dim, v.v);
+        }
+        v
     }
 
     pub fn quantity(&mut self, e: &Expr, want: Dim) -> Option<f64> {

@@ -265,6 +265,10 @@ impl Model {
     }
 
     pub(super) fn block(&mut self, spec: &'static BlockSpec, span: Span) {
+        // A route without a block is read as an empty one, spanning nothing.
+        if span.start == span.end {
+            return;
+        }
         if !self.blocks.iter().any(|(s, _)| *s == span) {
             self.blocks.push((span, spec));
         }
@@ -306,6 +310,7 @@ pub fn fmt_value(v: Value) -> String {
         }
     };
     match v.dim {
+        Dim::Duration if v.v >= 60_000.0 => format!("{} ({} ms)", super::values::fmt_ms(v.v), n(v.v)),
         Dim::Duration => format!("{} ms", n(v.v)),
         Dim::Rate => format!("{} /s", n(v.v)),
         Dim::Fraction => format!("{} %", n(v.v * 100.0)),

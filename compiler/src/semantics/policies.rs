@@ -218,8 +218,8 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
     let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
     let session = f.block(cx, "session").map(|b| {
         let sf = cx.fields(b, &schema::SESSION);
-        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, &["region", "tenant", "none"]));
-        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
+        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "pin")));
+        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "fallback")));
         let refresh_cap_ms = sf.expr(cx, "refresh_cap").and_then(|e| {
             let v = cx.positive(e, Dim::Duration, false)?;
             if v > 30.0 * 86_400_000.0 {

@@ -240,6 +240,37 @@ impl<'a> Checker<'a> {
         self.model.set_values(id, out);
     }
 
+    /// A lowered SLO's values.
+    pub(super) fn record_slo(&mut self, r: DeclRef, s: &ir::Slo) {
+        let Some(id) = self.model.decl_named_at(r.name.span) else {
+            return;
+        };
+        let body = &r.decl.body;
+        let target = match &s.route {
+            Some(route) => format!("{}.{route}", s.service),
+            None => s.service.clone(),
+        };
+        let objective = fmt_value(Value {
+            dim: Dim::Fraction,
+            v: s.objective,
+        });
+        let window = fmt_value(Value {
+            dim: Dim::Duration,
+            v: s.window_ms,
+        });
+        let mut out = vec![
+            self.simple(body, "service", target),
+            self.simple(body, "objective", objective),
+            self.simple(body, "window", window),
+        ];
+        if let Some(e) = written(body, "sli") {
+            let text = self.formula(e).unwrap_or_default();
+            out.push(self.value("sli", None, text, Origin::Written(e.span)));
+        }
+        out.push(self.simple(body, "alerts", format!("`{}`", s.alerts.name)));
+        self.model.set_values(id, out);
+    }
+
     /// A lowered route's values, its effective budget first.
     pub(super) fn record_route(
         &mut self,

@@ -603,6 +603,14 @@ pub fn decl(kind: &str) -> Option<&'static BlockSpec> {
     DECLS.iter().copied().find(|b| b.id == kind)
 }
 
+/// The words a field takes (`pin` of `session`: region, tenant, none).
+pub fn words(block: &BlockSpec, field: &str) -> &'static [&'static str] {
+    match block.field(field).map(|f| f.ty) {
+        Some(Ty::Words(w)) => w,
+        _ => &[],
+    }
+}
+
 pub fn statement_doc(name: &str) -> Option<&'static str> {
     STATEMENTS.iter().find(|s| s.0 == name).map(|s| s.1)
 }
@@ -745,6 +753,15 @@ mod tests {
         for k in super::super::DECL_KINDS {
             assert!(decl(k).is_some(), "no schema for `{k}`");
         }
+    }
+
+    #[test]
+    fn service_kinds_are_the_irs() {
+        for k in SERVICE_KINDS {
+            let parsed: Result<crate::ir::ServiceKind, _> = serde_json::from_str(&format!("\"{k}\""));
+            assert!(parsed.is_ok(), "`{k}` is not an IR service kind");
+        }
+        assert_eq!(words(&SESSION, "pin"), ["region", "tenant", "none"]);
     }
 
     #[test]

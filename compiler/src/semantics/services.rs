@@ -430,8 +430,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let kind = match f.expr(cx, "kind") {
         None => Some(ServiceKind::Http),
         Some(e) => {
-            let names: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
-            cx.word(e, &names)
+            cx.word(e, schema::SERVICE_KINDS)
                 .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1))
         }
     };

@@ -18,6 +18,7 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
     let mut out = Vec::new();
     for r in cx.decls("slo") {
         if let Some(s) = lower_slo(cx, &r.name.name, &r.decl.body, services) {
+            cx.record_slo(r, &s);
             out.push(s);
         }
     }
@@ -369,7 +370,7 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
         let f = cx.fields(block, &schema::WINDOW);
         let severity = f
             .required(cx, "severity", "page")
-            .and_then(|e| cx.word(e, &["page", "ticket"]));
+            .and_then(|e| cx.word(e, schema::words(&schema::WINDOW, "severity")));
         let long_e = f.required(cx, "long", "1h");
         let long = long_e.and_then(|e| cx.positive(e, Dim::Duration, false));
         let short_e = f.required(cx, "short", "5m");
