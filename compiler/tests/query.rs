@@ -133,9 +133,12 @@ fn run_case(case: &Case) -> Vec<String> {
                 }
                 "refs" => {
                     let want = list(rest.strip_prefix("->").ok_or("expected `->`")?);
-                    let def = query::definition_at(&c, file, offset).ok_or("no declaration here")?;
-                    let got: Vec<String> =
-                        query::references(&c, def.decl).into_iter().map(place).collect();
+                    let def =
+                        query::definition_at(&c, file, offset).ok_or("no declaration here")?;
+                    let got: Vec<String> = query::references(&c, def.decl)
+                        .into_iter()
+                        .map(place)
+                        .collect();
                     (got == want).then_some(()).ok_or(format!("got {got:?}"))
                 }
                 "hover" => {
@@ -231,5 +234,9 @@ fn the_model_is_kept_when_there_are_errors() {
     let syms = query::document_symbols(&c, file);
     let names: Vec<&str> = syms.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["a", "api"]);
-    assert_eq!(syms[1].children.len(), 1, "the route is the service's child");
+    assert_eq!(
+        syms[1].children.len(),
+        1,
+        "the route is the service's child"
+    );
 }

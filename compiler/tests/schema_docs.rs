@@ -62,6 +62,7 @@ fn language_reference_tables_match_the_schema() {
     panic!(
         "docs/language.md's field tables differ from the schema (semantics/schema.rs); \
          rerun with UPDATE_DOCS=1 to regenerate them:\n{}",
-        diff.unified_diff().header("docs/language.md", "from the schema")
+        diff.unified_diff()
+            .header("docs/language.md", "from the schema")
     );
 }

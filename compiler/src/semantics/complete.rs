@@ -78,7 +78,7 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
                 }
             }
             '"' => {
-                while let Some((_, c)) = chars.next() {
+                for (_, c) in chars.by_ref() {
                     if c == '"' || c == '\n' {
                         if c == '\n' {
                             seg.clear();
@@ -133,7 +133,9 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
     let mut prefix = String::new();
     let position = match (touching, seg.last()) {
         (true, Some(Tok::Number(n))) => {
-            prefix = n.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').to_string();
+            prefix = n
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .to_string();
             seg.pop();
             Position::Unit {
                 key: value_key(&seg),
@@ -231,7 +233,12 @@ mod tests {
     fn reads_blocks_and_positions() {
         let c = at("service api {\n  route a GET \"/a\" {\n    budget = |");
         assert_eq!(c.block().map(|b| b.id), Some("route"));
-        assert_eq!(c.position, Position::Value { key: "budget".into() });
+        assert_eq!(
+            c.position,
+            Position::Value {
+                key: "budget".into()
+            }
+        );
         let c = at("service api {\n  |");
         assert_eq!(c.block().map(|b| b.id), Some("service"));
         assert_eq!(c.position, Position::ItemStart);
@@ -240,7 +247,12 @@ mod tests {
         assert_eq!(c.position, Position::ItemStart);
         assert_eq!(c.prefix, "p");
         let c = at("budget b { p99 = 150m|");
-        assert_eq!(c.position, Position::Unit { key: Some("p99".into()) });
+        assert_eq!(
+            c.position,
+            Position::Unit {
+                key: Some("p99".into())
+            }
+        );
         assert_eq!(c.prefix, "m");
         let c = at("service a {\n  calls db, |");
         assert_eq!(c.position, Position::Service);

@@ -4,12 +4,12 @@
 //! of declaration is lowered by its own module, which reports every problem
 //! it finds and carries on with what is left.
 
+mod complete;
 mod exercises;
 mod fields;
 mod graph;
 pub mod model;
 mod policies;
-mod complete;
 pub mod query;
 mod record;
 pub mod schema;

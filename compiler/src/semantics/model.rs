@@ -310,7 +310,9 @@ pub fn fmt_value(v: Value) -> String {
         }
     };
     match v.dim {
-        Dim::Duration if v.v >= 60_000.0 => format!("{} ({} ms)", super::values::fmt_ms(v.v), n(v.v)),
+        Dim::Duration if v.v >= 60_000.0 => {
+            format!("{} ({} ms)", super::values::fmt_ms(v.v), n(v.v))
+        }
         Dim::Duration => format!("{} ms", n(v.v)),
         Dim::Rate => format!("{} /s", n(v.v)),
         Dim::Fraction => format!("{} %", n(v.v * 100.0)),

@@ -274,7 +274,9 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
                 let pf = cx.fields(b, &schema::PROOF_OF_WORK);
                 match pf.expr(cx, "difficulty") {
                     Some(d) => cx.integer(d, 1.0, 32.0)? as u32,
-                    None => schema::default_of(&schema::PROOF_OF_WORK, "difficulty", Dim::Count) as u32,
+                    None => {
+                        schema::default_of(&schema::PROOF_OF_WORK, "difficulty", Dim::Count) as u32
+                    }
                 }
             }
             None => schema::default_of(&schema::PROOF_OF_WORK, "difficulty", Dim::Count) as u32,

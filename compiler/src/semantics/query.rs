@@ -170,7 +170,11 @@ fn describe_origin(c: &Compilation, owner: &Declaration, o: &Origin) -> String {
             .unwrap_or_default()
     };
     match o {
-        Origin::Written(s) if s.file == owner.span.file && owner.span.start <= s.start && s.end <= owner.span.end => {
+        Origin::Written(s)
+            if s.file == owner.span.file
+                && owner.span.start <= s.start
+                && s.end <= owner.span.end =>
+        {
             "written".into()
         }
         Origin::Written(s) => format!("written in {}", file_name(c, s.file)),
@@ -192,7 +196,10 @@ fn describe_origin(c: &Compilation, owner: &Declaration, o: &Origin) -> String {
         }
         Origin::Service { decl, inner } => {
             let svc = m.decl(*decl).map(|d| d.name.as_str()).unwrap_or("?");
-            format!("the service `{svc}`'s budget: {}", describe_origin(c, owner, inner))
+            format!(
+                "the service `{svc}`'s budget: {}",
+                describe_origin(c, owner, inner)
+            )
         }
     }
 }
@@ -202,7 +209,11 @@ fn value_line(c: &Compilation, owner: &Declaration, v: &ResolvedValue) -> String
     if let Some(f) = &v.formula {
         s.push_str(&format!(" = {f}"));
     }
-    s.push_str(&format!(" = {}` ({})", v.value, describe_origin(c, owner, &v.origin)));
+    s.push_str(&format!(
+        " = {}` ({})",
+        v.value,
+        describe_origin(c, owner, &v.origin)
+    ));
     s
 }
 
@@ -340,15 +351,12 @@ pub fn hover(c: &Compilation, file: FileId, offset: usize) -> Option<Hover> {
         schema::decl(word).map(|b| format!("**{word}**: {}", b.doc))
     } else {
         cx.block().and_then(|b| {
-            b.field(word)
-                .map(|f| f.summary())
-                .or_else(|| {
-                    b.stmts
-                        .iter()
-                        .any(|s| *s == word)
-                        .then(|| schema::statement_doc(word).map(|d| format!("**{word}**: {d}")))
-                        .flatten()
-                })
+            b.field(word).map(|f| f.summary()).or_else(|| {
+                b.stmts
+                    .contains(&word)
+                    .then(|| schema::statement_doc(word).map(|d| format!("**{word}**: {d}")))
+                    .flatten()
+            })
         })
     }?;
     Some(Hover {
@@ -388,7 +396,11 @@ pub fn completions(c: &Compilation, file: FileId, offset: usize) -> Vec<Completi
             for b in schema::DECLS {
                 add(b.id, CompletionKind::Keyword, b.doc);
             }
-            add("use", CompletionKind::Keyword, "`use std.MODULE.{names}` or `use \"file.scale\"`");
+            add(
+                "use",
+                CompletionKind::Keyword,
+                "`use std.MODULE.{names}` or `use \"file.scale\"`",
+            );
         }
         Position::ItemStart => {
             if let Some(b) = cx.block() {

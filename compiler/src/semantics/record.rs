@@ -54,7 +54,13 @@ impl<'a> Checker<'a> {
         Some(s.replace(" * ", " × "))
     }
 
-    fn value(&self, field: &str, formula: Option<String>, value: String, origin: Origin) -> ResolvedValue {
+    fn value(
+        &self,
+        field: &str,
+        formula: Option<String>,
+        value: String,
+        origin: Origin,
+    ) -> ResolvedValue {
         ResolvedValue {
             field: field.to_string(),
             formula,
@@ -290,7 +296,10 @@ impl<'a> Checker<'a> {
             .map(|p| (p, service));
         let mut out = self.budget_values(&route.budget, block, svc);
         if let Some(n) = &route.budget_name {
-            out.insert(0, self.value("budget", None, format!("`{n}`"), Origin::Default));
+            out.insert(
+                0,
+                self.value("budget", None, format!("`{n}`"), Origin::Default),
+            );
             if let Some(e) = block.and_then(|b| written(b, "budget")) {
                 out[0].origin = Origin::Written(e.span);
             }

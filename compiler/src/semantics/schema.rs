@@ -127,21 +127,54 @@ pub static APP: BlockSpec = block(
     "`app`",
     "The application: its name, owner, pins and where its tenant comes from. One per project.",
     &[
-        f("owner", Str, "string", NONE, "The owning team.", "the owning team"),
-        f("region", Str, "string", NONE, "The region the app runs in.", ""),
-        f("generator", Str, "string `\"tool@version\"`", NONE,
-          "The tool that produced the app, pinned; recorded in every artifact header.",
-          "the tool that produced the app; recorded in every artifact header ([§7](#7-versions))"),
-        f("scalec", Str, "string, a semver requirement", NONE,
-          "The compiler versions this spec accepts.",
-          "the compiler versions this spec accepts ([§7](#7-versions))"),
-        f("tenant", Other, "request value", NONE,
-          "Where a request's tenant comes from (`header(\"x-tenant-id\")`).",
-          "where a request's tenant comes from; used by `shard_by = tenant` and `per tenant`"),
-        f("prometheus", Str, "string, an `http://` or `https://` URL",
-          Value("\"http://prometheus-operated.monitoring.svc:9090\""),
-          "The Prometheus that KEDA queries for `queue_depth` scaling.",
-          "the Prometheus that KEDA queries for `queue_depth` scaling; IR `prometheus_url`"),
+        f(
+            "owner",
+            Str,
+            "string",
+            NONE,
+            "The owning team.",
+            "the owning team",
+        ),
+        f(
+            "region",
+            Str,
+            "string",
+            NONE,
+            "The region the app runs in.",
+            "",
+        ),
+        f(
+            "generator",
+            Str,
+            "string `\"tool@version\"`",
+            NONE,
+            "The tool that produced the app, pinned; recorded in every artifact header.",
+            "the tool that produced the app; recorded in every artifact header ([§7](#7-versions))",
+        ),
+        f(
+            "scalec",
+            Str,
+            "string, a semver requirement",
+            NONE,
+            "The compiler versions this spec accepts.",
+            "the compiler versions this spec accepts ([§7](#7-versions))",
+        ),
+        f(
+            "tenant",
+            Other,
+            "request value",
+            NONE,
+            "Where a request's tenant comes from (`header(\"x-tenant-id\")`).",
+            "where a request's tenant comes from; used by `shard_by = tenant` and `per tenant`",
+        ),
+        f(
+            "prometheus",
+            Str,
+            "string, an `http://` or `https://` URL",
+            Value("\"http://prometheus-operated.monitoring.svc:9090\""),
+            "The Prometheus that KEDA queries for `queue_depth` scaling.",
+            "the Prometheus that KEDA queries for `queue_depth` scaling; IR `prometheus_url`",
+        ),
     ],
     &[],
 );
@@ -153,12 +186,38 @@ pub static BUDGET: BlockSpec = block(
     "a budget",
     "A latency budget: the percentiles a hop must meet and its hard timeout.",
     &[
-        f("p50", Quantity(Dim::Duration), "duration > 0", NONE, "The median latency.", "IR `p50_ms`"),
-        f("p95", Quantity(Dim::Duration), "duration > 0", NONE, "The 95th percentile latency.", "IR `p95_ms`"),
-        f("p99", Quantity(Dim::Duration), "duration > 0", NONE, "The 99th percentile latency.", "IR `p99_ms`"),
-        f("timeout", Quantity(Dim::Duration), "duration > 0", Text("1.2 × `p99`"),
-          "The hard timeout; defaults to 1.2 × p99.",
-          "the hard timeout; IR `timeout_ms`, and `timeout_defaulted`"),
+        f(
+            "p50",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            NONE,
+            "The median latency.",
+            "IR `p50_ms`",
+        ),
+        f(
+            "p95",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            NONE,
+            "The 95th percentile latency.",
+            "IR `p95_ms`",
+        ),
+        f(
+            "p99",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            NONE,
+            "The 99th percentile latency.",
+            "IR `p99_ms`",
+        ),
+        f(
+            "timeout",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Text("1.2 × `p99`"),
+            "The hard timeout; defaults to 1.2 × p99.",
+            "the hard timeout; IR `timeout_ms`, and `timeout_defaulted`",
+        ),
     ],
     &[],
 );
@@ -173,8 +232,14 @@ pub static CACHE: BlockSpec = block(
     "cache",
     "a cache",
     "Response caching for a route.",
-    &[f("ttl", Quantity(Dim::Duration), "duration > 0", Required,
-        "How long a cached response is served.", "IR `cache_ttl_ms`")],
+    &[f(
+        "ttl",
+        Quantity(Dim::Duration),
+        "duration > 0",
+        Required,
+        "How long a cached response is served.",
+        "IR `cache_ttl_ms`",
+    )],
     &[],
 );
 
@@ -183,9 +248,22 @@ pub static RETRY: BlockSpec = block(
     "a retry policy",
     "How a failed call of the route is retried.",
     &[
-        f("attempts", Quantity(Dim::Count), "whole number 1–10", Required, "How many attempts in all.", ""),
-        f("backoff", Ty::Range(Dim::Duration), "a duration, or a range `MIN..MAX` (> 0)", Value("25ms..250ms"),
-          "The wait between attempts.", ""),
+        f(
+            "attempts",
+            Quantity(Dim::Count),
+            "whole number 1–10",
+            Required,
+            "How many attempts in all.",
+            "",
+        ),
+        f(
+            "backoff",
+            Ty::Range(Dim::Duration),
+            "a duration, or a range `MIN..MAX` (> 0)",
+            Value("25ms..250ms"),
+            "The wait between attempts.",
+            "",
+        ),
     ],
     &[],
 );
@@ -221,14 +299,54 @@ pub static METRICS: BlockSpec = block(
     "a metrics binding",
     "The Prometheus series a service's SLOs count (OpenTelemetry names by default).",
     &[
-        f("requests", Other, "`counter(\"name\")`", Value("\"http_server_request_duration_seconds_count\""),
-          "The request counter.", ""),
-        f("latency", Other, "`histogram(\"name\", buckets = [D, …])`", Value("\"http_server_request_duration_seconds\""),
-          "The latency histogram and its bucket bounds.", ""),
-        f("status", Other, "`label(\"name\")`", Value("\"http_response_status_code\""), "The status code label.", ""),
-        f("route", Other, "`label(\"name\")`", Value("\"http_route\""), "The route label.", ""),
-        f("method", Other, "`label(\"name\")`", Value("\"http_request_method\""), "The method label.", ""),
-        f("service", Other, "`label(\"name\")`", Value("\"job\""), "The label naming the service.", ""),
+        f(
+            "requests",
+            Other,
+            "`counter(\"name\")`",
+            Value("\"http_server_request_duration_seconds_count\""),
+            "The request counter.",
+            "",
+        ),
+        f(
+            "latency",
+            Other,
+            "`histogram(\"name\", buckets = [D, …])`",
+            Value("\"http_server_request_duration_seconds\""),
+            "The latency histogram and its bucket bounds.",
+            "",
+        ),
+        f(
+            "status",
+            Other,
+            "`label(\"name\")`",
+            Value("\"http_response_status_code\""),
+            "The status code label.",
+            "",
+        ),
+        f(
+            "route",
+            Other,
+            "`label(\"name\")`",
+            Value("\"http_route\""),
+            "The route label.",
+            "",
+        ),
+        f(
+            "method",
+            Other,
+            "`label(\"name\")`",
+            Value("\"http_request_method\""),
+            "The method label.",
+            "",
+        ),
+        f(
+            "service",
+            Other,
+            "`label(\"name\")`",
+            Value("\"job\""),
+            "The label naming the service.",
+            "",
+        ),
     ],
     &[],
 );
@@ -279,11 +397,30 @@ pub static LIMIT: BlockSpec = block(
     "a limit",
     "`per KEY { rate, burst, from }`: a token bucket per key.",
     &[
-        f("rate", Quantity(Dim::Rate), "rate > 0", Required, "The sustained rate allowed per key.", "IR `rate_rps`"),
-        f("burst", Quantity(Dim::Count), "whole number 1–10⁹", Text("⌈rate⌉ (one second of rate)"),
-          "The bucket size; at least one second of rate.", "must be ≥ one second of rate"),
-        f("from", Other, "`header(\"…\")` or `claim(\"…\")`", Text("per key, above"),
-          "Where the key is read from.", ""),
+        f(
+            "rate",
+            Quantity(Dim::Rate),
+            "rate > 0",
+            Required,
+            "The sustained rate allowed per key.",
+            "IR `rate_rps`",
+        ),
+        f(
+            "burst",
+            Quantity(Dim::Count),
+            "whole number 1–10⁹",
+            Text("⌈rate⌉ (one second of rate)"),
+            "The bucket size; at least one second of rate.",
+            "must be ≥ one second of rate",
+        ),
+        f(
+            "from",
+            Other,
+            "`header(\"…\")` or `claim(\"…\")`",
+            Text("per key, above"),
+            "Where the key is read from.",
+            "",
+        ),
     ],
     &[],
 );
@@ -293,14 +430,30 @@ pub static LIMITS: BlockSpec = block(
     "`limits`",
     "Rate limits per key, the concurrency cap and what happens past it. One per project.",
     &[
-        f("concurrency", Other, "`cores`, or a whole number 1–10⁶", Value("cores"),
-          "In-flight requests per pod; `cores` = the pod's CPU, rounded up.",
-          "in-flight requests per pod; `cores` = the pod's CPU, rounded up"),
-        f("overflow", Other, "`reject` or `queue(\"name\")`", Value("reject"),
-          "What happens past the concurrency cap.", "what happens past the concurrency cap"),
-        f("queue_timeout", Quantity(Dim::Duration), "duration > 0", Value("1s"),
-          "How long a request may wait in the overflow queue.",
-          "how long a request may wait in the overflow queue"),
+        f(
+            "concurrency",
+            Other,
+            "`cores`, or a whole number 1–10⁶",
+            Value("cores"),
+            "In-flight requests per pod; `cores` = the pod's CPU, rounded up.",
+            "in-flight requests per pod; `cores` = the pod's CPU, rounded up",
+        ),
+        f(
+            "overflow",
+            Other,
+            "`reject` or `queue(\"name\")`",
+            Value("reject"),
+            "What happens past the concurrency cap.",
+            "what happens past the concurrency cap",
+        ),
+        f(
+            "queue_timeout",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Value("1s"),
+            "How long a request may wait in the overflow queue.",
+            "how long a request may wait in the overflow queue",
+        ),
     ],
     &["per"],
 );
@@ -317,9 +470,22 @@ pub static ROTATION: BlockSpec = block(
     "a key rotation",
     "How often signing keys rotate, and how long old keys stay valid.",
     &[
-        f("every", Quantity(Dim::Duration), "duration > 0", Required, "The rotation period.", ""),
-        f("overlap", Quantity(Dim::Duration), "duration ≥ 0", Required,
-          "How long the previous key stays valid; shorter than `every`.", ""),
+        f(
+            "every",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Required,
+            "The rotation period.",
+            "",
+        ),
+        f(
+            "overlap",
+            Quantity(Dim::Duration),
+            "duration ≥ 0",
+            Required,
+            "How long the previous key stays valid; shorter than `every`.",
+            "",
+        ),
     ],
     &[],
 );
@@ -350,11 +516,30 @@ pub static SESSION: BlockSpec = block(
     "a session policy",
     "How sessions are pinned and refreshed.",
     &[
-        f("pin", Words(&["region", "tenant", "none"]), "`region`, `tenant` or `none`", NONE, "What a session is pinned to.", ""),
-        f("fallback", Words(&["sticky", "any", "reject"]), "`sticky`, `any` or `reject`", NONE,
-          "Where a session goes when its pin is unavailable.", ""),
-        f("refresh_cap", Quantity(Dim::Duration), "duration > 0", NONE,
-          "How long a session may be refreshed; above 30d warns.", ""),
+        f(
+            "pin",
+            Words(&["region", "tenant", "none"]),
+            "`region`, `tenant` or `none`",
+            NONE,
+            "What a session is pinned to.",
+            "",
+        ),
+        f(
+            "fallback",
+            Words(&["sticky", "any", "reject"]),
+            "`sticky`, `any` or `reject`",
+            NONE,
+            "Where a session goes when its pin is unavailable.",
+            "",
+        ),
+        f(
+            "refresh_cap",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            NONE,
+            "How long a session may be refreshed; above 30d warns.",
+            "",
+        ),
     ],
     &[],
 );
@@ -363,8 +548,14 @@ pub static PROOF_OF_WORK: BlockSpec = block(
     "proof_of_work",
     "a proof-of-work policy",
     "The proof-of-work challenge's settings.",
-    &[f("difficulty", Quantity(Dim::Count), "whole number 1–32", Value("16"),
-        "The challenge's difficulty in bits.", "")],
+    &[f(
+        "difficulty",
+        Quantity(Dim::Count),
+        "whole number 1–32",
+        Value("16"),
+        "The challenge's difficulty in bits.",
+        "",
+    )],
     &[],
 );
 
@@ -396,12 +587,54 @@ pub static DRIFT: BlockSpec = block(
     "a drift policy",
     "The largest change allowed between periods, per signal.",
     &[
-        f("token_usage", Quantity(Dim::Fraction), "percentage > 0", NONE, "Allowed change in token usage.", ""),
-        f("error_taxonomy", Quantity(Dim::Fraction), "percentage > 0", NONE, "Allowed change in the error taxonomy.", ""),
-        f("latency", Quantity(Dim::Fraction), "percentage > 0", NONE, "Allowed change in latency.", ""),
-        f("cost", Quantity(Dim::Fraction), "percentage > 0", NONE, "Allowed change in cost.", ""),
-        f("error_rate", Quantity(Dim::Fraction), "percentage > 0", NONE, "Allowed change in the error rate.", ""),
-        f("compare", Other, "`daily`, `weekly` or a duration", Value("weekly"), "The period compared.", ""),
+        f(
+            "token_usage",
+            Quantity(Dim::Fraction),
+            "percentage > 0",
+            NONE,
+            "Allowed change in token usage.",
+            "",
+        ),
+        f(
+            "error_taxonomy",
+            Quantity(Dim::Fraction),
+            "percentage > 0",
+            NONE,
+            "Allowed change in the error taxonomy.",
+            "",
+        ),
+        f(
+            "latency",
+            Quantity(Dim::Fraction),
+            "percentage > 0",
+            NONE,
+            "Allowed change in latency.",
+            "",
+        ),
+        f(
+            "cost",
+            Quantity(Dim::Fraction),
+            "percentage > 0",
+            NONE,
+            "Allowed change in cost.",
+            "",
+        ),
+        f(
+            "error_rate",
+            Quantity(Dim::Fraction),
+            "percentage > 0",
+            NONE,
+            "Allowed change in the error rate.",
+            "",
+        ),
+        f(
+            "compare",
+            Other,
+            "`daily`, `weekly` or a duration",
+            Value("weekly"),
+            "The period compared.",
+            "",
+        ),
     ],
     &[],
 );
@@ -425,16 +658,46 @@ pub static SLO: BlockSpec = block(
     "an SLO",
     "A service level objective over a service or one of its routes.",
     &[
-        f("service", Ref("service"), "`SERVICE` or `SERVICE.ROUTE`", Required,
-          "The service (or `service.route`) the objective is about.", "IR `service` and `route`"),
-        f("objective", Quantity(Dim::Fraction), "percentage, strictly between 0% and 100%", Required,
-          "The share of good events promised.", "IR fraction: `99.9%` → 0.999"),
-        f("window", Quantity(Dim::Duration), "duration, `1d..366d`", Value("30d"),
-          "The SLO period.", "the SLO period; every alert window's `long` must fit in it (S0602)"),
-        f("sli", Other, "`errors(status >= N) / requests` or `latency < D`", Required,
-          "What counts as a bad event.", "below"),
-        f("alerts", Ref("alert_policy"), "an `alert_policy` name", Text("`std.slo.multiwindow`"),
-          "The alert policy (burn-rate windows).", "naming a std policy needs its import"),
+        f(
+            "service",
+            Ref("service"),
+            "`SERVICE` or `SERVICE.ROUTE`",
+            Required,
+            "The service (or `service.route`) the objective is about.",
+            "IR `service` and `route`",
+        ),
+        f(
+            "objective",
+            Quantity(Dim::Fraction),
+            "percentage, strictly between 0% and 100%",
+            Required,
+            "The share of good events promised.",
+            "IR fraction: `99.9%` → 0.999",
+        ),
+        f(
+            "window",
+            Quantity(Dim::Duration),
+            "duration, `1d..366d`",
+            Value("30d"),
+            "The SLO period.",
+            "the SLO period; every alert window's `long` must fit in it (S0602)",
+        ),
+        f(
+            "sli",
+            Other,
+            "`errors(status >= N) / requests` or `latency < D`",
+            Required,
+            "What counts as a bad event.",
+            "below",
+        ),
+        f(
+            "alerts",
+            Ref("alert_policy"),
+            "an `alert_policy` name",
+            Text("`std.slo.multiwindow`"),
+            "The alert policy (burn-rate windows).",
+            "naming a std policy needs its import",
+        ),
     ],
     &[],
 );
@@ -444,16 +707,46 @@ pub static WINDOW: BlockSpec = block(
     "an alert window",
     "One burn-rate alert window of an alert policy.",
     &[
-        f("severity", Words(&["page", "ticket"]), "`page` or `ticket`", Required, "Who is told.", ""),
-        f("long", Quantity(Dim::Duration), "duration > 0", Required, "The window that detects the burn.",
-          "the window that detects the burn"),
-        f("short", Quantity(Dim::Duration), "duration > 0", Required, "The window that confirms it is still burning.",
-          "the window that confirms it is still burning; `long` > `short`"),
-        f("budget", Quantity(Dim::Fraction), "percentage, 0 < b ≤ 100%", Text("one of `budget`/`factor` required"),
-          "The share of the error budget spent within `long`.",
-          "the share of the error budget spent within `long`; the factor is then scaled per SLO"),
-        f("factor", Quantity(Dim::Factor), "multiplier > 0", Text(""), "A fixed burn factor.",
-          "a fixed burn factor (used when both are given)"),
+        f(
+            "severity",
+            Words(&["page", "ticket"]),
+            "`page` or `ticket`",
+            Required,
+            "Who is told.",
+            "",
+        ),
+        f(
+            "long",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Required,
+            "The window that detects the burn.",
+            "the window that detects the burn",
+        ),
+        f(
+            "short",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Required,
+            "The window that confirms it is still burning.",
+            "the window that confirms it is still burning; `long` > `short`",
+        ),
+        f(
+            "budget",
+            Quantity(Dim::Fraction),
+            "percentage, 0 < b ≤ 100%",
+            Text("one of `budget`/`factor` required"),
+            "The share of the error budget spent within `long`.",
+            "the share of the error budget spent within `long`; the factor is then scaled per SLO",
+        ),
+        f(
+            "factor",
+            Quantity(Dim::Factor),
+            "multiplier > 0",
+            Text(""),
+            "A fixed burn factor.",
+            "a fixed burn factor (used when both are given)",
+        ),
     ],
     &[],
 );
@@ -510,7 +803,14 @@ pub static SHAPE: BlockSpec = block(
     "shape",
     "a shape",
     "A reusable traffic shape, in percentages of a load test's `peak`.",
-    &[f("stages", Ty::Block(&STAGES), "block of stages", Required, "The shape's stages.", "")],
+    &[f(
+        "stages",
+        Ty::Block(&STAGES),
+        "block of stages",
+        Required,
+        "The shape's stages.",
+        "",
+    )],
     &[],
 );
 
@@ -518,7 +818,14 @@ pub static CHAOS: BlockSpec = block(
     "chaos",
     "a chaos experiment",
     "A chaos experiment: faults injected into a service, and what must happen.",
-    &[f("target", Ref("service"), "a service name", Required, "The service the faults hit.", "")],
+    &[f(
+        "target",
+        Ref("service"),
+        "a service name",
+        Required,
+        "The service the faults hit.",
+        "",
+    )],
     &["kill", "latency", "expect"],
 );
 
@@ -587,15 +894,42 @@ pub static BLOCKS: &[&BlockSpec] = &[
 
 /// One-line docs of the statements.
 pub const STATEMENTS: &[(&str, &str)] = &[
-    ("route", "`route NAME METHOD \"path\" class CLASS { … }`: an endpoint of the service."),
-    ("calls", "`calls a, b`: the services this one calls (edges of the call graph)."),
-    ("autoscale", "`autoscale on cpu|rps|queue_depth(\"q\") target N`: what the replicas scale on."),
-    ("per", "`per KEY { rate = …  burst = … }`: a rate limit per api_key, ip, identity or tenant."),
-    ("stage", "`ramp A -> B over D`, `burst R for D`, `soak R for D`, `hold R for D`."),
-    ("kill", "`kill pod every D`: kill a pod of the target periodically."),
-    ("latency", "`latency SERVICE +D` (or `+P%`): add delay on traffic to a service."),
-    ("expect", "`expect breaker(SERVICE) opens and closes within D`: what must happen."),
-    ("condition", "`slo_burn < 1x over 1h`: a condition the deploy must meet."),
+    (
+        "route",
+        "`route NAME METHOD \"path\" class CLASS { … }`: an endpoint of the service.",
+    ),
+    (
+        "calls",
+        "`calls a, b`: the services this one calls (edges of the call graph).",
+    ),
+    (
+        "autoscale",
+        "`autoscale on cpu|rps|queue_depth(\"q\") target N`: what the replicas scale on.",
+    ),
+    (
+        "per",
+        "`per KEY { rate = …  burst = … }`: a rate limit per api_key, ip, identity or tenant.",
+    ),
+    (
+        "stage",
+        "`ramp A -> B over D`, `burst R for D`, `soak R for D`, `hold R for D`.",
+    ),
+    (
+        "kill",
+        "`kill pod every D`: kill a pod of the target periodically.",
+    ),
+    (
+        "latency",
+        "`latency SERVICE +D` (or `+P%`): add delay on traffic to a service.",
+    ),
+    (
+        "expect",
+        "`expect breaker(SERVICE) opens and closes within D`: what must happen.",
+    ),
+    (
+        "condition",
+        "`slo_burn < 1x over 1h`: a condition the deploy must meet.",
+    ),
 ];
 
 /// The declaration kind's block.
@@ -758,7 +1092,8 @@ mod tests {
     #[test]
     fn service_kinds_are_the_irs() {
         for k in SERVICE_KINDS {
-            let parsed: Result<crate::ir::ServiceKind, _> = serde_json::from_str(&format!("\"{k}\""));
+            let parsed: Result<crate::ir::ServiceKind, _> =
+                serde_json::from_str(&format!("\"{k}\""));
             assert!(parsed.is_ok(), "`{k}` is not an IR service kind");
         }
         assert_eq!(words(&SESSION, "pin"), ["region", "tenant", "none"]);
@@ -768,7 +1103,10 @@ mod tests {
     fn defaults_are_read_from_the_table() {
         assert_eq!(default_port(), 8080);
         let window = SLO.field("window").unwrap();
-        assert_eq!(window.default_quantity(Dim::Duration), Some(30.0 * 86_400_000.0));
+        assert_eq!(
+            window.default_quantity(Dim::Duration),
+            Some(30.0 * 86_400_000.0)
+        );
         let qt = LIMITS.field("queue_timeout").unwrap();
         assert_eq!(qt.default_quantity(Dim::Duration), Some(1000.0));
         let ms = JWT.field("max_size").unwrap();

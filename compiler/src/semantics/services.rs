@@ -429,10 +429,9 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     // An unknown kind is reported, and the rest of the service still checked.
     let kind = match f.expr(cx, "kind") {
         None => Some(ServiceKind::Http),
-        Some(e) => {
-            cx.word(e, schema::SERVICE_KINDS)
-                .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1))
-        }
+        Some(e) => cx
+            .word(e, schema::SERVICE_KINDS)
+            .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1)),
     };
     let workload = kind.is_some_and(ServiceKind::needs_image);
     let image = match f.expr(cx, "image") {
