@@ -32,7 +32,8 @@ pub struct DeclId(pub u32);
 #[derive(Debug, Clone)]
 pub struct Declaration {
     pub id: DeclId,
-    /// The declaration word as written (`service`, `budget`, …), or `route`.
+    /// The declaration word as written (`service`, `budget`, …), or
+    /// `route` (in a service) or `per` (a limit key in `limits`).
     pub kind: String,
     /// Its name; for `limits`, `auth` and `observe`, the kind.
     pub name: String,
@@ -40,7 +41,7 @@ pub struct Declaration {
     pub name_span: Span,
     /// The whole declaration.
     pub span: Span,
-    /// The service of a route.
+    /// The service of a route, the `limits` of a `per` key.
     pub parent: Option<DeclId>,
     /// `budgets` for a declaration of `std/budgets.scale`.
     pub std_module: Option<String>,
@@ -131,6 +132,23 @@ impl Model {
                     visible: false,
                     detail: String::new(),
                 });
+                if d.kind.name == "limits" {
+                    for item in &d.body.items {
+                        if let ItemKind::Per { key, .. } = &item.kind {
+                            m.push(Declaration {
+                                id: DeclId(0),
+                                kind: "per".into(),
+                                name: key.name.clone(),
+                                name_span: key.span,
+                                span: item.span,
+                                parent: Some(id),
+                                std_module: file.std_module.clone(),
+                                visible: false,
+                                detail: format!("per {}", key.name),
+                            });
+                        }
+                    }
+                }
                 if d.kind.name != "service" {
                     continue;
                 }

@@ -188,6 +188,9 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 }
                 let Some(id) = v.as_ident() else { continue };
                 let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
+                if let Some((_, at)) = named.iter().find(|(n, _)| n == key) {
+                    cx.model.refer(id, *at);
+                }
                 if !declared.contains(&key) {
                     let mut d = Diagnostic::error(
                         Code::UnknownLimitKey,

@@ -434,6 +434,17 @@ pub fn completions(c: &Compilation, file: FileId, offset: usize) -> Vec<Completi
                         add(w, CompletionKind::Value, "");
                     }
                 }
+                // `limit = per_ip`: the keys `limits` declares.
+                _ if key == "limit" => {
+                    for d in c
+                        .model
+                        .decls
+                        .iter()
+                        .filter(|d| d.visible && d.kind == "per")
+                    {
+                        add(&format!("per_{}", d.name), CompletionKind::Name, &d.detail);
+                    }
+                }
                 Some(Ty::Switch) => {
                     add("on", CompletionKind::Value, "");
                     add("off", CompletionKind::Value, "");
