@@ -23,7 +23,7 @@ use super::DeclRef;
 use crate::diagnostics::Span;
 use crate::project::Project;
 use crate::syntax::ast::{Ident, ItemKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A declaration of the project or of the standard library (routes included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -111,6 +111,10 @@ pub struct Model {
     /// Resolved values of services, routes and budgets.
     pub values: BTreeMap<DeclId, Vec<ResolvedValue>>,
     by_name_span: HashMap<Span, DeclId>,
+    /// What is recorded already (a name may be looked up several times, a
+    /// block read twice).
+    seen_refs: HashSet<(Span, DeclId)>,
+    seen_spans: HashSet<Span>,
 }
 
 impl Model {
@@ -232,9 +236,8 @@ impl Model {
     }
 
     fn add_ref(&mut self, span: Span, target: DeclId) {
-        let r = Reference { span, target };
-        if !self.references.contains(&r) {
-            self.references.push(r);
+        if self.seen_refs.insert((span, target)) {
+            self.references.push(Reference { span, target });
         }
     }
 
@@ -287,7 +290,7 @@ impl Model {
         if span.start == span.end {
             return;
         }
-        if !self.blocks.iter().any(|(s, _)| *s == span) {
+        if self.seen_spans.insert(span) {
             self.blocks.push((span, spec));
         }
     }
@@ -297,7 +300,7 @@ impl Model {
             FieldVal::Expr(e, _) => e.span,
             FieldVal::Block(b) => b.span,
         };
-        if self.fields.iter().any(|f| f.key_span == key.span) {
+        if !self.seen_spans.insert(key.span) {
             return;
         }
         self.fields.push(FieldUse {
