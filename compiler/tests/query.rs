@@ -240,3 +240,47 @@ fn the_model_is_kept_when_there_are_errors() {
         "the route is the service's child"
     );
 }
+
+/// The flagship's outline: every declaration in order, routes under their
+/// service, limit keys under `limits`.
+#[test]
+fn document_symbols_of_the_example() {
+    let text = std::fs::read_to_string(root().join("examples/triage/triage.scale")).unwrap();
+    let c = scalec::check(Project::from_memory(&[("triage.scale", text.as_str())]));
+    let file = c.project.sources.find("triage.scale").unwrap();
+    let syms = query::document_symbols(&c, file);
+    let outline: Vec<String> = syms
+        .iter()
+        .map(|s| {
+            let children: Vec<&str> = s.children.iter().map(|c| c.name.as_str()).collect();
+            if children.is_empty() {
+                format!("{} {}", s.kind, s.name)
+            } else {
+                format!("{} {} [{}]", s.kind, s.name, children.join(" "))
+            }
+        })
+        .collect();
+    assert_eq!(
+        outline,
+        [
+            "app triage",
+            "budget web_default",
+            "service api [signin search ticket report]",
+            "service db",
+            "service search_index",
+            "limits limits [api_key ip identity]",
+            "auth auth",
+            "slo api_availability",
+            "slo search_latency",
+            "load_test peak",
+            "load_test nightly_soak",
+            "chaos steady_state",
+            "gate deploy",
+            "observe observe",
+        ]
+    );
+    let signin = &syms[2].children[0];
+    assert_eq!(signin.detail, "POST /v1/session class write");
+    assert_eq!(&text[signin.name_span.range()], "signin");
+    assert!(text[signin.span.range()].starts_with("route signin POST"));
+}
