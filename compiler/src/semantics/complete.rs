@@ -28,6 +28,8 @@ pub(crate) enum Position {
     Service,
     /// After `SERVICE.` in a value: a route of that service.
     RouteOf(String),
+    /// In `use std.MODULE.{…}`: a name of that module.
+    StdName(String),
     /// Right after a number: a unit. `key` is the field, when known.
     Unit { key: Option<String> },
     /// A declaration's name, or anything else.
@@ -67,6 +69,8 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
     }
     let src = &text[..end];
     let mut blocks: Vec<Option<&'static BlockSpec>> = Vec::new();
+    // The words before each open `{` (to tell `use std.m.{` from a block).
+    let mut headers: Vec<Vec<Tok>> = Vec::new();
     let mut seg: Vec<Tok> = Vec::new();
     let mut chars = src.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -91,10 +95,11 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
             '{' => {
                 let spec = open_block(&blocks, &seg);
                 blocks.push(spec);
-                seg.clear();
+                headers.push(std::mem::take(&mut seg));
             }
             '}' => {
                 blocks.pop();
+                headers.pop();
                 seg.clear();
             }
             c if c.is_ascii_digit() => {
@@ -147,13 +152,30 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
                     prefix = w;
                 }
             }
-            position(&seg, touching || spaced)
+            match use_module(headers.last()) {
+                Some(m) if seg.is_empty() || seg.last() == Some(&Tok::Punct(',')) => {
+                    Position::StdName(m)
+                }
+                _ => position(&seg, touching || spaced),
+            }
         }
     };
     Context {
         blocks,
         position,
         prefix,
+    }
+}
+
+/// `use std.MODULE.{`: the module.
+fn use_module(header: Option<&Vec<Tok>>) -> Option<String> {
+    match header?.as_slice() {
+        [Tok::Ident(u), Tok::Ident(s), Tok::Punct('.'), Tok::Ident(m), Tok::Punct('.')]
+            if u == "use" && s == "std" =>
+        {
+            Some(m.clone())
+        }
+        _ => None,
     }
 }
 
@@ -261,6 +283,11 @@ mod tests {
         assert_eq!(c.position, Position::ItemStart);
         let c = at("slo s {\n  service = api.|");
         assert_eq!(c.position, Position::RouteOf("api".into()));
+        let c = at("use std.budgets.{web, |");
+        assert_eq!(c.position, Position::StdName("budgets".into()));
+        let c = at("use std.budgets.{web}\n|");
+        assert_eq!(c.position, Position::ItemStart);
+        assert!(c.top_level());
         let c = at("auth {\n  jwt { rotation { |");
         assert_eq!(c.block().map(|b| b.id), Some("rotation"));
     }

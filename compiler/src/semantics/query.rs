@@ -464,6 +464,15 @@ pub fn completions(c: &Compilation, file: FileId, offset: usize) -> Vec<Completi
                 }
             }
         }
+        Position::StdName(module) => {
+            let in_module =
+                c.model.decls.iter().filter(|d| {
+                    d.parent.is_none() && d.std_module.as_deref() == Some(module.as_str())
+                });
+            for d in in_module {
+                add(&d.name, CompletionKind::Name, &d.kind);
+            }
+        }
         Position::Unit { key } => {
             let dim = key
                 .as_deref()
