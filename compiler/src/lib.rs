@@ -14,6 +14,8 @@ pub mod project;
 pub mod semantics;
 pub mod syntax;
 
+pub use semantics::query;
+
 use backends::{Artifact, Meta};
 use diagnostics::Diagnostic;
 use project::Project;
@@ -21,11 +23,13 @@ use project::Project;
 /// This compiler's version, as pinned by `app { scalec = "…" }`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The result of checking a project: every diagnostic, and the IR when
-/// there was no error.
+/// The result of checking a project: every diagnostic, the semantic model
+/// (kept even when there are errors: the language server queries it through
+/// [`query`]), and the IR when there was no error.
 pub struct Compilation {
     pub project: Project,
     pub diagnostics: Vec<Diagnostic>,
+    pub model: semantics::model::Model,
     pub ir: Option<ir::Ir>,
 }
 
@@ -56,6 +60,7 @@ pub fn check(project: Project) -> Compilation {
     Compilation {
         project,
         diagnostics,
+        model: analysis.model,
         ir: if has_errors { None } else { analysis.ir },
     }
 }

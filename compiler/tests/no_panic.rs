@@ -934,3 +934,79 @@ fn regression_unclosed_blocks_take_quadratic_time() {
         .count();
     assert_eq!(syntax, 2_000, "one syntax error per unclosed declaration");
 }
+
+// ------------------------------------------------------------------ queries
+
+/// Every query of the language server's API at every byte offset (char
+/// boundary or not, and one past the end) of a file: no panic.
+fn query_everywhere(name: &str, text: &str) -> Result<(), String> {
+    let c = scalec::check(Project::from_memory(&[(name, text)]));
+    let Some(file) = c.project.sources.find(name) else {
+        return Err("the file is not in the source map".into());
+    };
+    for offset in 0..=text.len() + 1 {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(def) = scalec::query::definition_at(&c, file, offset) {
+                let _ = scalec::query::references(&c, def.decl);
+            }
+            let _ = scalec::query::hover(&c, file, offset);
+            let _ = scalec::query::completions(&c, file, offset);
+        }));
+        if let Err(payload) = r {
+            return Err(format!(
+                "offset {offset}: panicked: {}",
+                panic_message(&payload)
+            ));
+        }
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        let _ = scalec::query::document_symbols(&c, file);
+    }))
+    .map_err(|p| format!("document_symbols panicked: {}", panic_message(&p)))
+}
+
+#[test]
+fn queries_never_panic() {
+    let mut inputs: Vec<(String, String)> = vec![("triage.scale".into(), TRIAGE.to_string())];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/query");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "scale") {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            inputs.push((name, std::fs::read_to_string(&p).unwrap()));
+        }
+    }
+    for (i, s) in [
+        "service é { route ü GET \"/ä\" { budget = ",
+        "budget b { p99 = 9é",
+        "\"unclosed { budget = \n}}}} {{{ calls , , ",
+        "slo s { service = api. }\nservice api { route r GET \"/r\" {} }\napp a {}",
+        "use std.budgets.{web, nope}\nbudget = web {",
+        "// only a comment é",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        inputs.push((format!("odd{i}.scale"), s.to_string()));
+    }
+    // Prefixes of the example: half-typed files at every stage.
+    for (n, (i, _)) in TRIAGE.char_indices().enumerate() {
+        if n % 97 == 0 {
+            inputs.push((format!("prefix{i}.scale"), TRIAGE[..i].to_string()));
+        }
+    }
+    let mut failures = Vec::new();
+    for (name, text) in &inputs {
+        if let Err(e) = query_everywhere(name, text) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs failed:\n{}",
+        failures.len(),
+        inputs.len(),
+        failures.join("\n")
+    );
+}

@@ -2,7 +2,7 @@
 //! presets), `chaos` and `gate`.
 
 use super::values::{fmt_ms, round3};
-use super::{Checker, Dim};
+use super::{schema, Checker, Dim};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::ir::{self, ChaosAction, Service};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, Ident, ItemKind};
@@ -31,7 +31,7 @@ pub fn lower_load_tests(cx: &mut Checker, services: &[Service]) -> Vec<ir::LoadT
     }
     // Shapes are checked even when unused (with a nominal peak).
     for r in cx.decls("shape") {
-        let f = cx.fields(&r.decl.body, "a shape", &["stages"], &[]);
+        let f = cx.fields(&r.decl.body, &schema::SHAPE);
         if let Some(b) = f.block(cx, "stages") {
             lower_stages(cx, b, Some(1000.0));
         }
@@ -45,12 +45,7 @@ fn lower_load_test(
     body: &Block,
     services: &[Service],
 ) -> Option<ir::LoadTest> {
-    let f = cx.fields(
-        body,
-        "a load test",
-        &["target", "mix", "stages", "shape", "peak", "thresholds"],
-        &[],
-    );
+    let f = cx.fields(body, &schema::LOAD_TEST);
     let target_e = f.required(cx, "target", "api");
     let target = target_service(cx, target_e, services);
     let peak = f
@@ -77,7 +72,7 @@ fn lower_load_test(
                         f.required(cx, "peak", "20k rps");
                         None
                     } else {
-                        let sf = cx.fields(&r.decl.body, "a shape", &["stages"], &[]);
+                        let sf = cx.fields(&r.decl.body, &schema::SHAPE);
                         sf.block(cx, "stages")
                             .and_then(|b| lower_stages(cx, b, peak))
                     }
@@ -258,7 +253,7 @@ fn settle(
 }
 
 fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir::Stage>> {
-    let f = cx.fields(b, "`stages`", &[], &["stage"]);
+    let f = cx.fields(b, &schema::STAGES);
     let mut out = Vec::new();
     let mut ok = true;
     for item in &f.stmts {
@@ -316,12 +311,7 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
 pub fn lower_chaos(cx: &mut Checker, services: &[Service]) -> Vec<ir::Chaos> {
     let mut out = Vec::new();
     for r in cx.decls("chaos") {
-        let f = cx.fields(
-            &r.decl.body,
-            "a chaos experiment",
-            &["target"],
-            &["kill", "latency", "expect"],
-        );
+        let f = cx.fields(&r.decl.body, &schema::CHAOS);
         let target_e = f.required(cx, "target", "api");
         let target = target_service(cx, target_e, services);
         let mut actions = Vec::new();
@@ -504,12 +494,7 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
     let mut out = Vec::new();
     for r in cx.decls("gate") {
         let mut burn_span: Option<crate::diagnostics::Span> = None;
-        let f = cx.fields(
-            &r.decl.body,
-            "a gate",
-            &["contract", "query_plans", "migrations", "sbom", "signing"],
-            &["condition"],
-        );
+        let f = cx.fields(&r.decl.body, &schema::GATE);
         let contract = f.expr(cx, "contract").and_then(|e| {
             let s = cx.string(e)?;
             cx.project_path(&s, e.span)
@@ -526,7 +511,7 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
             .unwrap_or(false);
         let signing = f
             .expr(cx, "signing")
-            .and_then(|e| cx.word(e, &["sigstore", "none"]))
+            .and_then(|e| cx.word(e, schema::words(&schema::GATE, "signing")))
             .filter(|s| s != "none");
         let mut slo_burn = None;
         for item in &f.stmts {

@@ -2,6 +2,7 @@
 //! mean" (S0105), repeated fields are reported (S0109), statements that
 //! belong elsewhere are named, and missing required fields are S0106.
 
+use super::schema::BlockSpec;
 use super::Checker;
 use crate::diagnostics::{suggest, Code, Diagnostic, Span};
 use crate::syntax::ast::{Block, Expr, Ident, Item, ItemKind};
@@ -54,15 +55,11 @@ fn stmt_home(stmt: &str) -> &'static str {
 }
 
 impl<'a> Checker<'a> {
-    /// Reads `block` as a `what` that may hold the fields `allowed` and the
-    /// statements `stmts`.
-    pub fn fields<'b>(
-        &mut self,
-        block: &'b Block,
-        what: &str,
-        allowed: &[&str],
-        stmts: &[&str],
-    ) -> Fields<'b> {
+    /// Reads `block` as the schema's `spec` says: the fields and the
+    /// statements it may hold.
+    pub fn fields<'b>(&mut self, block: &'b Block, spec: &'static BlockSpec) -> Fields<'b> {
+        let (what, stmts, allowed) = (spec.what, spec.stmts, spec.field_names());
+        self.model.block(spec, block.span);
         let mut out = Fields {
             what: what.to_string(),
             owner: block.span,
@@ -128,6 +125,7 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
+            self.model.field(spec, key, &val);
             out.list.push(Field {
                 key,
                 val,

@@ -31,6 +31,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                             cx.unknown("service", t, &known);
                             continue;
                         }
+                        cx.model.refer_named(t, "service", &t.name);
                         edges.push((r.name.name.as_str(), t.name.as_str(), t.span));
                     }
                 }

@@ -4,10 +4,15 @@
 //! of declaration is lowered by its own module, which reports every problem
 //! it finds and carries on with what is left.
 
+mod complete;
 mod exercises;
 mod fields;
 mod graph;
+pub mod model;
 mod policies;
+pub mod query;
+mod record;
+pub mod schema;
 mod services;
 mod slo;
 pub mod values;
@@ -52,6 +57,8 @@ pub struct DeclRef<'a> {
 pub struct Analysis {
     pub ir: Option<Ir>,
     pub diagnostics: Vec<Diagnostic>,
+    /// What the checker resolved, kept even when there are errors.
+    pub model: model::Model,
 }
 
 pub struct Checker<'a> {
@@ -70,6 +77,8 @@ pub struct Checker<'a> {
     pub resolved_budgets: BTreeMap<String, ir::Budget>,
     /// Service name → index in the lowered services.
     pub service_index: HashMap<String, usize>,
+    /// The semantic model, recorded while checking.
+    pub model: model::Model,
 }
 
 /// Characters no generated file should carry from a spec's text: control
@@ -96,6 +105,7 @@ pub fn analyze(project: &Project) -> Analysis {
         used_budgets: BTreeSet::new(),
         resolved_budgets: BTreeMap::new(),
         service_index: HashMap::new(),
+        model: model::Model::declare(project),
     };
     cx.collect();
     let app = services::lower_app(&mut cx);
@@ -139,7 +149,11 @@ pub fn analyze(project: &Project) -> Analysis {
         }),
         _ => None,
     };
-    Analysis { ir, diagnostics }
+    Analysis {
+        ir,
+        diagnostics,
+        model: cx.model,
+    }
 }
 
 fn kind_static(kind: &str) -> Option<&'static str> {
@@ -263,6 +277,11 @@ impl<'a> Checker<'a> {
                 self.ordered.entry(kind).or_default().push(r);
             }
         }
+        let singletons = self.singletons.values();
+        self.model.mark_visible(
+            self.symbols.values().flat_map(|t| t.values()),
+            singletons.map(|d| d.name.as_ref().unwrap_or(&d.kind).span),
+        );
     }
 
     fn check_use_names(&mut self, module: &str, names: &[Ident]) {
@@ -281,6 +300,7 @@ impl<'a> Checker<'a> {
             .filter_map(|d| d.name.as_ref().map(|n| n.name.as_str()))
             .collect();
         for n in names {
+            self.model.refer_std(n, module);
             if !available.contains(&n.name.as_str()) {
                 let mut d = Diagnostic::error(
                     Code::UnknownModule,
@@ -303,8 +323,10 @@ impl<'a> Checker<'a> {
             .symbols
             .get(kind)
             .and_then(|t| t.get(name.name.as_str()))
+            .copied()
         {
-            return Some(*r);
+            self.model.refer(name, r.name.span);
+            return Some(r);
         }
         let names: Vec<&str> = self
             .symbols
@@ -355,20 +377,28 @@ impl<'a> Checker<'a> {
         want: Dim,
         env: &dyn Fn(&str) -> Option<Value>,
     ) -> Option<f64> {
-        Eval {
+        let v = Eval {
             diags: &mut self.diags,
             env,
         }
-        .expect(e, want)
+        .expect(e, want);
+        if let Some(v) = v {
+            self.model.evaluated(e.span, want, v);
+        }
+        v
     }
 
     /// Evaluates without a required type (the caller decides what fits).
     pub fn eval_any(&mut self, e: &Expr, hint: Dim) -> Option<Value> {
-        Eval {
+        let v = Eval {
             diags: &mut self.diags,
             env: &|_| None,
         }
-        .eval(e, Some(hint))
+        .eval(e, Some(hint));
+        if let Some(v) = v {
+            self.model.evaluated(e.span, v.dim, v.v);
+        }
+        v
     }
 
     pub fn quantity(&mut self, e: &Expr, want: Dim) -> Option<f64> {

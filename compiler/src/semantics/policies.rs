@@ -2,7 +2,7 @@
 
 use super::services::auth_rule;
 use super::values::fmt_ms;
-use super::{Checker, Dim};
+use super::{schema, Checker, Dim};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::ir::{self, Concurrency, LimitKey, LimitSource, Overflow, Service};
 use crate::syntax::ast::{Expr, ExprKind, ItemKind};
@@ -16,12 +16,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
     let mut named: Vec<(String, crate::diagnostics::Span)> = Vec::new();
     let mut out = None;
     if let Some(decl) = decl {
-        let f = cx.fields(
-            &decl.body,
-            "`limits`",
-            &["concurrency", "overflow", "queue_timeout"],
-            &["per"],
-        );
+        let f = cx.fields(&decl.body, &schema::LIMITS);
         for item in &f.stmts {
             let ItemKind::Per { key, block } = &item.kind else {
                 continue;
@@ -52,7 +47,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 continue;
             }
             named.push((key.name.clone(), key.span));
-            let pf = cx.fields(block, "a limit", &["rate", "burst", "from"], &[]);
+            let pf = cx.fields(block, &schema::LIMIT);
             let Some(rate_e) = pf.required(cx, "rate", "100/s") else {
                 continue;
             };
@@ -159,7 +154,9 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     match args.as_slice() {
                         [a] if a.name.is_none() => cx.token(&a.value).map(|name| Overflow::Queue {
                             name,
-                            timeout_ms: queue_timeout.unwrap_or(1000.0),
+                            timeout_ms: queue_timeout.unwrap_or_else(|| {
+                                schema::default_of(&schema::LIMITS, "queue_timeout", Dim::Duration)
+                            }),
                         }),
                         _ => {
                             cx.wrong(e, "one queue name", "write `overflow = queue(\"name\")`");
@@ -191,6 +188,9 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 }
                 let Some(id) = v.as_ident() else { continue };
                 let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
+                if let Some((_, at)) = named.iter().find(|(n, _)| n == key) {
+                    cx.model.refer(id, *at);
+                }
                 if !declared.contains(&key) {
                     let mut d = Diagnostic::error(
                         Code::UnknownLimitKey,
@@ -213,31 +213,16 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
     out
 }
 
-const ALGORITHMS: &[&str] = &[
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
-    "PS512", "EdDSA",
-];
+const ALGORITHMS: &[&str] = schema::JWT_ALGORITHMS;
 
 pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
     let decl = cx.singletons.get("auth").copied()?;
-    let f = cx.fields(
-        &decl.body,
-        "`auth`",
-        &[
-            "jwt",
-            "session",
-            "mfa",
-            "device_binding",
-            "risk_scoring",
-            "proof_of_work",
-        ],
-        &[],
-    );
+    let f = cx.fields(&decl.body, &schema::AUTH);
     let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
     let session = f.block(cx, "session").map(|b| {
-        let sf = cx.fields(b, "a session policy", &["pin", "fallback", "refresh_cap"], &[]);
-        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, &["region", "tenant", "none"]));
-        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
+        let sf = cx.fields(b, &schema::SESSION);
+        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "pin")));
+        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "fallback")));
         let refresh_cap_ms = sf.expr(cx, "refresh_cap").and_then(|e| {
             let v = cx.positive(e, Dim::Duration, false)?;
             if v > 30.0 * 86_400_000.0 {
@@ -289,13 +274,15 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
         };
         let difficulty = match block {
             Some(b) => {
-                let pf = cx.fields(b, "a proof-of-work policy", &["difficulty"], &[]);
+                let pf = cx.fields(b, &schema::PROOF_OF_WORK);
                 match pf.expr(cx, "difficulty") {
                     Some(d) => cx.integer(d, 1.0, 32.0)? as u32,
-                    None => 16,
+                    None => {
+                        schema::default_of(&schema::PROOF_OF_WORK, "difficulty", Dim::Count) as u32
+                    }
                 }
             }
-            None => 16,
+            None => schema::default_of(&schema::PROOF_OF_WORK, "difficulty", Dim::Count) as u32,
         };
         Some(ir::ProofOfWork { when, difficulty })
     });
@@ -367,19 +354,7 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
 }
 
 fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt> {
-    let f = cx.fields(
-        b,
-        "a JWT policy",
-        &[
-            "issuer",
-            "audience",
-            "algorithms",
-            "max_size",
-            "rotation",
-            "jwks",
-        ],
-        &[],
-    );
+    let f = cx.fields(b, &schema::JWT);
     let issuer = f
         .required(cx, "issuer", "\"https://id.example.com\"")
         .and_then(|e| {
@@ -456,10 +431,10 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
             }
             None => None,
         },
-        None => Some(2048),
+        None => Some(schema::default_of(&schema::JWT, "max_size", Dim::Size) as u64),
     };
     let rotation = f.block(cx, "rotation").and_then(|rb| {
-        let rf = cx.fields(rb, "a key rotation", &["every", "overlap"], &[]);
+        let rf = cx.fields(rb, &schema::ROTATION);
         let every_e = rf.required(cx, "every", "30d")?;
         let every = cx.positive(every_e, Dim::Duration, false)?;
         let overlap_e = rf.required(cx, "overlap", "7d")?;
@@ -491,18 +466,9 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
     })
 }
 
-const DRIFT_SIGNALS: &[&str] = &[
-    "token_usage",
-    "error_taxonomy",
-    "latency",
-    "cost",
-    "error_rate",
-    "compare",
-];
-
 pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
     let decl = cx.singletons.get("observe").copied()?;
-    let f = cx.fields(&decl.body, "`observe`", &["attach", "drift"], &[]);
+    let f = cx.fields(&decl.body, &schema::OBSERVE);
     let mut attach = Vec::new();
     if let Some(e) = f.expr(cx, "attach") {
         match &e.kind {
@@ -531,7 +497,7 @@ pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
     }
     let mut drift = Vec::new();
     if let Some(b) = f.block(cx, "drift") {
-        let df = cx.fields(b, "a drift policy", DRIFT_SIGNALS, &[]);
+        let df = cx.fields(b, &schema::DRIFT);
         let compare_ms = match df.expr(cx, "compare") {
             None => 7.0 * 86_400_000.0,
             Some(e) => match &e.kind {

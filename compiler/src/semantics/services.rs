@@ -3,7 +3,7 @@
 
 use super::fields::FieldVal;
 use super::values::{fmt_ms, round3, Value};
-use super::{Checker, Dim};
+use super::{schema, Checker, Dim};
 use crate::diagnostics::{suggest, Code, Diagnostic, Span};
 use crate::ir::{
     self, AuthRule, Autoscale, Method, Metrics, Replicas, Route, Service, ServiceKind,
@@ -29,19 +29,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         );
         return None;
     };
-    let f = cx.fields(
-        &decl.body,
-        "`app`",
-        &[
-            "owner",
-            "region",
-            "generator",
-            "scalec",
-            "tenant",
-            "prometheus",
-        ],
-        &[],
-    );
+    let f = cx.fields(&decl.body, &schema::APP);
     // A missing name is reported when symbols are collected.
     let name = decl.name.as_ref()?;
     let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.text(e));
@@ -142,15 +130,13 @@ fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {
 
 // ------------------------------------------------------------------ budgets
 
-const BUDGET_FIELDS: &[&str] = &["p50", "p95", "p99", "timeout"];
-
 /// Lowers a budget block over `base` (fields written replace the base's).
 pub fn lower_budget(
     cx: &mut Checker,
     block: &Block,
     base: Option<&ir::Budget>,
 ) -> Option<ir::Budget> {
-    let f = cx.fields(block, "a budget", BUDGET_FIELDS, &[]);
+    let f = cx.fields(block, &schema::BUDGET);
     let mut vals: [Option<f64>; 3] = match base {
         Some(b) => [b.p50_ms, b.p95_ms, b.p99_ms],
         None => [None; 3],
@@ -364,6 +350,7 @@ fn named_budget(cx: &mut Checker, name: &crate::syntax::ast::Ident) -> Option<ir
         return Some(b.clone());
     }
     let b = lower_budget(cx, &r.decl.body, None)?;
+    cx.record_budget(r.name.span, &r.decl.body, &b);
     cx.resolved_budgets.insert(name.name.clone(), b.clone());
     Some(b)
 }
@@ -407,6 +394,7 @@ pub fn check_unused_budgets(cx: &mut Checker) {
     for r in cx.decls("budget") {
         if !cx.resolved_budgets.contains_key(&r.name.name) && r.std.is_none() {
             if let Some(b) = lower_budget(cx, &r.decl.body, None) {
+                cx.record_budget(r.name.span, &r.decl.body, &b);
                 cx.resolved_budgets.insert(r.name.name.clone(), b);
             }
         }
@@ -415,10 +403,6 @@ pub fn check_unused_budgets(cx: &mut Checker) {
 
 // ------------------------------------------------------------------ services
 
-const SERVICE_FIELDS: &[&str] = &[
-    "kind", "image", "port", "replicas", "cpu", "memory", "budget", "prewarm", "shard_by",
-    "metrics", "health", "ready", "warmup",
-];
 const KINDS: &[(&str, ServiceKind)] = &[
     ("http", ServiceKind::Http),
     ("postgres", ServiceKind::Postgres),
@@ -433,6 +417,7 @@ pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
     let mut out = Vec::new();
     for r in cx.decls("service") {
         if let Some(s) = lower_service(cx, r.name.name.as_str(), &r.decl.body) {
+            cx.record_service(r, &s);
             out.push(s);
         }
     }
@@ -440,20 +425,13 @@ pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
 }
 
 fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> {
-    let f = cx.fields(
-        body,
-        "a service",
-        SERVICE_FIELDS,
-        &["route", "calls", "autoscale"],
-    );
+    let f = cx.fields(body, &schema::SERVICE);
     // An unknown kind is reported, and the rest of the service still checked.
     let kind = match f.expr(cx, "kind") {
         None => Some(ServiceKind::Http),
-        Some(e) => {
-            let names: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
-            cx.word(e, &names)
-                .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1))
-        }
+        Some(e) => cx
+            .word(e, schema::SERVICE_KINDS)
+            .and_then(|w| KINDS.iter().find(|k| k.0 == w).map(|k| k.1)),
     };
     let workload = kind.is_some_and(ServiceKind::needs_image);
     let image = match f.expr(cx, "image") {
@@ -466,7 +444,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     };
     let port = match f.expr(cx, "port") {
         Some(e) => cx.integer(e, 1.0, 65535.0).map(|p| p as u16),
-        None if workload => Some(8080),
+        None if workload => Some(schema::default_port()),
         None => None,
     };
     let replicas = match f.expr(cx, "replicas") {
@@ -608,6 +586,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
                     block.as_ref(),
                     budget.as_ref(),
                 ) {
+                    cx.record_route(rname, class.as_ref(), block.as_ref(), body, &r);
                     routes.push(r);
                 }
             }
@@ -792,8 +771,6 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
     }
 }
 
-const ROUTE_FIELDS: &[&str] = &["budget", "auth", "limit", "cache", "idempotency", "retry"];
-
 #[allow(clippy::too_many_arguments)]
 fn lower_route(
     cx: &mut Checker,
@@ -808,7 +785,7 @@ fn lower_route(
         items: vec![],
         span: Span::default(),
     };
-    let f = cx.fields(block.unwrap_or(&empty), "a route", ROUTE_FIELDS, &[]);
+    let f = cx.fields(block.unwrap_or(&empty), &schema::ROUTE);
     // Every field is checked even when an earlier one failed.
     let budget = match f.get("budget") {
         Some(fl) => budget_field(cx, fl.val),
@@ -833,7 +810,7 @@ fn lower_route(
         Some(id.name.strip_prefix("per_").unwrap_or(&id.name).to_string())
     });
     let cache_ttl_ms = f.block(cx, "cache").and_then(|b| {
-        let cf = cx.fields(b, "a cache", &["ttl"], &[]);
+        let cf = cx.fields(b, &schema::CACHE);
         let e = cf.required(cx, "ttl", "30s")?;
         cx.positive(e, Dim::Duration, false)
     });
@@ -899,13 +876,16 @@ fn default_budget(cx: &mut Checker) -> Option<(ir::Budget, Option<String>)> {
         .iter()
         .find(|d| d.name.as_ref().is_some_and(|n| n.name == "web"))?;
     let b = lower_budget(cx, &decl.body, None)?;
+    if let Some(n) = &decl.name {
+        cx.record_budget(n.span, &decl.body, &b);
+    }
     cx.resolved_budgets.insert("web".into(), b.clone());
     cx.used_budgets.insert("web".into());
     Some((b, Some("web".into())))
 }
 
 fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {
-    let f = cx.fields(b, "a retry policy", &["attempts", "backoff"], &[]);
+    let f = cx.fields(b, &schema::RETRY);
     let attempts = f
         .required(cx, "attempts", "3")
         .and_then(|e| cx.integer(e, 1.0, 10.0))? as u32;
@@ -1021,14 +1001,7 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
         service_value: service.to_string(),
     };
     let Some(b) = block else { return m };
-    let f = cx.fields(
-        b,
-        "a metrics binding",
-        &[
-            "requests", "latency", "status", "route", "method", "service",
-        ],
-        &[],
-    );
+    let f = cx.fields(b, &schema::METRICS);
     let call = |cx: &mut Checker,
                 key: &str,
                 fun: &str|

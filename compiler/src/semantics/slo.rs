@@ -2,7 +2,7 @@
 //! multiwindow multi-burn-rate alert windows, scaled to each SLO's period.
 
 use super::values::fmt_ms;
-use super::{Checker, Dim};
+use super::{schema, Checker, Dim};
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
@@ -18,6 +18,7 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
     let mut out = Vec::new();
     for r in cx.decls("slo") {
         if let Some(s) = lower_slo(cx, &r.name.name, &r.decl.body, services) {
+            cx.record_slo(r, &s);
             out.push(s);
         }
     }
@@ -51,12 +52,7 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
 }
 
 fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -> Option<ir::Slo> {
-    let f = cx.fields(
-        body,
-        "an SLO",
-        &["service", "objective", "window", "sli", "alerts"],
-        &[],
-    );
+    let f = cx.fields(body, &schema::SLO);
     // service = api | api.route
     let target = f.required(cx, "service", "api");
     let (service, route) = match target.map(|e| &e.kind) {
@@ -66,6 +62,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             let route = match (p.get(1), svc) {
                 (Some(rn), Some(svc)) => {
                     if svc.routes.iter().any(|x| x.name == rn.name) {
+                        cx.model.refer_route(rn, &p[0].name);
                         Some(rn.name.clone())
                     } else {
                         let names: Vec<&str> = svc.routes.iter().map(|x| x.name.as_str()).collect();
@@ -109,7 +106,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             366.0 * 86_400_000.0,
             "1d..366d",
         ),
-        None => Some(30.0 * 86_400_000.0),
+        None => Some(schema::default_of(&schema::SLO, "window", Dim::Duration)),
     };
     let sli = f
         .required(cx, "sli", "errors(status >= 500) / requests")
@@ -381,15 +378,10 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
             );
             continue;
         };
-        let f = cx.fields(
-            block,
-            "an alert window",
-            &["severity", "long", "short", "budget", "factor"],
-            &[],
-        );
+        let f = cx.fields(block, &schema::WINDOW);
         let severity = f
             .required(cx, "severity", "page")
-            .and_then(|e| cx.word(e, &["page", "ticket"]));
+            .and_then(|e| cx.word(e, schema::words(&schema::WINDOW, "severity")));
         let long_e = f.required(cx, "long", "1h");
         let long = long_e.and_then(|e| cx.positive(e, Dim::Duration, false));
         let short_e = f.required(cx, "short", "5m");

@@ -88,6 +88,24 @@ const UNITS: &[(&str, Dim, f64)] = &[
     ("M", Dim::Count, 1e6),
 ];
 
+/// The factor from `unit` to the normal unit of `dim`, if `unit` is one of
+/// that dimension's units.
+pub fn unit_factor(unit: &str, dim: Dim) -> Option<f64> {
+    UNITS
+        .iter()
+        .find(|u| u.0 == unit && u.1 == dim)
+        .map(|u| u.2)
+}
+
+/// Every unit suffix of a dimension (`ms s m …` for durations), for completion.
+pub fn units_of(dim: Option<Dim>) -> Vec<(&'static str, Dim)> {
+    UNITS
+        .iter()
+        .filter(|u| dim.is_none_or(|d| u.1 == d))
+        .map(|u| (u.0, u.1))
+        .collect()
+}
+
 /// Every unit suffix once, in table order, and `rps`.
 pub fn known_units() -> String {
     let mut names: Vec<&str> = Vec::new();
