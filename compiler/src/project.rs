@@ -2,7 +2,7 @@
 //! every `.scale` file below it), the files they `use`, and the standard
 //! library (embedded in the binary, always loaded, visible by `use std.…`).
 
-use crate::diagnostics::{Code, Diagnostic, FileId, SourceMap, Span};
+use crate::diagnostics::{catalog, Diagnostic, Diagnostics, FileId, SourceMap, Span};
 use crate::syntax::ast::{File, Ident, UseTarget};
 use crate::syntax::parse;
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ pub struct Project {
     /// The folder paths in the spec are relative to, and must stay inside.
     pub root: PathBuf,
     /// Syntax errors and import problems found while loading.
-    pub diags: Vec<Diagnostic>,
+    pub diags: Diagnostics,
 }
 
 /// A failure that is not about the spec's text: a missing input, unreadable file.
@@ -49,7 +49,7 @@ impl Project {
             sources: SourceMap::default(),
             files: Vec::new(),
             root,
-            diags: Vec::new(),
+            diags: Diagnostics::default(),
         };
         for (module, text) in STDLIB {
             p.add(
@@ -336,24 +336,11 @@ pub fn normalize_inside(path: &str) -> Option<String> {
 }
 
 fn escapes(path: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::PathEscapesRoot,
-        format!(
-            "the path \"{}\" leaves the project root",
-            path.escape_debug()
-        ),
-    )
-    .primary(span, "outside the project")
-    .help("use a path relative to this file that stays inside the project folder")
+    catalog::path_escapes(path, span, true)
 }
 
 fn not_found(path: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::FileNotFound,
-        format!("cannot find \"{}\"", path.escape_debug()),
-    )
-    .primary(span, "no such file in the project")
-    .help("paths in `use \"…\"` are relative to the file that has the `use`")
+    catalog::file_not_found(path, span)
 }
 
 fn bad_module(path: &[Ident]) -> Diagnostic {
@@ -367,20 +354,8 @@ fn bad_module(path: &[Ident]) -> Diagnostic {
         .map(|f| f.span.to(path.last().expect("non-empty").span))
         .unwrap_or_default();
     let modules: Vec<&str> = STDLIB.iter().map(|(n, _)| *n).collect();
-    let mut d = Diagnostic::error(
-        Code::UnknownModule,
-        format!("there is no module `{written}`"),
-    )
-    .primary(span, "unknown module");
     let last = path.last().map(|l| l.name.as_str()).unwrap_or("");
-    d = match crate::diagnostics::suggest(last, modules.iter().copied()) {
-        Some(s) if path.len() == 2 => d.help(format!("did you mean `std.{s}`?")),
-        _ => d.help(format!(
-            "the standard library modules are {}; other files are imported by path: `use \"file.scale\"`",
-            modules.iter().map(|m| format!("std.{m}")).collect::<Vec<_>>().join(", ")
-        )),
-    };
-    d
+    catalog::unknown_module(&written, last, path.len() == 2, span, &modules)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::values::fmt_ms;
 use super::Checker;
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Span};
 use crate::ir::Service;
 use crate::syntax::ast::ItemKind;
 use petgraph::algo::tarjan_scc;
@@ -75,18 +75,8 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             path.push(next);
             cur = next;
         }
-        let mut d = Diagnostic::error(Code::CallCycle, format!("the services call each other in a cycle: {}", path.join(" → ")))
-            .help("a call graph must be acyclic so budgets can be summed along it; break the cycle, e.g. with an asynchronous queue");
-        for (i, w) in path.windows(2).enumerate() {
-            let span = *g.edge_weight(w[0], w[1]).expect("edge");
-            let msg = format!("{} calls {}", w[0], w[1]);
-            d = if i == 0 {
-                d.primary(span, msg)
-            } else {
-                d.secondary(span, msg)
-            };
-        }
-        cx.diags.push(d);
+        let hops: Vec<(&str, &str, Span)> = path.windows(2).map(|w| (w[0], w[1], *g.edge_weight(w[0], w[1]).expect("edge"))).collect();
+        cx.diags.push(catalog::call_cycle(&path, &hops));
     }
     if cyclic {
         return;
@@ -156,25 +146,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                     .iter()
                     .find(|(a, b, _)| *a == s.name && *b == first)
                     .map(|e| e.2);
-                let mut d = Diagnostic::error(
-                    Code::CriticalPath,
-                    format!(
-                        "the route `{}.{}` has {} {} but the slowest chain it calls needs {}",
-                        s.name,
-                        r.name,
-                        bound,
-                        fmt_ms(have),
-                        fmt_ms(need.0)
-                    ),
-                )
-                .primary(span, format!("{bound} {} here", fmt_ms(have)))
-                .note(format!("slowest chain: {}", path.join(" → ")))
-                .help(
-                    "raise the route's p99, or tighten the budgets of the services on that chain",
-                );
-                if let Some(e) = edge {
-                    d = d.secondary(e, "the chain starts with this call");
-                }
+                let d = catalog::critical_path(&s.name, &r.name, bound, &fmt_ms(have), &fmt_ms(need.0), &path, span, edge);
                 cx.diags.push(d);
             }
         }

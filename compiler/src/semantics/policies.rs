@@ -3,7 +3,7 @@
 use super::services::auth_rule;
 use super::values::fmt_ms;
 use super::{Checker, Dim};
-use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::diagnostics::catalog;
 use crate::ir::{self, Concurrency, LimitKey, LimitSource, Overflow, Service};
 use crate::syntax::ast::{Expr, ExprKind, ItemKind};
 
@@ -27,27 +27,13 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 continue;
             };
             if !LIMIT_KEYS.contains(&key.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownLimitKey,
-                    format!("cannot limit per `{}`", key.name),
-                )
-                .primary(key.span, "unknown limit key");
-                d = match suggest(&key.name, LIMIT_KEYS.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("limit per one of: {}", LIMIT_KEYS.join(", "))),
-                };
+                let d = catalog::unknown_limit_key(&key.name, key.span, LIMIT_KEYS);
                 cx.diags.push(d);
                 continue;
             }
             if let Some((_, prev)) = named.iter().find(|(n, _)| *n == key.name) {
                 cx.diags.push(
-                    Diagnostic::error(
-                        Code::DuplicateName,
-                        format!("`per {}` is given twice", key.name),
-                    )
-                    .primary(key.span, "given again here")
-                    .secondary(*prev, "first given here")
-                    .help("keep one limit per key"),
+                    catalog::duplicate_limit_key(&key.name, key.span, *prev),
                 );
                 continue;
             }
@@ -66,16 +52,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     };
                     if (b as f64) < rate {
                         cx.diags.push(
-                            Diagnostic::error(
-                                Code::BurstBelowRate,
-                                format!("burst {b} is less than one second of the rate ({rate}/s)"),
-                            )
-                            .primary(e.span, "too small a burst")
-                            .secondary(rate_e.span, "this rate")
-                            .help(format!(
-                                "a bucket smaller than one second of rate rejects steady traffic at the stated rate; use `burst = {}` or more",
-                                rate.ceil()
-                            )),
+                            catalog::burst_below_rate(b, rate, e.span, rate_e.span),
                         );
                         continue;
                     }
@@ -112,9 +89,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                             Some(_) => {
                                 cx.diags.push(
-                                    Diagnostic::error(Code::UnknownLimitKey, "`per tenant` cannot use a tenant read from a query or cookie")
-                                        .primary(key.span, "the app's tenant is not a header or claim")
-                                        .help("proxies key limits on headers or token claims: add `from = header(\"x-tenant-id\")` here"),
+                                    catalog::tenant_not_proxy_readable(key.span),
                                 );
                                 continue;
                             }
@@ -122,9 +97,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                         },
                         None => {
                             cx.diags.push(
-                                Diagnostic::error(Code::MissingField, "`per tenant` needs the app's `tenant` (or `from = …`)")
-                                    .primary(key.span, "where is the tenant read from?")
-                                    .help("add `tenant = header(\"x-tenant-id\")` to the `app`, or `from = header(\"…\")` here"),
+                                catalog::per_tenant_needs_tenant(key.span),
                             );
                             continue;
                         }
@@ -192,19 +165,8 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 let Some(id) = v.as_ident() else { continue };
                 let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
                 if !declared.contains(&key) {
-                    let mut d = Diagnostic::error(
-                        Code::UnknownLimitKey,
-                        format!("no limit is declared per `{key}`"),
-                    )
-                    .primary(id.span, "unknown limit");
                     let cands: Vec<String> = declared.iter().map(|d| format!("per_{d}")).collect();
-                    d = match suggest(&id.name, cands.iter().map(String::as_str)) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None if decl.is_none() => {
-                            d.help(format!("add `limits {{ per {key} {{ rate = 20/s }} }}`"))
-                        }
-                        None => d.help(format!("add `per {key} {{ rate = … }}` to `limits`")),
-                    };
+                    let d = catalog::undeclared_route_limit(&id.name, key, id.span, &cands, decl.is_some());
                     cx.diags.push(d);
                 }
             }
@@ -242,9 +204,7 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
             let v = cx.positive(e, Dim::Duration, false)?;
             if v > 30.0 * 86_400_000.0 {
                 cx.diags.push(
-                    Diagnostic::warning(Code::RefreshCapLong, format!("a session refreshable for {} outlives 30 days", fmt_ms(v)))
-                        .primary(e.span, "long-lived session")
-                        .help("a stolen session stays usable until the cap; 30d or less is the usual bound"),
+                    catalog::refresh_cap_long(&fmt_ms(v), e.span),
                 );
             }
             Some(v)
@@ -321,12 +281,7 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             {
                 cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("\"{}\" is not a hook name", name.escape_debug()),
-                    )
-                    .primary(args[0].value.span, "invalid hook name")
-                    .help("hook names use letters, digits, `_` and `.`: \"risk.score\""),
+                    catalog::invalid_hook(&name, args[0].value.span),
                 );
                 return None;
             }
@@ -354,12 +309,7 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
             .any(|c| c.is_whitespace() || super::unsafe_char(c) || c == '"')
     {
         cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!("the {what} \"{}\" is not an https URL", s.escape_debug()),
-            )
-            .primary(e.span, "expected https://…")
-            .help(why.to_string()),
+            catalog::not_https_url(what, &s, e.span, why),
         );
         return None;
     }
@@ -413,19 +363,7 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
                 continue;
             };
             if !ALGORITHMS.contains(&id.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownAlgorithm,
-                    format!("`{}` is not a JWT algorithm scalec accepts", id.name),
-                )
-                .primary(id.span, "unknown algorithm");
-                d = if id.name.eq_ignore_ascii_case("none") {
-                    d.help("unsigned tokens (`none`) are never accepted")
-                } else {
-                    match suggest(&id.name, ALGORITHMS.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help(format!("use one of: {}", ALGORITHMS.join(", "))),
-                    }
-                };
+                let d = catalog::unknown_algorithm(&id.name, id.span, ALGORITHMS);
                 cx.diags.push(d);
                 continue;
             }
@@ -438,18 +376,14 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         Some(e) => match cx.positive(e, Dim::Size, false) {
             Some(v) if v > 8192.0 => {
                 cx.diags.push(
-                    Diagnostic::error(Code::JwtSizeTooLarge, format!("a token cap of {v} bytes is above 8KiB (8192 bytes)"))
-                        .primary(e.span, "headers this large break proxies")
-                        .help("proxies reject large request headers (nginx's default buffer is 8KiB a line); keep tokens at 2KiB or less"),
+                    catalog::jwt_size_too_large(v, e.span),
                 );
                 None
             }
             Some(v) => {
                 if v > 2048.0 {
                     cx.diags.push(
-                        Diagnostic::warning(Code::JwtSizeLarge, format!("a token cap of {v} bytes is above 2KiB (2048 bytes)"))
-                            .primary(e.span, "large tokens")
-                            .help("tokens above 2KiB slow every request and near header limits; move claims out of the token"),
+                        catalog::jwt_size_large(v, e.span),
                     );
                 }
                 Some(v as u64)
@@ -466,13 +400,7 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         let overlap = cx.positive(overlap_e, Dim::Duration, true)?;
         if overlap >= every {
             cx.diags.push(
-                Diagnostic::error(
-                    Code::RotationOverlap,
-                    format!("the overlap {} is not shorter than the rotation period {}", fmt_ms(overlap), fmt_ms(every)),
-                )
-                .primary(overlap_e.span, "overlap too long")
-                .secondary(every_e.span, "rotation period")
-                .help("old and new keys overlap for part of a period: make `overlap` shorter than `every`"),
+                catalog::rotation_overlap(&fmt_ms(overlap), &fmt_ms(every), overlap_e.span, every_e.span),
             );
             return None;
         }

@@ -4,7 +4,7 @@
 use super::fields::FieldVal;
 use super::values::{fmt_ms, round3, Value};
 use super::{Checker, Dim};
-use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Code, Span};
 use crate::ir::{
     self, AuthRule, Autoscale, Method, Metrics, Replicas, Route, Service, ServiceKind,
 };
@@ -23,9 +23,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             .map(|f| Span::new(f.id, 0, 0))
             .unwrap_or_default();
         cx.diags.push(
-            Diagnostic::error(Code::MissingField, "the project has no `app` declaration")
-                .primary(span, "expected `app NAME { … }` in the project")
-                .help("add `app NAME { owner = \"team\" }` to one of the project's files"),
+            catalog::no_app(span),
         );
         return None;
     };
@@ -56,28 +54,14 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     if let (Some(g), Some(e)) = (&generator, f.expr(cx, "generator")) {
         if g.is_empty() || g.chars().any(|c| c.is_control()) {
             cx.diags.push(
-                Diagnostic::error(
-                    Code::BadVersion,
-                    "the generator pin must be one printable line",
-                )
-                .primary(e.span, "invalid generator")
-                .help("write it as \"tool@1.2.3\""),
+                catalog::generator_not_one_line(e.span),
             );
         } else if !g
             .split_once('@')
             .is_some_and(|(t, v)| !t.is_empty() && !v.is_empty())
         {
             cx.diags.push(
-                Diagnostic::error(
-                    Code::BadVersion,
-                    if g.starts_with('@') {
-                        format!("the generator pin \"{g}\" names no tool")
-                    } else {
-                        format!("the generator pin \"{g}\" names no version")
-                    },
-                )
-                .primary(e.span, "expected \"tool@version\"")
-                .help("pin the generator that produced the app, for example \"appforge@3.2.1\""),
+                catalog::generator_incomplete(&g, e.span),
             );
         }
     }
@@ -91,14 +75,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
                 .or_else(|| url.strip_prefix("https://"));
             if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
                 cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("\"{}\" is not an http(s) URL", url.escape_debug()),
-                    )
-                    .primary(e.span, "expected http://… or https://…")
-                    .help(format!(
-                        "the Prometheus that KEDA queries, for example \"{DEFAULT_PROMETHEUS}\""
-                    )),
+                    catalog::not_http_url(&url, e.span, DEFAULT_PROMETHEUS),
                 );
                 return None;
             }
@@ -124,17 +101,10 @@ fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {
     let ours = semver::Version::parse(crate::VERSION).expect("own version is semver");
     match semver::VersionReq::parse(req) {
         Err(e) => cx.diags.push(
-            Diagnostic::error(Code::BadVersion, format!("\"{req}\" is not a version requirement: {e}"))
-                .primary(span, "malformed version")
-                .help("write a requirement such as \"0.1\", \">=0.1, <0.3\" or \"=0.1.0\""),
+            catalog::bad_version_req(req, &e.to_string(), span),
         ),
         Ok(r) if !r.matches(&ours) => cx.diags.push(
-            Diagnostic::error(
-                Code::CompilerVersion,
-                format!("this spec needs scalec {req}, but this is scalec {ours}"),
-            )
-            .primary(span, format!("scalec {ours} does not satisfy this"))
-            .help("install a scalec that matches the pin, or update the pin after reading the changelog"),
+            catalog::compiler_version(req, &ours.to_string(), span),
         ),
         Ok(_) => {}
     }
@@ -205,12 +175,7 @@ pub fn lower_budget(
         if let Some(c) = visit(i, &deps, &mut state, &mut order) {
             let e = exprs[c].expect("a field in a cycle is written");
             cx.diags.push(
-                Diagnostic::error(
-                    Code::UnknownName,
-                    format!("`{}` is defined in terms of itself", keys[c]),
-                )
-                .primary(e.span, "a circular definition")
-                .help("write at least one of the percentiles as a plain duration"),
+                catalog::circular_percentile(keys[c], e.span),
             );
             return None;
         }
@@ -233,12 +198,7 @@ pub fn lower_budget(
                 }
                 Some(_) => {
                     cx.diags.push(
-                        Diagnostic::error(
-                            Code::OutOfRange,
-                            format!("`{key}` must be more than zero"),
-                        )
-                        .primary(e.span, "not a positive duration")
-                        .help("a latency budget is a positive duration such as `150ms`"),
+                        catalog::percentile_not_positive(key, e.span),
                     );
                     ok = false;
                 }
@@ -262,9 +222,7 @@ pub fn lower_budget(
             }
             Some(_) => {
                 cx.diags.push(
-                    Diagnostic::error(Code::OutOfRange, "`timeout` must be more than zero")
-                        .primary(e.span, "not a positive duration")
-                        .help("write a positive duration such as `1s`"),
+                    catalog::timeout_not_positive(e.span),
                 );
                 return None;
             }
@@ -288,32 +246,7 @@ pub fn lower_budget(
         let Some(v) = all[i] else { continue };
         if let Some((j, prev)) = last {
             if v < prev {
-                let mut d = Diagnostic::error(
-                    Code::PercentileOrder,
-                    format!(
-                        "`{}` ({}) is below `{}` ({})",
-                        names[i],
-                        fmt_ms(v),
-                        names[j],
-                        fmt_ms(prev)
-                    ),
-                )
-                .help("a budget must satisfy p50 ≤ p95 ≤ p99 ≤ timeout");
-                if let Some(s) = spans[i] {
-                    d = d.primary(s, format!("{} is smaller", names[i]));
-                } else {
-                    d = d.primary(block.span, format!("inherited {} is smaller", names[i]));
-                }
-                match spans[j] {
-                    Some(s) => d = d.secondary(s, format!("than this {}", names[j])),
-                    None if spans[i].is_some() => {
-                        d = d.secondary(
-                            block.span,
-                            format!("the inherited {} is {}", names[j], fmt_ms(prev)),
-                        )
-                    }
-                    None => {}
-                }
+                let d = catalog::percentile_order(names[i], &fmt_ms(v), spans[i], names[j], &fmt_ms(prev), spans[j], block.span);
                 cx.diags.push(d);
                 return None;
             }
@@ -325,12 +258,7 @@ pub fn lower_budget(
         (None, Some(p99)) => (round3(1.2 * p99), true),
         (None, None) => {
             cx.diags.push(
-                Diagnostic::error(
-                    Code::NoBudgetBound,
-                    "this budget has neither `p99` nor `timeout`",
-                )
-                .primary(block.span, "no upper bound")
-                .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`"),
+                catalog::no_budget_bound(block.span),
             );
             return None;
         }
@@ -338,12 +266,7 @@ pub fn lower_budget(
     if let (Some(t), Some(p99), Some(s)) = (written_timeout, vals[2], spans[3]) {
         if t < 1.2 * p99 - 1e-9 {
             cx.diags.push(
-                Diagnostic::warning(
-                    Code::TimeoutBelowP99,
-                    format!("timeout {} is below 1.2 × p99 ({})", fmt_ms(t), fmt_ms(round3(1.2 * p99))),
-                )
-                .primary(s, "a tight timeout")
-                .help("requests near p99 will be cut off and retried; 1.2 × p99 leaves room, and is the default when `timeout` is omitted"),
+                catalog::timeout_below_p99(&fmt_ms(t), &fmt_ms(round3(1.2 * p99)), s),
             );
         }
     }
@@ -363,7 +286,13 @@ fn named_budget(cx: &mut Checker, name: &crate::syntax::ast::Ident) -> Option<ir
     if let Some(b) = cx.resolved_budgets.get(&name.name) {
         return Some(b.clone());
     }
-    let b = lower_budget(cx, &r.decl.body, None)?;
+    if cx.failed_budgets.contains(&name.name) {
+        return None;
+    }
+    let Some(b) = lower_budget(cx, &r.decl.body, None) else {
+        cx.failed_budgets.insert(name.name.clone());
+        return None;
+    };
     cx.resolved_budgets.insert(name.name.clone(), b.clone());
     Some(b)
 }
@@ -394,18 +323,13 @@ pub fn check_unused_budgets(cx: &mut Checker) {
     for r in cx.decls("budget") {
         if r.std.is_none() && !cx.used_budgets.contains(&r.name.name) {
             cx.diags.push(
-                Diagnostic::warning(
-                    Code::UnusedBudget,
-                    format!("the budget `{}` is never used", r.name.name),
-                )
-                .primary(r.name.span, "declared here, used nowhere")
-                .help("reference it with `budget = NAME` in a route or service, or remove it"),
+                catalog::unused_budget(&r.name.name, r.name.span),
             );
         }
     }
     // Named budgets are checked even when unused.
     for r in cx.decls("budget") {
-        if !cx.resolved_budgets.contains_key(&r.name.name) && r.std.is_none() {
+        if !cx.resolved_budgets.contains_key(&r.name.name) && !cx.failed_budgets.contains(&r.name.name) && r.std.is_none() {
             if let Some(b) = lower_budget(cx, &r.decl.body, None) {
                 cx.resolved_budgets.insert(r.name.name.clone(), b);
             }
@@ -512,9 +436,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
             let at = f.get("prewarm").map(|p| p.key.span).unwrap_or(body.span);
             cx.diags.push(
-                Diagnostic::error(Code::MissingField, "`prewarm` needs the endpoint that says the service is warm")
-                    .primary(at, "warm according to what?")
-                    .help("add `warmup = \"/path\"`: the startup probe waits for it before the pod takes traffic"),
+                catalog::prewarm_needs_warmup(at),
             );
         }
     }
@@ -545,9 +467,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             ItemKind::Autoscale { metric, target } => {
                 if autoscale.is_some() {
                     cx.diags.push(
-                        Diagnostic::error(Code::DuplicateField, "`autoscale` is given twice")
-                            .primary(item.span, "a second autoscale rule")
-                            .help("a Deployment scales on one signal: keep one `autoscale` line"),
+                        catalog::autoscale_twice(item.span),
                     );
                     continue;
                 }
@@ -563,26 +483,14 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             } => {
                 if let Some((_, prev, _)) = route_spans.iter().find(|(n, _, _)| *n == rname.name) {
                     cx.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateName,
-                            format!("the route `{}` is declared twice", rname.name),
-                        )
-                        .primary(rname.span, "declared again here")
-                        .secondary(*prev, "first declared here")
-                        .help("give each route of a service its own name"),
+                        catalog::duplicate_route(&rname.name, rname.span, *prev),
                     );
                     continue;
                 }
                 let key = format!("{} {}", method.name, path.value);
                 if let Some((other, prev, _)) = route_spans.iter().find(|(_, _, k)| *k == key) {
                     cx.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateName,
-                            format!("`{key}` is already the route `{other}`"),
-                        )
-                        .primary(path.span, "same method and path")
-                        .secondary(*prev, "first declared here")
-                        .help("each method and path is served by one route"),
+                        catalog::duplicate_endpoint(&key, other, path.span, *prev),
                     );
                     continue;
                 }
@@ -616,20 +524,13 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     }
     if let (Some(k), false, Some(first)) = (kind, workload, first_route) {
         cx.diags.push(
-            Diagnostic::error(
-                Code::UnknownField,
-                format!("a `{}` service cannot have routes", kind_name(k)),
-            )
-            .primary(first, "a route on a dependency")
-            .help("routes belong to HTTP services (the default kind); declare the HTTP service in front of it and `calls` it"),
+            catalog::routes_on_dependency(kind_name(k), first),
         );
     }
     if let (Some(span), true) = (autoscale_span, replicas.min == replicas.max) {
         let at = f.expr(cx, "replicas").map(|e| e.span).unwrap_or(span);
         cx.diags.push(
-            Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
-                .primary(at, format!("replicas fixed at {}", replicas.min))
-                .help("write `replicas = MIN..MAX` so the autoscaler has room to move"),
+            catalog::autoscale_fixed_replicas(replicas.min, at),
         );
     }
     let kind = kind?;
@@ -647,14 +548,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
             .unwrap_or(body.span);
         cx.diags.push(
-            Diagnostic::error(
-                Code::MissingField,
-                "scaling on CPU needs the service's `cpu`",
-            )
-            .primary(at, "CPU utilisation is relative to the CPU request")
-            .help(
-                "add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`",
-            ),
+            catalog::cpu_autoscale_needs_cpu(at),
         );
     }
     Some(Service {
@@ -695,12 +589,7 @@ fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
     let max = cx.integer(hi, 1.0, 10_000.0)?;
     if min > max {
         cx.diags.push(
-            Diagnostic::error(
-                Code::RangeOrder,
-                format!("the replica range {min}..{max} runs backwards"),
-            )
-            .primary(e.span, "minimum above maximum")
-            .help(format!("write `replicas = {max}..{min}`")),
+            catalog::replicas_backwards(min, max, e.span),
         );
         return None;
     }
@@ -723,9 +612,7 @@ fn shard_by(cx: &mut Checker, e: &Expr) -> Option<ir::RequestValue> {
                 Some(v) => cx.request_value(&v),
                 None => {
                     cx.diags.push(
-                        Diagnostic::error(Code::MissingField, "`shard_by = tenant` needs the app's `tenant`")
-                            .primary(id.span, "no tenant is declared")
-                            .help("add `tenant = header(\"x-tenant-id\")` (or similar) to the `app` block"),
+                        catalog::shard_needs_tenant(id.span),
                     );
                     None
                 }
@@ -778,15 +665,8 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
             })
         }
         _ => {
-            let mut d = Diagnostic::error(Code::UnknownName, format!("cannot autoscale on {}", metric.describe()))
-                .primary(metric.span, "unknown scaling signal")
-                .help("scale on `cpu` (target 70%), `rps` (target 200/s per replica) or `queue_depth(\"name\")` (target 100)");
-            if let Some(id) = metric.as_ident() {
-                if let Some(s) = suggest(&id.name, ["cpu", "rps", "queue_depth"]) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-            }
-            cx.diags.push(d);
+            let word = metric.as_ident().map(|id| id.name.as_str());
+            cx.diags.push(catalog::unknown_scaling_signal(&metric.describe(), metric.span, word));
             None
         }
     }
@@ -842,17 +722,7 @@ fn lower_route(
     let retry_safe = method.is_idempotent() || idempotency.is_some();
     if let (false, Some(fl)) = (retry_safe, f.get("retry")) {
         cx.diags.push(
-            Diagnostic::error(
-                Code::UnsafeRetry,
-                format!(
-                    "`{name}` retries a {} without an idempotency key",
-                    method.as_str()
-                ),
-            )
-            .primary(fl.key.span, "a retried write may apply twice")
-            .help(
-                "add `idempotency = header(\"Idempotency-Key\")` to the route, or remove `retry`",
-            ),
+            catalog::unsafe_retry(name, method.as_str(), fl.key.span),
         );
     }
     let class = class.map(|c| c.name.clone()).unwrap_or_else(|| {
@@ -917,9 +787,7 @@ fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {
                 let h = cx.positive(hi, Dim::Duration, false)?;
                 if l > h {
                     cx.diags.push(
-                        Diagnostic::error(Code::RangeOrder, "the backoff range runs backwards")
-                            .primary(e.span, "first bound above the second")
-                            .help("write `backoff = SMALLER..LARGER`"),
+                        catalog::backoff_backwards(e.span),
                     );
                     return None;
                 }
@@ -974,12 +842,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
                         .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
                 {
                     cx.diags.push(
-                        Diagnostic::error(
-                            Code::OutOfRange,
-                            format!("\"{role}\" is not a role name"),
-                        )
-                        .primary(a.value.span, "invalid role")
-                        .help("role names use letters, digits and `-_.:`"),
+                        catalog::invalid_role(&role, a.value.span),
                     );
                     return None;
                 }
@@ -1082,23 +945,13 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
                     }
                     if bs.windows(2).any(|w| w[0] >= w[1]) {
                         cx.diags.push(
-                            Diagnostic::error(
-                                Code::RangeOrder,
-                                "histogram buckets must be strictly increasing",
-                            )
-                            .primary(a.value.span, "out of order")
-                            .help("list the bucket upper bounds from smallest to largest"),
+                            catalog::buckets_not_increasing(a.value.span),
                         );
                     }
                     m.buckets_ms = Some(bs);
                 }
                 _ => cx.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownField,
-                        "`histogram` takes a name and `buckets = […]`",
-                    )
-                    .primary(a.value.span, "unexpected argument")
-                    .help("write `histogram(\"name\", buckets = [50ms, 100ms])`"),
+                    catalog::histogram_argument(a.value.span),
                 ),
             }
         }
@@ -1124,22 +977,7 @@ fn metric_name_ok(cx: &mut Checker, name: &str, span: Span, label: bool) -> bool
     let ok_rest = |c: char| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':');
     let ok = name.chars().next().is_some_and(ok_first) && name.chars().all(ok_rest);
     if !ok {
-        let what = if label { "label" } else { "metric" };
-        cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!("\"{name}\" is not a Prometheus {what} name"),
-            )
-            .primary(span, "invalid name")
-            .help(format!(
-                "{what} names match {}",
-                if label {
-                    "[a-zA-Z_][a-zA-Z0-9_]*"
-                } else {
-                    "[a-zA-Z_:][a-zA-Z0-9_:]*"
-                }
-            )),
-        );
+        cx.diags.push(catalog::invalid_prometheus_name(name, label, span));
     }
     ok
 }
@@ -1166,16 +1004,7 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         || path.contains("//")
         || path.split('/').any(|s| s == "..")
     {
-        let why = match bad {
-            Some(c) => format!("the character {c:?} is not allowed in a route path"),
-            None if !path.starts_with('/') => "a route path starts with `/`".to_string(),
-            None => "the path has unbalanced `{}`, `//` or `..`".to_string(),
-        };
-        cx.diags.push(
-            Diagnostic::error(Code::OutOfRange, format!("\"{}\" is not a valid route path", path.escape_debug()))
-                .primary(span, why)
-                .help("paths use letters, digits, `-._~/` and `{param}` segments, e.g. \"/v1/reports/{id}\""),
-        );
+        cx.diags.push(catalog::invalid_route_path(path, bad, !path.starts_with('/'), span));
         return None;
     }
     Some(path.to_string())
@@ -1190,15 +1019,7 @@ fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
         && !image.starts_with(['-', '.', '/', ':']);
     if !ok {
         cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!(
-                    "\"{}\" is not a container image reference",
-                    image.escape_debug()
-                ),
-            )
-            .primary(span, "invalid image")
-            .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST"),
+            catalog::invalid_image(image, span),
         );
         return None;
     }

@@ -1,10 +1,21 @@
 //! Diagnostics are data: a stable code, a severity, a message, labelled
-//! spans (possibly in several files) and a help line. Each stage has its own
-//! way of producing them; the CLI renders them with codespan-reporting and
-//! `--message-format json` prints them as JSON lines; the language server
-//! converts the same values.
+//! spans (possibly in several files), a help line and structured fixes.
+//!
+//! - [`catalog`] holds the wording: one constructor per condition, called by
+//!   every stage, so no message text is written at a reporting site;
+//! - [`Diagnostics`] collects them, keeping at most [`CAP_PER_CODE`] of
+//!   each code (the rest are counted, not stored);
+//! - [`render`] turns them into text (codespan-reporting, with control
+//!   characters from the spec escaped) or JSON lines; the language server
+//!   converts the same values.
+
+pub mod catalog;
+mod render;
+
+pub use render::{escape_text, render, to_json_lines};
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Index of a file in the [`SourceMap`].
@@ -71,7 +82,7 @@ macro_rules! codes {
             /// The long explanation, one markdown page per code (docs/diagnostics/).
             pub fn explanation(self) -> &'static str {
                 match self {
-                    $( Code::$variant => include_str!(concat!("../../docs/diagnostics/", $code, ".md")), )*
+                    $( Code::$variant => include_str!(concat!("../../../docs/diagnostics/", $code, ".md")), )*
                 }
             }
 
@@ -96,11 +107,20 @@ codes! {
     DuplicateField = "S0109", "field given twice";
     FileNotFound = "S0110", "imported file not found";
     SingletonTwice = "S0111", "declaration allowed once per project";
+    SingletonNamed = "S0112", "declaration that takes no name given one";
+    ValueOrBlock = "S0113", "a value where a block is due, or a block where a value is due";
     UnitMismatch = "S0201", "wrong unit or type of value";
     MixedUnits = "S0202", "arithmetic mixes units";
     UnknownUnit = "S0203", "unknown unit";
     OutOfRange = "S0204", "value out of range";
     RangeOrder = "S0206", "range bounds out of order";
+    DivisionByZero = "S0207", "division by zero";
+    UnknownWord = "S0208", "word not among the field's choices";
+    NotOneLine = "S0209", "text is not one printable line";
+    InvalidName = "S0210", "name with characters its target does not allow";
+    InvalidPath = "S0211", "route path that is not safe to generate";
+    InvalidImage = "S0212", "malformed container image reference";
+    InvalidUrl = "S0213", "not an http(s) URL";
     PercentileOrder = "S0301", "percentiles out of order";
     TimeoutBelowP99 = "S0302", "timeout below 1.2 × p99";
     CallCycle = "S0303", "call graph cycle";
@@ -142,6 +162,35 @@ pub struct Label {
     pub primary: bool,
 }
 
+/// One text replacement: `replacement` takes the place of the bytes `span`
+/// covers (an empty span inserts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// A change an editor can apply: what it does, and its edits (in any file,
+/// never overlapping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub message: String,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// The fix that replaces one span's text.
+    pub fn replace(message: impl Into<String>, span: Span, replacement: impl Into<String>) -> Fix {
+        Fix {
+            message: message.into(),
+            edits: vec![Edit {
+                span,
+                replacement: replacement.into(),
+            }],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub code: Code,
@@ -150,6 +199,11 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// Edits that resolve the problem, when they are certain.
+    pub fixes: Vec<Fix>,
+    /// In a summary of diagnostics left out by the cap: how many of this
+    /// code were not kept (0 for every ordinary diagnostic).
+    pub hidden: usize,
 }
 
 impl Diagnostic {
@@ -161,6 +215,8 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
+            fixes: Vec::new(),
+            hidden: 0,
         }
     }
 
@@ -201,6 +257,20 @@ impl Diagnostic {
         self
     }
 
+    /// A structured suggestion an editor can apply.
+    pub fn fix(mut self, fix: Fix) -> Diagnostic {
+        self.fixes.push(fix);
+        self
+    }
+
+    /// `fix` when there is one.
+    pub fn fix_opt(self, fix: Option<Fix>) -> Diagnostic {
+        match fix {
+            Some(f) => self.fix(f),
+            None => self,
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -215,14 +285,103 @@ impl Diagnostic {
 }
 
 /// Sort for output: by file, position, then code, so the order is stable.
+/// Diagnostics without a place (the summaries of what the cap left out)
+/// come last.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let ka = a.primary_span().map(|s| (s.file, s.start, s.end));
         let kb = b.primary_span().map(|s| (s.file, s.start, s.end));
-        ka.cmp(&kb)
+        ka.is_none()
+            .cmp(&kb.is_none())
+            .then(ka.cmp(&kb))
             .then(a.code.cmp(&b.code))
             .then(a.message.cmp(&b.message))
     });
+}
+
+/// How many diagnostics of one code are kept; the rest are only counted.
+pub const CAP_PER_CODE: usize = 100;
+
+/// A collection of diagnostics that keeps at most [`CAP_PER_CODE`] of each
+/// code, so a huge spec with one mistake repeated cannot exhaust memory:
+/// past the cap, a diagnostic is counted and dropped at once, and
+/// [`Diagnostics::into_vec`] adds one summary per code that overflowed.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    list: Vec<Diagnostic>,
+    kept: BTreeMap<Code, usize>,
+    /// Per code: how many were dropped, and the most severe severity.
+    dropped: BTreeMap<Code, (usize, Severity)>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        if d.hidden > 0 {
+            // A summary from another collection: fold its count in.
+            self.drop_n(d.code, d.hidden, d.severity);
+            return;
+        }
+        let kept = self.kept.entry(d.code).or_default();
+        if *kept >= CAP_PER_CODE {
+            self.drop_n(d.code, 1, d.severity);
+            return;
+        }
+        *kept += 1;
+        self.list.push(d);
+    }
+
+    fn drop_n(&mut self, code: Code, n: usize, severity: Severity) {
+        let e = self.dropped.entry(code).or_insert((0, severity));
+        e.0 += n;
+        e.1 = e.1.min(severity); // Error sorts before Warning
+    }
+
+    /// Removes the last diagnostic kept (the parser retracts one when a
+    /// better one explains the same text).
+    pub fn pop(&mut self) -> Option<Diagnostic> {
+        let d = self.list.pop()?;
+        if let Some(k) = self.kept.get_mut(&d.code) {
+            *k -= 1;
+        }
+        Some(d)
+    }
+
+    /// How many were dropped by the cap, in all.
+    pub fn hidden(&self) -> usize {
+        self.dropped.values().map(|(n, _)| n).sum()
+    }
+
+    /// The diagnostics kept, then one summary per code that overflowed.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        let mut list = self.list;
+        for (code, (n, severity)) in self.dropped {
+            list.push(catalog::omitted(code, severity, n));
+        }
+        list
+    }
+}
+
+impl std::ops::Deref for Diagnostics {
+    type Target = [Diagnostic];
+    fn deref(&self) -> &[Diagnostic] {
+        &self.list
+    }
+}
+
+impl Extend<Diagnostic> for Diagnostics {
+    fn extend<I: IntoIterator<Item = Diagnostic>>(&mut self, iter: I) {
+        for d in iter {
+            self.push(d);
+        }
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(iter: I) -> Diagnostics {
+        let mut out = Diagnostics::default();
+        out.extend(iter);
+        out
+    }
 }
 
 // ------------------------------------------------------------------ sources
@@ -363,130 +522,6 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
             .unwrap_or(f.text.len());
         Ok(start..end)
     }
-}
-
-// ------------------------------------------------------------------ rendering
-
-fn to_codespan(d: &Diagnostic) -> codespan_reporting::diagnostic::Diagnostic<FileId> {
-    use codespan_reporting::diagnostic as cs;
-    let base = match d.severity {
-        Severity::Error => cs::Diagnostic::error(),
-        Severity::Warning => cs::Diagnostic::warning(),
-    };
-    let mut notes: Vec<String> = d.notes.clone();
-    if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
-    }
-    base.with_code(d.code.as_str())
-        .with_message(&d.message)
-        .with_labels(
-            d.labels
-                .iter()
-                .map(|l| {
-                    let style = if l.primary {
-                        cs::LabelStyle::Primary
-                    } else {
-                        cs::LabelStyle::Secondary
-                    };
-                    cs::Label::new(style, l.span.file, l.span.range()).with_message(&l.message)
-                })
-                .collect(),
-        )
-        .with_notes(notes)
-}
-
-/// Renders diagnostics as text, the way `scalec check` prints them.
-pub fn render(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
-    use codespan_reporting::term;
-    let config = term::Config::default();
-    let mut out: Vec<u8> = Vec::new();
-    for d in diags {
-        let cd = to_codespan(d);
-        if color {
-            let mut w = term::termcolor::Ansi::new(&mut out);
-            let _ = term::emit_to_write_style(&mut w, &config, sources, &cd);
-        } else {
-            let mut w = term::termcolor::NoColor::new(&mut out);
-            let _ = term::emit_to_write_style(&mut w, &config, sources, &cd);
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[derive(Serialize)]
-struct JsonPos {
-    line: usize,
-    column: usize,
-}
-
-#[derive(Serialize)]
-struct JsonLabel<'a> {
-    file: &'a str,
-    byte_start: u32,
-    byte_end: u32,
-    start: JsonPos,
-    end: JsonPos,
-    message: &'a str,
-    primary: bool,
-}
-
-#[derive(Serialize)]
-struct JsonDiag<'a> {
-    code: &'static str,
-    severity: Severity,
-    message: &'a str,
-    file: Option<&'a str>,
-    byte_start: Option<u32>,
-    byte_end: Option<u32>,
-    start: Option<JsonPos>,
-    end: Option<JsonPos>,
-    labels: Vec<JsonLabel<'a>>,
-    help: Option<&'a str>,
-    notes: &'a [String],
-}
-
-/// One JSON object per diagnostic, one per line. Lines and columns are
-/// one-based (columns count characters).
-pub fn to_json_lines(sources: &SourceMap, diags: &[Diagnostic]) -> String {
-    let pos = |span: Span, off: u32| {
-        let (l, c) = sources.get(span.file).line_col(off as usize);
-        JsonPos {
-            line: l + 1,
-            column: c + 1,
-        }
-    };
-    let mut out = String::new();
-    for d in diags {
-        let primary = d.primary_span();
-        let j = JsonDiag {
-            code: d.code.as_str(),
-            severity: d.severity,
-            message: &d.message,
-            file: primary.map(|s| sources.get(s.file).name.as_str()),
-            byte_start: primary.map(|s| s.start),
-            byte_end: primary.map(|s| s.end),
-            start: primary.map(|s| pos(s, s.start)),
-            end: primary.map(|s| pos(s, s.end)),
-            labels: d
-                .labels
-                .iter()
-                .map(|l| JsonLabel {
-                    file: sources.get(l.span.file).name.as_str(),
-                    byte_start: l.span.start,
-                    byte_end: l.span.end,
-                    start: pos(l.span, l.span.start),
-                    end: pos(l.span, l.span.end),
-                    message: &l.message,
-                    primary: l.primary,
-                })
-                .collect(),
-            help: d.help.as_deref(),
-            notes: &d.notes,
-        };
-        out.push_str(&serde_json::to_string(&j).expect("diagnostic serialises"));
-        out.push('\n');
-    }
-    out
 }
 
 /// "did you mean" — the closest candidate by edit distance, if close enough.
