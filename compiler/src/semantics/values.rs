@@ -369,7 +369,7 @@ pub fn round3(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostics::FileId;
+    use crate::diagnostics::{Code, Diagnostic, FileId};
     use crate::syntax::parse;
 
     fn eval_src(src: &str, want: Dim) -> (Option<f64>, Vec<Diagnostic>) {
