@@ -187,7 +187,7 @@ pub fn singleton_named(kind: &str, name: &str, span: Span) -> Diagnostic {
 }
 
 pub fn decl_needs_name(kind: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::MissingField, format!("this `{kind}` needs a name"))
+    Diagnostic::error(Code::DeclWithoutName, format!("this `{kind}` needs a name"))
         .primary(span, "no name")
         .help(format!("write `{kind} NAME {{ … }}`"))
 }
@@ -302,7 +302,7 @@ pub fn missing_field(what: &str, name: &str, owner: Span, example: &str) -> Diag
 }
 
 pub fn no_app(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::MissingField, "the project has no `app` declaration")
+    Diagnostic::error(Code::NoApp, "the project has no `app` declaration")
         .primary(span, "expected `app NAME { … }` in the project")
         .help("add `app NAME { owner = \"team\" }` to one of the project's files")
 }
@@ -573,7 +573,7 @@ pub fn compiler_version(req: &str, ours: &str, span: Span) -> Diagnostic {
 
 pub fn circular_percentile(key: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::UnknownName,
+        Code::CircularPercentile,
         format!("`{key}` is defined in terms of itself"),
     )
     .primary(span, "a circular definition")
@@ -670,7 +670,7 @@ pub fn duplicate_route(name: &str, span: Span, first: Span) -> Diagnostic {
 /// `key` is "METHOD /path", `other` the route that already serves it.
 pub fn duplicate_endpoint(key: &str, other: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::DuplicateName,
+        Code::DuplicateEndpoint,
         format!("`{key}` is already the route `{other}`"),
     )
     .primary(span, "same method and path")
@@ -680,7 +680,7 @@ pub fn duplicate_endpoint(key: &str, other: &str, span: Span, first: Span) -> Di
 
 pub fn routes_on_dependency(kind: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::UnknownField,
+        Code::RoutesOnDependency,
         format!("a `{kind}` service cannot have routes"),
     )
     .primary(span, "a route on a dependency")
@@ -688,7 +688,7 @@ pub fn routes_on_dependency(kind: &str, span: Span) -> Diagnostic {
 }
 
 pub fn autoscale_fixed_replicas(replicas: u32, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
+    Diagnostic::error(Code::AutoscaleFixedReplicas, "autoscaling needs a replica range")
         .primary(span, format!("replicas fixed at {replicas}"))
         .help("write `replicas = MIN..MAX` so the autoscaler has room to move")
 }
@@ -852,7 +852,7 @@ pub fn burst_below_rate(burst: u64, rate: f64, span: Span, rate_span: Span) -> D
 
 pub fn tenant_not_proxy_readable(span: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::UnknownLimitKey,
+        Code::TenantNotProxyReadable,
         "`per tenant` cannot use a tenant read from a query or cookie",
     )
     .primary(span, "the app's tenant is not a header or claim")
@@ -964,7 +964,7 @@ pub fn alert_beyond_slo(
     slo: Span,
 ) -> Diagnostic {
     let d = Diagnostic::error(
-        Code::AlertWindows,
+        Code::AlertBeyondSlo,
         format!("the {alert} alert looks back {long}, longer than the SLO's {window} window"),
     )
     .help("an alert window must fit in the SLO period: lengthen `window` or use a policy with shorter windows");
@@ -1076,7 +1076,7 @@ pub fn stages_and_shape(span: Span) -> Diagnostic {
 
 pub fn target_without_routes(target: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::UnknownClass,
+        Code::TargetWithoutRoutes,
         format!("the service `{target}` has no routes to load"),
     )
     .primary(span, "no routes")
@@ -1183,7 +1183,7 @@ pub fn unknown_gate_check(name: &str, span: Span) -> Diagnostic {
 }
 
 pub fn burn_gate_not_upper(op: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::UnknownGateCheck, "a burn gate is an upper bound")
+    Diagnostic::error(Code::GateNotUpperBound, "a burn gate is an upper bound")
         .primary(span, format!("`{op}` is not `<` or `<=`"))
         .help("write `slo_burn < 1x over 1h`")
 }
@@ -1197,7 +1197,7 @@ pub fn burn_gate_twice(span: Span, first: Span) -> Diagnostic {
 
 pub fn gate_not_upper(subject: &str, op: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        Code::UnknownGateCheck,
+        Code::GateNotUpperBound,
         format!("`{subject}` takes an upper bound"),
     )
     .primary(span, format!("`{op}` is not an upper bound"))

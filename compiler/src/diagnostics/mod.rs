@@ -109,6 +109,10 @@ codes! {
     SingletonTwice = "S0111", "declaration allowed once per project";
     SingletonNamed = "S0112", "declaration that takes no name given one";
     ValueOrBlock = "S0113", "a value where a block is due, or a block where a value is due";
+    DuplicateEndpoint = "S0114", "two routes serve the same method and path";
+    RoutesOnDependency = "S0115", "routes on a service that is not HTTP";
+    DeclWithoutName = "S0116", "declaration without a name";
+    NoApp = "S0117", "project without an `app`";
     UnitMismatch = "S0201", "wrong unit or type of value";
     MixedUnits = "S0202", "arithmetic mixes units";
     UnknownUnit = "S0203", "unknown unit";
@@ -121,14 +125,17 @@ codes! {
     InvalidPath = "S0211", "route path that is not safe to generate";
     InvalidImage = "S0212", "malformed container image reference";
     InvalidUrl = "S0213", "not an http(s) URL";
+    AutoscaleFixedReplicas = "S0214", "autoscaling with a fixed replica count";
     PercentileOrder = "S0301", "percentiles out of order";
     TimeoutBelowP99 = "S0302", "timeout below 1.2 × p99";
     CallCycle = "S0303", "call graph cycle";
     CriticalPath = "S0304", "budget cannot cover its callees";
     NoBudgetBound = "S0305", "budget without p99 or timeout";
     UnsafeRetry = "S0306", "retry on a non-idempotent route";
+    CircularPercentile = "S0307", "budget percentile defined in terms of itself";
     BurstBelowRate = "S0401", "burst smaller than one second of rate";
     UnknownLimitKey = "S0402", "unknown limit key";
+    TenantNotProxyReadable = "S0403", "per-tenant limit on a tenant proxies cannot read";
     JwtSizeLarge = "S0501", "JWT size cap above 2KiB";
     JwtSizeTooLarge = "S0502", "JWT size cap above 8KiB";
     RotationOverlap = "S0503", "key rotation overlap not shorter than the period";
@@ -139,12 +146,15 @@ codes! {
     BurnFactorImpossible = "S0603", "burn factor needs more than 100% errors";
     LatencyNotBucket = "S0604", "latency threshold is not a histogram bucket";
     BadSli = "S0605", "SLI not understood";
+    AlertBeyondSlo = "S0606", "alert window longer than the SLO window";
     MixSum = "S0701", "traffic mix does not sum to 100%";
     UnknownClass = "S0702", "request class not served by the target";
     BadStage = "S0703", "malformed load stage";
+    TargetWithoutRoutes = "S0704", "load test target without routes";
     ChaosNoBudget = "S0801", "relative latency needs a budget";
     UnknownChaosAction = "S0802", "unknown chaos action";
     UnknownGateCheck = "S0901", "unknown gate condition";
+    GateNotUpperBound = "S0902", "gate condition that is not an upper bound";
     CompilerVersion = "S1001", "compiler version outside the pinned range";
     BadVersion = "S1002", "malformed version";
 }
