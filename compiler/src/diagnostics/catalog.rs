@@ -309,14 +309,136 @@ pub fn no_app(span: Span) -> Diagnostic {
 
 // ------------------------------------------------------------------ values
 
-/// `expected` is a description ("a string"), `found` the expression's.
-pub fn wrong_type(expected: &str, found: &str, span: Span, help: &str) -> Diagnostic {
+/// What a field takes, when it was given a value of another shape (S0201).
+#[derive(Debug, Clone, Copy)]
+pub enum Expected<'a> {
+    String,
+    /// A bare word out of these.
+    Word(&'a [&'a str]),
+    /// `header("x")` and its kin.
+    RequestValue,
+    RequestValueArgument,
+    BudgetName,
+    /// `queue_depth("…")` (`overflow` false) or `overflow = queue("…")`.
+    QueueName { overflow: bool },
+    LimitKey,
+    RoleName,
+    AuthRule,
+    /// `FIELD = FUN("name")`.
+    NamedCall { field: &'a str, fun: &'a str },
+    DurationList,
+    ServiceOrRoute,
+    AlertPolicyName,
+    HeaderOrClaim,
+    OnOff,
+    Hook,
+    AlgorithmName,
+    AttributeName,
+    AttributeList,
+    ServiceName,
+    ShapeName,
+    ChaosDelay,
+    Probe,
+    ProbeService,
+    /// `FIELD = SUBJECT < …`: the comparison, then its subject.
+    Bound(&'a str),
+    BoundSubject(&'a str),
+}
+
+impl Expected<'_> {
+    /// (what was expected, the help line).
+    fn wording(self) -> (String, String) {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        match self {
+            Expected::String => s("a string", "write it in double quotes: \"…\""),
+            Expected::Word(allowed) => (
+                format!("one of {}", allowed.join(", ")),
+                "write one of the words, without quotes".to_string(),
+            ),
+            Expected::RequestValue => s(
+                "where to read the value",
+                "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
+            ),
+            Expected::RequestValueArgument => s("one string argument", "write header(\"name\")"),
+            Expected::BudgetName => s("a budget name", "write `budget = NAME` or `budget { p99 = … }`"),
+            Expected::QueueName { overflow: false } => {
+                s("one queue name", "write `queue_depth(\"queue-name\")`")
+            }
+            Expected::QueueName { overflow: true } => {
+                s("one queue name", "write `overflow = queue(\"name\")`")
+            }
+            Expected::LimitKey => s(
+                "a limit key",
+                "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
+            ),
+            Expected::RoleName => s("one role name", "write `role(\"admin\")`"),
+            Expected::AuthRule => s(
+                "an auth rule",
+                "write public, authenticated, role(\"name\"), mfa or device, combined with & and |",
+            ),
+            Expected::NamedCall { field, fun } => (
+                format!("`{fun}(\"…\")`"),
+                format!("write `{field} = {fun}(\"name\")`"),
+            ),
+            Expected::DurationList => s("a list of durations", "write `buckets = [50ms, 100ms, 250ms]`"),
+            Expected::ServiceOrRoute => s(
+                "a service or `service.route`",
+                "write `service = api` or `service = api.search`",
+            ),
+            Expected::AlertPolicyName => s("an alert policy name", "write `alerts = multiwindow`"),
+            Expected::HeaderOrClaim => s(
+                "header(…) or claim(…)",
+                "a limit key comes from a header or a token claim",
+            ),
+            Expected::OnOff => s(
+                "`on` or `off`",
+                "write `proof_of_work = on suspicious { difficulty = 20 }`",
+            ),
+            Expected::Hook => s(
+                "`hook(\"name\")`",
+                "write `risk_scoring = hook(\"risk.score\")` or `off`",
+            ),
+            Expected::AlgorithmName => s("an algorithm name", "write algorithms = [ES256]"),
+            Expected::AttributeName => s("an attribute name", "write attach = [model, prompt_hash]"),
+            Expected::AttributeList => s(
+                "a list of attribute names",
+                "write attach = [model, prompt_hash, dataset]",
+            ),
+            Expected::ServiceName => s("a service name", "write `target = api`"),
+            Expected::ShapeName => s(
+                "a shape name",
+                "write `shape = ramp` with `use std.shapes.{ramp}`",
+            ),
+            Expected::ChaosDelay => s(
+                "a positive delay or percentage",
+                "write `latency db +50ms` or `latency db +5%`",
+            ),
+            Expected::Probe => s(
+                "a probe such as `breaker(db)`",
+                "write `expect breaker(db) opens and closes within 2m`",
+            ),
+            Expected::ProbeService => s("one service name", "write `breaker(db)`"),
+            Expected::Bound(subject) => (
+                format!("a bound on `{subject}`"),
+                format!("write `{subject} < …`"),
+            ),
+            Expected::BoundSubject(subject) => (
+                format!("`{subject}`"),
+                format!("this field bounds `{subject}`: write `{subject} < …`"),
+            ),
+        }
+    }
+}
+
+/// A value of the wrong shape; `found` describes what was written.
+pub fn wrong_type(expected: Expected<'_>, found: &str, span: Span) -> Diagnostic {
+    let (expected, help) = expected.wording();
     Diagnostic::error(
         Code::UnitMismatch,
         format!("expected {expected}, found {found}"),
     )
     .primary(span, format!("expected {expected}"))
-    .help(help.to_string())
+    .help(help)
 }
 
 /// A quantity of the wrong dimension: `want` and `found` are dimension names.

@@ -15,7 +15,7 @@ fn target_service<'s>(
 ) -> Option<&'s Service> {
     let e = e?;
     let Some(id) = e.as_ident() else {
-        cx.wrong(e, "a service name", "write `target = api`");
+        cx.wrong(e, catalog::Expected::ServiceName);
         return None;
     };
     cx.lookup("service", id)?;
@@ -79,11 +79,7 @@ fn lower_load_test(
                 }
                 None => {
                     if id.is_none() {
-                        cx.wrong(
-                            e,
-                            "a shape name",
-                            "write `shape = ramp` with `use std.shapes.{ramp}`",
-                        );
+                        cx.wrong(e, catalog::Expected::ShapeName);
                     }
                     None
                 }
@@ -364,11 +360,7 @@ fn latency(
             })
         }
         _ => {
-            cx.wrong(
-                amount,
-                "a positive delay or percentage",
-                "write `latency db +50ms` or `latency db +5%`",
-            );
+            cx.wrong(amount, catalog::Expected::ChaosDelay);
             None
         }
     }
@@ -382,11 +374,7 @@ fn expectation(
     services: &[Service],
 ) -> Option<ir::Expectation> {
     let ExprKind::Call { callee, args } = &subject.kind else {
-        cx.wrong(
-            subject,
-            "a probe such as `breaker(db)`",
-            "write `expect breaker(db) opens and closes within 2m`",
-        );
+        cx.wrong(subject, catalog::Expected::Probe);
         return None;
     };
     if callee.name != "breaker" {
@@ -398,7 +386,7 @@ fn expectation(
         _ => None,
     };
     let Some(svc_id) = svc_id else {
-        cx.wrong(subject, "one service name", "write `breaker(db)`");
+        cx.wrong(subject, catalog::Expected::ProbeService);
         return None;
     };
     cx.lookup("service", svc_id)?;
@@ -512,19 +500,11 @@ fn bound(cx: &mut Checker, e: &Expr, subject: &str, dim: Dim) -> Option<f64> {
         rhs,
     } = &e.kind
     else {
-        cx.wrong(
-            e,
-            &format!("a bound on `{subject}`"),
-            &format!("write `{subject} < …`"),
-        );
+        cx.wrong(e, catalog::Expected::Bound(subject));
         return None;
     };
     if lhs.as_ident().is_none_or(|i| i.name != subject) {
-        cx.wrong(
-            lhs,
-            &format!("`{subject}`"),
-            &format!("this field bounds `{subject}`: write `{subject} < …`"),
-        );
+        cx.wrong(lhs, catalog::Expected::BoundSubject(subject));
         return None;
     }
     let v = cx.positive(rhs, dim, true)?;

@@ -356,7 +356,7 @@ impl<'a> Checker<'a> {
         match &e.kind {
             ExprKind::Str(s) => Some(s.clone()),
             _ => {
-                self.wrong(e, "a string", "write it in double quotes: \"…\"");
+                self.wrong(e, catalog::Expected::String);
                 None
             }
         }
@@ -389,18 +389,14 @@ impl<'a> Checker<'a> {
         Some(s)
     }
 
-    pub fn wrong(&mut self, e: &Expr, expected: &str, help: &str) {
-        self.diags.push(catalog::wrong_type(expected, &e.describe(), e.span, help));
+    pub fn wrong(&mut self, e: &Expr, expected: catalog::Expected<'_>) {
+        self.diags.push(catalog::wrong_type(expected, &e.describe(), e.span));
     }
 
     /// A bare word out of a fixed set (`sticky`, `weekly`, …).
     pub fn word(&mut self, e: &Expr, allowed: &[&str]) -> Option<String> {
         let Some(id) = e.as_ident() else {
-            self.wrong(
-                e,
-                &format!("one of {}", allowed.join(", ")),
-                "write one of the words, without quotes",
-            );
+            self.wrong(e, catalog::Expected::Word(allowed));
             return None;
         };
         if allowed.contains(&id.name.as_str()) {
@@ -424,17 +420,13 @@ impl<'a> Checker<'a> {
     /// `header("x")`, `query("x")`, `cookie("x")`, `claim("x")`.
     pub fn request_value(&mut self, e: &Expr) -> Option<RequestValue> {
         let ExprKind::Call { callee, args } = &e.kind else {
-            self.wrong(
-                e,
-                "where to read the value",
-                "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
-            );
+            self.wrong(e, catalog::Expected::RequestValue);
             return None;
         };
         let arg = match args.as_slice() {
             [a] if a.name.is_none() => self.string(&a.value)?,
             _ => {
-                self.wrong(e, "one string argument", "write header(\"name\")");
+                self.wrong(e, catalog::Expected::RequestValueArgument);
                 return None;
             }
         };

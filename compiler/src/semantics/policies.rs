@@ -65,11 +65,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                     Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                     Some(_) => {
-                        cx.wrong(
-                            e,
-                            "header(…) or claim(…)",
-                            "a limit key comes from a header or a token claim",
-                        );
+                        cx.wrong(e, catalog::Expected::HeaderOrClaim);
                         continue;
                     }
                     None => continue,
@@ -135,7 +131,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             timeout_ms: queue_timeout.unwrap_or(1000.0),
                         }),
                         _ => {
-                            cx.wrong(e, "one queue name", "write `overflow = queue(\"name\")`");
+                            cx.wrong(e, catalog::Expected::QueueName { overflow: true });
                             None
                         }
                     }
@@ -233,8 +229,7 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
                     kind: ExprKind::List(vec![]),
                     span: fl.span,
                 },
-                "`on` or `off`",
-                "write `proof_of_work = on suspicious { difficulty = 20 }`",
+                catalog::Expected::OnOff,
             );
             return None;
         };
@@ -290,11 +285,7 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
         _ => match cx.switch(e) {
             Some(false) => None,
             _ => {
-                cx.wrong(
-                    e,
-                    "`hook(\"name\")`",
-                    "write `risk_scoring = hook(\"risk.score\")` or `off`",
-                );
+                cx.wrong(e, catalog::Expected::Hook);
                 None
             }
         },
@@ -359,7 +350,7 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         };
         for it in items {
             let Some(id) = it.as_ident() else {
-                cx.wrong(it, "an algorithm name", "write algorithms = [ES256]");
+                cx.wrong(it, catalog::Expected::AlgorithmName);
                 continue;
             };
             if !ALGORITHMS.contains(&id.name.as_str()) {
@@ -442,19 +433,11 @@ pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
                                 attach.push(id.name.clone());
                             }
                         }
-                        None => cx.wrong(
-                            it,
-                            "an attribute name",
-                            "write attach = [model, prompt_hash]",
-                        ),
+                        None => cx.wrong(it, catalog::Expected::AttributeName),
                     }
                 }
             }
-            _ => cx.wrong(
-                e,
-                "a list of attribute names",
-                "write attach = [model, prompt_hash, dataset]",
-            ),
+            _ => cx.wrong(e, catalog::Expected::AttributeList),
         }
     }
     let mut drift = Vec::new();

@@ -303,11 +303,7 @@ fn budget_field(cx: &mut Checker, val: FieldVal) -> Option<(ir::Budget, Option<S
         FieldVal::Block(b) => lower_budget(cx, b, None).map(|b| (b, None)),
         FieldVal::Expr(e, over) => {
             let Some(id) = e.as_ident() else {
-                cx.wrong(
-                    e,
-                    "a budget name",
-                    "write `budget = NAME` or `budget { p99 = … }`",
-                );
+                cx.wrong(e, catalog::Expected::BudgetName);
                 return None;
             };
             let base = named_budget(cx, id)?;
@@ -628,11 +624,7 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
             let queue = match args.as_slice() {
                 [a] if a.name.is_none() => cx.token(&a.value)?,
                 _ => {
-                    cx.wrong(
-                        metric,
-                        "one queue name",
-                        "write `queue_depth(\"queue-name\")`",
-                    );
+                    cx.wrong(metric, catalog::Expected::QueueName { overflow: false });
                     return None;
                 }
             };
@@ -703,11 +695,7 @@ fn lower_route(
     };
     let limit = f.expr(cx, "limit").and_then(|e| {
         let id = e.as_ident().or_else(|| {
-            cx.wrong(
-                e,
-                "a limit key",
-                "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
-            );
+            cx.wrong(e, catalog::Expected::LimitKey);
             None
         })?;
         Some(id.name.strip_prefix("per_").unwrap_or(&id.name).to_string())
@@ -849,7 +837,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
                 Some(AuthRule::Role(role))
             }
             _ => {
-                cx.wrong(e, "one role name", "write `role(\"admin\")`");
+                cx.wrong(e, catalog::Expected::RoleName);
                 None
             }
         },
@@ -858,7 +846,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
             let w = match e.as_ident() {
                 Some(_) => cx.word(e, &words)?,
                 None => {
-                    cx.wrong(e, "an auth rule", "write public, authenticated, role(\"name\"), mfa or device, combined with & and |");
+                    cx.wrong(e, catalog::Expected::AuthRule);
                     return None;
                 }
             };
@@ -905,11 +893,7 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
                 Some((name, &args[1..], args[0].value.span))
             }
             _ => {
-                cx.wrong(
-                    e,
-                    &format!("`{fun}(\"…\")`"),
-                    &format!("write `{key} = {fun}(\"name\")`"),
-                );
+                cx.wrong(e, catalog::Expected::NamedCall { field: key, fun });
                 None
             }
         }
@@ -930,11 +914,7 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
             match a.name.as_ref().map(|n| n.name.as_str()) {
                 Some("buckets") => {
                     let ExprKind::List(items) = &a.value.kind else {
-                        cx.wrong(
-                            &a.value,
-                            "a list of durations",
-                            "write `buckets = [50ms, 100ms, 250ms]`",
-                        );
+                        cx.wrong(&a.value, catalog::Expected::DurationList);
                         continue;
                     };
                     let mut bs = Vec::new();

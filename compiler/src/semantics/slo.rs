@@ -79,11 +79,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         }
         Some(_) => {
             let e = target.expect("checked");
-            cx.wrong(
-                e,
-                "a service or `service.route`",
-                "write `service = api` or `service = api.search`",
-            );
+            cx.wrong(e, catalog::Expected::ServiceOrRoute);
             (None, None)
         }
         None => (None, None),
@@ -274,7 +270,7 @@ fn lower_policy_ref(cx: &mut Checker, e: Option<&Expr>) -> Option<Policy> {
     let (name, body) = match e {
         Some(e) => {
             let Some(id) = e.as_ident() else {
-                cx.wrong(e, "an alert policy name", "write `alerts = multiwindow`");
+                cx.wrong(e, catalog::Expected::AlertPolicyName);
                 return None;
             };
             let r = cx.lookup("alert_policy", id)?;
