@@ -836,6 +836,22 @@ pub fn replicas_backwards(min: u64, max: u64, span: Span) -> Diagnostic {
     ))
 }
 
+/// `replicas = 2-10`: a subtraction where a range was meant; the fix
+/// writes the range.
+pub fn range_with_minus(field: &str, lo: f64, hi: f64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        format!("`{lo}-{hi}` subtracts: it is {}, not a range", lo - hi),
+    )
+    .primary(span, "a subtraction")
+    .help(format!("a range is written with `..`: `{field} = {lo}..{hi}`"))
+    .fix(Fix::replace(
+        format!("replace `{lo}-{hi}` with `{lo}..{hi}`"),
+        span,
+        format!("{lo}..{hi}"),
+    ))
+}
+
 pub fn shard_needs_tenant(span: Span) -> Diagnostic {
     Diagnostic::error(Code::MissingField, "`shard_by = tenant` needs the app's `tenant`")
         .primary(span, "no tenant is declared")

@@ -579,6 +579,16 @@ fn kind_name(k: ServiceKind) -> &'static str {
 fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
     let (lo, hi) = match &e.kind {
         ExprKind::Range { lo, hi } => (lo.as_ref(), hi.as_ref()),
+        // `replicas = 2-10`: a range written with a minus.
+        ExprKind::Binary { op: BinOp::Sub, lhs, rhs } => match (&lhs.kind, &rhs.kind) {
+            (ExprKind::Quantity { value: a, unit: ua, .. }, ExprKind::Quantity { value: b, unit: ub, .. })
+                if ua.is_empty() && ub.is_empty() && a < b =>
+            {
+                cx.diags.push(catalog::range_with_minus("replicas", *a, *b, e.span));
+                return None;
+            }
+            _ => (e, e),
+        },
         _ => (e, e),
     };
     let min = cx.integer(lo, 1.0, 10_000.0)?;
