@@ -592,6 +592,32 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_bounds_what_is_kept_at_collection_time() {
+        let mut c = Diagnostics::default();
+        let span = Span::new(FileId(0), 0, 1);
+        for i in 0..1_000_000 {
+            c.push(Diagnostic::warning(Code::UnusedBudget, format!("b{i}")).primary(span, "x"));
+            if i % 3 == 0 {
+                c.push(Diagnostic::error(Code::OutOfRange, "r").primary(span, "x"));
+            }
+        }
+        // Only what is kept takes memory; the rest is a count per code.
+        assert_eq!(c.len(), 2 * CAP_PER_CODE);
+        assert_eq!(c.hidden(), 1_000_000 - 100 + 333_334 - 100);
+        let v = c.into_vec();
+        assert_eq!(v.len(), 2 * CAP_PER_CODE + 2);
+        let summaries: Vec<&Diagnostic> = v.iter().filter(|d| d.hidden > 0).collect();
+        assert_eq!(summaries.len(), 2);
+        assert!(summaries.iter().any(|d| d.code == Code::UnusedBudget
+            && d.hidden == 999_900
+            && d.severity == Severity::Warning));
+        // A summary folds into another collection as its count.
+        let mut merged: Diagnostics = v.into_iter().collect();
+        merged.push(Diagnostic::warning(Code::UnusedBudget, "one more"));
+        assert_eq!(merged.hidden(), 999_900 + 333_234 + 1);
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         let f = SourceFile::new("a", "ab\nçd\n");
         assert_eq!(f.line_col(0), (0, 0));
