@@ -196,7 +196,10 @@ fn repeated_diagnostics_are_capped_per_code() {
     let summary = unused.last().unwrap();
     assert_eq!(summary["hidden"], 2400);
     assert_eq!(summary["severity"], "warning");
-    assert!(summary["message"].as_str().unwrap().contains("2400 more S0103"));
+    assert!(summary["message"]
+        .as_str()
+        .unwrap()
+        .contains("2400 more S0103"));
     // The other code is not crowded out.
     assert!(lines.iter().any(|d| d["code"] == "S0204"), "{stdout}");
 
@@ -207,7 +210,9 @@ fn repeated_diagnostics_are_capped_per_code() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.trim_end().ends_with("1 error, 2500 warnings (2400 not shown)"),
+        stderr
+            .trim_end()
+            .ends_with("1 error, 2500 warnings (2400 not shown)"),
         "{}",
         &stderr[stderr.len().saturating_sub(400)..]
     );

@@ -185,7 +185,11 @@ fn every_fix_removes_its_diagnostic() {
                 for e in &edits {
                     let name = &before.project.sources.get(e.span.file).name;
                     let Some(f) = fixed.iter_mut().find(|(n, _)| n == name) else {
-                        failures.push(format!("{}: {} edits a file outside the project: {name}", case.display(), d.code));
+                        failures.push(format!(
+                            "{}: {} edits a file outside the project: {name}",
+                            case.display(),
+                            d.code
+                        ));
                         continue;
                     };
                     f.1.replace_range(e.span.range(), &e.replacement);
@@ -211,7 +215,10 @@ fn every_fix_removes_its_diagnostic() {
 fn assert_no_repeats(what: &str, diags: &[Diagnostic], out: &mut Vec<String>) {
     for (i, d) in diags.iter().enumerate() {
         if diags[..i].contains(d) {
-            out.push(format!("{what}: {} \"{}\" is reported twice", d.code, d.message));
+            out.push(format!(
+                "{what}: {} \"{}\" is reported twice",
+                d.code, d.message
+            ));
         }
     }
 }

@@ -76,8 +76,9 @@ pub fn parse_error(span: Span, expected: &str, found: &str, top_level: bool) -> 
 
 /// Adds the brace that was never closed to a parse error at the end.
 pub fn never_closed(d: Diagnostic, open: Span) -> Diagnostic {
-    d.secondary(open, "this `{` is never closed")
-        .help("add the missing `}`: a declaration ends before the next line that starts a declaration")
+    d.secondary(open, "this `{` is never closed").help(
+        "add the missing `}`: a declaration ends before the next line that starts a declaration",
+    )
 }
 
 pub fn expression_too_long(span: Span, max: usize) -> Diagnostic {
@@ -102,7 +103,10 @@ pub fn does_not_fit(span: Span) -> Diagnostic {
 pub fn path_escapes(path: &str, span: Span, relative_to_file: bool) -> Diagnostic {
     Diagnostic::error(
         Code::PathEscapesRoot,
-        format!("the path \"{}\" leaves the project root", path.escape_debug()),
+        format!(
+            "the path \"{}\" leaves the project root",
+            path.escape_debug()
+        ),
     )
     .primary(span, "outside the project")
     .help(if relative_to_file {
@@ -130,8 +134,11 @@ pub fn unknown_module(
     span: Span,
     modules: &[&str],
 ) -> Diagnostic {
-    let d = Diagnostic::error(Code::UnknownModule, format!("there is no module `{written}`"))
-        .primary(span, "unknown module");
+    let d = Diagnostic::error(
+        Code::UnknownModule,
+        format!("there is no module `{written}`"),
+    )
+    .primary(span, "unknown module");
     match suggest(last, modules.iter().copied()) {
         Some(s) if two_segments => d
             .help(format!("did you mean `std.{s}`?"))
@@ -148,8 +155,11 @@ pub fn unknown_module(
 }
 
 pub fn std_has_no(module: &str, name: &str, span: Span, available: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error(Code::UnknownModule, format!("`std.{module}` has no `{name}`"))
-        .primary(span, "not in this module");
+    let d = Diagnostic::error(
+        Code::UnknownModule,
+        format!("`std.{module}` has no `{name}`"),
+    )
+    .primary(span, "not in this module");
     suggest_or(d, span, name, available, || {
         format!("`std.{module}` provides: {}", available.join(", "))
     })
@@ -193,7 +203,13 @@ pub fn decl_needs_name(kind: &str, span: Span) -> Diagnostic {
 }
 
 /// `from_std`: the first declaration came from a standard library import.
-pub fn duplicate_decl(kind: &str, name: &str, span: Span, first: Span, from_std: bool) -> Diagnostic {
+pub fn duplicate_decl(
+    kind: &str,
+    name: &str,
+    span: Span,
+    first: Span,
+    from_std: bool,
+) -> Diagnostic {
     let d = Diagnostic::error(
         Code::DuplicateName,
         format!("the {kind} `{name}` is declared twice"),
@@ -225,9 +241,7 @@ pub fn unknown_name(
         let line = format!("use std.{module}.{{{name}}}");
         let file_start = Span::new(span.file, 0, 0);
         return d
-            .help(format!(
-                "`{name}` is in the standard library: add `{line}`"
-            ))
+            .help(format!("`{name}` is in the standard library: add `{line}`"))
             .fix(Fix::replace(
                 format!("add `{line}` at the top of the file"),
                 file_start,
@@ -320,12 +334,17 @@ pub enum Expected<'a> {
     RequestValueArgument,
     BudgetName,
     /// `queue_depth("…")` (`overflow` false) or `overflow = queue("…")`.
-    QueueName { overflow: bool },
+    QueueName {
+        overflow: bool,
+    },
     LimitKey,
     RoleName,
     AuthRule,
     /// `FIELD = FUN("name")`.
-    NamedCall { field: &'a str, fun: &'a str },
+    NamedCall {
+        field: &'a str,
+        fun: &'a str,
+    },
     DurationList,
     ServiceOrRoute,
     AlertPolicyName,
@@ -360,7 +379,10 @@ impl Expected<'_> {
                 "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
             ),
             Expected::RequestValueArgument => s("one string argument", "write header(\"name\")"),
-            Expected::BudgetName => s("a budget name", "write `budget = NAME` or `budget { p99 = … }`"),
+            Expected::BudgetName => s(
+                "a budget name",
+                "write `budget = NAME` or `budget { p99 = … }`",
+            ),
             Expected::QueueName { overflow: false } => {
                 s("one queue name", "write `queue_depth(\"queue-name\")`")
             }
@@ -380,7 +402,10 @@ impl Expected<'_> {
                 format!("`{fun}(\"…\")`"),
                 format!("write `{field} = {fun}(\"name\")`"),
             ),
-            Expected::DurationList => s("a list of durations", "write `buckets = [50ms, 100ms, 250ms]`"),
+            Expected::DurationList => s(
+                "a list of durations",
+                "write `buckets = [50ms, 100ms, 250ms]`",
+            ),
             Expected::ServiceOrRoute => s(
                 "a service or `service.route`",
                 "write `service = api` or `service = api.search`",
@@ -399,7 +424,9 @@ impl Expected<'_> {
                 "write `risk_scoring = hook(\"risk.score\")` or `off`",
             ),
             Expected::AlgorithmName => s("an algorithm name", "write algorithms = [ES256]"),
-            Expected::AttributeName => s("an attribute name", "write attach = [model, prompt_hash]"),
+            Expected::AttributeName => {
+                s("an attribute name", "write attach = [model, prompt_hash]")
+            }
             Expected::AttributeList => s(
                 "a list of attribute names",
                 "write attach = [model, prompt_hash, dataset]",
@@ -443,15 +470,21 @@ pub fn wrong_type(expected: Expected<'_>, found: &str, span: Span) -> Diagnostic
 
 /// A quantity of the wrong dimension: `want` and `found` are dimension names.
 pub fn wrong_unit(want: &str, found: &str, example: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::UnitMismatch, format!("expected {want}, found {found}"))
-        .primary(span, format!("this is {found}"))
-        .help(format!("write {want} with its unit, for example {example}"))
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected {want}, found {found}"),
+    )
+    .primary(span, format!("this is {found}"))
+    .help(format!("write {want} with its unit, for example {example}"))
 }
 
 pub fn not_a_quantity(want: &str, found: &str, example: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::UnitMismatch, format!("expected {want}, found {found}"))
-        .primary(span, "not a quantity")
-        .help(format!("write {want}, for example {example}"))
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected {want}, found {found}"),
+    )
+    .primary(span, "not a quantity")
+    .help(format!("write {want}, for example {example}"))
 }
 
 pub fn not_a_stage_rate(found: &str, span: Span) -> Diagnostic {
@@ -483,7 +516,11 @@ pub fn unknown_unit(
     match same_letters.or_else(|| suggest(unit, units.iter().copied())) {
         Some(s) => d
             .help(format!("did you mean `{s}`? The units are: {known}"))
-            .fix(Fix::replace(format!("replace `{unit}` with `{s}`"), span, s)),
+            .fix(Fix::replace(
+                format!("replace `{unit}` with `{s}`"),
+                span,
+                s,
+            )),
         None => d.help(format!("the units are: {known}")),
     }
 }
@@ -511,9 +548,12 @@ pub fn whole_number_range(lo: f64, hi: f64, span: Span) -> Diagnostic {
 }
 
 pub fn not_finite(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::OutOfRange, "this number is too large to mean anything")
-        .primary(span, "not a finite number")
-        .help("write a value of a realistic size")
+    Diagnostic::error(
+        Code::OutOfRange,
+        "this number is too large to mean anything",
+    )
+    .primary(span, "not a finite number")
+    .help("write a value of a realistic size")
 }
 
 pub fn division_by_zero(span: Span) -> Diagnostic {
@@ -573,7 +613,10 @@ pub fn invalid_prometheus_name(name: &str, label: bool, span: Span) -> Diagnosti
     let what = if label { "label" } else { "metric" };
     Diagnostic::error(
         Code::InvalidName,
-        format!("\"{}\" is not a Prometheus {what} name", name.escape_debug()),
+        format!(
+            "\"{}\" is not a Prometheus {what} name",
+            name.escape_debug()
+        ),
     )
     .primary(span, "invalid name")
     .help(format!(
@@ -599,7 +642,10 @@ pub fn invalid_path(path: &str, why: &str, span: Span) -> Diagnostic {
 pub fn invalid_image(image: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::InvalidImage,
-        format!("\"{}\" is not a container image reference", image.escape_debug()),
+        format!(
+            "\"{}\" is not a container image reference",
+            image.escape_debug()
+        ),
     )
     .primary(span, "invalid image")
     .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST")
@@ -612,7 +658,9 @@ pub fn not_http_url(url: &str, span: Span, example: &str) -> Diagnostic {
         format!("\"{}\" is not an http(s) URL", url.escape_debug()),
     )
     .primary(span, "expected http://… or https://…")
-    .help(format!("the Prometheus that KEDA queries, for example \"{example}\""))
+    .help(format!(
+        "the Prometheus that KEDA queries, for example \"{example}\""
+    ))
 }
 
 /// `what` the URL is (an issuer, a JWKS), `why` it must be https.
@@ -639,9 +687,13 @@ pub fn unknown_word(word: &str, span: Span, allowed: &[&str]) -> Diagnostic {
 pub fn unknown_source(name: &str, span: Span) -> Diagnostic {
     let d = Diagnostic::error(Code::UnknownName, format!("unknown source `{name}`"))
         .primary(span, "not a request value");
-    suggest_or(d, span, name, &["header", "query", "cookie", "claim"], || {
-        "use header(…), query(…), cookie(…) or claim(…)".to_string()
-    })
+    suggest_or(
+        d,
+        span,
+        name,
+        &["header", "query", "cookie", "claim"],
+        || "use header(…), query(…), cookie(…) or claim(…)".to_string(),
+    )
 }
 
 pub fn percentile_has_no_value(name: &str, span: Span) -> Diagnostic {
@@ -655,9 +707,12 @@ pub fn percentile_has_no_value(name: &str, span: Span) -> Diagnostic {
 // ------------------------------------------------------------------ app and services
 
 pub fn generator_not_one_line(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::BadVersion, "the generator pin must be one printable line")
-        .primary(span, "invalid generator")
-        .help("write it as \"tool@1.2.3\"")
+    Diagnostic::error(
+        Code::BadVersion,
+        "the generator pin must be one printable line",
+    )
+    .primary(span, "invalid generator")
+    .help("write it as \"tool@1.2.3\"")
 }
 
 /// `@1.2` names no tool; `tool` or `tool@` names no version.
@@ -744,9 +799,12 @@ pub fn percentile_order(
 }
 
 pub fn no_budget_bound(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::NoBudgetBound, "this budget has neither `p99` nor `timeout`")
-        .primary(span, "no upper bound")
-        .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`")
+    Diagnostic::error(
+        Code::NoBudgetBound,
+        "this budget has neither `p99` nor `timeout`",
+    )
+    .primary(span, "no upper bound")
+    .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`")
 }
 
 pub fn timeout_below_p99(timeout: &str, floor: &str, span: Span) -> Diagnostic {
@@ -759,9 +817,12 @@ pub fn timeout_below_p99(timeout: &str, floor: &str, span: Span) -> Diagnostic {
 }
 
 pub fn unused_budget(name: &str, span: Span) -> Diagnostic {
-    Diagnostic::warning(Code::UnusedBudget, format!("the budget `{name}` is never used"))
-        .primary(span, "declared here, used nowhere")
-        .help("reference it with `budget = NAME` in a route or service, or remove it")
+    Diagnostic::warning(
+        Code::UnusedBudget,
+        format!("the budget `{name}` is never used"),
+    )
+    .primary(span, "declared here, used nowhere")
+    .help("reference it with `budget = NAME` in a route or service, or remove it")
 }
 
 pub fn prewarm_needs_warmup(span: Span) -> Diagnostic {
@@ -810,15 +871,21 @@ pub fn routes_on_dependency(kind: &str, span: Span) -> Diagnostic {
 }
 
 pub fn autoscale_fixed_replicas(replicas: u32, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::AutoscaleFixedReplicas, "autoscaling needs a replica range")
-        .primary(span, format!("replicas fixed at {replicas}"))
-        .help("write `replicas = MIN..MAX` so the autoscaler has room to move")
+    Diagnostic::error(
+        Code::AutoscaleFixedReplicas,
+        "autoscaling needs a replica range",
+    )
+    .primary(span, format!("replicas fixed at {replicas}"))
+    .help("write `replicas = MIN..MAX` so the autoscaler has room to move")
 }
 
 pub fn cpu_autoscale_needs_cpu(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::MissingField, "scaling on CPU needs the service's `cpu`")
-        .primary(span, "CPU utilisation is relative to the CPU request")
-        .help("add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`")
+    Diagnostic::error(
+        Code::MissingField,
+        "scaling on CPU needs the service's `cpu`",
+    )
+    .primary(span, "CPU utilisation is relative to the CPU request")
+    .help("add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`")
 }
 
 /// `replicas = 5..2`: the fix swaps the bounds.
@@ -844,7 +911,9 @@ pub fn range_with_minus(field: &str, lo: f64, hi: f64, span: Span) -> Diagnostic
         format!("`{lo}-{hi}` subtracts: it is {}, not a range", lo - hi),
     )
     .primary(span, "a subtraction")
-    .help(format!("a range is written with `..`: `{field} = {lo}..{hi}`"))
+    .help(format!(
+        "a range is written with `..`: `{field} = {lo}..{hi}`"
+    ))
     .fix(Fix::replace(
         format!("replace `{lo}-{hi}` with `{lo}..{hi}`"),
         span,
@@ -853,18 +922,26 @@ pub fn range_with_minus(field: &str, lo: f64, hi: f64, span: Span) -> Diagnostic
 }
 
 pub fn shard_needs_tenant(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::MissingField, "`shard_by = tenant` needs the app's `tenant`")
-        .primary(span, "no tenant is declared")
-        .help("add `tenant = header(\"x-tenant-id\")` (or similar) to the `app` block")
+    Diagnostic::error(
+        Code::MissingField,
+        "`shard_by = tenant` needs the app's `tenant`",
+    )
+    .primary(span, "no tenant is declared")
+    .help("add `tenant = header(\"x-tenant-id\")` (or similar) to the `app` block")
 }
 
 /// `word`: the signal when written as a bare word.
 pub fn unknown_scaling_signal(described: &str, span: Span, word: Option<&str>) -> Diagnostic {
     let help = "scale on `cpu` (target 70%), `rps` (target 200/s per replica) or `queue_depth(\"name\")` (target 100)";
-    let d = Diagnostic::error(Code::UnknownName, format!("cannot autoscale on {described}"))
-        .primary(span, "unknown scaling signal");
+    let d = Diagnostic::error(
+        Code::UnknownName,
+        format!("cannot autoscale on {described}"),
+    )
+    .primary(span, "unknown scaling signal");
     match word {
-        Some(w) => suggest_or(d, span, w, &["cpu", "rps", "queue_depth"], || help.to_string()),
+        Some(w) => suggest_or(d, span, w, &["cpu", "rps", "queue_depth"], || {
+            help.to_string()
+        }),
         None => d.help(help),
     }
 }
@@ -885,15 +962,21 @@ pub fn backoff_backwards(span: Span) -> Diagnostic {
 }
 
 pub fn buckets_not_increasing(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::RangeOrder, "histogram buckets must be strictly increasing")
-        .primary(span, "out of order")
-        .help("list the bucket upper bounds from smallest to largest")
+    Diagnostic::error(
+        Code::RangeOrder,
+        "histogram buckets must be strictly increasing",
+    )
+    .primary(span, "out of order")
+    .help("list the bucket upper bounds from smallest to largest")
 }
 
 pub fn histogram_argument(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::UnknownField, "`histogram` takes a name and `buckets = […]`")
-        .primary(span, "unexpected argument")
-        .help("write `histogram(\"name\", buckets = [50ms, 100ms])`")
+    Diagnostic::error(
+        Code::UnknownField,
+        "`histogram` takes a name and `buckets = […]`",
+    )
+    .primary(span, "unexpected argument")
+    .help("write `histogram(\"name\", buckets = [50ms, 100ms])`")
 }
 
 /// The label says why: `bad` the first character not allowed, else
@@ -994,7 +1077,9 @@ pub fn tenant_not_proxy_readable(span: Span) -> Diagnostic {
         "`per tenant` cannot use a tenant read from a query or cookie",
     )
     .primary(span, "the app's tenant is not a header or claim")
-    .help("proxies key limits on headers or token claims: add `from = header(\"x-tenant-id\")` here")
+    .help(
+        "proxies key limits on headers or token claims: add `from = header(\"x-tenant-id\")` here",
+    )
 }
 
 pub fn per_tenant_needs_tenant(span: Span) -> Diagnostic {
@@ -1068,7 +1153,9 @@ pub fn jwt_size_large(bytes: f64, span: Span) -> Diagnostic {
         format!("a token cap of {bytes} bytes is above 2KiB (2048 bytes)"),
     )
     .primary(span, "large tokens")
-    .help("tokens above 2KiB slow every request and near header limits; move claims out of the token")
+    .help(
+        "tokens above 2KiB slow every request and near header limits; move claims out of the token",
+    )
 }
 
 pub fn rotation_overlap(overlap: &str, every: &str, span: Span, every_span: Span) -> Diagnostic {
@@ -1165,7 +1252,12 @@ pub fn status_not_class(span: Span) -> Diagnostic {
 }
 
 /// `threshold` and `buckets` as written for people.
-pub fn latency_not_bucket(threshold: &str, histogram: &str, buckets: &[String], span: Span) -> Diagnostic {
+pub fn latency_not_bucket(
+    threshold: &str,
+    histogram: &str,
+    buckets: &[String],
+    span: Span,
+) -> Diagnostic {
     Diagnostic::error(
         Code::LatencyNotBucket,
         format!("{threshold} is not a bucket bound of `{histogram}`"),
@@ -1207,9 +1299,12 @@ pub fn window_budget_above_all(span: Span) -> Diagnostic {
 // ------------------------------------------------------------------ load tests, chaos, gates
 
 pub fn stages_and_shape(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::BadStage, "a load test takes `stages` or `shape`, not both")
-        .primary(span, "a shape as well as stages")
-        .help("keep the explicit `stages`, or the `shape` preset with `peak = …`")
+    Diagnostic::error(
+        Code::BadStage,
+        "a load test takes `stages` or `shape`, not both",
+    )
+    .primary(span, "a shape as well as stages")
+    .help("keep the explicit `stages`, or the `shape` preset with `peak = …`")
 }
 
 pub fn target_without_routes(target: &str, span: Span) -> Diagnostic {
@@ -1284,9 +1379,14 @@ pub fn empty_stages(span: Span) -> Diagnostic {
 }
 
 pub fn unknown_chaos_action(verb: &str, name: &str, span: Span, allowed: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error(Code::UnknownChaosAction, format!("cannot `{verb}` a `{name}`"))
-        .primary(span, "unknown here");
-    suggest_or(d, span, name, allowed, || format!("use: {}", allowed.join(", ")))
+    let d = Diagnostic::error(
+        Code::UnknownChaosAction,
+        format!("cannot `{verb}` a `{name}`"),
+    )
+    .primary(span, "unknown here");
+    suggest_or(d, span, name, allowed, || {
+        format!("use: {}", allowed.join(", "))
+    })
 }
 
 /// `pct`: the relative latency, rounded, in percent.
@@ -1313,8 +1413,11 @@ pub fn unknown_breaker_event(name: &str, span: Span, known: &[&str]) -> Diagnost
 }
 
 pub fn unknown_gate_check(name: &str, span: Span) -> Diagnostic {
-    let d = Diagnostic::error(Code::UnknownGateCheck, format!("the gate cannot check `{name}`"))
-        .primary(span, "unknown condition");
+    let d = Diagnostic::error(
+        Code::UnknownGateCheck,
+        format!("the gate cannot check `{name}`"),
+    )
+    .primary(span, "unknown condition");
     suggest_or(d, span, name, &["slo_burn"], || {
         "a gate checks `slo_burn < 1x over 1h`, and the fields contract, query_plans, migrations, sbom, signing".to_string()
     })

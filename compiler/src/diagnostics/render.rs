@@ -94,13 +94,20 @@ fn suggestion_note(f: &super::Fix) -> String {
     format!("suggestion: {}", escape_text(&f.message))
 }
 
-fn to_codespan(d: &Diagnostic, maps: &[Shown]) -> codespan_reporting::diagnostic::Diagnostic<FileId> {
+fn to_codespan(
+    d: &Diagnostic,
+    maps: &[Shown],
+) -> codespan_reporting::diagnostic::Diagnostic<FileId> {
     use codespan_reporting::diagnostic as cs;
     let base = match d.severity {
         Severity::Error => cs::Diagnostic::error(),
         Severity::Warning => cs::Diagnostic::warning(),
     };
-    let mut notes: Vec<String> = d.notes.iter().map(|n| escape_text(n).into_owned()).collect();
+    let mut notes: Vec<String> = d
+        .notes
+        .iter()
+        .map(|n| escape_text(n).into_owned())
+        .collect();
     if let Some(h) = &d.help {
         notes.push(format!("help: {}", escape_text(h)));
     }

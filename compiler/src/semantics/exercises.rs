@@ -58,9 +58,7 @@ fn lower_load_test(
         .and_then(|e| cx.positive(e, Dim::Rate, false));
     let stages = match (f.block(cx, "stages"), f.expr(cx, "shape")) {
         (Some(_), Some(e)) => {
-            cx.diags.push(
-                catalog::stages_and_shape(e.span),
-            );
+            cx.diags.push(catalog::stages_and_shape(e.span));
             None
         }
         (Some(b), None) => lower_stages(cx, b, peak),
@@ -105,9 +103,10 @@ fn lower_load_test(
         c
     };
     if classes.is_empty() {
-        cx.diags.push(
-            catalog::target_without_routes(&target.name, target_e.expect("target").span),
-        );
+        cx.diags.push(catalog::target_without_routes(
+            &target.name,
+            target_e.expect("target").span,
+        ));
         return None;
     }
     let mix = match f.block(cx, "mix") {
@@ -136,9 +135,7 @@ fn lower_mix(
     let mut ok = true;
     for item in &b.items {
         let ItemKind::Property { key, value, .. } = &item.kind else {
-            cx.diags.push(
-                catalog::mix_item_not_share(item.span),
-            );
+            cx.diags.push(catalog::mix_item_not_share(item.span));
             ok = false;
             continue;
         };
@@ -149,9 +146,7 @@ fn lower_mix(
             continue;
         }
         if mix.contains_key(&key.name) {
-            cx.diags.push(
-                catalog::mix_class_twice(&key.name, key.span),
-            );
+            cx.diags.push(catalog::mix_class_twice(&key.name, key.span));
             ok = false;
             continue;
         }
@@ -178,9 +173,7 @@ fn stage_rate(cx: &mut Checker, e: &Expr, peak: Option<f64>) -> Option<f64> {
     let v = cx.eval_any(e, Dim::Rate);
     let v = settle(cx, e, v, peak)?;
     if v < 0.0 {
-        cx.diags.push(
-            catalog::negative_stage_rate(e.span),
-        );
+        cx.diags.push(catalog::negative_stage_rate(e.span));
         return None;
     }
     Some(v)
@@ -199,16 +192,13 @@ fn settle(
         Dim::Fraction => match peak {
             Some(p) => Some(v.v * p),
             None => {
-                cx.diags.push(
-                        catalog::percent_stage_without_peak(e.span),
-                    );
+                cx.diags.push(catalog::percent_stage_without_peak(e.span));
                 None
             }
         },
         _ => {
-            cx.diags.push(
-                catalog::not_a_stage_rate(v.dim.name(), e.span),
-            );
+            cx.diags
+                .push(catalog::not_a_stage_rate(v.dim.name(), e.span));
             None
         }
     }
@@ -230,7 +220,8 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
         };
         let ramp = kind.name == "ramp";
         if ramp != to.is_some() {
-            cx.diags.push(catalog::malformed_stage(&kind.name, ramp, item.span));
+            cx.diags
+                .push(catalog::malformed_stage(&kind.name, ramp, item.span));
             ok = false;
             continue;
         }
@@ -251,9 +242,7 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
         }
     }
     if out.is_empty() && ok {
-        cx.diags.push(
-            catalog::empty_stages(b.span),
-        );
+        cx.diags.push(catalog::empty_stages(b.span));
         return None;
     }
     ok.then_some(out)
@@ -341,9 +330,11 @@ fn latency(
                     .reduce(f64::max)
             });
             let Some(p99) = p99 else {
-                cx.diags.push(
-                    catalog::chaos_no_budget(&svc.name, round3(v.v * 100.0), amount.span),
-                );
+                cx.diags.push(catalog::chaos_no_budget(
+                    &svc.name,
+                    round3(v.v * 100.0),
+                    amount.span,
+                ));
                 return None;
             };
             let added = round3(v.v * p99);
@@ -455,15 +446,12 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
                 continue;
             }
             if !matches!(op, CmpOp::Lt | CmpOp::Le) {
-                cx.diags.push(
-                    catalog::burn_gate_not_upper(op.as_str(), item.span),
-                );
+                cx.diags
+                    .push(catalog::burn_gate_not_upper(op.as_str(), item.span));
                 continue;
             }
             if let Some(prev) = burn_span {
-                cx.diags.push(
-                    catalog::burn_gate_twice(subject.span, prev),
-                );
+                cx.diags.push(catalog::burn_gate_twice(subject.span, prev));
                 continue;
             }
             burn_span = Some(subject.span);
@@ -511,9 +499,8 @@ fn bound(cx: &mut Checker, e: &Expr, subject: &str, dim: Dim) -> Option<f64> {
     match op {
         CmpOp::Lt | CmpOp::Le | CmpOp::Eq => Some(v),
         _ => {
-            cx.diags.push(
-                catalog::gate_not_upper(subject, op.as_str(), e.span),
-            );
+            cx.diags
+                .push(catalog::gate_not_upper(subject, op.as_str(), e.span));
             None
         }
     }

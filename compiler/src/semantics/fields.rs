@@ -90,7 +90,12 @@ impl<'a> Checker<'a> {
                         } else {
                             first_word
                         };
-                        self.diags.push(catalog::statement_misplaced(name, span, what, stmt_home(name)));
+                        self.diags.push(catalog::statement_misplaced(
+                            name,
+                            span,
+                            what,
+                            stmt_home(name),
+                        ));
                     }
                     continue;
                 }
@@ -101,7 +106,8 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if let Some(prev) = out.list.iter().find(|f| f.key.name == key.name) {
-                self.diags.push(catalog::duplicate_field(&key.name, key.span, prev.key.span));
+                self.diags
+                    .push(catalog::duplicate_field(&key.name, key.span, prev.key.span));
                 continue;
             }
             out.list.push(Field {
@@ -125,15 +131,11 @@ impl<'b> Fields<'b> {
         match f.val {
             FieldVal::Expr(e, None) => Some(e),
             FieldVal::Expr(e, Some(b)) => {
-                cx.diags.push(
-                    catalog::block_for_value(name, b.span),
-                );
+                cx.diags.push(catalog::block_for_value(name, b.span));
                 Some(e)
             }
             FieldVal::Block(b) => {
-                cx.diags.push(
-                    catalog::block_for_value(name, b.span),
-                );
+                cx.diags.push(catalog::block_for_value(name, b.span));
                 None
             }
         }
@@ -145,9 +147,7 @@ impl<'b> Fields<'b> {
         match f.val {
             FieldVal::Block(b) => Some(b),
             FieldVal::Expr(e, _) => {
-                cx.diags.push(
-                    catalog::value_for_block(name, e.span),
-                );
+                cx.diags.push(catalog::value_for_block(name, e.span));
                 None
             }
         }
@@ -156,7 +156,9 @@ impl<'b> Fields<'b> {
     /// Like [`Fields::expr`], reporting S0106 when the field is absent.
     pub fn required(&self, cx: &mut Checker, name: &str, example: &str) -> Option<&'b Expr> {
         if self.get(name).is_none() {
-            cx.diags.push(catalog::missing_field(&self.what, name, self.owner, example));
+            cx.diags.push(catalog::missing_field(
+                &self.what, name, self.owner, example,
+            ));
             return None;
         }
         self.expr(cx, name)

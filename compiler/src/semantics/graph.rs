@@ -75,7 +75,10 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             path.push(next);
             cur = next;
         }
-        let hops: Vec<(&str, &str, Span)> = path.windows(2).map(|w| (w[0], w[1], *g.edge_weight(w[0], w[1]).expect("edge"))).collect();
+        let hops: Vec<(&str, &str, Span)> = path
+            .windows(2)
+            .map(|w| (w[0], w[1], *g.edge_weight(w[0], w[1]).expect("edge")))
+            .collect();
         cx.diags.push(catalog::call_cycle(&path, &hops));
     }
     if cyclic {
@@ -146,7 +149,16 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                     .iter()
                     .find(|(a, b, _)| *a == s.name && *b == first)
                     .map(|e| e.2);
-                let d = catalog::critical_path(&s.name, &r.name, bound, &fmt_ms(have), &fmt_ms(need.0), &path, span, edge);
+                let d = catalog::critical_path(
+                    &s.name,
+                    &r.name,
+                    bound,
+                    &fmt_ms(have),
+                    &fmt_ms(need.0),
+                    &path,
+                    span,
+                    edge,
+                );
                 cx.diags.push(d);
             }
         }

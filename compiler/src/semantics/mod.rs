@@ -184,13 +184,18 @@ impl<'a> Checker<'a> {
                 };
                 if SINGLETONS.contains(&kind) {
                     if let Some(prev) = self.singletons.get(kind) {
-                        self.diags.push(catalog::singleton_twice(kind, decl.kind.span, prev.kind.span));
+                        self.diags.push(catalog::singleton_twice(
+                            kind,
+                            decl.kind.span,
+                            prev.kind.span,
+                        ));
                     } else {
                         self.singletons.insert(kind, decl);
                     }
                     if kind != "app" {
                         if let Some(n) = &decl.name {
-                            self.diags.push(catalog::singleton_named(kind, &n.name, n.span));
+                            self.diags
+                                .push(catalog::singleton_named(kind, &n.name, n.span));
                         }
                     }
                     if kind != "app" {
@@ -198,7 +203,8 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let Some(name) = &decl.name else {
-                    self.diags.push(catalog::decl_needs_name(kind, decl.kind.span));
+                    self.diags
+                        .push(catalog::decl_needs_name(kind, decl.kind.span));
                     continue;
                 };
                 if let Some(module) = f.std_module.as_deref() {
@@ -219,7 +225,13 @@ impl<'a> Checker<'a> {
                 };
                 let table = self.symbols.entry(kind).or_default();
                 if let Some(prev) = table.get(name.name.as_str()) {
-                    let d = catalog::duplicate_decl(kind, &name.name, name.span, prev.name.span, prev.std.is_some());
+                    let d = catalog::duplicate_decl(
+                        kind,
+                        &name.name,
+                        name.span,
+                        prev.name.span,
+                        prev.std.is_some(),
+                    );
                     self.diags.push(d);
                     continue;
                 }
@@ -325,7 +337,8 @@ impl<'a> Checker<'a> {
             } else {
                 "more than zero"
             };
-            self.diags.push(catalog::not_positive(bound, want.name(), e.span));
+            self.diags
+                .push(catalog::not_positive(bound, want.name(), e.span));
             return None;
         }
         Some(v)
@@ -336,7 +349,8 @@ impl<'a> Checker<'a> {
     pub fn bounded(&mut self, e: &Expr, want: Dim, lo: f64, hi: f64, range: &str) -> Option<f64> {
         let v = self.quantity(e, want)?;
         if !(v >= lo && v <= hi) {
-            self.diags.push(catalog::outside_range(want.name(), range, e.span));
+            self.diags
+                .push(catalog::outside_range(want.name(), range, e.span));
             return None;
         }
         Some(v)
@@ -390,7 +404,8 @@ impl<'a> Checker<'a> {
     }
 
     pub fn wrong(&mut self, e: &Expr, expected: catalog::Expected<'_>) {
-        self.diags.push(catalog::wrong_type(expected, &e.describe(), e.span));
+        self.diags
+            .push(catalog::wrong_type(expected, &e.describe(), e.span));
     }
 
     /// A bare word out of a fixed set (`sticky`, `weekly`, …).

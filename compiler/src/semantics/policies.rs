@@ -32,9 +32,8 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 continue;
             }
             if let Some((_, prev)) = named.iter().find(|(n, _)| *n == key.name) {
-                cx.diags.push(
-                    catalog::duplicate_limit_key(&key.name, key.span, *prev),
-                );
+                cx.diags
+                    .push(catalog::duplicate_limit_key(&key.name, key.span, *prev));
                 continue;
             }
             named.push((key.name.clone(), key.span));
@@ -51,9 +50,8 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                         continue;
                     };
                     if (b as f64) < rate {
-                        cx.diags.push(
-                            catalog::burst_below_rate(b, rate, e.span, rate_e.span),
-                        );
+                        cx.diags
+                            .push(catalog::burst_below_rate(b, rate, e.span, rate_e.span));
                         continue;
                     }
                     b as u32
@@ -84,17 +82,13 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                             Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                             Some(_) => {
-                                cx.diags.push(
-                                    catalog::tenant_not_proxy_readable(key.span),
-                                );
+                                cx.diags.push(catalog::tenant_not_proxy_readable(key.span));
                                 continue;
                             }
                             None => continue,
                         },
                         None => {
-                            cx.diags.push(
-                                catalog::per_tenant_needs_tenant(key.span),
-                            );
+                            cx.diags.push(catalog::per_tenant_needs_tenant(key.span));
                             continue;
                         }
                     },
@@ -162,7 +156,13 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
                 if !declared.contains(&key) {
                     let cands: Vec<String> = declared.iter().map(|d| format!("per_{d}")).collect();
-                    let d = catalog::undeclared_route_limit(&id.name, key, id.span, &cands, decl.is_some());
+                    let d = catalog::undeclared_route_limit(
+                        &id.name,
+                        key,
+                        id.span,
+                        &cands,
+                        decl.is_some(),
+                    );
                     cx.diags.push(d);
                 }
             }
@@ -193,19 +193,30 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
     );
     let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
     let session = f.block(cx, "session").map(|b| {
-        let sf = cx.fields(b, "a session policy", &["pin", "fallback", "refresh_cap"], &[]);
-        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, &["region", "tenant", "none"]));
-        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
+        let sf = cx.fields(
+            b,
+            "a session policy",
+            &["pin", "fallback", "refresh_cap"],
+            &[],
+        );
+        let pin = sf
+            .expr(cx, "pin")
+            .and_then(|e| cx.word(e, &["region", "tenant", "none"]));
+        let fallback = sf
+            .expr(cx, "fallback")
+            .and_then(|e| cx.word(e, &["sticky", "any", "reject"]));
         let refresh_cap_ms = sf.expr(cx, "refresh_cap").and_then(|e| {
             let v = cx.positive(e, Dim::Duration, false)?;
             if v > 30.0 * 86_400_000.0 {
-                cx.diags.push(
-                    catalog::refresh_cap_long(&fmt_ms(v), e.span),
-                );
+                cx.diags.push(catalog::refresh_cap_long(&fmt_ms(v), e.span));
             }
             Some(v)
         });
-        ir::Session { pin, fallback, refresh_cap_ms }
+        ir::Session {
+            pin,
+            fallback,
+            refresh_cap_ms,
+        }
     });
     let mfa_required_for = f.expr(cx, "mfa").and_then(|e| match &e.kind {
         ExprKind::For { value, cond } => {
@@ -275,9 +286,8 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             {
-                cx.diags.push(
-                    catalog::invalid_hook(&name, args[0].value.span),
-                );
+                cx.diags
+                    .push(catalog::invalid_hook(&name, args[0].value.span));
                 return None;
             }
             Some(name)
@@ -299,9 +309,7 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
         || s.chars()
             .any(|c| c.is_whitespace() || super::unsafe_char(c) || c == '"')
     {
-        cx.diags.push(
-            catalog::not_https_url(what, &s, e.span, why),
-        );
+        cx.diags.push(catalog::not_https_url(what, &s, e.span, why));
         return None;
     }
     Some(s)
@@ -366,16 +374,12 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
     let max_size_bytes = match f.expr(cx, "max_size") {
         Some(e) => match cx.positive(e, Dim::Size, false) {
             Some(v) if v > 8192.0 => {
-                cx.diags.push(
-                    catalog::jwt_size_too_large(v, e.span),
-                );
+                cx.diags.push(catalog::jwt_size_too_large(v, e.span));
                 None
             }
             Some(v) => {
                 if v > 2048.0 {
-                    cx.diags.push(
-                        catalog::jwt_size_large(v, e.span),
-                    );
+                    cx.diags.push(catalog::jwt_size_large(v, e.span));
                 }
                 Some(v as u64)
             }
@@ -390,12 +394,18 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         let overlap_e = rf.required(cx, "overlap", "7d")?;
         let overlap = cx.positive(overlap_e, Dim::Duration, true)?;
         if overlap >= every {
-            cx.diags.push(
-                catalog::rotation_overlap(&fmt_ms(overlap), &fmt_ms(every), overlap_e.span, every_e.span),
-            );
+            cx.diags.push(catalog::rotation_overlap(
+                &fmt_ms(overlap),
+                &fmt_ms(every),
+                overlap_e.span,
+                every_e.span,
+            ));
             return None;
         }
-        Some(ir::Rotation { every_ms: every, overlap_ms: overlap })
+        Some(ir::Rotation {
+            every_ms: every,
+            overlap_ms: overlap,
+        })
     });
     if algorithms.is_empty() {
         return None;

@@ -22,9 +22,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             .find(|f| f.std_module.is_none())
             .map(|f| Span::new(f.id, 0, 0))
             .unwrap_or_default();
-        cx.diags.push(
-            catalog::no_app(span),
-        );
+        cx.diags.push(catalog::no_app(span));
         return None;
     };
     let f = cx.fields(
@@ -53,16 +51,12 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     });
     if let (Some(g), Some(e)) = (&generator, f.expr(cx, "generator")) {
         if g.is_empty() || g.chars().any(|c| c.is_control()) {
-            cx.diags.push(
-                catalog::generator_not_one_line(e.span),
-            );
+            cx.diags.push(catalog::generator_not_one_line(e.span));
         } else if !g
             .split_once('@')
             .is_some_and(|(t, v)| !t.is_empty() && !v.is_empty())
         {
-            cx.diags.push(
-                catalog::generator_incomplete(&g, e.span),
-            );
+            cx.diags.push(catalog::generator_incomplete(g, e.span));
         }
     }
     let tenant = f.expr(cx, "tenant").and_then(|e| cx.request_value(e));
@@ -74,9 +68,8 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
                 .strip_prefix("http://")
                 .or_else(|| url.strip_prefix("https://"));
             if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-                cx.diags.push(
-                    catalog::not_http_url(&url, e.span, DEFAULT_PROMETHEUS),
-                );
+                cx.diags
+                    .push(catalog::not_http_url(&url, e.span, DEFAULT_PROMETHEUS));
                 return None;
             }
             url
@@ -100,12 +93,13 @@ pub const DEFAULT_PROMETHEUS: &str = "http://prometheus-operated.monitoring.svc:
 fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {
     let ours = semver::Version::parse(crate::VERSION).expect("own version is semver");
     match semver::VersionReq::parse(req) {
-        Err(e) => cx.diags.push(
-            catalog::bad_version_req(req, &e.to_string(), span),
-        ),
-        Ok(r) if !r.matches(&ours) => cx.diags.push(
-            catalog::compiler_version(req, &ours.to_string(), span),
-        ),
+        Err(e) => cx
+            .diags
+            .push(catalog::bad_version_req(req, &e.to_string(), span)),
+        Ok(r) if !r.matches(&ours) => {
+            cx.diags
+                .push(catalog::compiler_version(req, &ours.to_string(), span))
+        }
         Ok(_) => {}
     }
 }
@@ -174,9 +168,7 @@ pub fn lower_budget(
     for i in 0..3 {
         if let Some(c) = visit(i, &deps, &mut state, &mut order) {
             let e = exprs[c].expect("a field in a cycle is written");
-            cx.diags.push(
-                catalog::circular_percentile(keys[c], e.span),
-            );
+            cx.diags.push(catalog::circular_percentile(keys[c], e.span));
             return None;
         }
     }
@@ -197,9 +189,7 @@ pub fn lower_budget(
                     spans[i] = Some(e.span);
                 }
                 Some(_) => {
-                    cx.diags.push(
-                        catalog::percentile_not_positive(key, e.span),
-                    );
+                    cx.diags.push(catalog::percentile_not_positive(key, e.span));
                     ok = false;
                 }
                 None => ok = false,
@@ -221,9 +211,7 @@ pub fn lower_budget(
                 Some(v)
             }
             Some(_) => {
-                cx.diags.push(
-                    catalog::timeout_not_positive(e.span),
-                );
+                cx.diags.push(catalog::timeout_not_positive(e.span));
                 return None;
             }
             None => return None,
@@ -246,7 +234,15 @@ pub fn lower_budget(
         let Some(v) = all[i] else { continue };
         if let Some((j, prev)) = last {
             if v < prev {
-                let d = catalog::percentile_order(names[i], &fmt_ms(v), spans[i], names[j], &fmt_ms(prev), spans[j], block.span);
+                let d = catalog::percentile_order(
+                    names[i],
+                    &fmt_ms(v),
+                    spans[i],
+                    names[j],
+                    &fmt_ms(prev),
+                    spans[j],
+                    block.span,
+                );
                 cx.diags.push(d);
                 return None;
             }
@@ -257,17 +253,17 @@ pub fn lower_budget(
         (Some(t), _) => (t, false),
         (None, Some(p99)) => (round3(1.2 * p99), true),
         (None, None) => {
-            cx.diags.push(
-                catalog::no_budget_bound(block.span),
-            );
+            cx.diags.push(catalog::no_budget_bound(block.span));
             return None;
         }
     };
     if let (Some(t), Some(p99), Some(s)) = (written_timeout, vals[2], spans[3]) {
         if t < 1.2 * p99 - 1e-9 {
-            cx.diags.push(
-                catalog::timeout_below_p99(&fmt_ms(t), &fmt_ms(round3(1.2 * p99)), s),
-            );
+            cx.diags.push(catalog::timeout_below_p99(
+                &fmt_ms(t),
+                &fmt_ms(round3(1.2 * p99)),
+                s,
+            ));
         }
     }
     Some(ir::Budget {
@@ -318,14 +314,16 @@ fn budget_field(cx: &mut Checker, val: FieldVal) -> Option<(ir::Budget, Option<S
 pub fn check_unused_budgets(cx: &mut Checker) {
     for r in cx.decls("budget") {
         if r.std.is_none() && !cx.used_budgets.contains(&r.name.name) {
-            cx.diags.push(
-                catalog::unused_budget(&r.name.name, r.name.span),
-            );
+            cx.diags
+                .push(catalog::unused_budget(&r.name.name, r.name.span));
         }
     }
     // Named budgets are checked even when unused.
     for r in cx.decls("budget") {
-        if !cx.resolved_budgets.contains_key(&r.name.name) && !cx.failed_budgets.contains(&r.name.name) && r.std.is_none() {
+        if !cx.resolved_budgets.contains_key(&r.name.name)
+            && !cx.failed_budgets.contains(&r.name.name)
+            && r.std.is_none()
+        {
             if let Some(b) = lower_budget(cx, &r.decl.body, None) {
                 cx.resolved_budgets.insert(r.name.name.clone(), b);
             }
@@ -431,9 +429,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         }
         if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
             let at = f.get("prewarm").map(|p| p.key.span).unwrap_or(body.span);
-            cx.diags.push(
-                catalog::prewarm_needs_warmup(at),
-            );
+            cx.diags.push(catalog::prewarm_needs_warmup(at));
         }
     }
 
@@ -462,9 +458,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             }
             ItemKind::Autoscale { metric, target } => {
                 if autoscale.is_some() {
-                    cx.diags.push(
-                        catalog::autoscale_twice(item.span),
-                    );
+                    cx.diags.push(catalog::autoscale_twice(item.span));
                     continue;
                 }
                 autoscale_span = Some(item.span);
@@ -478,16 +472,14 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
                 block,
             } => {
                 if let Some((_, prev, _)) = route_spans.iter().find(|(n, _, _)| *n == rname.name) {
-                    cx.diags.push(
-                        catalog::duplicate_route(&rname.name, rname.span, *prev),
-                    );
+                    cx.diags
+                        .push(catalog::duplicate_route(&rname.name, rname.span, *prev));
                     continue;
                 }
                 let key = format!("{} {}", method.name, path.value);
                 if let Some((other, prev, _)) = route_spans.iter().find(|(_, _, k)| *k == key) {
-                    cx.diags.push(
-                        catalog::duplicate_endpoint(&key, other, path.span, *prev),
-                    );
+                    cx.diags
+                        .push(catalog::duplicate_endpoint(&key, other, path.span, *prev));
                     continue;
                 }
                 route_spans.push((rname.name.clone(), rname.span, key));
@@ -519,15 +511,13 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         }
     }
     if let (Some(k), false, Some(first)) = (kind, workload, first_route) {
-        cx.diags.push(
-            catalog::routes_on_dependency(kind_name(k), first),
-        );
+        cx.diags
+            .push(catalog::routes_on_dependency(kind_name(k), first));
     }
     if let (Some(span), true) = (autoscale_span, replicas.min == replicas.max) {
         let at = f.expr(cx, "replicas").map(|e| e.span).unwrap_or(span);
-        cx.diags.push(
-            catalog::autoscale_fixed_replicas(replicas.min, at),
-        );
+        cx.diags
+            .push(catalog::autoscale_fixed_replicas(replicas.min, at));
     }
     let kind = kind?;
     // A replica range without a rule scales on CPU at 70%.
@@ -543,9 +533,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         let at = autoscale_span
             .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
             .unwrap_or(body.span);
-        cx.diags.push(
-            catalog::cpu_autoscale_needs_cpu(at),
-        );
+        cx.diags.push(catalog::cpu_autoscale_needs_cpu(at));
     }
     Some(Service {
         name: name.to_string(),
@@ -580,11 +568,21 @@ fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
     let (lo, hi) = match &e.kind {
         ExprKind::Range { lo, hi } => (lo.as_ref(), hi.as_ref()),
         // `replicas = 2-10`: a range written with a minus.
-        ExprKind::Binary { op: BinOp::Sub, lhs, rhs } => match (&lhs.kind, &rhs.kind) {
-            (ExprKind::Quantity { value: a, unit: ua, .. }, ExprKind::Quantity { value: b, unit: ub, .. })
-                if ua.is_empty() && ub.is_empty() && a < b =>
-            {
-                cx.diags.push(catalog::range_with_minus("replicas", *a, *b, e.span));
+        ExprKind::Binary {
+            op: BinOp::Sub,
+            lhs,
+            rhs,
+        } => match (&lhs.kind, &rhs.kind) {
+            (
+                ExprKind::Quantity {
+                    value: a, unit: ua, ..
+                },
+                ExprKind::Quantity {
+                    value: b, unit: ub, ..
+                },
+            ) if ua.is_empty() && ub.is_empty() && a < b => {
+                cx.diags
+                    .push(catalog::range_with_minus("replicas", *a, *b, e.span));
                 return None;
             }
             _ => (e, e),
@@ -594,9 +592,7 @@ fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
     let min = cx.integer(lo, 1.0, 10_000.0)?;
     let max = cx.integer(hi, 1.0, 10_000.0)?;
     if min > max {
-        cx.diags.push(
-            catalog::replicas_backwards(min, max, e.span),
-        );
+        cx.diags.push(catalog::replicas_backwards(min, max, e.span));
         return None;
     }
     Some(Replicas {
@@ -617,9 +613,7 @@ fn shard_by(cx: &mut Checker, e: &Expr) -> Option<ir::RequestValue> {
             return match t {
                 Some(v) => cx.request_value(&v),
                 None => {
-                    cx.diags.push(
-                        catalog::shard_needs_tenant(id.span),
-                    );
+                    cx.diags.push(catalog::shard_needs_tenant(id.span));
                     None
                 }
             };
@@ -668,7 +662,11 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
         }
         _ => {
             let word = metric.as_ident().map(|id| id.name.as_str());
-            cx.diags.push(catalog::unknown_scaling_signal(&metric.describe(), metric.span, word));
+            cx.diags.push(catalog::unknown_scaling_signal(
+                &metric.describe(),
+                metric.span,
+                word,
+            ));
             None
         }
     }
@@ -719,9 +717,8 @@ fn lower_route(
     let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
     let retry_safe = method.is_idempotent() || idempotency.is_some();
     if let (false, Some(fl)) = (retry_safe, f.get("retry")) {
-        cx.diags.push(
-            catalog::unsafe_retry(name, method.as_str(), fl.key.span),
-        );
+        cx.diags
+            .push(catalog::unsafe_retry(name, method.as_str(), fl.key.span));
     }
     let class = class.map(|c| c.name.clone()).unwrap_or_else(|| {
         match method {
@@ -784,9 +781,7 @@ fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {
                 let l = cx.positive(lo, Dim::Duration, false)?;
                 let h = cx.positive(hi, Dim::Duration, false)?;
                 if l > h {
-                    cx.diags.push(
-                        catalog::backoff_backwards(e.span),
-                    );
+                    cx.diags.push(catalog::backoff_backwards(e.span));
                     return None;
                 }
                 (l, h)
@@ -839,9 +834,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
                 {
-                    cx.diags.push(
-                        catalog::invalid_role(&role, a.value.span),
-                    );
+                    cx.diags.push(catalog::invalid_role(&role, a.value.span));
                     return None;
                 }
                 Some(AuthRule::Role(role))
@@ -934,15 +927,11 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
                         }
                     }
                     if bs.windows(2).any(|w| w[0] >= w[1]) {
-                        cx.diags.push(
-                            catalog::buckets_not_increasing(a.value.span),
-                        );
+                        cx.diags.push(catalog::buckets_not_increasing(a.value.span));
                     }
                     m.buckets_ms = Some(bs);
                 }
-                _ => cx.diags.push(
-                    catalog::histogram_argument(a.value.span),
-                ),
+                _ => cx.diags.push(catalog::histogram_argument(a.value.span)),
             }
         }
     }
@@ -967,7 +956,8 @@ fn metric_name_ok(cx: &mut Checker, name: &str, span: Span, label: bool) -> bool
     let ok_rest = |c: char| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':');
     let ok = name.chars().next().is_some_and(ok_first) && name.chars().all(ok_rest);
     if !ok {
-        cx.diags.push(catalog::invalid_prometheus_name(name, label, span));
+        cx.diags
+            .push(catalog::invalid_prometheus_name(name, label, span));
     }
     ok
 }
@@ -994,7 +984,12 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         || path.contains("//")
         || path.split('/').any(|s| s == "..")
     {
-        cx.diags.push(catalog::invalid_route_path(path, bad, !path.starts_with('/'), span));
+        cx.diags.push(catalog::invalid_route_path(
+            path,
+            bad,
+            !path.starts_with('/'),
+            span,
+        ));
         return None;
     }
     Some(path.to_string())
@@ -1008,9 +1003,7 @@ fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || "/-._:@".contains(c))
         && !image.starts_with(['-', '.', '/', ':']);
     if !ok {
-        cx.diags.push(
-            catalog::invalid_image(image, span),
-        );
+        cx.diags.push(catalog::invalid_image(image, span));
         return None;
     }
     Some(image.to_string())

@@ -87,9 +87,8 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let objective = f.required(cx, "objective", "99.9%").and_then(|e| {
         let v = cx.quantity(e, Dim::Fraction)?;
         if !(v > 0.0 && v < 1.0) {
-            cx.diags.push(
-                catalog::objective_range(&round_pct(v).to_string(), e.span),
-            );
+            cx.diags
+                .push(catalog::objective_range(&round_pct(v).to_string(), e.span));
             return None;
         }
         Some((v, e.span))
@@ -123,7 +122,14 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let mut windows = Vec::new();
     for w in &policy.windows {
         if w.long_ms > window_ms {
-            let d = catalog::alert_beyond_slo(&w.name, &fmt_ms(w.long_ms), &fmt_ms(window_ms), window_expr.map(|e| e.span), w.span, body.span);
+            let d = catalog::alert_beyond_slo(
+                &w.name,
+                &fmt_ms(w.long_ms),
+                &fmt_ms(window_ms),
+                window_expr.map(|e| e.span),
+                w.span,
+                body.span,
+            );
             cx.diags.push(d);
             continue;
         }
@@ -132,7 +138,14 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             None => burn_factor(w.share, window_ms, w.long_ms),
         };
         if factor * budget > 1.0 + 1e-12 {
-            let d = catalog::burn_factor_impossible(&w.name, (factor * 1e4).round() / 1e4, &round_pct(objective).to_string(), (factor * budget * 1000.0).round() / 10.0, objective_span, w.span);
+            let d = catalog::burn_factor_impossible(
+                &w.name,
+                (factor * 1e4).round() / 1e4,
+                &round_pct(objective).to_string(),
+                (factor * budget * 1000.0).round() / 10.0,
+                objective_span,
+                w.span,
+            );
             cx.diags.push(d);
             continue;
         }
@@ -176,9 +189,7 @@ fn round_pct(v: f64) -> f64 {
 
 fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
     let bad = |cx: &mut Checker| {
-        cx.diags.push(
-            catalog::sli_not_understood(e.span),
-        );
+        cx.diags.push(catalog::sli_not_understood(e.span));
         None
     };
     match &e.kind {
@@ -210,9 +221,7 @@ fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
             let v = cx.integer(r, 100.0, 599.0)? as u16;
             let min = if *op == CmpOp::Gt { v + 1 } else { v };
             if min % 100 != 0 {
-                cx.diags.push(
-                    catalog::status_not_class(r.span),
-                );
+                cx.diags.push(catalog::status_not_class(r.span));
                 return None;
             }
             Some((
@@ -242,9 +251,12 @@ fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()>
     if b.iter().any(|x| (x - t).abs() < 1e-9) {
         return Some(());
     }
-    cx.diags.push(
-        catalog::latency_not_bucket(&fmt_ms(t), &s.metrics.latency_histogram, &b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>(), span),
-    );
+    cx.diags.push(catalog::latency_not_bucket(
+        &fmt_ms(t),
+        &s.metrics.latency_histogram,
+        &b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>(),
+        span,
+    ));
     None
 }
 
@@ -306,17 +318,14 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
 
 fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> {
     if body.items.is_empty() {
-        cx.diags.push(
-            catalog::policy_without_windows(&name, body.span),
-        );
+        cx.diags
+            .push(catalog::policy_without_windows(&name, body.span));
         return None;
     }
     let mut windows = Vec::new();
     for item in &body.items {
         let ItemKind::Block { name: wname, block } = &item.kind else {
-            cx.diags.push(
-                catalog::policy_item_not_window(item.span),
-            );
+            cx.diags.push(catalog::policy_item_not_window(item.span));
             continue;
         };
         let f = cx.fields(
@@ -335,9 +344,7 @@ fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Pol
         let share = f.expr(cx, "budget").and_then(|e| {
             let v = cx.positive(e, Dim::Fraction, false)?;
             if v > 1.0 {
-                cx.diags.push(
-                    catalog::window_budget_above_all(e.span),
-                );
+                cx.diags.push(catalog::window_budget_above_all(e.span));
                 return None;
             }
             Some(v)
@@ -355,9 +362,12 @@ fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Pol
             continue;
         };
         if long <= short {
-            cx.diags.push(
-                catalog::long_not_longer(&fmt_ms(long), &fmt_ms(short), long_e.expect("long").span, short_e.expect("short").span),
-            );
+            cx.diags.push(catalog::long_not_longer(
+                &fmt_ms(long),
+                &fmt_ms(short),
+                long_e.expect("long").span,
+                short_e.expect("short").span,
+            ));
             continue;
         }
         windows.push(PolicyWindow {

@@ -133,7 +133,12 @@ impl Eval<'_> {
         } else {
             got.dim.name().to_string()
         };
-        self.diags.push(catalog::wrong_unit(want.name(), &found, &want.example(), e.span));
+        self.diags.push(catalog::wrong_unit(
+            want.name(),
+            &found,
+            want.example(),
+            e.span,
+        ));
         None
     }
 
@@ -170,7 +175,8 @@ impl Eval<'_> {
             ExprKind::Path(p) if p.len() == 1 => match (self.env)(&p[0].name) {
                 Some(v) => Some(v),
                 None if ["p50", "p95", "p99"].contains(&p[0].name.as_str()) => {
-                    self.diags.push(catalog::percentile_has_no_value(&p[0].name, e.span));
+                    self.diags
+                        .push(catalog::percentile_has_no_value(&p[0].name, e.span));
                     None
                 }
                 None => {
@@ -211,7 +217,12 @@ impl Eval<'_> {
 
     fn not_a_number(&mut self, e: &Expr, hint: Option<Dim>) {
         let want = hint.unwrap_or(Dim::Count);
-        self.diags.push(catalog::not_a_quantity(want.name(), &e.describe(), &want.example(), e.span));
+        self.diags.push(catalog::not_a_quantity(
+            want.name(),
+            &e.describe(),
+            want.example(),
+            e.span,
+        ));
     }
 
     fn quantity(
@@ -338,7 +349,13 @@ impl Eval<'_> {
             BinOp::Mul => "multiply",
             _ => "divide",
         };
-        self.diags.push(catalog::mixed_units(verb, l.dim.name(), r.dim.name(), ls, rs));
+        self.diags.push(catalog::mixed_units(
+            verb,
+            l.dim.name(),
+            r.dim.name(),
+            ls,
+            rs,
+        ));
         None
     }
 }

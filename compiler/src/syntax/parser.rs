@@ -21,7 +21,10 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     for (start, end) in chunks(text) {
         if let Some(pos) = too_deep(&text[start..end]) {
             let pos = start + pos;
-            diags.push(catalog::nesting_too_deep(Span::new(file, pos, pos + 1), MAX_DEPTH));
+            diags.push(catalog::nesting_too_deep(
+                Span::new(file, pos, pos + 1),
+                MAX_DEPTH,
+            ));
             let t = owned.get_or_insert_with(|| text.to_string());
             let blank: String = text[start..end]
                 .bytes()
@@ -215,8 +218,17 @@ impl<'t> Lower<'t> {
         expected.dedup();
         let found = self.describe_at(pos);
         let end = (pos + found.1).min(self.text.len());
-        let expected = if expected.is_empty() { String::new() } else { join_or(&expected) };
-        self.diags.push(catalog::parse_error(self.mk(pos, end), &expected, &found.0, top_level));
+        let expected = if expected.is_empty() {
+            String::new()
+        } else {
+            join_or(&expected)
+        };
+        self.diags.push(catalog::parse_error(
+            self.mk(pos, end),
+            &expected,
+            &found.0,
+            top_level,
+        ));
     }
 
     /// What is at `pos`, for "found …", and how many bytes to underline.
@@ -321,7 +333,8 @@ impl<'t> Lower<'t> {
     /// An expression longer than any spec needs: refused, so that no input
     /// can exhaust the stack of the recursive passes over the tree.
     fn too_long(&mut self, span: Span) -> Expr {
-        self.diags.push(catalog::expression_too_long(span, MAX_OPERANDS));
+        self.diags
+            .push(catalog::expression_too_long(span, MAX_OPERANDS));
         Expr {
             kind: ExprKind::Error,
             span,
