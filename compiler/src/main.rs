@@ -139,7 +139,7 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
     let project = match Project::load(inputs) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", diagnostics::escape_text(&e.to_string()));
             return None;
         }
     };

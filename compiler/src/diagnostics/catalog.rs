@@ -30,9 +30,10 @@ fn suggest_or(
     }
 }
 
-/// The summary of the diagnostics of one code that the cap left out.
-pub fn omitted(code: Code, severity: Severity, n: usize) -> Diagnostic {
-    let d = Diagnostic::error(
+/// The summary of the diagnostics of one code that the cap left out,
+/// labelled at the first of them.
+pub fn omitted(code: Code, severity: Severity, n: usize, first: Option<Span>) -> Diagnostic {
+    let mut d = Diagnostic::error(
         code,
         format!(
             "{n} more {code} {} not shown",
@@ -43,6 +44,9 @@ pub fn omitted(code: Code, severity: Severity, n: usize) -> Diagnostic {
         "at most {} diagnostics of one code are reported; fix the ones above and check again",
         super::CAP_PER_CODE
     ));
+    if let Some(span) = first {
+        d = d.primary(span, "the first of them");
+    }
     Diagnostic {
         severity,
         hidden: n,

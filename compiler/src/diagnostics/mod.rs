@@ -295,14 +295,13 @@ impl Diagnostic {
 }
 
 /// Sort for output: by file, position, then code, so the order is stable.
-/// Diagnostics without a place (the summaries of what the cap left out)
-/// come last.
+/// The summaries of what the cap left out come last.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let ka = a.primary_span().map(|s| (s.file, s.start, s.end));
         let kb = b.primary_span().map(|s| (s.file, s.start, s.end));
-        ka.is_none()
-            .cmp(&kb.is_none())
+        (a.hidden > 0)
+            .cmp(&(b.hidden > 0))
             .then(ka.cmp(&kb))
             .then(a.code.cmp(&b.code))
             .then(a.message.cmp(&b.message))
@@ -320,30 +319,43 @@ pub const CAP_PER_CODE: usize = 100;
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
     kept: BTreeMap<Code, usize>,
-    /// Per code: how many were dropped, and the most severe severity.
-    dropped: BTreeMap<Code, (usize, Severity)>,
+    /// Per code: how many were dropped, the most severe severity, and
+    /// where the first of them was.
+    dropped: BTreeMap<Code, Dropped>,
+}
+
+#[derive(Debug, Clone)]
+struct Dropped {
+    count: usize,
+    severity: Severity,
+    first: Option<Span>,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         if d.hidden > 0 {
             // A summary from another collection: fold its count in.
-            self.drop_n(d.code, d.hidden, d.severity);
+            self.drop_n(&d, d.hidden);
             return;
         }
         let kept = self.kept.entry(d.code).or_default();
         if *kept >= CAP_PER_CODE {
-            self.drop_n(d.code, 1, d.severity);
+            self.drop_n(&d, 1);
             return;
         }
         *kept += 1;
         self.list.push(d);
     }
 
-    fn drop_n(&mut self, code: Code, n: usize, severity: Severity) {
-        let e = self.dropped.entry(code).or_insert((0, severity));
-        e.0 += n;
-        e.1 = e.1.min(severity); // Error sorts before Warning
+    fn drop_n(&mut self, d: &Diagnostic, n: usize) {
+        let e = self.dropped.entry(d.code).or_insert(Dropped {
+            count: 0,
+            severity: d.severity,
+            first: None,
+        });
+        e.count += n;
+        e.severity = e.severity.min(d.severity); // Error sorts before Warning
+        e.first = e.first.or(d.primary_span());
     }
 
     /// Removes the last diagnostic kept (the parser retracts one when a
@@ -358,14 +370,14 @@ impl Diagnostics {
 
     /// How many were dropped by the cap, in all.
     pub fn hidden(&self) -> usize {
-        self.dropped.values().map(|(n, _)| n).sum()
+        self.dropped.values().map(|d| d.count).sum()
     }
 
     /// The diagnostics kept, then one summary per code that overflowed.
     pub fn into_vec(self) -> Vec<Diagnostic> {
         let mut list = self.list;
-        for (code, (n, severity)) in self.dropped {
-            list.push(catalog::omitted(code, severity, n));
+        for (code, d) in self.dropped {
+            list.push(catalog::omitted(code, d.severity, d.count, d.first));
         }
         list
     }

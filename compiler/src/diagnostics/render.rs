@@ -84,7 +84,8 @@ fn shown_sources(sources: &SourceMap) -> (SourceMap, Vec<Shown>) {
         } else {
             f.text.clone()
         };
-        out.add(f.name.clone(), text);
+        // File names come from the file system or `use "…"`: escaped too.
+        out.add(escape_text(&f.name).into_owned(), text);
         maps.push(Shown { shifts });
     }
     (out, maps)
@@ -292,13 +293,14 @@ mod tests {
     #[test]
     fn labels_follow_escaped_text() {
         let mut sources = SourceMap::default();
-        let f = sources.add("a.scale", "x \x1b]0;t\x07 bad\n");
+        let f = sources.add("a\x1b[2J.scale", "x \x1b]0;t\x07 bad\n");
         let start = "x \x1b]0;t\x07 ".len();
         let d = Diagnostic::error(super::super::Code::UnknownName, "m\x1b")
             .primary(Span::new(f, start, start + 3), "here");
         let out = render(&sources, &[d], false);
         assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out}");
         assert!(out.contains("x \\u{1b}]0;t\\u{7} bad"), "{out}");
+        assert!(out.contains("a\\u{1b}[2J.scale:1:"), "{out}");
         // The underline sits under `bad`.
         let line = out.lines().find(|l| l.contains("bad")).unwrap();
         let under = out.lines().find(|l| l.contains("^^^")).unwrap();
