@@ -1012,6 +1012,34 @@ pub fn call_cycle(path: &[&str], hops: &[(&str, &str, Span)]) -> Diagnostic {
     d
 }
 
+/// One service on the slowest chain below a route, with what it costs.
+pub struct ChainHop {
+    service: String,
+    duration: String,
+    /// The cost is its routes' p99 (end to end), not its own budget.
+    routes: bool,
+}
+
+impl ChainHop {
+    /// A service whose routes' p99 covers everything below it.
+    pub fn routes(service: &str, duration: String) -> ChainHop {
+        ChainHop {
+            service: service.to_string(),
+            duration,
+            routes: true,
+        }
+    }
+
+    /// A service costing its own budget.
+    pub fn service(service: &str, duration: String) -> ChainHop {
+        ChainHop {
+            service: service.to_string(),
+            duration,
+            routes: false,
+        }
+    }
+}
+
 /// `bound` is "p99" or "timeout"; `have` and `need` durations as written.
 #[allow(clippy::too_many_arguments)]
 pub fn critical_path(
@@ -1020,7 +1048,7 @@ pub fn critical_path(
     bound: &str,
     have: &str,
     need: &str,
-    chain: &[String],
+    chain: &[ChainHop],
     span: Span,
     first_call: Option<Span>,
 ) -> Diagnostic {
@@ -1031,7 +1059,18 @@ pub fn critical_path(
         ),
     )
     .primary(span, format!("{bound} {have} here"))
-    .note(format!("slowest chain: {}", chain.join(" → ")))
+    .note(format!(
+        "slowest chain: {}",
+        chain
+            .iter()
+            .map(|h| if h.routes {
+                format!("{} routes ({})", h.service, h.duration)
+            } else {
+                format!("{} ({})", h.service, h.duration)
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    ))
     .help("raise the route's p99, or tighten the budgets of the services on that chain");
     match first_call {
         Some(e) => d.secondary(e, "the chain starts with this call"),

@@ -113,14 +113,17 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         let below = slowest(&s.calls, &cost);
         cost.insert(name, (own + below.0, below.1));
     }
-    let describe = |first: &str| -> Vec<String> {
+    let describe = |first: &str| -> Vec<catalog::ChainHop> {
         let mut out = Vec::new();
         let mut cur = Some(first);
         while let Some(n) = cur {
             let Some(s) = by_name.get(n) else { break };
             match route_p99(s) {
-                Some(v) => out.push(format!("{n} routes ({})", fmt_ms(v))),
-                None => out.push(format!("{n} ({})", fmt_ms(own_p99(s).unwrap_or(0.0)))),
+                Some(v) => out.push(catalog::ChainHop::routes(n, fmt_ms(v))),
+                None => out.push(catalog::ChainHop::service(
+                    n,
+                    fmt_ms(own_p99(s).unwrap_or(0.0)),
+                )),
             }
             cur = cost.get(n).and_then(|c| c.1);
         }
