@@ -80,8 +80,12 @@ fn validate(c: &Compilation) -> Result<(), String> {
         .files()
         .map(|(_, f)| f.text.as_str())
         .collect();
-    for d in &c.diagnostics {
+    for (i, d) in c.diagnostics.iter().enumerate() {
         let what = || describe(d);
+        // Nothing dedups: a repeat means the checker did the same work twice.
+        if c.diagnostics[..i].contains(d) {
+            return Err(format!("reported twice: {}", what()));
+        }
         if d.code.as_str().is_empty() {
             return Err(format!("a diagnostic without a code: {}", what()));
         }

@@ -43,13 +43,14 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.text(e));
     let owner = text(cx, "owner");
     let region = text(cx, "region");
-    let generator = f.expr(cx, "generator").and_then(|e| cx.string(e));
+    let generator_e = f.expr(cx, "generator");
+    let generator = generator_e.and_then(|e| cx.string(e));
     let scalec = f.expr(cx, "scalec").and_then(|e| {
         let req = cx.string(e)?;
         check_compiler_pin(cx, &req, e.span);
         Some(req)
     });
-    if let (Some(g), Some(e)) = (&generator, f.expr(cx, "generator")) {
+    if let (Some(g), Some(e)) = (&generator, generator_e) {
         if g.is_empty() || g.chars().any(|c| c.is_control()) {
             cx.diags.push(catalog::generator_not_one_line(e.span));
         } else if !g
@@ -376,7 +377,8 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let workload = kind.is_some_and(ServiceKind::needs_image);
     let image = match f.expr(cx, "image") {
         Some(e) => cx.string(e).and_then(|s| checked_image(cx, &s, e.span)),
-        None if workload => {
+        // (Written in the wrong form, it is reported already.)
+        None if workload && f.get("image").is_none() => {
             f.required(cx, "image", "\"registry/name:tag\"");
             None
         }
@@ -424,7 +426,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let ready = probe(cx, "ready", "/readyz");
     let warmup = probe(cx, "warmup", "/warmup");
     if image.is_some() && !workload && kind.is_some() {
-        if port.is_none() {
+        if port.is_none() && f.get("port").is_none() {
             f.required(cx, "port", "6333");
         }
         if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
@@ -515,7 +517,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             .push(catalog::routes_on_dependency(kind_name(k), first));
     }
     if let (Some(span), true) = (autoscale_span, replicas.min == replicas.max) {
-        let at = f.expr(cx, "replicas").map(|e| e.span).unwrap_or(span);
+        let at = written_span(&f, "replicas").unwrap_or(span);
         cx.diags
             .push(catalog::autoscale_fixed_replicas(replicas.min, at));
     }
@@ -531,7 +533,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     // (A `cpu` that was written but wrong is reported already.)
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
-            .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
+            .or_else(|| written_span(&f, "replicas"))
             .unwrap_or(body.span);
         cx.diags.push(catalog::cpu_autoscale_needs_cpu(at));
     }
@@ -562,6 +564,15 @@ fn kind_name(k: ServiceKind) -> &'static str {
         .find(|x| x.1 == k)
         .map(|x| x.0)
         .unwrap_or("http")
+}
+
+/// Where a field's value is written, without reading (and reporting) it
+/// again.
+fn written_span(f: &super::fields::Fields, name: &str) -> Option<Span> {
+    match f.get(name)?.val {
+        FieldVal::Expr(e, _) => Some(e.span),
+        FieldVal::Block(_) => None,
+    }
 }
 
 fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
