@@ -24,16 +24,18 @@ fn target_service<'s>(
 
 pub fn lower_load_tests(cx: &mut Checker, services: &[Service]) -> Vec<ir::LoadTest> {
     let mut out = Vec::new();
+    // Every shape is checked once, used or not (with a nominal peak: whether
+    // stages check does not depend on the peak).
+    for r in cx.decls("shape") {
+        let f = cx.fields(&r.decl.body, "a shape", &["stages"], &[]);
+        let clean = f
+            .block(cx, "stages")
+            .filter(|b| lower_stages(cx, b, Some(1000.0)).is_some());
+        cx.shapes.insert(r.decl.body.span, clean);
+    }
     for r in cx.decls("load_test") {
         if let Some(t) = lower_load_test(cx, &r.name.name, &r.decl.body, services) {
             out.push(t);
-        }
-    }
-    // Shapes are checked even when unused (with a nominal peak).
-    for r in cx.decls("shape") {
-        let f = cx.fields(&r.decl.body, "a shape", &["stages"], &[]);
-        if let Some(b) = f.block(cx, "stages") {
-            lower_stages(cx, b, Some(1000.0));
         }
     }
     out
@@ -70,9 +72,9 @@ fn lower_load_test(
                         f.required(cx, "peak", "20k rps");
                         None
                     } else {
-                        let sf = cx.fields(&r.decl.body, "a shape", &["stages"], &[]);
-                        sf.block(cx, "stages")
-                            .and_then(|b| lower_stages(cx, b, peak))
+                        // Checked already: only a clean shape is lowered again.
+                        let clean = cx.shapes.get(&r.decl.body.span).copied().flatten();
+                        clean.and_then(|b| lower_stages(cx, b, peak))
                     }
                 }
                 None => {

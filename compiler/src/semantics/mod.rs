@@ -72,6 +72,9 @@ pub struct Checker<'a> {
     pub(crate) failed_budgets: BTreeSet<String>,
     /// Alert policies lowered so far, by their block: each is checked once.
     pub(crate) policies: HashMap<Span, Option<slo::Policy>>,
+    /// Shapes checked so far, by their block: the `stages` block of each one
+    /// that checks clean (a load test then lowers it at its own peak).
+    pub(crate) shapes: HashMap<Span, Option<&'a crate::syntax::ast::Block>>,
     /// Service name → index in the lowered services.
     pub service_index: HashMap<String, usize>,
 }
@@ -101,6 +104,7 @@ pub fn analyze(project: &Project) -> Analysis {
         resolved_budgets: BTreeMap::new(),
         failed_budgets: BTreeSet::new(),
         policies: HashMap::new(),
+        shapes: HashMap::new(),
         service_index: HashMap::new(),
     };
     cx.collect();
