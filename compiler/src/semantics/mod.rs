@@ -75,6 +75,8 @@ pub struct Checker<'a> {
     /// Shapes checked so far, by their block: the `stages` block of each one
     /// that checks clean (a load test then lowers it at its own peak).
     pub(crate) shapes: HashMap<Span, Option<&'a crate::syntax::ast::Block>>,
+    /// The app's `tenant`, read once by `lower_app` (services and limits use it).
+    pub(crate) tenant: Option<RequestValue>,
     /// Service name → index in the lowered services.
     pub service_index: HashMap<String, usize>,
 }
@@ -105,6 +107,7 @@ pub fn analyze(project: &Project) -> Analysis {
         failed_budgets: BTreeSet::new(),
         policies: HashMap::new(),
         shapes: HashMap::new(),
+        tenant: None,
         service_index: HashMap::new(),
     };
     cx.collect();

@@ -78,7 +78,8 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             .find(|(k, _, _)| k.name == "tenant")
                             .map(|(_, v, _)| v.clone())
                     }) {
-                        Some(v) => match cx.request_value(&v) {
+                        // Read (and any problem reported) once, by `lower_app`.
+                        Some(_) => match cx.tenant.clone() {
                             Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                             Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                             Some(_) => {

@@ -61,6 +61,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         }
     }
     let tenant = f.expr(cx, "tenant").and_then(|e| cx.request_value(e));
+    cx.tenant = tenant.clone();
     let prometheus_url = match f.expr(cx, "prometheus") {
         None => DEFAULT_PROMETHEUS.to_string(),
         Some(e) => {
@@ -622,7 +623,8 @@ fn shard_by(cx: &mut Checker, e: &Expr) -> Option<ir::RequestValue> {
                     .map(|(_, v, _)| v.clone())
             });
             return match t {
-                Some(v) => cx.request_value(&v),
+                // Read (and any problem reported) once, by `lower_app`.
+                Some(_) => cx.tenant.clone(),
                 None => {
                     cx.diags.push(catalog::shard_needs_tenant(id.span));
                     None
