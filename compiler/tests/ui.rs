@@ -250,3 +250,34 @@ fn no_diagnostic_is_reported_twice() {
     assert_no_repeats("stdlib", &c.diagnostics, &mut failures);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The wording of every diagnostic lives in `diagnostics/catalog/`: the
+/// stages that report (syntax, semantics, project loading) call it and
+/// build no diagnostic themselves.
+#[test]
+fn reporting_sites_call_the_catalog() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.join("project.rs")];
+    for dir in ["syntax", "semantics"] {
+        for e in std::fs::read_dir(src.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut offenders = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("Diagnostic::error(") || line.contains("Diagnostic::warning(") {
+                offenders.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "build diagnostics with a catalog constructor:\n{}",
+        offenders.join("\n")
+    );
+}
