@@ -52,10 +52,10 @@ impl Compilation {
 /// Parses, resolves and checks a loaded project.
 pub fn check(project: Project) -> Compilation {
     let analysis = semantics::analyze(&project);
-    let mut diagnostics = project.diags.clone();
-    diagnostics.extend(analysis.diagnostics);
+    let mut all = project.diags.clone();
+    all.extend(analysis.diagnostics);
+    let mut diagnostics = all.into_vec();
     diagnostics::sort(&mut diagnostics);
-    diagnostics.dedup();
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Compilation {
         project,

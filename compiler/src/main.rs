@@ -139,7 +139,7 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
     let project = match Project::load(inputs) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", diagnostics::escape_text(&e.to_string()));
             return None;
         }
     };
@@ -165,18 +165,31 @@ fn report(c: &scalec::Compilation, diag: &DiagOpts) {
                 }
             };
             let text = diagnostics::render(&c.project.sources, &c.diagnostics, color);
-            let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = c.diagnostics.len() - errors;
+            // A summary of what the cap left out counts for what it hides.
+            let (mut errors, mut warnings, mut hidden) = (0, 0, 0);
+            for d in &c.diagnostics {
+                let n = if d.hidden > 0 { d.hidden } else { 1 };
+                hidden += d.hidden;
+                match d.severity {
+                    Severity::Error => errors += n,
+                    Severity::Warning => warnings += n,
+                }
+            }
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(text.as_bytes());
             if errors + warnings > 0 {
                 let _ = writeln!(
                     err,
-                    "{} error{}, {} warning{}",
+                    "{} error{}, {} warning{}{}",
                     errors,
                     plural(errors),
                     warnings,
-                    plural(warnings)
+                    plural(warnings),
+                    if hidden > 0 {
+                        format!(" ({hidden} not shown)")
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

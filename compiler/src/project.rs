@@ -2,7 +2,7 @@
 //! every `.scale` file below it), the files they `use`, and the standard
 //! library (embedded in the binary, always loaded, visible by `use std.…`).
 
-use crate::diagnostics::{Code, Diagnostic, FileId, SourceMap, Span};
+use crate::diagnostics::{catalog, Diagnostic, Diagnostics, FileId, SourceMap, Span};
 use crate::syntax::ast::{File, Ident, UseTarget};
 use crate::syntax::parse;
 use sha2::{Digest, Sha256};
@@ -33,7 +33,7 @@ pub struct Project {
     /// The folder paths in the spec are relative to, and must stay inside.
     pub root: PathBuf,
     /// Syntax errors and import problems found while loading.
-    pub diags: Vec<Diagnostic>,
+    pub diags: Diagnostics,
 }
 
 /// A failure that is not about the spec's text: a missing input, unreadable file.
@@ -52,7 +52,7 @@ impl Project {
             sources: SourceMap::default(),
             files: Vec::new(),
             root,
-            diags: Vec::new(),
+            diags: Diagnostics::default(),
         };
         for (module, text) in STDLIB {
             p.add(
@@ -65,7 +65,7 @@ impl Project {
     }
 
     /// Adds a file read from disk: a UTF-8 byte-order mark is skipped, and
-    /// text that is not UTF-8 is reported (S0112) at its first bad byte and
+    /// text that is not UTF-8 is reported (S0118) at its first bad byte and
     /// not parsed.
     fn add_bytes(&mut self, name: String, bytes: Vec<u8>, std_module: Option<String>) -> usize {
         match String::from_utf8(bytes) {
@@ -85,20 +85,12 @@ impl Project {
                 let byte = bytes[at];
                 let id = self.sources.add(name.clone(), text);
                 let start = at - bom;
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::InvalidUtf8,
-                        format!("this file is not valid UTF-8: byte 0x{byte:02X} at offset {at}"),
-                    )
-                    .primary(
-                        Span::new(id, start, start + "\u{FFFD}".len()),
-                        format!(
-                            "{bad_len} invalid byte{}",
-                            if bad_len == 1 { "" } else { "s" }
-                        ),
-                    )
-                    .help("save the file as UTF-8 (a .scale file is UTF-8 text)"),
-                );
+                self.diags.push(catalog::invalid_utf8(
+                    byte,
+                    at,
+                    bad_len,
+                    Span::new(id, start, start + "\u{FFFD}".len()),
+                ));
                 self.files.push(ParsedFile {
                     id,
                     name,
@@ -273,7 +265,11 @@ impl Project {
                     std::fs::canonicalize(&root),
                 ) {
                     if !real.starts_with(&real_root) {
-                        p.diags.push(escapes_by_link(&written, span, &real));
+                        p.diags.push(catalog::path_escapes_by_link(
+                            &written,
+                            span,
+                            &real.display().to_string(),
+                        ));
                         continue;
                     }
                 }
@@ -417,30 +413,7 @@ pub fn normalize_inside(path: &str) -> Option<String> {
 }
 
 fn escapes(path: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::PathEscapesRoot,
-        format!(
-            "the path \"{}\" leaves the project root",
-            path.escape_debug()
-        ),
-    )
-    .primary(span, "outside the project")
-    .help("use a path relative to this file that stays inside the project folder")
-}
-
-fn escapes_by_link(path: &str, span: Span, target: &Path) -> Diagnostic {
-    Diagnostic::error(
-        Code::PathEscapesRoot,
-        format!(
-            "the path \"{}\" leaves the project root through a link (to {})",
-            path.escape_debug(),
-            target.display().to_string().escape_debug()
-        ),
-    )
-    .primary(span, "a link to a file outside the project")
-    .help(
-        "copy the file into the project folder, or make the project root a folder that holds both",
-    )
+    catalog::path_escapes(path, span, true)
 }
 
 /// The 1-based line and column (in characters) just after `valid`, a
@@ -453,12 +426,7 @@ pub fn line_col(valid: &[u8]) -> (usize, usize) {
 }
 
 fn not_found(path: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::FileNotFound,
-        format!("cannot find \"{}\"", path.escape_debug()),
-    )
-    .primary(span, "no such file in the project")
-    .help("paths in `use \"…\"` are relative to the file that has the `use`")
+    catalog::file_not_found(path, span)
 }
 
 fn bad_module(path: &[Ident]) -> Diagnostic {
@@ -472,20 +440,8 @@ fn bad_module(path: &[Ident]) -> Diagnostic {
         .map(|f| f.span.to(path.last().expect("non-empty").span))
         .unwrap_or_default();
     let modules: Vec<&str> = STDLIB.iter().map(|(n, _)| *n).collect();
-    let mut d = Diagnostic::error(
-        Code::UnknownModule,
-        format!("there is no module `{written}`"),
-    )
-    .primary(span, "unknown module");
     let last = path.last().map(|l| l.name.as_str()).unwrap_or("");
-    d = match crate::diagnostics::suggest(last, modules.iter().copied()) {
-        Some(s) if path.len() == 2 => d.help(format!("did you mean `std.{s}`?")),
-        _ => d.help(format!(
-            "the standard library modules are {}; other files are imported by path: `use \"file.scale\"`",
-            modules.iter().map(|m| format!("std.{m}")).collect::<Vec<_>>().join(", ")
-        )),
-    };
-    d
+    catalog::unknown_module(&written, last, path.len() == 2, span, &modules)
 }
 
 #[cfg(test)]

@@ -102,6 +102,120 @@ fn json_diagnostics_are_one_object_per_line() {
     );
     assert_eq!(&text[s..e], "5..2");
     assert!(d["help"].as_str().unwrap().contains("2..5"));
+    // The fix, as an editor applies it: byte and line/column ranges.
+    let fixes = d["fixes"].as_array().expect("fixes");
+    assert_eq!(fixes.len(), 1, "{stdout}");
+    let edit = &fixes[0]["edits"][0];
+    assert_eq!(edit["file"], "j.scale");
+    assert_eq!(edit["replacement"], "2..5");
+    assert_eq!(edit["byte_start"], d["byte_start"]);
+    assert_eq!(edit["byte_end"], d["byte_end"]);
+    assert_eq!(edit["start"]["line"], 4);
+    assert_eq!(edit["start"]["column"], 14);
+    assert_eq!(edit["end"]["column"], 18);
+    assert!(fixes[0]["message"].as_str().unwrap().contains("2..5"));
+    assert!(d.get("hidden").is_none(), "only summaries carry `hidden`");
+
+    // The human renderer shows the same fix as a suggestion line.
+    let out = scalec()
+        .args(["check", "--color=never"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("= suggestion: replace `5..2` with `2..5`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn control_characters_in_a_spec_never_reach_the_terminal() {
+    let dir = tmp("escapes");
+    let file = dir.join("evil.scale");
+    // Retitle the terminal, clear the screen, a C1 CSI and a bidi override,
+    // in a name the checker echoes and in the source line it shows.
+    std::fs::write(
+        &file,
+        "app a { owner = \"x\" }\nservice s {\n  image = \"i:1\"\n  budget = b\u{1b}]0;pwned\u{7}x\u{1b}[2J\n}\n// \u{9b}31m \u{202e}gnp.exe\nservise t\u{1b}[2J { }\n",
+    )
+    .unwrap();
+    for color in ["never", "always"] {
+        let out = scalec()
+            .args(["check", &format!("--color={color}")])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if color == "never" {
+            assert!(!out.stderr.contains(&0x1b), "{stderr}");
+            assert!(stderr.contains("\\u{1b}]0;pwned\\u{7}"), "{stderr}");
+            assert!(stderr.contains("\\u{1b}[2J"), "{stderr}");
+        } else {
+            // Colour is the renderer's own SGR sequences, nothing else.
+            assert!(!stderr.contains("\u{1b}]"), "{stderr}");
+            assert!(!stderr.contains("\u{1b}[2J"), "{stderr}");
+        }
+        assert!(!stderr.contains('\u{7}'), "{stderr}");
+        assert!(!stderr.contains('\u{9b}'), "{stderr}");
+        assert!(!stderr.contains('\u{202e}'), "{stderr}");
+    }
+    // JSON keeps the text exact, escaped as JSON escapes it.
+    let out = scalec()
+        .args(["check", "--message-format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.stdout.contains(&0x1b));
+}
+
+#[test]
+fn repeated_diagnostics_are_capped_per_code() {
+    let dir = tmp("cap");
+    let file = dir.join("many.scale");
+    let mut text = String::from("app a { owner = \"x\" }\n");
+    for i in 0..2500 {
+        text.push_str(&format!("budget b{i} {{ p99 = 100ms }}\n"));
+    }
+    text.push_str("service s { image = \"i:1\"  port = 0 }\n");
+    std::fs::write(&file, &text).unwrap();
+    let out = scalec()
+        .args(["check", "--message-format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let unused: Vec<_> = lines.iter().filter(|d| d["code"] == "S0103").collect();
+    assert_eq!(unused.len(), 101, "100 kept and one summary");
+    let summary = unused.last().unwrap();
+    assert_eq!(summary["hidden"], 2400);
+    assert_eq!(summary["severity"], "warning");
+    assert!(summary["message"]
+        .as_str()
+        .unwrap()
+        .contains("2400 more S0103"));
+    // The other code is not crowded out.
+    assert!(lines.iter().any(|d| d["code"] == "S0204"), "{stdout}");
+
+    let out = scalec()
+        .args(["check", "--color=never"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("1 error, 2500 warnings (2400 not shown)"),
+        "{}",
+        &stderr[stderr.len().saturating_sub(400)..]
+    );
 }
 
 #[test]
@@ -379,13 +493,13 @@ fn byte_order_mark_and_invalid_utf8() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("error[S0112]"), "{stderr}");
+    assert!(stderr.contains("error[S0118]"), "{stderr}");
     assert!(stderr.contains("bad.scale:2:15"), "{stderr}");
     let out = scalec().arg("fmt").arg(&bad).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("S0112") && stderr.contains(":2:15"),
+        stderr.contains("S0118") && stderr.contains(":2:15"),
         "{stderr}"
     );
 }

@@ -117,7 +117,7 @@ fn corpus() -> Vec<PathBuf> {
     for d in ["stdlib", "examples", "tests/ui"] {
         scale_files(&repo_root().join(d), &mut files);
     }
-    // The one spec saved as Latin-1 on purpose (S0112's case) is not text
+    // The one spec saved as Latin-1 on purpose (S0118's case) is not text
     // the formatter is given: `scalec fmt` refuses it (tests/cli.rs).
     let latin1 = repo_root().join("tests/ui/project/invalid_utf8/latin1.scale");
     let before = files.len();

@@ -14,12 +14,12 @@ fn check(src: &str) -> scalec::Compilation {
 #[test]
 fn unsafe_text_is_refused_with_a_diagnostic() {
     let cases = [
-        (r#"route r GET "/x\"; rm -rf /" { }"#, "S0204"),
-        (r#"route r GET "/x\n/y" { }"#, "S0204"),
-        (r#"route r GET "/a/../../etc" { }"#, "S0204"),
+        (r#"route r GET "/x\"; rm -rf /" { }"#, "S0211"),
+        (r#"route r GET "/x\n/y" { }"#, "S0211"),
+        (r#"route r GET "/a/../../etc" { }"#, "S0211"),
         (
             r#"autoscale on queue_depth("q\"}) or vector(1) #") target 10"#,
-            "S0204",
+            "S0210",
         ),
     ];
     for (item, code) in cases {
@@ -38,12 +38,12 @@ fn unsafe_text_is_refused_with_a_diagnostic() {
     ] {
         let c = check(&format!("app a {{ {field} = {value} }}\n"));
         assert!(
-            c.diagnostics.iter().any(|d| d.code.as_str() == "S0204"),
+            c.diagnostics.iter().any(|d| d.code.as_str() == "S0209"),
             "{field} = {value}"
         );
     }
     let c = check("app a { owner = \"x\" }\nservice s { image = \"evil image:1\" }\n");
-    assert!(c.diagnostics.iter().any(|d| d.code.as_str() == "S0204"));
+    assert!(c.diagnostics.iter().any(|d| d.code.as_str() == "S0212"));
 }
 
 #[test]

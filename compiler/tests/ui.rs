@@ -5,9 +5,11 @@
 //!   list exactly the codes reported, in any order, with repeats;
 //! - every diagnostic has a primary label and a help line (structure that
 //!   survives renderer changes);
-//! - the rendered output, without colour, is snapshotted with insta.
+//! - the rendered output, without colour, is snapshotted with insta;
+//! - applying any of a diagnostic's fixes removes that diagnostic;
+//! - no diagnostic is reported twice, here, in `examples/` or the stdlib.
 
-use scalec::diagnostics::{self, Code};
+use scalec::diagnostics::{self, Code, Diagnostic};
 use scalec::project::Project;
 use std::path::{Path, PathBuf};
 
@@ -139,4 +141,143 @@ fn ui_cases() {
         .filter(|c| !seen_codes.contains(*c))
         .collect();
     assert!(missing.is_empty(), "codes without a ui case: {missing:?}");
+}
+
+/// The project's own files (not the standard library), as (name, text).
+fn own_files(c: &scalec::Compilation) -> Vec<(String, String)> {
+    c.project
+        .files
+        .iter()
+        .filter(|f| f.std_module.is_none())
+        .map(|f| {
+            let src = c.project.sources.get(f.id);
+            (src.name.clone(), src.text.clone())
+        })
+        .collect()
+}
+
+fn check_memory(files: &[(String, String)]) -> scalec::Compilation {
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    scalec::check(Project::from_memory(&refs))
+}
+
+fn count(c: &scalec::Compilation, code: Code) -> usize {
+    c.diagnostics.iter().filter(|d| d.code == code).count()
+}
+
+#[test]
+fn every_fix_removes_its_diagnostic() {
+    let mut applied = 0;
+    let mut failures = Vec::new();
+    for case in cases() {
+        let project = Project::load(std::slice::from_ref(&case)).expect("case loads");
+        let files = own_files(&scalec::check(project));
+        let before = check_memory(&files);
+        for d in before.diagnostics.iter().filter(|d| !d.fixes.is_empty()) {
+            for fix in &d.fixes {
+                let mut fixed = files.clone();
+                // Apply from the end so earlier offsets stay valid.
+                let mut edits = fix.edits.clone();
+                edits.sort_by_key(|e| std::cmp::Reverse((e.span.file, e.span.start)));
+                for e in &edits {
+                    let name = &before.project.sources.get(e.span.file).name;
+                    let Some(f) = fixed.iter_mut().find(|(n, _)| n == name) else {
+                        failures.push(format!(
+                            "{}: {} edits a file outside the project: {name}",
+                            case.display(),
+                            d.code
+                        ));
+                        continue;
+                    };
+                    f.1.replace_range(e.span.range(), &e.replacement);
+                }
+                let after = check_memory(&fixed);
+                applied += 1;
+                if count(&after, d.code) >= count(&before, d.code) {
+                    failures.push(format!(
+                        "{}: the fix \"{}\" for {} left it in place:\n{}",
+                        case.display(),
+                        fix.message,
+                        d.code,
+                        diagnostics::render(&after.project.sources, &after.diagnostics, false)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(applied >= 10, "only {applied} fixes in the ui corpus");
+}
+
+fn assert_no_repeats(what: &str, diags: &[Diagnostic], out: &mut Vec<String>) {
+    for (i, d) in diags.iter().enumerate() {
+        if diags[..i].contains(d) {
+            out.push(format!(
+                "{what}: {} \"{}\" is reported twice",
+                d.code, d.message
+            ));
+        }
+    }
+}
+
+#[test]
+fn no_diagnostic_is_reported_twice() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let project = Project::load(std::slice::from_ref(&case)).expect("case loads");
+        let c = scalec::check(project);
+        assert_no_repeats(&case.display().to_string(), &c.diagnostics, &mut failures);
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for e in std::fs::read_dir(&examples).expect("examples") {
+        let path = e.unwrap().path();
+        let project = Project::load(std::slice::from_ref(&path)).expect("example loads");
+        let c = scalec::check(project);
+        assert_no_repeats(&path.display().to_string(), &c.diagnostics, &mut failures);
+    }
+    // Every standard library module, imported whole.
+    let uses: String = scalec::project::STDLIB
+        .iter()
+        .map(|(m, _)| format!("use std.{m}\n"))
+        .collect();
+    let c = scalec::check(Project::from_memory(&[(
+        "main.scale",
+        &format!("{uses}app shop {{ owner = \"team\" }}\n"),
+    )]));
+    assert_no_repeats("stdlib", &c.diagnostics, &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The wording of every diagnostic lives in `diagnostics/catalog/`: the
+/// stages that report (syntax, semantics, project loading) call it and
+/// build no diagnostic themselves.
+#[test]
+fn reporting_sites_call_the_catalog() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.join("project.rs")];
+    for dir in ["syntax", "semantics"] {
+        for e in std::fs::read_dir(src.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut offenders = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("Diagnostic::error(") || line.contains("Diagnostic::warning(") {
+                offenders.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "build diagnostics with a catalog constructor:\n{}",
+        offenders.join("\n")
+    );
 }

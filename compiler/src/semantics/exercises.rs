@@ -3,7 +3,7 @@
 
 use super::values::{fmt_ms, round3};
 use super::{schema, Checker, Dim};
-use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::diagnostics::catalog;
 use crate::ir::{self, ChaosAction, Service};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, Ident, ItemKind};
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ fn target_service<'s>(
 ) -> Option<&'s Service> {
     let e = e?;
     let Some(id) = e.as_ident() else {
-        cx.wrong(e, "a service name", "write `target = api`");
+        cx.wrong(e, catalog::Expected::ServiceName);
         return None;
     };
     cx.lookup("service", id)?;
@@ -24,16 +24,18 @@ fn target_service<'s>(
 
 pub fn lower_load_tests(cx: &mut Checker, services: &[Service]) -> Vec<ir::LoadTest> {
     let mut out = Vec::new();
+    // Every shape is checked once, used or not (with a nominal peak: whether
+    // stages check does not depend on the peak).
+    for r in cx.decls("shape") {
+        let f = cx.fields(&r.decl.body, &schema::SHAPE);
+        let clean = f
+            .block(cx, "stages")
+            .filter(|b| lower_stages(cx, b, Some(1000.0)).is_some());
+        cx.shapes.insert(r.decl.body.span, clean);
+    }
     for r in cx.decls("load_test") {
         if let Some(t) = lower_load_test(cx, &r.name.name, &r.decl.body, services) {
             out.push(t);
-        }
-    }
-    // Shapes are checked even when unused (with a nominal peak).
-    for r in cx.decls("shape") {
-        let f = cx.fields(&r.decl.body, &schema::SHAPE);
-        if let Some(b) = f.block(cx, "stages") {
-            lower_stages(cx, b, Some(1000.0));
         }
     }
     out
@@ -53,14 +55,7 @@ fn lower_load_test(
         .and_then(|e| cx.positive(e, Dim::Rate, false));
     let stages = match (f.block(cx, "stages"), f.expr(cx, "shape")) {
         (Some(_), Some(e)) => {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::BadStage,
-                    "a load test takes `stages` or `shape`, not both",
-                )
-                .primary(e.span, "a shape as well as stages")
-                .help("keep the explicit `stages`, or the `shape` preset with `peak = …`"),
-            );
+            cx.diags.push(catalog::stages_and_shape(e.span));
             None
         }
         (Some(b), None) => lower_stages(cx, b, peak),
@@ -72,18 +67,14 @@ fn lower_load_test(
                         f.required(cx, "peak", "20k rps");
                         None
                     } else {
-                        let sf = cx.fields(&r.decl.body, &schema::SHAPE);
-                        sf.block(cx, "stages")
-                            .and_then(|b| lower_stages(cx, b, peak))
+                        // Checked already: only a clean shape is lowered again.
+                        let clean = cx.shapes.get(&r.decl.body.span).copied().flatten();
+                        clean.and_then(|b| lower_stages(cx, b, peak))
                     }
                 }
                 None => {
                     if id.is_none() {
-                        cx.wrong(
-                            e,
-                            "a shape name",
-                            "write `shape = ramp` with `use std.shapes.{ramp}`",
-                        );
+                        cx.wrong(e, catalog::Expected::ShapeName);
                     }
                     None
                 }
@@ -109,14 +100,10 @@ fn lower_load_test(
         c
     };
     if classes.is_empty() {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::UnknownClass,
-                format!("the service `{}` has no routes to load", target.name),
-            )
-            .primary(target_e.expect("target").span, "no routes")
-            .help("target an HTTP service with routes"),
-        );
+        cx.diags.push(catalog::target_without_routes(
+            &target.name,
+            target_e.expect("target").span,
+        ));
         return None;
     }
     let mix = match f.block(cx, "mix") {
@@ -145,37 +132,18 @@ fn lower_mix(
     let mut ok = true;
     for item in &b.items {
         let ItemKind::Property { key, value, .. } = &item.kind else {
-            cx.diags.push(
-                Diagnostic::error(Code::UnknownField, "a mix holds `class = share` lines")
-                    .primary(item.span, "not a share")
-                    .help("write `read = 80%`"),
-            );
+            cx.diags.push(catalog::mix_item_not_share(item.span));
             ok = false;
             continue;
         };
         if !classes.contains(&key.name.as_str()) {
-            let mut d = Diagnostic::error(
-                Code::UnknownClass,
-                format!("`{target}` has no route of class `{}`", key.name),
-            )
-            .primary(key.span, "no such class on the target");
-            d = match suggest(&key.name, classes.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("the target's classes are: {}", classes.join(", "))),
-            };
+            let d = catalog::class_not_on_target(target, &key.name, key.span, classes);
             cx.diags.push(d);
             ok = false;
             continue;
         }
         if mix.contains_key(&key.name) {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::DuplicateField,
-                    format!("`{}` is given twice", key.name),
-                )
-                .primary(key.span, "given again")
-                .help("give each class one share"),
-            );
+            cx.diags.push(catalog::mix_class_twice(&key.name, key.span));
             ok = false;
             continue;
         }
@@ -191,12 +159,7 @@ fn lower_mix(
     }
     let sum: f64 = mix.values().sum::<f64>() + 0.0; // no "-0%" for an empty mix
     if (sum - 1.0).abs() > 1e-9 {
-        let d = Diagnostic::error(
-            Code::MixSum,
-            format!("the mix sums to {}%, not 100%", round3(sum * 100.0)),
-        )
-        .primary(b.span, format!("{}% in all", round3(sum * 100.0)))
-        .help("adjust the shares so they add up to exactly 100%");
+        let d = catalog::mix_sum(round3(sum * 100.0), b.span);
         cx.diags.push(d);
         return None;
     }
@@ -207,11 +170,7 @@ fn stage_rate(cx: &mut Checker, e: &Expr, peak: Option<f64>) -> Option<f64> {
     let v = cx.eval_any(e, Dim::Rate);
     let v = settle(cx, e, v, peak)?;
     if v < 0.0 {
-        cx.diags.push(
-            Diagnostic::error(Code::OutOfRange, "a stage rate cannot be negative")
-                .primary(e.span, "negative")
-                .help("use a rate such as `100 rps`"),
-        );
+        cx.diags.push(catalog::negative_stage_rate(e.span));
         return None;
     }
     Some(v)
@@ -230,23 +189,13 @@ fn settle(
         Dim::Fraction => match peak {
             Some(p) => Some(v.v * p),
             None => {
-                cx.diags.push(
-                        Diagnostic::error(Code::BadStage, "a percentage stage needs the test's `peak`")
-                            .primary(e.span, "a share of what?")
-                            .help("add `peak = 20k rps` to the load test, or write a rate such as `1k rps`"),
-                    );
+                cx.diags.push(catalog::percent_stage_without_peak(e.span));
                 None
             }
         },
         _ => {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::UnitMismatch,
-                    format!("expected a rate (or a percentage of `peak`), found {}", v.dim.name()),
-                )
-                .primary(e.span, format!("this is {}", v.dim.name()))
-                .help("write a rate such as `1k rps` or `100/s`, or a share of the peak such as `50%`"),
-            );
+            cx.diags
+                .push(catalog::not_a_stage_rate(v.dim.name(), e.span));
             None
         }
     }
@@ -268,16 +217,8 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
         };
         let ramp = kind.name == "ramp";
         if ramp != to.is_some() {
-            let msg = if ramp {
-                "a ramp goes from one rate to another: `ramp 1k rps -> 20k rps over 10m`"
-            } else {
-                "only a ramp has `->`: write `burst 30k rps for 30s`"
-            };
-            cx.diags.push(
-                Diagnostic::error(Code::BadStage, format!("malformed `{}` stage", kind.name))
-                    .primary(item.span, msg)
-                    .help("stages are `ramp A -> B over D`, `burst R for D`, `hold R for D` and `soak R for D`"),
-            );
+            cx.diags
+                .push(catalog::malformed_stage(&kind.name, ramp, item.span));
             ok = false;
             continue;
         }
@@ -298,11 +239,7 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
         }
     }
     if out.is_empty() && ok {
-        cx.diags.push(
-            Diagnostic::error(Code::BadStage, "`stages` is empty")
-                .primary(b.span, "no stage")
-                .help("add e.g. `ramp 10 rps -> 100 rps over 1m`"),
-        );
+        cx.diags.push(catalog::empty_stages(b.span));
         return None;
     }
     ok.then_some(out)
@@ -358,15 +295,7 @@ pub fn lower_chaos(cx: &mut Checker, services: &[Service]) -> Vec<ir::Chaos> {
 }
 
 fn unknown_action(cx: &mut Checker, id: &Ident, allowed: &[&str], verb: &str) {
-    let mut d = Diagnostic::error(
-        Code::UnknownChaosAction,
-        format!("cannot `{verb}` a `{}`", id.name),
-    )
-    .primary(id.span, "unknown here");
-    d = match suggest(&id.name, allowed.iter().copied()) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!("use: {}", allowed.join(", "))),
-    };
+    let d = catalog::unknown_chaos_action(verb, &id.name, id.span, allowed);
     cx.diags.push(d);
 }
 
@@ -393,21 +322,11 @@ fn latency(
                     .reduce(f64::max)
             });
             let Some(p99) = p99 else {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::ChaosNoBudget,
-                        format!(
-                            "`{}` has no p99 to take {}% of",
-                            svc.name,
-                            round3(v.v * 100.0)
-                        ),
-                    )
-                    .primary(amount.span, "relative to what?")
-                    .help(format!(
-                        "give `{}` a budget with p99, or write an absolute delay such as `+50ms`",
-                        svc.name
-                    )),
-                );
+                cx.diags.push(catalog::chaos_no_budget(
+                    &svc.name,
+                    round3(v.v * 100.0),
+                    amount.span,
+                ));
                 return None;
             };
             let added = round3(v.v * p99);
@@ -424,11 +343,7 @@ fn latency(
             })
         }
         _ => {
-            cx.wrong(
-                amount,
-                "a positive delay or percentage",
-                "write `latency db +50ms` or `latency db +5%`",
-            );
+            cx.wrong(amount, catalog::Expected::ChaosDelay);
             None
         }
     }
@@ -442,11 +357,7 @@ fn expectation(
     services: &[Service],
 ) -> Option<ir::Expectation> {
     let ExprKind::Call { callee, args } = &subject.kind else {
-        cx.wrong(
-            subject,
-            "a probe such as `breaker(db)`",
-            "write `expect breaker(db) opens and closes within 2m`",
-        );
+        cx.wrong(subject, catalog::Expected::Probe);
         return None;
     };
     if callee.name != "breaker" {
@@ -458,7 +369,7 @@ fn expectation(
         _ => None,
     };
     let Some(svc_id) = svc_id else {
-        cx.wrong(subject, "one service name", "write `breaker(db)`");
+        cx.wrong(subject, catalog::Expected::ProbeService);
         return None;
     };
     cx.lookup("service", svc_id)?;
@@ -467,15 +378,7 @@ fn expectation(
     for e in events {
         let known = ["opens", "closes", "half_opens"];
         if !known.contains(&e.name.as_str()) {
-            let mut d = Diagnostic::error(
-                Code::UnknownChaosAction,
-                format!("`{}` is not a circuit-breaker event", e.name),
-            )
-            .primary(e.span, "unknown event");
-            d = match suggest(&e.name, known) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("a breaker `opens`, `half_opens` and `closes`"),
-            };
+            let d = catalog::unknown_breaker_event(&e.name, e.span, &known);
             cx.diags.push(d);
             return None;
         }
@@ -525,33 +428,17 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
                 continue;
             };
             if subject.name != "slo_burn" {
-                let mut d = Diagnostic::error(
-                    Code::UnknownGateCheck,
-                    format!("the gate cannot check `{}`", subject.name),
-                )
-                .primary(subject.span, "unknown condition");
-                d = match suggest(&subject.name, ["slo_burn"]) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("a gate checks `slo_burn < 1x over 1h`, and the fields contract, query_plans, migrations, sbom, signing"),
-                };
+                let d = catalog::unknown_gate_check(&subject.name, subject.span);
                 cx.diags.push(d);
                 continue;
             }
             if !matches!(op, CmpOp::Lt | CmpOp::Le) {
-                cx.diags.push(
-                    Diagnostic::error(Code::UnknownGateCheck, "a burn gate is an upper bound")
-                        .primary(item.span, format!("`{}` is not `<` or `<=`", op.as_str()))
-                        .help("write `slo_burn < 1x over 1h`"),
-                );
+                cx.diags
+                    .push(catalog::burn_gate_not_upper(op.as_str(), item.span));
                 continue;
             }
             if let Some(prev) = burn_span {
-                cx.diags.push(
-                    Diagnostic::error(Code::DuplicateField, "`slo_burn` is given twice")
-                        .primary(subject.span, "given again here")
-                        .secondary(prev, "first given here")
-                        .help("a gate has one burn condition: keep the stricter one"),
-                );
+                cx.diags.push(catalog::burn_gate_twice(subject.span, prev));
                 continue;
             }
             burn_span = Some(subject.span);
@@ -588,33 +475,19 @@ fn bound(cx: &mut Checker, e: &Expr, subject: &str, dim: Dim) -> Option<f64> {
         rhs,
     } = &e.kind
     else {
-        cx.wrong(
-            e,
-            &format!("a bound on `{subject}`"),
-            &format!("write `{subject} < …`"),
-        );
+        cx.wrong(e, catalog::Expected::Bound(subject));
         return None;
     };
     if lhs.as_ident().is_none_or(|i| i.name != subject) {
-        cx.wrong(
-            lhs,
-            &format!("`{subject}`"),
-            &format!("this field bounds `{subject}`: write `{subject} < …`"),
-        );
+        cx.wrong(lhs, catalog::Expected::BoundSubject(subject));
         return None;
     }
     let v = cx.positive(rhs, dim, true)?;
     match op {
         CmpOp::Lt | CmpOp::Le | CmpOp::Eq => Some(v),
         _ => {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::UnknownGateCheck,
-                    format!("`{subject}` takes an upper bound"),
-                )
-                .primary(e.span, format!("`{}` is not an upper bound", op.as_str()))
-                .help(format!("write `{subject} < …` or `{subject} == 0`")),
-            );
+            cx.diags
+                .push(catalog::gate_not_upper(subject, op.as_str(), e.span));
             None
         }
     }

@@ -4,7 +4,7 @@
 
 use super::schema::BlockSpec;
 use super::Checker;
-use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Span};
 use crate::syntax::ast::{Block, Expr, Ident, Item, ItemKind};
 
 #[derive(Debug, Clone, Copy)]
@@ -87,42 +87,24 @@ impl<'a> Checker<'a> {
                         } else {
                             first_word
                         };
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::UnknownField,
-                                format!("a `{name}` statement cannot appear in {what}"),
-                            )
-                            .primary(span, "not allowed here")
-                            .help(format!("`{name}` belongs in {}", stmt_home(name))),
-                        );
+                        self.diags.push(catalog::statement_misplaced(
+                            name,
+                            span,
+                            what,
+                            stmt_home(name),
+                        ));
                     }
                     continue;
                 }
             };
             if !allowed.contains(&key.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownField,
-                    format!("{what} has no field `{}`", key.name),
-                )
-                .primary(key.span, "unknown field");
-                d = match suggest(&key.name, allowed.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None if allowed.is_empty() => d.help(format!("{what} takes no fields")),
-                    None => d.help(format!("{what} takes: {}", allowed.join(", "))),
-                };
+                let d = catalog::unknown_field(what, &key.name, key.span, &allowed);
                 self.diags.push(d);
                 continue;
             }
             if let Some(prev) = out.list.iter().find(|f| f.key.name == key.name) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::DuplicateField,
-                        format!("`{}` is given twice", key.name),
-                    )
-                    .primary(key.span, "given again here")
-                    .secondary(prev.key.span, "first given here")
-                    .help("keep one of them"),
-                );
+                self.diags
+                    .push(catalog::duplicate_field(&key.name, key.span, prev.key.span));
                 continue;
             }
             self.model.field(spec, key, &val);
@@ -147,19 +129,11 @@ impl<'b> Fields<'b> {
         match f.val {
             FieldVal::Expr(e, None) => Some(e),
             FieldVal::Expr(e, Some(b)) => {
-                cx.diags.push(
-                    Diagnostic::error(Code::Syntax, format!("`{name}` takes a value, not a block"))
-                        .primary(b.span, "unexpected block")
-                        .help(format!("write `{name} = …`")),
-                );
+                cx.diags.push(catalog::block_for_value(name, b.span));
                 Some(e)
             }
             FieldVal::Block(b) => {
-                cx.diags.push(
-                    Diagnostic::error(Code::Syntax, format!("`{name}` takes a value, not a block"))
-                        .primary(b.span, "unexpected block")
-                        .help(format!("write `{name} = …`")),
-                );
+                cx.diags.push(catalog::block_for_value(name, b.span));
                 None
             }
         }
@@ -171,11 +145,7 @@ impl<'b> Fields<'b> {
         match f.val {
             FieldVal::Block(b) => Some(b),
             FieldVal::Expr(e, _) => {
-                cx.diags.push(
-                    Diagnostic::error(Code::Syntax, format!("`{name}` takes a block"))
-                        .primary(e.span, "expected `{ … }`")
-                        .help(format!("write `{name} {{ … }}`")),
-                );
+                cx.diags.push(catalog::value_for_block(name, e.span));
                 None
             }
         }
@@ -184,17 +154,9 @@ impl<'b> Fields<'b> {
     /// Like [`Fields::expr`], reporting S0106 when the field is absent.
     pub fn required(&self, cx: &mut Checker, name: &str, example: &str) -> Option<&'b Expr> {
         if self.get(name).is_none() {
-            cx.diags.push(
-                Diagnostic::error(Code::MissingField, format!("{} needs `{name}`", self.what))
-                    .primary(
-                        Span {
-                            end: self.owner.start + 1,
-                            ..self.owner
-                        },
-                        format!("`{name}` is missing in this block"),
-                    )
-                    .help(format!("add `{name} = {example}`")),
-            );
+            cx.diags.push(catalog::missing_field(
+                &self.what, name, self.owner, example,
+            ));
             return None;
         }
         self.expr(cx, name)

@@ -4,7 +4,7 @@
 
 use super::values::fmt_ms;
 use super::Checker;
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Span};
 use crate::ir::Service;
 use crate::syntax::ast::ItemKind;
 use petgraph::algo::tarjan_scc;
@@ -76,18 +76,11 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             path.push(next);
             cur = next;
         }
-        let mut d = Diagnostic::error(Code::CallCycle, format!("the services call each other in a cycle: {}", path.join(" → ")))
-            .help("a call graph must be acyclic so budgets can be summed along it; break the cycle, e.g. with an asynchronous queue");
-        for (i, w) in path.windows(2).enumerate() {
-            let span = *g.edge_weight(w[0], w[1]).expect("edge");
-            let msg = format!("{} calls {}", w[0], w[1]);
-            d = if i == 0 {
-                d.primary(span, msg)
-            } else {
-                d.secondary(span, msg)
-            };
-        }
-        cx.diags.push(d);
+        let hops: Vec<(&str, &str, Span)> = path
+            .windows(2)
+            .map(|w| (w[0], w[1], *g.edge_weight(w[0], w[1]).expect("edge")))
+            .collect();
+        cx.diags.push(catalog::call_cycle(&path, &hops));
     }
     if cyclic {
         return;
@@ -121,14 +114,17 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         let below = slowest(&s.calls, &cost);
         cost.insert(name, (own + below.0, below.1));
     }
-    let describe = |first: &str| -> Vec<String> {
+    let describe = |first: &str| -> Vec<catalog::ChainHop> {
         let mut out = Vec::new();
         let mut cur = Some(first);
         while let Some(n) = cur {
             let Some(s) = by_name.get(n) else { break };
             match route_p99(s) {
-                Some(v) => out.push(format!("{n} routes ({})", fmt_ms(v))),
-                None => out.push(format!("{n} ({})", fmt_ms(own_p99(s).unwrap_or(0.0)))),
+                Some(v) => out.push(catalog::ChainHop::routes(n, fmt_ms(v))),
+                None => out.push(catalog::ChainHop::service(
+                    n,
+                    fmt_ms(own_p99(s).unwrap_or(0.0)),
+                )),
             }
             cur = cost.get(n).and_then(|c| c.1);
         }
@@ -157,25 +153,16 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                     .iter()
                     .find(|(a, b, _)| *a == s.name && *b == first)
                     .map(|e| e.2);
-                let mut d = Diagnostic::error(
-                    Code::CriticalPath,
-                    format!(
-                        "the route `{}.{}` has {} {} but the slowest chain it calls needs {}",
-                        s.name,
-                        r.name,
-                        bound,
-                        fmt_ms(have),
-                        fmt_ms(need.0)
-                    ),
-                )
-                .primary(span, format!("{bound} {} here", fmt_ms(have)))
-                .note(format!("slowest chain: {}", path.join(" → ")))
-                .help(
-                    "raise the route's p99, or tighten the budgets of the services on that chain",
+                let d = catalog::critical_path(
+                    &s.name,
+                    &r.name,
+                    bound,
+                    &fmt_ms(have),
+                    &fmt_ms(need.0),
+                    &path,
+                    span,
+                    edge,
                 );
-                if let Some(e) = edge {
-                    d = d.secondary(e, "the chain starts with this call");
-                }
                 cx.diags.push(d);
             }
         }

@@ -17,7 +17,7 @@ mod services;
 mod slo;
 pub mod values;
 
-use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Diagnostic, Diagnostics, Span};
 use crate::ir::{self, Ir, RequestValue};
 use crate::project::Project;
 use crate::syntax::ast::{Decl, Expr, ExprKind, Ident, UseTarget};
@@ -63,7 +63,7 @@ pub struct Analysis {
 
 pub struct Checker<'a> {
     pub project: &'a Project,
-    pub diags: Vec<Diagnostic>,
+    pub diags: Diagnostics,
     /// kind → name → declaration (visible names only: the project's, and
     /// the standard library names it imported).
     pub symbols: HashMap<&'static str, BTreeMap<&'a str, DeclRef<'a>>>,
@@ -75,6 +75,15 @@ pub struct Checker<'a> {
     pub std_hidden: HashMap<(&'static str, &'a str), &'a str>,
     pub used_budgets: BTreeSet<String>,
     pub resolved_budgets: BTreeMap<String, ir::Budget>,
+    /// Named budgets that failed to resolve (reported once, not again per use).
+    pub(crate) failed_budgets: BTreeSet<String>,
+    /// Alert policies lowered so far, by their block: each is checked once.
+    pub(crate) policies: HashMap<Span, Option<slo::Policy>>,
+    /// Shapes checked so far, by their block: the `stages` block of each one
+    /// that checks clean (a load test then lowers it at its own peak).
+    pub(crate) shapes: HashMap<Span, Option<&'a crate::syntax::ast::Block>>,
+    /// The app's `tenant`, read once by `lower_app` (services and limits use it).
+    pub(crate) tenant: Option<RequestValue>,
     /// Service name → index in the lowered services.
     pub service_index: HashMap<String, usize>,
     /// The semantic model, recorded while checking.
@@ -97,13 +106,17 @@ pub fn unsafe_char(c: char) -> bool {
 pub fn analyze(project: &Project) -> Analysis {
     let mut cx = Checker {
         project,
-        diags: Vec::new(),
+        diags: Diagnostics::default(),
         symbols: HashMap::new(),
         ordered: HashMap::new(),
         singletons: HashMap::new(),
         std_hidden: HashMap::new(),
         used_budgets: BTreeSet::new(),
         resolved_budgets: BTreeMap::new(),
+        failed_budgets: BTreeSet::new(),
+        policies: HashMap::new(),
+        shapes: HashMap::new(),
+        tenant: None,
         service_index: HashMap::new(),
         model: model::Model::declare(project),
     };
@@ -124,9 +137,7 @@ pub fn analyze(project: &Project) -> Analysis {
     let chaos = exercises::lower_chaos(&mut cx, &services);
     let gates = exercises::lower_gates(&mut cx, &services);
     services::check_unused_budgets(&mut cx);
-    let mut diagnostics = std::mem::take(&mut cx.diags);
-    crate::diagnostics::sort(&mut diagnostics);
-    diagnostics.dedup();
+    let diagnostics = std::mem::take(&mut cx.diags).into_vec();
     let has_error = diagnostics.iter().any(|d| d.is_error());
     let ir = match app {
         Some(app) if !has_error => Some(Ir {
@@ -188,39 +199,24 @@ impl<'a> Checker<'a> {
         for f in &project.files {
             for decl in &f.ast.decls {
                 let Some(kind) = kind_static(&decl.kind.name) else {
-                    let mut d = Diagnostic::error(
-                        Code::UnknownDeclKind,
-                        format!("unknown declaration kind `{}`", decl.kind.name),
-                    )
-                    .primary(decl.kind.span, "not a kind of declaration");
-                    d = match suggest(&decl.kind.name, DECL_KINDS.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help(format!("the kinds are: {}", DECL_KINDS.join(", "))),
-                    };
+                    let d = catalog::unknown_decl_kind(&decl.kind.name, decl.kind.span, DECL_KINDS);
                     self.diags.push(d);
                     continue;
                 };
                 if SINGLETONS.contains(&kind) {
                     if let Some(prev) = self.singletons.get(kind) {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::SingletonTwice,
-                                format!("a project has one `{kind}` declaration"),
-                            )
-                            .primary(decl.kind.span, "declared again here")
-                            .secondary(prev.kind.span, "first declared here")
-                            .help(format!("merge the two `{kind}` blocks into one")),
-                        );
+                        self.diags.push(catalog::singleton_twice(
+                            kind,
+                            decl.kind.span,
+                            prev.kind.span,
+                        ));
                     } else {
                         self.singletons.insert(kind, decl);
                     }
                     if kind != "app" {
                         if let Some(n) = &decl.name {
-                            self.diags.push(
-                                Diagnostic::error(Code::Syntax, format!("`{kind}` takes no name"))
-                                    .primary(n.span, "remove this name")
-                                    .help(format!("write `{kind} {{ … }}`")),
-                            );
+                            self.diags
+                                .push(catalog::singleton_named(kind, &n.name, n.span));
                         }
                     }
                     if kind != "app" {
@@ -228,14 +224,8 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let Some(name) = &decl.name else {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::MissingField,
-                            format!("this `{kind}` needs a name"),
-                        )
-                        .primary(decl.kind.span, "no name")
-                        .help(format!("write `{kind} NAME {{ … }}`")),
-                    );
+                    self.diags
+                        .push(catalog::decl_needs_name(kind, decl.kind.span));
                     continue;
                 };
                 if let Some(module) = f.std_module.as_deref() {
@@ -256,20 +246,13 @@ impl<'a> Checker<'a> {
                 };
                 let table = self.symbols.entry(kind).or_default();
                 if let Some(prev) = table.get(name.name.as_str()) {
-                    let mut d = Diagnostic::error(
-                        Code::DuplicateName,
-                        format!("the {kind} `{}` is declared twice", name.name),
-                    )
-                    .primary(name.span, "declared again here")
-                    .secondary(prev.name.span, "first declared here");
-                    d = if prev.std.is_some() {
-                        d.help(format!(
-                            "`{}` is imported from the standard library: rename yours or drop the import",
-                            name.name
-                        ))
-                    } else {
-                        d.help("give each declaration its own name")
-                    };
+                    let d = catalog::duplicate_decl(
+                        kind,
+                        &name.name,
+                        name.span,
+                        prev.name.span,
+                        prev.std.is_some(),
+                    );
                     self.diags.push(d);
                     continue;
                 }
@@ -302,15 +285,7 @@ impl<'a> Checker<'a> {
         for n in names {
             self.model.refer_std(n, module);
             if !available.contains(&n.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownModule,
-                    format!("`std.{module}` has no `{}`", n.name),
-                )
-                .primary(n.span, "not in this module");
-                d = match suggest(&n.name, available.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("`std.{module}` provides: {}", available.join(", "))),
-                };
+                let d = catalog::std_has_no(module, &n.name, n.span, &available);
                 self.diags.push(d);
             }
         }
@@ -339,24 +314,8 @@ impl<'a> Checker<'a> {
 
     /// Reports an unknown name of a kind, with "did you mean" among `candidates`.
     pub fn unknown(&mut self, kind: &str, name: &Ident, candidates: &[&str]) {
-        let what = kind.replace('_', " ");
-        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown {what} `{}`", name.name))
-            .primary(name.span, format!("no {what} has this name"));
         let hidden = kind_static(kind).and_then(|k| self.std_hidden.get(&(k, name.name.as_str())));
-        d = if let Some(module) = hidden {
-            d.help(format!(
-                "`{}` is in the standard library: add `use std.{module}.{{{}}}`",
-                name.name, name.name
-            ))
-        } else if let Some(s) = suggest(&name.name, candidates.iter().copied()) {
-            d.help(format!("did you mean `{s}`?"))
-        } else if candidates.is_empty() {
-            d.help(format!("declare a {what} named `{}`", name.name))
-        } else {
-            let mut c = candidates.to_vec();
-            c.truncate(8);
-            d.help(format!("the known names are: {}", c.join(", ")))
-        };
+        let d = catalog::unknown_name(kind, &name.name, name.span, hidden.copied(), candidates);
         self.diags.push(d);
     }
 
@@ -415,11 +374,8 @@ impl<'a> Checker<'a> {
             } else {
                 "more than zero"
             };
-            self.diags.push(
-                Diagnostic::error(Code::OutOfRange, format!("this must be {bound}"))
-                    .primary(e.span, "out of range")
-                    .help(format!("use {} {bound}", want.name())),
-            );
+            self.diags
+                .push(catalog::not_positive(bound, want.name(), e.span));
             return None;
         }
         Some(v)
@@ -430,14 +386,8 @@ impl<'a> Checker<'a> {
     pub fn bounded(&mut self, e: &Expr, want: Dim, lo: f64, hi: f64, range: &str) -> Option<f64> {
         let v = self.quantity(e, want)?;
         if !(v >= lo && v <= hi) {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::OutOfRange,
-                    format!("{} must be within {range}", want.name()),
-                )
-                .primary(e.span, "out of range")
-                .help(format!("use {} within {range}", want.name())),
-            );
+            self.diags
+                .push(catalog::outside_range(want.name(), range, e.span));
             return None;
         }
         Some(v)
@@ -447,14 +397,7 @@ impl<'a> Checker<'a> {
     pub fn integer(&mut self, e: &Expr, lo: f64, hi: f64) -> Option<u64> {
         let v = self.quantity(e, Dim::Count)?;
         if v.fract() != 0.0 || v < lo || v > hi {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::OutOfRange,
-                    format!("expected a whole number from {lo} to {hi}"),
-                )
-                .primary(e.span, "out of range")
-                .help(format!("use a whole number between {lo} and {hi}")),
-            );
+            self.diags.push(catalog::whole_number_range(lo, hi, e.span));
             return None;
         }
         Some(v as u64)
@@ -464,7 +407,7 @@ impl<'a> Checker<'a> {
         match &e.kind {
             ExprKind::Str(s) => Some(s.clone()),
             _ => {
-                self.wrong(e, "a string", "write it in double quotes: \"…\"");
+                self.wrong(e, catalog::Expected::String);
                 None
             }
         }
@@ -475,14 +418,7 @@ impl<'a> Checker<'a> {
     pub fn text(&mut self, e: &Expr) -> Option<String> {
         let s = self.string(e)?;
         if s.chars().any(unsafe_char) || s.chars().count() > 256 {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::OutOfRange,
-                    format!("\"{}\" is not one printable line", s.escape_debug()),
-                )
-                .primary(e.span, "control characters or too long")
-                .help("write one line of at most 256 characters, without control characters"),
-            );
+            self.diags.push(catalog::not_one_line(&s, e.span));
             return None;
         }
         Some(s)
@@ -498,49 +434,27 @@ impl<'a> Checker<'a> {
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             && !s.starts_with(['.', '-']);
         if !ok {
-            self.diags.push(
-                Diagnostic::error(Code::OutOfRange, format!("\"{}\" is not a valid name here", s.escape_debug()))
-                    .primary(e.span, "invalid name")
-                    .help("use letters, digits, `.`, `_` and `-` (at most 63), starting with a letter or digit"),
-            );
+            self.diags.push(catalog::invalid_token(&s, e.span));
             return None;
         }
         Some(s)
     }
 
-    pub fn wrong(&mut self, e: &Expr, expected: &str, help: &str) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::UnitMismatch,
-                format!("expected {expected}, found {}", e.describe()),
-            )
-            .primary(e.span, format!("expected {expected}"))
-            .help(help.to_string()),
-        );
+    pub fn wrong(&mut self, e: &Expr, expected: catalog::Expected<'_>) {
+        self.diags
+            .push(catalog::wrong_type(expected, &e.describe(), e.span));
     }
 
     /// A bare word out of a fixed set (`sticky`, `weekly`, …).
     pub fn word(&mut self, e: &Expr, allowed: &[&str]) -> Option<String> {
         let Some(id) = e.as_ident() else {
-            self.wrong(
-                e,
-                &format!("one of {}", allowed.join(", ")),
-                "write one of the words, without quotes",
-            );
+            self.wrong(e, catalog::Expected::Word(allowed));
             return None;
         };
         if allowed.contains(&id.name.as_str()) {
             return Some(id.name.clone());
         }
-        let mut d = Diagnostic::error(
-            Code::OutOfRange,
-            format!("`{}` is not one of {}", id.name, allowed.join(", ")),
-        )
-        .primary(id.span, "not allowed here");
-        d = match suggest(&id.name, allowed.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
-            None => d.help(format!("use one of: {}", allowed.join(", "))),
-        };
+        let d = catalog::unknown_word(&id.name, id.span, allowed);
         self.diags.push(d);
         None
     }
@@ -558,29 +472,18 @@ impl<'a> Checker<'a> {
     /// `header("x")`, `query("x")`, `cookie("x")`, `claim("x")`.
     pub fn request_value(&mut self, e: &Expr) -> Option<RequestValue> {
         let ExprKind::Call { callee, args } = &e.kind else {
-            self.wrong(
-                e,
-                "where to read the value",
-                "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
-            );
+            self.wrong(e, catalog::Expected::RequestValue);
             return None;
         };
         let arg = match args.as_slice() {
             [a] if a.name.is_none() => self.string(&a.value)?,
             _ => {
-                self.wrong(e, "one string argument", "write header(\"name\")");
+                self.wrong(e, catalog::Expected::RequestValueArgument);
                 return None;
             }
         };
         if arg.is_empty() || arg.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::OutOfRange,
-                    "a header, query, cookie or claim name cannot be empty or hold spaces",
-                )
-                .primary(e.span, "invalid name")
-                .help("use a plain token such as \"x-tenant-id\""),
-            );
+            self.diags.push(catalog::invalid_request_name(e.span));
             return None;
         }
         Some(match callee.name.as_str() {
@@ -589,15 +492,7 @@ impl<'a> Checker<'a> {
             "cookie" => RequestValue::Cookie(arg),
             "claim" => RequestValue::Claim(arg),
             _ => {
-                let mut d = Diagnostic::error(
-                    Code::UnknownName,
-                    format!("unknown source `{}`", callee.name),
-                )
-                .primary(callee.span, "not a request value");
-                d = match suggest(&callee.name, ["header", "query", "cookie", "claim"]) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("use header(…), query(…), cookie(…) or claim(…)"),
-                };
+                let d = catalog::unknown_source(&callee.name, callee.span);
                 self.diags.push(d);
                 return None;
             }
@@ -610,14 +505,7 @@ impl<'a> Checker<'a> {
         {
             Some(p) => Some(p),
             None => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::PathEscapesRoot,
-                        format!("the path \"{path}\" leaves the project root"),
-                    )
-                    .primary(span, "outside the project")
-                    .help("use a path relative to the project root, without `..` above it and without a leading `/`"),
-                );
+                self.diags.push(catalog::path_escapes(path, span, false));
                 None
             }
         }

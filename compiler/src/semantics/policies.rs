@@ -3,7 +3,7 @@
 use super::services::auth_rule;
 use super::values::fmt_ms;
 use super::{schema, Checker, Dim};
-use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::diagnostics::catalog;
 use crate::ir::{self, Concurrency, LimitKey, LimitSource, Overflow, Service};
 use crate::syntax::ast::{Expr, ExprKind, ItemKind};
 
@@ -22,28 +22,13 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 continue;
             };
             if !LIMIT_KEYS.contains(&key.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownLimitKey,
-                    format!("cannot limit per `{}`", key.name),
-                )
-                .primary(key.span, "unknown limit key");
-                d = match suggest(&key.name, LIMIT_KEYS.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("limit per one of: {}", LIMIT_KEYS.join(", "))),
-                };
+                let d = catalog::unknown_limit_key(&key.name, key.span, LIMIT_KEYS);
                 cx.diags.push(d);
                 continue;
             }
             if let Some((_, prev)) = named.iter().find(|(n, _)| *n == key.name) {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::DuplicateName,
-                        format!("`per {}` is given twice", key.name),
-                    )
-                    .primary(key.span, "given again here")
-                    .secondary(*prev, "first given here")
-                    .help("keep one limit per key"),
-                );
+                cx.diags
+                    .push(catalog::duplicate_limit_key(&key.name, key.span, *prev));
                 continue;
             }
             named.push((key.name.clone(), key.span));
@@ -60,18 +45,8 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                         continue;
                     };
                     if (b as f64) < rate {
-                        cx.diags.push(
-                            Diagnostic::error(
-                                Code::BurstBelowRate,
-                                format!("burst {b} is less than one second of the rate ({rate}/s)"),
-                            )
-                            .primary(e.span, "too small a burst")
-                            .secondary(rate_e.span, "this rate")
-                            .help(format!(
-                                "a bucket smaller than one second of rate rejects steady traffic at the stated rate; use `burst = {}` or more",
-                                rate.ceil()
-                            )),
-                        );
+                        cx.diags
+                            .push(catalog::burst_below_rate(b, rate, e.span, rate_e.span));
                         continue;
                     }
                     b as u32
@@ -83,11 +58,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                     Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                     Some(_) => {
-                        cx.wrong(
-                            e,
-                            "header(…) or claim(…)",
-                            "a limit key comes from a header or a token claim",
-                        );
+                        cx.wrong(e, catalog::Expected::HeaderOrClaim);
                         continue;
                     }
                     None => continue,
@@ -102,25 +73,18 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             .find(|(k, _, _)| k.name == "tenant")
                             .map(|(_, v, _)| v.clone())
                     }) {
-                        Some(v) => match cx.request_value(&v) {
+                        // Read (and any problem reported) once, by `lower_app`.
+                        Some(_) => match cx.tenant.clone() {
                             Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
                             Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
                             Some(_) => {
-                                cx.diags.push(
-                                    Diagnostic::error(Code::UnknownLimitKey, "`per tenant` cannot use a tenant read from a query or cookie")
-                                        .primary(key.span, "the app's tenant is not a header or claim")
-                                        .help("proxies key limits on headers or token claims: add `from = header(\"x-tenant-id\")` here"),
-                                );
+                                cx.diags.push(catalog::tenant_not_proxy_readable(key.span));
                                 continue;
                             }
                             None => continue,
                         },
                         None => {
-                            cx.diags.push(
-                                Diagnostic::error(Code::MissingField, "`per tenant` needs the app's `tenant` (or `from = …`)")
-                                    .primary(key.span, "where is the tenant read from?")
-                                    .help("add `tenant = header(\"x-tenant-id\")` to the `app`, or `from = header(\"…\")` here"),
-                            );
+                            cx.diags.push(catalog::per_tenant_needs_tenant(key.span));
                             continue;
                         }
                     },
@@ -159,7 +123,7 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                             }),
                         }),
                         _ => {
-                            cx.wrong(e, "one queue name", "write `overflow = queue(\"name\")`");
+                            cx.wrong(e, catalog::Expected::QueueName { overflow: true });
                             None
                         }
                     }
@@ -192,19 +156,14 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     cx.model.refer(id, *at);
                 }
                 if !declared.contains(&key) {
-                    let mut d = Diagnostic::error(
-                        Code::UnknownLimitKey,
-                        format!("no limit is declared per `{key}`"),
-                    )
-                    .primary(id.span, "unknown limit");
                     let cands: Vec<String> = declared.iter().map(|d| format!("per_{d}")).collect();
-                    d = match suggest(&id.name, cands.iter().map(String::as_str)) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None if decl.is_none() => {
-                            d.help(format!("add `limits {{ per {key} {{ rate = 20/s }} }}`"))
-                        }
-                        None => d.help(format!("add `per {key} {{ rate = … }}` to `limits`")),
-                    };
+                    let d = catalog::undeclared_route_limit(
+                        &id.name,
+                        key,
+                        id.span,
+                        &cands,
+                        decl.is_some(),
+                    );
                     cx.diags.push(d);
                 }
             }
@@ -221,20 +180,24 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
     let jwt = f.block(cx, "jwt").and_then(|b| lower_jwt(cx, b));
     let session = f.block(cx, "session").map(|b| {
         let sf = cx.fields(b, &schema::SESSION);
-        let pin = sf.expr(cx, "pin").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "pin")));
-        let fallback = sf.expr(cx, "fallback").and_then(|e| cx.word(e, schema::words(&schema::SESSION, "fallback")));
+        let pin = sf
+            .expr(cx, "pin")
+            .and_then(|e| cx.word(e, schema::words(&schema::SESSION, "pin")));
+        let fallback = sf
+            .expr(cx, "fallback")
+            .and_then(|e| cx.word(e, schema::words(&schema::SESSION, "fallback")));
         let refresh_cap_ms = sf.expr(cx, "refresh_cap").and_then(|e| {
             let v = cx.positive(e, Dim::Duration, false)?;
             if v > 30.0 * 86_400_000.0 {
-                cx.diags.push(
-                    Diagnostic::warning(Code::RefreshCapLong, format!("a session refreshable for {} outlives 30 days", fmt_ms(v)))
-                        .primary(e.span, "long-lived session")
-                        .help("a stolen session stays usable until the cap; 30d or less is the usual bound"),
-                );
+                cx.diags.push(catalog::refresh_cap_long(&fmt_ms(v), e.span));
             }
             Some(v)
         });
-        ir::Session { pin, fallback, refresh_cap_ms }
+        ir::Session {
+            pin,
+            fallback,
+            refresh_cap_ms,
+        }
     });
     let mfa_required_for = f.expr(cx, "mfa").and_then(|e| match &e.kind {
         ExprKind::For { value, cond } => {
@@ -258,8 +221,7 @@ pub fn lower_auth(cx: &mut Checker) -> Option<ir::Auth> {
                     kind: ExprKind::List(vec![]),
                     span: fl.span,
                 },
-                "`on` or `off`",
-                "write `proof_of_work = on suspicious { difficulty = 20 }`",
+                catalog::Expected::OnOff,
             );
             return None;
         };
@@ -307,14 +269,8 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("\"{}\" is not a hook name", name.escape_debug()),
-                    )
-                    .primary(args[0].value.span, "invalid hook name")
-                    .help("hook names use letters, digits, `_` and `.`: \"risk.score\""),
-                );
+                cx.diags
+                    .push(catalog::invalid_hook(&name, args[0].value.span));
                 return None;
             }
             Some(name)
@@ -322,11 +278,7 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
         _ => match cx.switch(e) {
             Some(false) => None,
             _ => {
-                cx.wrong(
-                    e,
-                    "`hook(\"name\")`",
-                    "write `risk_scoring = hook(\"risk.score\")` or `off`",
-                );
+                cx.wrong(e, catalog::Expected::Hook);
                 None
             }
         },
@@ -340,14 +292,7 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
         || s.chars()
             .any(|c| c.is_whitespace() || super::unsafe_char(c) || c == '"')
     {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!("the {what} \"{}\" is not an https URL", s.escape_debug()),
-            )
-            .primary(e.span, "expected https://…")
-            .help(why.to_string()),
-        );
+        cx.diags.push(catalog::not_https_url(what, &s, e.span, why));
         return None;
     }
     Some(s)
@@ -384,23 +329,11 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         };
         for it in items {
             let Some(id) = it.as_ident() else {
-                cx.wrong(it, "an algorithm name", "write algorithms = [ES256]");
+                cx.wrong(it, catalog::Expected::AlgorithmName);
                 continue;
             };
             if !ALGORITHMS.contains(&id.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::UnknownAlgorithm,
-                    format!("`{}` is not a JWT algorithm scalec accepts", id.name),
-                )
-                .primary(id.span, "unknown algorithm");
-                d = if id.name.eq_ignore_ascii_case("none") {
-                    d.help("unsigned tokens (`none`) are never accepted")
-                } else {
-                    match suggest(&id.name, ALGORITHMS.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help(format!("use one of: {}", ALGORITHMS.join(", "))),
-                    }
-                };
+                let d = catalog::unknown_algorithm(&id.name, id.span, ALGORITHMS);
                 cx.diags.push(d);
                 continue;
             }
@@ -412,20 +345,12 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
     let max_size_bytes = match f.expr(cx, "max_size") {
         Some(e) => match cx.positive(e, Dim::Size, false) {
             Some(v) if v > 8192.0 => {
-                cx.diags.push(
-                    Diagnostic::error(Code::JwtSizeTooLarge, format!("a token cap of {v} bytes is above 8KiB (8192 bytes)"))
-                        .primary(e.span, "headers this large break proxies")
-                        .help("proxies reject large request headers (nginx's default buffer is 8KiB a line); keep tokens at 2KiB or less"),
-                );
+                cx.diags.push(catalog::jwt_size_too_large(v, e.span));
                 None
             }
             Some(v) => {
                 if v > 2048.0 {
-                    cx.diags.push(
-                        Diagnostic::warning(Code::JwtSizeLarge, format!("a token cap of {v} bytes is above 2KiB (2048 bytes)"))
-                            .primary(e.span, "large tokens")
-                            .help("tokens above 2KiB slow every request and near header limits; move claims out of the token"),
-                    );
+                    cx.diags.push(catalog::jwt_size_large(v, e.span));
                 }
                 Some(v as u64)
             }
@@ -440,18 +365,18 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
         let overlap_e = rf.required(cx, "overlap", "7d")?;
         let overlap = cx.positive(overlap_e, Dim::Duration, true)?;
         if overlap >= every {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::RotationOverlap,
-                    format!("the overlap {} is not shorter than the rotation period {}", fmt_ms(overlap), fmt_ms(every)),
-                )
-                .primary(overlap_e.span, "overlap too long")
-                .secondary(every_e.span, "rotation period")
-                .help("old and new keys overlap for part of a period: make `overlap` shorter than `every`"),
-            );
+            cx.diags.push(catalog::rotation_overlap(
+                &fmt_ms(overlap),
+                &fmt_ms(every),
+                overlap_e.span,
+                every_e.span,
+            ));
             return None;
         }
-        Some(ir::Rotation { every_ms: every, overlap_ms: overlap })
+        Some(ir::Rotation {
+            every_ms: every,
+            overlap_ms: overlap,
+        })
     });
     if algorithms.is_empty() {
         return None;
@@ -480,19 +405,11 @@ pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
                                 attach.push(id.name.clone());
                             }
                         }
-                        None => cx.wrong(
-                            it,
-                            "an attribute name",
-                            "write attach = [model, prompt_hash]",
-                        ),
+                        None => cx.wrong(it, catalog::Expected::AttributeName),
                     }
                 }
             }
-            _ => cx.wrong(
-                e,
-                "a list of attribute names",
-                "write attach = [model, prompt_hash, dataset]",
-            ),
+            _ => cx.wrong(e, catalog::Expected::AttributeList),
         }
     }
     let mut drift = Vec::new();

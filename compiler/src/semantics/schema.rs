@@ -680,7 +680,7 @@ pub static SLO: BlockSpec = block(
             "duration, `1d..366d`",
             Value("30d"),
             "The SLO period.",
-            "the SLO period; every alert window's `long` must fit in it (S0602)",
+            "the SLO period; every alert window's `long` must fit in it (S0606)",
         ),
         f(
             "sli",

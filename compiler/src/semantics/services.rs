@@ -4,7 +4,7 @@
 use super::fields::FieldVal;
 use super::values::{fmt_ms, round3, Value};
 use super::{schema, Checker, Dim};
-use crate::diagnostics::{suggest, Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Code, Span};
 use crate::ir::{
     self, AuthRule, Autoscale, Method, Metrics, Replicas, Route, Service, ServiceKind,
 };
@@ -22,11 +22,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             .find(|f| f.std_module.is_none())
             .map(|f| Span::new(f.id, 0, 0))
             .unwrap_or_default();
-        cx.diags.push(
-            Diagnostic::error(Code::MissingField, "the project has no `app` declaration")
-                .primary(span, "expected `app NAME { … }` in the project")
-                .help("add `app NAME { owner = \"team\" }` to one of the project's files"),
-        );
+        cx.diags.push(catalog::no_app(span));
         return None;
     };
     let f = cx.fields(&decl.body, &schema::APP);
@@ -35,41 +31,25 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
     let text = |cx: &mut Checker, key: &str| f.expr(cx, key).and_then(|e| cx.text(e));
     let owner = text(cx, "owner");
     let region = text(cx, "region");
-    let generator = f.expr(cx, "generator").and_then(|e| cx.string(e));
+    let generator_e = f.expr(cx, "generator");
+    let generator = generator_e.and_then(|e| cx.string(e));
     let scalec = f.expr(cx, "scalec").and_then(|e| {
         let req = cx.string(e)?;
         check_compiler_pin(cx, &req, e.span);
         Some(req)
     });
-    if let (Some(g), Some(e)) = (&generator, f.expr(cx, "generator")) {
+    if let (Some(g), Some(e)) = (&generator, generator_e) {
         if g.is_empty() || g.chars().any(|c| c.is_control()) {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::BadVersion,
-                    "the generator pin must be one printable line",
-                )
-                .primary(e.span, "invalid generator")
-                .help("write it as \"tool@1.2.3\""),
-            );
+            cx.diags.push(catalog::generator_not_one_line(e.span));
         } else if !g
             .split_once('@')
             .is_some_and(|(t, v)| !t.is_empty() && !v.is_empty())
         {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::BadVersion,
-                    if g.starts_with('@') {
-                        format!("the generator pin \"{g}\" names no tool")
-                    } else {
-                        format!("the generator pin \"{g}\" names no version")
-                    },
-                )
-                .primary(e.span, "expected \"tool@version\"")
-                .help("pin the generator that produced the app, for example \"appforge@3.2.1\""),
-            );
+            cx.diags.push(catalog::generator_incomplete(g, e.span));
         }
     }
     let tenant = f.expr(cx, "tenant").and_then(|e| cx.request_value(e));
+    cx.tenant = tenant.clone();
     let prometheus_url = match f.expr(cx, "prometheus") {
         None => DEFAULT_PROMETHEUS.to_string(),
         Some(e) => {
@@ -78,16 +58,8 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
                 .strip_prefix("http://")
                 .or_else(|| url.strip_prefix("https://"));
             if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("\"{}\" is not an http(s) URL", url.escape_debug()),
-                    )
-                    .primary(e.span, "expected http://… or https://…")
-                    .help(format!(
-                        "the Prometheus that KEDA queries, for example \"{DEFAULT_PROMETHEUS}\""
-                    )),
-                );
+                cx.diags
+                    .push(catalog::not_http_url(&url, e.span, DEFAULT_PROMETHEUS));
                 return None;
             }
             url
@@ -111,19 +83,13 @@ pub const DEFAULT_PROMETHEUS: &str = "http://prometheus-operated.monitoring.svc:
 fn check_compiler_pin(cx: &mut Checker, req: &str, span: Span) {
     let ours = semver::Version::parse(crate::VERSION).expect("own version is semver");
     match semver::VersionReq::parse(req) {
-        Err(e) => cx.diags.push(
-            Diagnostic::error(Code::BadVersion, format!("\"{req}\" is not a version requirement: {e}"))
-                .primary(span, "malformed version")
-                .help("write a requirement such as \"0.1\", \">=0.1, <0.3\" or \"=0.1.0\""),
-        ),
-        Ok(r) if !r.matches(&ours) => cx.diags.push(
-            Diagnostic::error(
-                Code::CompilerVersion,
-                format!("this spec needs scalec {req}, but this is scalec {ours}"),
-            )
-            .primary(span, format!("scalec {ours} does not satisfy this"))
-            .help("install a scalec that matches the pin, or update the pin after reading the changelog"),
-        ),
+        Err(e) => cx
+            .diags
+            .push(catalog::bad_version_req(req, &e.to_string(), span)),
+        Ok(r) if !r.matches(&ours) => {
+            cx.diags
+                .push(catalog::compiler_version(req, &ours.to_string(), span))
+        }
         Ok(_) => {}
     }
 }
@@ -190,14 +156,7 @@ pub fn lower_budget(
     for i in 0..3 {
         if let Some(c) = visit(i, &deps, &mut state, &mut order) {
             let e = exprs[c].expect("a field in a cycle is written");
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::UnknownName,
-                    format!("`{}` is defined in terms of itself", keys[c]),
-                )
-                .primary(e.span, "a circular definition")
-                .help("write at least one of the percentiles as a plain duration"),
-            );
+            cx.diags.push(catalog::circular_percentile(keys[c], e.span));
             return None;
         }
     }
@@ -218,14 +177,7 @@ pub fn lower_budget(
                     spans[i] = Some(e.span);
                 }
                 Some(_) => {
-                    cx.diags.push(
-                        Diagnostic::error(
-                            Code::OutOfRange,
-                            format!("`{key}` must be more than zero"),
-                        )
-                        .primary(e.span, "not a positive duration")
-                        .help("a latency budget is a positive duration such as `150ms`"),
-                    );
+                    cx.diags.push(catalog::percentile_not_positive(key, e.span));
                     ok = false;
                 }
                 None => ok = false,
@@ -247,11 +199,7 @@ pub fn lower_budget(
                 Some(v)
             }
             Some(_) => {
-                cx.diags.push(
-                    Diagnostic::error(Code::OutOfRange, "`timeout` must be more than zero")
-                        .primary(e.span, "not a positive duration")
-                        .help("write a positive duration such as `1s`"),
-                );
+                cx.diags.push(catalog::timeout_not_positive(e.span));
                 return None;
             }
             None => return None,
@@ -274,32 +222,15 @@ pub fn lower_budget(
         let Some(v) = all[i] else { continue };
         if let Some((j, prev)) = last {
             if v < prev {
-                let mut d = Diagnostic::error(
-                    Code::PercentileOrder,
-                    format!(
-                        "`{}` ({}) is below `{}` ({})",
-                        names[i],
-                        fmt_ms(v),
-                        names[j],
-                        fmt_ms(prev)
-                    ),
-                )
-                .help("a budget must satisfy p50 ≤ p95 ≤ p99 ≤ timeout");
-                if let Some(s) = spans[i] {
-                    d = d.primary(s, format!("{} is smaller", names[i]));
-                } else {
-                    d = d.primary(block.span, format!("inherited {} is smaller", names[i]));
-                }
-                match spans[j] {
-                    Some(s) => d = d.secondary(s, format!("than this {}", names[j])),
-                    None if spans[i].is_some() => {
-                        d = d.secondary(
-                            block.span,
-                            format!("the inherited {} is {}", names[j], fmt_ms(prev)),
-                        )
-                    }
-                    None => {}
-                }
+                let d = catalog::percentile_order(
+                    names[i],
+                    &fmt_ms(v),
+                    spans[i],
+                    names[j],
+                    &fmt_ms(prev),
+                    spans[j],
+                    block.span,
+                );
                 cx.diags.push(d);
                 return None;
             }
@@ -310,27 +241,17 @@ pub fn lower_budget(
         (Some(t), _) => (t, false),
         (None, Some(p99)) => (round3(1.2 * p99), true),
         (None, None) => {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::NoBudgetBound,
-                    "this budget has neither `p99` nor `timeout`",
-                )
-                .primary(block.span, "no upper bound")
-                .help("add `p99 = …` (the timeout then defaults to 1.2 × p99) or `timeout = …`"),
-            );
+            cx.diags.push(catalog::no_budget_bound(block.span));
             return None;
         }
     };
     if let (Some(t), Some(p99), Some(s)) = (written_timeout, vals[2], spans[3]) {
         if t < 1.2 * p99 - 1e-9 {
-            cx.diags.push(
-                Diagnostic::warning(
-                    Code::TimeoutBelowP99,
-                    format!("timeout {} is below 1.2 × p99 ({})", fmt_ms(t), fmt_ms(round3(1.2 * p99))),
-                )
-                .primary(s, "a tight timeout")
-                .help("requests near p99 will be cut off and retried; 1.2 × p99 leaves room, and is the default when `timeout` is omitted"),
-            );
+            cx.diags.push(catalog::timeout_below_p99(
+                &fmt_ms(t),
+                &fmt_ms(round3(1.2 * p99)),
+                s,
+            ));
         }
     }
     Some(ir::Budget {
@@ -349,7 +270,13 @@ fn named_budget(cx: &mut Checker, name: &crate::syntax::ast::Ident) -> Option<ir
     if let Some(b) = cx.resolved_budgets.get(&name.name) {
         return Some(b.clone());
     }
-    let b = lower_budget(cx, &r.decl.body, None)?;
+    if cx.failed_budgets.contains(&name.name) {
+        return None;
+    }
+    let Some(b) = lower_budget(cx, &r.decl.body, None) else {
+        cx.failed_budgets.insert(name.name.clone());
+        return None;
+    };
     cx.record_budget(r.name.span, &r.decl.body, &b);
     cx.resolved_budgets.insert(name.name.clone(), b.clone());
     Some(b)
@@ -361,11 +288,7 @@ fn budget_field(cx: &mut Checker, val: FieldVal) -> Option<(ir::Budget, Option<S
         FieldVal::Block(b) => lower_budget(cx, b, None).map(|b| (b, None)),
         FieldVal::Expr(e, over) => {
             let Some(id) = e.as_ident() else {
-                cx.wrong(
-                    e,
-                    "a budget name",
-                    "write `budget = NAME` or `budget { p99 = … }`",
-                );
+                cx.wrong(e, catalog::Expected::BudgetName);
                 return None;
             };
             let base = named_budget(cx, id)?;
@@ -380,19 +303,16 @@ fn budget_field(cx: &mut Checker, val: FieldVal) -> Option<(ir::Budget, Option<S
 pub fn check_unused_budgets(cx: &mut Checker) {
     for r in cx.decls("budget") {
         if r.std.is_none() && !cx.used_budgets.contains(&r.name.name) {
-            cx.diags.push(
-                Diagnostic::warning(
-                    Code::UnusedBudget,
-                    format!("the budget `{}` is never used", r.name.name),
-                )
-                .primary(r.name.span, "declared here, used nowhere")
-                .help("reference it with `budget = NAME` in a route or service, or remove it"),
-            );
+            cx.diags
+                .push(catalog::unused_budget(&r.name.name, r.name.span));
         }
     }
     // Named budgets are checked even when unused.
     for r in cx.decls("budget") {
-        if !cx.resolved_budgets.contains_key(&r.name.name) && r.std.is_none() {
+        if !cx.resolved_budgets.contains_key(&r.name.name)
+            && !cx.failed_budgets.contains(&r.name.name)
+            && r.std.is_none()
+        {
             if let Some(b) = lower_budget(cx, &r.decl.body, None) {
                 cx.record_budget(r.name.span, &r.decl.body, &b);
                 cx.resolved_budgets.insert(r.name.name.clone(), b);
@@ -436,7 +356,8 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let workload = kind.is_some_and(ServiceKind::needs_image);
     let image = match f.expr(cx, "image") {
         Some(e) => cx.string(e).and_then(|s| checked_image(cx, &s, e.span)),
-        None if workload => {
+        // (Written in the wrong form, it is reported already.)
+        None if workload && f.get("image").is_none() => {
             f.required(cx, "image", "\"registry/name:tag\"");
             None
         }
@@ -484,16 +405,12 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     let ready = probe(cx, "ready", "/readyz");
     let warmup = probe(cx, "warmup", "/warmup");
     if image.is_some() && !workload && kind.is_some() {
-        if port.is_none() {
+        if port.is_none() && f.get("port").is_none() {
             f.required(cx, "port", "6333");
         }
         if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
             let at = f.get("prewarm").map(|p| p.key.span).unwrap_or(body.span);
-            cx.diags.push(
-                Diagnostic::error(Code::MissingField, "`prewarm` needs the endpoint that says the service is warm")
-                    .primary(at, "warm according to what?")
-                    .help("add `warmup = \"/path\"`: the startup probe waits for it before the pod takes traffic"),
-            );
+            cx.diags.push(catalog::prewarm_needs_warmup(at));
         }
     }
 
@@ -522,11 +439,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             }
             ItemKind::Autoscale { metric, target } => {
                 if autoscale.is_some() {
-                    cx.diags.push(
-                        Diagnostic::error(Code::DuplicateField, "`autoscale` is given twice")
-                            .primary(item.span, "a second autoscale rule")
-                            .help("a Deployment scales on one signal: keep one `autoscale` line"),
-                    );
+                    cx.diags.push(catalog::autoscale_twice(item.span));
                     continue;
                 }
                 autoscale_span = Some(item.span);
@@ -540,28 +453,14 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
                 block,
             } => {
                 if let Some((_, prev, _)) = route_spans.iter().find(|(n, _, _)| *n == rname.name) {
-                    cx.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateName,
-                            format!("the route `{}` is declared twice", rname.name),
-                        )
-                        .primary(rname.span, "declared again here")
-                        .secondary(*prev, "first declared here")
-                        .help("give each route of a service its own name"),
-                    );
+                    cx.diags
+                        .push(catalog::duplicate_route(&rname.name, rname.span, *prev));
                     continue;
                 }
                 let key = format!("{} {}", method.name, path.value);
                 if let Some((other, prev, _)) = route_spans.iter().find(|(_, _, k)| *k == key) {
-                    cx.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateName,
-                            format!("`{key}` is already the route `{other}`"),
-                        )
-                        .primary(path.span, "same method and path")
-                        .secondary(*prev, "first declared here")
-                        .help("each method and path is served by one route"),
-                    );
+                    cx.diags
+                        .push(catalog::duplicate_endpoint(&key, other, path.span, *prev));
                     continue;
                 }
                 route_spans.push((rname.name.clone(), rname.span, key));
@@ -594,22 +493,13 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         }
     }
     if let (Some(k), false, Some(first)) = (kind, workload, first_route) {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::UnknownField,
-                format!("a `{}` service cannot have routes", kind_name(k)),
-            )
-            .primary(first, "a route on a dependency")
-            .help("routes belong to HTTP services (the default kind); declare the HTTP service in front of it and `calls` it"),
-        );
+        cx.diags
+            .push(catalog::routes_on_dependency(kind_name(k), first));
     }
     if let (Some(span), true) = (autoscale_span, replicas.min == replicas.max) {
-        let at = f.expr(cx, "replicas").map(|e| e.span).unwrap_or(span);
-        cx.diags.push(
-            Diagnostic::error(Code::RangeOrder, "autoscaling needs a replica range")
-                .primary(at, format!("replicas fixed at {}", replicas.min))
-                .help("write `replicas = MIN..MAX` so the autoscaler has room to move"),
-        );
+        let at = written_span(&f, "replicas").unwrap_or(span);
+        cx.diags
+            .push(catalog::autoscale_fixed_replicas(replicas.min, at));
     }
     let kind = kind?;
     // A replica range without a rule scales on CPU at 70%.
@@ -623,18 +513,9 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     // (A `cpu` that was written but wrong is reported already.)
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
-            .or_else(|| f.expr(cx, "replicas").map(|e| e.span))
+            .or_else(|| written_span(&f, "replicas"))
             .unwrap_or(body.span);
-        cx.diags.push(
-            Diagnostic::error(
-                Code::MissingField,
-                "scaling on CPU needs the service's `cpu`",
-            )
-            .primary(at, "CPU utilisation is relative to the CPU request")
-            .help(
-                "add `cpu = 500m` (the request per replica), or scale on `rps` or `queue_depth(…)`",
-            ),
-        );
+        cx.diags.push(catalog::cpu_autoscale_needs_cpu(at));
     }
     Some(Service {
         name: name.to_string(),
@@ -665,22 +546,44 @@ fn kind_name(k: ServiceKind) -> &'static str {
         .unwrap_or("http")
 }
 
+/// Where a field's value is written, without reading (and reporting) it
+/// again.
+fn written_span(f: &super::fields::Fields, name: &str) -> Option<Span> {
+    match f.get(name)?.val {
+        FieldVal::Expr(e, _) => Some(e.span),
+        FieldVal::Block(_) => None,
+    }
+}
+
 fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
     let (lo, hi) = match &e.kind {
         ExprKind::Range { lo, hi } => (lo.as_ref(), hi.as_ref()),
+        // `replicas = 2-10`: a range written with a minus.
+        ExprKind::Binary {
+            op: BinOp::Sub,
+            lhs,
+            rhs,
+        } => match (&lhs.kind, &rhs.kind) {
+            (
+                ExprKind::Quantity {
+                    value: a, unit: ua, ..
+                },
+                ExprKind::Quantity {
+                    value: b, unit: ub, ..
+                },
+            ) if ua.is_empty() && ub.is_empty() && a < b => {
+                cx.diags
+                    .push(catalog::range_with_minus("replicas", *a, *b, e.span));
+                return None;
+            }
+            _ => (e, e),
+        },
         _ => (e, e),
     };
     let min = cx.integer(lo, 1.0, 10_000.0)?;
     let max = cx.integer(hi, 1.0, 10_000.0)?;
     if min > max {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::RangeOrder,
-                format!("the replica range {min}..{max} runs backwards"),
-            )
-            .primary(e.span, "minimum above maximum")
-            .help(format!("write `replicas = {max}..{min}`")),
-        );
+        cx.diags.push(catalog::replicas_backwards(min, max, e.span));
         return None;
     }
     Some(Replicas {
@@ -699,13 +602,10 @@ fn shard_by(cx: &mut Checker, e: &Expr) -> Option<ir::RequestValue> {
                     .map(|(_, v, _)| v.clone())
             });
             return match t {
-                Some(v) => cx.request_value(&v),
+                // Read (and any problem reported) once, by `lower_app`.
+                Some(_) => cx.tenant.clone(),
                 None => {
-                    cx.diags.push(
-                        Diagnostic::error(Code::MissingField, "`shard_by = tenant` needs the app's `tenant`")
-                            .primary(id.span, "no tenant is declared")
-                            .help("add `tenant = header(\"x-tenant-id\")` (or similar) to the `app` block"),
-                    );
+                    cx.diags.push(catalog::shard_needs_tenant(id.span));
                     None
                 }
             };
@@ -720,11 +620,7 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
             let queue = match args.as_slice() {
                 [a] if a.name.is_none() => cx.token(&a.value)?,
                 _ => {
-                    cx.wrong(
-                        metric,
-                        "one queue name",
-                        "write `queue_depth(\"queue-name\")`",
-                    );
+                    cx.wrong(metric, catalog::Expected::QueueName { overflow: false });
                     return None;
                 }
             };
@@ -757,15 +653,12 @@ fn lower_autoscale(cx: &mut Checker, metric: &Expr, target: &Expr) -> Option<Aut
             })
         }
         _ => {
-            let mut d = Diagnostic::error(Code::UnknownName, format!("cannot autoscale on {}", metric.describe()))
-                .primary(metric.span, "unknown scaling signal")
-                .help("scale on `cpu` (target 70%), `rps` (target 200/s per replica) or `queue_depth(\"name\")` (target 100)");
-            if let Some(id) = metric.as_ident() {
-                if let Some(s) = suggest(&id.name, ["cpu", "rps", "queue_depth"]) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-            }
-            cx.diags.push(d);
+            let word = metric.as_ident().map(|id| id.name.as_str());
+            cx.diags.push(catalog::unknown_scaling_signal(
+                &metric.describe(),
+                metric.span,
+                word,
+            ));
             None
         }
     }
@@ -800,11 +693,7 @@ fn lower_route(
     };
     let limit = f.expr(cx, "limit").and_then(|e| {
         let id = e.as_ident().or_else(|| {
-            cx.wrong(
-                e,
-                "a limit key",
-                "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
-            );
+            cx.wrong(e, catalog::Expected::LimitKey);
             None
         })?;
         Some(id.name.strip_prefix("per_").unwrap_or(&id.name).to_string())
@@ -818,19 +707,8 @@ fn lower_route(
     let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
     let retry_safe = method.is_idempotent() || idempotency.is_some();
     if let (false, Some(fl)) = (retry_safe, f.get("retry")) {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::UnsafeRetry,
-                format!(
-                    "`{name}` retries a {} without an idempotency key",
-                    method.as_str()
-                ),
-            )
-            .primary(fl.key.span, "a retried write may apply twice")
-            .help(
-                "add `idempotency = header(\"Idempotency-Key\")` to the route, or remove `retry`",
-            ),
-        );
+        cx.diags
+            .push(catalog::unsafe_retry(name, method.as_str(), fl.key.span));
     }
     let class = class.map(|c| c.name.clone()).unwrap_or_else(|| {
         match method {
@@ -896,11 +774,7 @@ fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {
                 let l = cx.positive(lo, Dim::Duration, false)?;
                 let h = cx.positive(hi, Dim::Duration, false)?;
                 if l > h {
-                    cx.diags.push(
-                        Diagnostic::error(Code::RangeOrder, "the backoff range runs backwards")
-                            .primary(e.span, "first bound above the second")
-                            .help("write `backoff = SMALLER..LARGER`"),
-                    );
+                    cx.diags.push(catalog::backoff_backwards(e.span));
                     return None;
                 }
                 (l, h)
@@ -953,20 +827,13 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
                 {
-                    cx.diags.push(
-                        Diagnostic::error(
-                            Code::OutOfRange,
-                            format!("\"{role}\" is not a role name"),
-                        )
-                        .primary(a.value.span, "invalid role")
-                        .help("role names use letters, digits and `-_.:`"),
-                    );
+                    cx.diags.push(catalog::invalid_role(&role, a.value.span));
                     return None;
                 }
                 Some(AuthRule::Role(role))
             }
             _ => {
-                cx.wrong(e, "one role name", "write `role(\"admin\")`");
+                cx.wrong(e, catalog::Expected::RoleName);
                 None
             }
         },
@@ -975,7 +842,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
             let w = match e.as_ident() {
                 Some(_) => cx.word(e, &words)?,
                 None => {
-                    cx.wrong(e, "an auth rule", "write public, authenticated, role(\"name\"), mfa or device, combined with & and |");
+                    cx.wrong(e, catalog::Expected::AuthRule);
                     return None;
                 }
             };
@@ -1015,11 +882,7 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
                 Some((name, &args[1..], args[0].value.span))
             }
             _ => {
-                cx.wrong(
-                    e,
-                    &format!("`{fun}(\"…\")`"),
-                    &format!("write `{key} = {fun}(\"name\")`"),
-                );
+                cx.wrong(e, catalog::Expected::NamedCall { field: key, fun });
                 None
             }
         }
@@ -1040,11 +903,7 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
             match a.name.as_ref().map(|n| n.name.as_str()) {
                 Some("buckets") => {
                     let ExprKind::List(items) = &a.value.kind else {
-                        cx.wrong(
-                            &a.value,
-                            "a list of durations",
-                            "write `buckets = [50ms, 100ms, 250ms]`",
-                        );
+                        cx.wrong(&a.value, catalog::Expected::DurationList);
                         continue;
                     };
                     let mut bs = Vec::new();
@@ -1054,25 +913,11 @@ fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metr
                         }
                     }
                     if bs.windows(2).any(|w| w[0] >= w[1]) {
-                        cx.diags.push(
-                            Diagnostic::error(
-                                Code::RangeOrder,
-                                "histogram buckets must be strictly increasing",
-                            )
-                            .primary(a.value.span, "out of order")
-                            .help("list the bucket upper bounds from smallest to largest"),
-                        );
+                        cx.diags.push(catalog::buckets_not_increasing(a.value.span));
                     }
                     m.buckets_ms = Some(bs);
                 }
-                _ => cx.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownField,
-                        "`histogram` takes a name and `buckets = […]`",
-                    )
-                    .primary(a.value.span, "unexpected argument")
-                    .help("write `histogram(\"name\", buckets = [50ms, 100ms])`"),
-                ),
+                _ => cx.diags.push(catalog::histogram_argument(a.value.span)),
             }
         }
     }
@@ -1097,22 +942,8 @@ fn metric_name_ok(cx: &mut Checker, name: &str, span: Span, label: bool) -> bool
     let ok_rest = |c: char| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':');
     let ok = name.chars().next().is_some_and(ok_first) && name.chars().all(ok_rest);
     if !ok {
-        let what = if label { "label" } else { "metric" };
-        cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!("\"{name}\" is not a Prometheus {what} name"),
-            )
-            .primary(span, "invalid name")
-            .help(format!(
-                "{what} names match {}",
-                if label {
-                    "[a-zA-Z_][a-zA-Z0-9_]*"
-                } else {
-                    "[a-zA-Z_:][a-zA-Z0-9_:]*"
-                }
-            )),
-        );
+        cx.diags
+            .push(catalog::invalid_prometheus_name(name, label, span));
     }
     ok
 }
@@ -1139,16 +970,12 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         || path.contains("//")
         || path.split('/').any(|s| s == "..")
     {
-        let why = match bad {
-            Some(c) => format!("the character {c:?} is not allowed in a route path"),
-            None if !path.starts_with('/') => "a route path starts with `/`".to_string(),
-            None => "the path has unbalanced `{}`, `//` or `..`".to_string(),
-        };
-        cx.diags.push(
-            Diagnostic::error(Code::OutOfRange, format!("\"{}\" is not a valid route path", path.escape_debug()))
-                .primary(span, why)
-                .help("paths use letters, digits, `-._~/` and `{param}` segments, e.g. \"/v1/reports/{id}\""),
-        );
+        cx.diags.push(catalog::invalid_route_path(
+            path,
+            bad,
+            !path.starts_with('/'),
+            span,
+        ));
         return None;
     }
     Some(path.to_string())
@@ -1162,17 +989,7 @@ fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || "/-._:@".contains(c))
         && !image.starts_with(['-', '.', '/', ':']);
     if !ok {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!(
-                    "\"{}\" is not a container image reference",
-                    image.escape_debug()
-                ),
-            )
-            .primary(span, "invalid image")
-            .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST"),
-        );
+        cx.diags.push(catalog::invalid_image(image, span));
         return None;
     }
     Some(image.to_string())

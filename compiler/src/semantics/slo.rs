@@ -3,7 +3,7 @@
 
 use super::values::fmt_ms;
 use super::{schema, Checker, Dim};
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Span};
 use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
 use std::collections::HashMap;
@@ -76,11 +76,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         }
         Some(_) => {
             let e = target.expect("checked");
-            cx.wrong(
-                e,
-                "a service or `service.route`",
-                "write `service = api` or `service = api.search`",
-            );
+            cx.wrong(e, catalog::Expected::ServiceOrRoute);
             (None, None)
         }
         None => (None, None),
@@ -88,11 +84,8 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let objective = f.required(cx, "objective", "99.9%").and_then(|e| {
         let v = cx.quantity(e, Dim::Fraction)?;
         if !(v > 0.0 && v < 1.0) {
-            cx.diags.push(
-                Diagnostic::error(Code::ObjectiveRange, format!("an objective of {}% is outside (0%, 100%)", round_pct(v)))
-                    .primary(e.span, "not strictly between 0% and 100%")
-                    .help("100% leaves no error budget to alert on, and 0% promises nothing; use e.g. 99.9%"),
-            );
+            cx.diags
+                .push(catalog::objective_range(&round_pct(v).to_string(), e.span));
             return None;
         }
         Some((v, e.span))
@@ -126,24 +119,14 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
     let mut windows = Vec::new();
     for w in &policy.windows {
         if w.long_ms > window_ms {
-            let mut d = Diagnostic::error(
-                Code::AlertWindows,
-                format!(
-                    "the {} alert looks back {}, longer than the SLO's {} window",
-                    w.name,
-                    fmt_ms(w.long_ms),
-                    fmt_ms(window_ms)
-                ),
-            )
-            .help("an alert window must fit in the SLO period: lengthen `window` or use a policy with shorter windows");
-            d = match (window_expr, w.span) {
-                (Some(e), Some(s)) => d
-                    .primary(e.span, "the SLO period")
-                    .secondary(s, "this alert window"),
-                (Some(e), None) => d.primary(e.span, "the SLO period"),
-                (None, Some(s)) => d.primary(s, "this alert window"),
-                (None, None) => d.primary(body.span, "this SLO"),
-            };
+            let d = catalog::alert_beyond_slo(
+                &w.name,
+                &fmt_ms(w.long_ms),
+                &fmt_ms(window_ms),
+                window_expr.map(|e| e.span),
+                w.span,
+                body.span,
+            );
             cx.diags.push(d);
             continue;
         }
@@ -152,21 +135,14 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             None => burn_factor(w.share, window_ms, w.long_ms),
         };
         if factor * budget > 1.0 + 1e-12 {
-            let mut d = Diagnostic::error(
-                Code::BurnFactorImpossible,
-                format!(
-                    "the {} alert's burn factor {}x at {}% would need {}% of requests to fail",
-                    w.name,
-                    (factor * 1e4).round() / 1e4,
-                    round_pct(objective),
-                    (factor * budget * 1000.0).round() / 10.0
-                ),
-            )
-            .primary(objective_span, "this objective leaves too large a budget")
-            .help("lower the burn factor (or its budget share), or raise the objective, so factor × (1 − objective) ≤ 100%");
-            if let Some(s) = w.span {
-                d = d.secondary(s, "this alert window");
-            }
+            let d = catalog::burn_factor_impossible(
+                &w.name,
+                (factor * 1e4).round() / 1e4,
+                &round_pct(objective).to_string(),
+                (factor * budget * 1000.0).round() / 10.0,
+                objective_span,
+                w.span,
+            );
             cx.diags.push(d);
             continue;
         }
@@ -210,11 +186,7 @@ fn round_pct(v: f64) -> f64 {
 
 fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
     let bad = |cx: &mut Checker| {
-        cx.diags.push(
-            Diagnostic::error(Code::BadSli, "this SLI is not one scalec can measure")
-                .primary(e.span, "not understood")
-                .help("write `errors(status >= 500) / requests` (availability) or `latency < 400ms` (latency)"),
-        );
+        cx.diags.push(catalog::sli_not_understood(e.span));
         None
     };
     match &e.kind {
@@ -246,25 +218,11 @@ fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
             let v = cx.integer(r, 100.0, 599.0)? as u16;
             let min = if *op == CmpOp::Gt { v + 1 } else { v };
             if min % 100 != 0 {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::BadSli,
-                        "error status thresholds must be a whole class (400 or 500)",
-                    )
-                    .primary(r.span, "not a status class")
-                    .help("write `status >= 500` (server errors) or `status >= 400`"),
-                );
+                cx.diags.push(catalog::status_not_class(r.span));
                 return None;
             }
             if min < 400 {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::BadSli,
-                        format!("`status >= {min}` counts successful responses as errors"),
-                    )
-                    .primary(r.span, "includes 1xx, 2xx or 3xx")
-                    .help("write `status >= 500` (server errors) or `status >= 400` (client and server errors)"),
-                );
+                cx.diags.push(catalog::status_counts_success(min, r.span));
                 return None;
             }
             Some((
@@ -294,21 +252,17 @@ fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()>
     if b.iter().any(|x| (x - t).abs() < 1e-9) {
         return Some(());
     }
-    cx.diags.push(
-        Diagnostic::error(
-            Code::LatencyNotBucket,
-            format!("{} is not a bucket bound of `{}`", fmt_ms(t), s.metrics.latency_histogram),
-        )
-        .primary(span, "not a declared bucket")
-        .help(format!(
-            "a latency SLI counts `le` buckets; use one of: {}, or add it to the histogram's buckets",
-            b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>().join(", ")
-        )),
-    );
+    cx.diags.push(catalog::latency_not_bucket(
+        &fmt_ms(t),
+        &s.metrics.latency_histogram,
+        &b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>(),
+        span,
+    ));
     None
 }
 
-struct PolicyWindow {
+#[derive(Clone)]
+pub(crate) struct PolicyWindow {
     name: String,
     severity: String,
     long_ms: f64,
@@ -318,7 +272,8 @@ struct PolicyWindow {
     span: Option<Span>,
 }
 
-struct Policy {
+#[derive(Clone)]
+pub(crate) struct Policy {
     name: String,
     windows: Vec<PolicyWindow>,
 }
@@ -328,7 +283,7 @@ fn lower_policy_ref(cx: &mut Checker, e: Option<&Expr>) -> Option<Policy> {
     let (name, body) = match e {
         Some(e) => {
             let Some(id) = e.as_ident() else {
-                cx.wrong(e, "an alert policy name", "write `alerts = multiwindow`");
+                cx.wrong(e, catalog::Expected::AlertPolicyName);
                 return None;
             };
             let r = cx.lookup("alert_policy", id)?;
@@ -351,31 +306,27 @@ fn lower_policy_ref(cx: &mut Checker, e: Option<&Expr>) -> Option<Policy> {
     lower_policy(cx, name, body)
 }
 
+/// Each policy is lowered (and its problems reported) once, however many
+/// SLOs use it.
 fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> {
+    if let Some(p) = cx.policies.get(&body.span) {
+        return p.clone();
+    }
+    let p = lower_policy_once(cx, name, body);
+    cx.policies.insert(body.span, p.clone());
+    p
+}
+
+fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> {
     if body.items.is_empty() {
-        cx.diags.push(
-            Diagnostic::error(
-                Code::MissingField,
-                format!("the alert policy `{name}` has no windows"),
-            )
-            .primary(body.span, "empty policy")
-            .help("add a window: `fast { severity = page  long = 1h  short = 5m  budget = 2% }`"),
-        );
+        cx.diags
+            .push(catalog::policy_without_windows(&name, body.span));
         return None;
     }
     let mut windows = Vec::new();
     for item in &body.items {
         let ItemKind::Block { name: wname, block } = &item.kind else {
-            cx.diags.push(
-                Diagnostic::error(Code::UnknownField, "an alert policy holds named windows")
-                    .primary(
-                        item.span,
-                        "expected `NAME { severity = page  long = 1h  short = 5m  budget = 2% }`",
-                    )
-                    .help(
-                        "each window is a block with severity, long, short and budget (or factor)",
-                    ),
-            );
+            cx.diags.push(catalog::policy_item_not_window(item.span));
             continue;
         };
         let f = cx.fields(block, &schema::WINDOW);
@@ -389,14 +340,7 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
         let share = f.expr(cx, "budget").and_then(|e| {
             let v = cx.positive(e, Dim::Fraction, false)?;
             if v > 1.0 {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        "a window cannot spend more than 100% of the budget",
-                    )
-                    .primary(e.span, "above 100%")
-                    .help("use a share such as 2% (page) or 10% (ticket)"),
-                );
+                cx.diags.push(catalog::window_budget_above_all(e.span));
                 return None;
             }
             Some(v)
@@ -414,15 +358,12 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
             continue;
         };
         if long <= short {
-            cx.diags.push(
-                Diagnostic::error(
-                    Code::AlertWindows,
-                    format!("the long window {} is not longer than the short window {}", fmt_ms(long), fmt_ms(short)),
-                )
-                .primary(long_e.expect("long").span, "long window")
-                .secondary(short_e.expect("short").span, "short window")
-                .help("the long window detects the burn and the short one confirms it is still happening: long > short, typically 12×"),
-            );
+            cx.diags.push(catalog::long_not_longer(
+                &fmt_ms(long),
+                &fmt_ms(short),
+                long_e.expect("long").span,
+                short_e.expect("short").span,
+            ));
             continue;
         }
         windows.push(PolicyWindow {

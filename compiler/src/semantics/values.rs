@@ -3,7 +3,7 @@
 //! units (ms, rps, fractions, bytes, millicores). Arithmetic is allowed where
 //! the units agree (`1.2 * p99`, `p95 + 50ms`); mixing them is S0202.
 
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{catalog, Diagnostics, Span};
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +128,7 @@ pub fn tidy(v: f64) -> f64 {
 
 /// The evaluator: pure, but collects diagnostics.
 pub struct Eval<'e> {
-    pub diags: &'e mut Vec<Diagnostic>,
+    pub diags: &'e mut Diagnostics,
     /// Resolves a bare name inside an expression (`p99` in a budget).
     pub env: &'e dyn Fn(&str) -> Option<Value>,
 }
@@ -151,18 +151,12 @@ impl Eval<'_> {
         } else {
             got.dim.name().to_string()
         };
-        self.diags.push(
-            Diagnostic::error(
-                Code::UnitMismatch,
-                format!("expected {}, found {found}", want.name()),
-            )
-            .primary(e.span, format!("this is {found}"))
-            .help(format!(
-                "write {} with its unit, for example {}",
-                want.name(),
-                want.example()
-            )),
-        );
+        self.diags.push(catalog::wrong_unit(
+            want.name(),
+            &found,
+            want.example(),
+            e.span,
+        ));
         None
     }
 
@@ -174,14 +168,7 @@ impl Eval<'_> {
             return Some(v);
         }
         // `1e400ms`, `BIG - BIG`: a value no target can carry.
-        self.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                "this number is too large to mean anything",
-            )
-            .primary(e.span, "not a finite number")
-            .help("write a value of a realistic size"),
-        );
+        self.diags.push(catalog::not_finite(e.span));
         None
     }
 
@@ -206,17 +193,8 @@ impl Eval<'_> {
             ExprKind::Path(p) if p.len() == 1 => match (self.env)(&p[0].name) {
                 Some(v) => Some(v),
                 None if ["p50", "p95", "p99"].contains(&p[0].name.as_str()) => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::UnknownName,
-                            format!("`{}` has no value here", p[0].name),
-                        )
-                        .primary(e.span, "no value here")
-                        .help(format!(
-                            "`{}` names a percentile of the same budget, and only there; set it in that budget, or write the value",
-                            p[0].name
-                        )),
-                    );
+                    self.diags
+                        .push(catalog::percentile_has_no_value(&p[0].name, e.span));
                     None
                 }
                 None => {
@@ -257,18 +235,12 @@ impl Eval<'_> {
 
     fn not_a_number(&mut self, e: &Expr, hint: Option<Dim>) {
         let want = hint.unwrap_or(Dim::Count);
-        self.diags.push(
-            Diagnostic::error(
-                Code::UnitMismatch,
-                format!("expected {}, found {}", want.name(), e.describe()),
-            )
-            .primary(e.span, "not a quantity")
-            .help(format!(
-                "write {}, for example {}",
-                want.name(),
-                want.example()
-            )),
-        );
+        self.diags.push(catalog::not_a_quantity(
+            want.name(),
+            &e.describe(),
+            want.example(),
+            e.span,
+        ));
     }
 
     fn quantity(
@@ -331,17 +303,8 @@ impl Eval<'_> {
 
     fn unknown_unit(&mut self, span: Span, unit: &str) {
         let units: Vec<&str> = UNITS.iter().map(|u| u.0).chain(["rps"]).collect();
-        let mut d = Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{unit}`"))
-            .primary(span, "this unit is not known");
         let same_letters = units.iter().copied().find(|u| u.eq_ignore_ascii_case(unit));
-        d = match same_letters.or_else(|| crate::diagnostics::suggest(unit, units.iter().copied()))
-        {
-            Some(s) => d.help(format!(
-                "did you mean `{s}`? The units are: {}",
-                known_units()
-            )),
-            None => d.help(format!("the units are: {}", known_units())),
-        };
+        let d = catalog::unknown_unit(unit, span, same_letters, &units, &known_units());
         self.diags.push(d);
     }
 
@@ -376,11 +339,7 @@ impl Eval<'_> {
             }
             _ => {
                 if r.v == 0.0 {
-                    self.diags.push(
-                        Diagnostic::error(Code::OutOfRange, "division by zero")
-                            .primary(rs, "this is zero")
-                            .help("divide by a non-zero value"),
-                    );
+                    self.diags.push(catalog::division_by_zero(rs));
                     return None;
                 }
                 if plain(r.dim) {
@@ -408,15 +367,13 @@ impl Eval<'_> {
             BinOp::Mul => "multiply",
             _ => "divide",
         };
-        self.diags.push(
-            Diagnostic::error(
-                Code::MixedUnits,
-                format!("cannot {verb} {} and {}", l.dim.name(), r.dim.name()),
-            )
-            .primary(rs, format!("this is {}", r.dim.name()))
-            .secondary(ls, format!("this is {}", l.dim.name()))
-            .help("arithmetic needs the same unit on both sides of `+` and `-`, and a plain number on one side of `*` and `/`"),
-        );
+        self.diags.push(catalog::mixed_units(
+            verb,
+            l.dim.name(),
+            r.dim.name(),
+            ls,
+            rs,
+        ));
         None
     }
 }
@@ -447,7 +404,7 @@ pub fn round3(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostics::FileId;
+    use crate::diagnostics::{Code, Diagnostic, FileId};
     use crate::syntax::parse;
 
     fn eval_src(src: &str, want: Dim) -> (Option<f64>, Vec<Diagnostic>) {
@@ -455,7 +412,7 @@ mod tests {
         let (f, d) = parse(FileId(0), &text);
         assert!(d.is_empty(), "{d:?}");
         let (_, e, _) = f.decls[0].body.properties().next().unwrap();
-        let mut diags = Vec::new();
+        let mut diags = Diagnostics::default();
         let p99 = |n: &str| {
             (n == "p99").then_some(Value {
                 dim: Dim::Duration,
@@ -467,7 +424,7 @@ mod tests {
             env: &p99,
         }
         .expect(e, want);
-        (v, diags)
+        (v, diags.into_vec())
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! declaration or item becomes one S0001 diagnostic and parsing goes on.
 
 use super::ast::*;
-use crate::diagnostics::{Code, Diagnostic, FileId, Span};
+use crate::diagnostics::{catalog, Diagnostic, Diagnostics, FileId, Span};
 use pest::iterators::Pair;
 use pest::Parser as _;
 
@@ -13,7 +13,7 @@ struct ScaleParser;
 /// Parses one file. Always returns a tree (possibly partial) and every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
+    let mut diags = Diagnostics::default();
     // Declarations nested deeper than any spec needs are blanked out (with
     // one diagnostic each), so no input can exhaust the parser's stack and
     // the rest of the file is still checked.
@@ -21,14 +21,10 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     for (start, end) in chunks(text) {
         if let Some(pos) = too_deep(&text[start..end]) {
             let pos = start + pos;
-            diags.push(
-                Diagnostic::error(
-                    Code::Syntax,
-                    format!("brackets nest more than {MAX_DEPTH} deep"),
-                )
-                .primary(Span::new(file, pos, pos + 1), "too deep")
-                .help("a spec never needs this much nesting; look for an unclosed `(`, `[` or `{`"),
-            );
+            diags.push(catalog::nesting_too_deep(
+                Span::new(file, pos, pos + 1),
+                MAX_DEPTH,
+            ));
             let t = owned.get_or_insert_with(|| text.to_string());
             let blank: String = text[start..end]
                 .bytes()
@@ -52,7 +48,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             file,
             text: &text[start..end],
             base: start,
-            diags: Vec::new(),
+            diags: Diagnostics::default(),
         };
         match ScaleParser::parse(Rule::file, p.text) {
             Ok(mut pairs) => {
@@ -62,9 +58,9 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             }
             Err(e) => p.pest_error(e, 0, true),
         }
-        diags.extend(p.diags);
+        diags.extend(p.diags.into_vec());
     }
-    (file_ast, diags)
+    (file_ast, diags.into_vec())
 }
 
 /// The declarations of a file, roughly: it is cut before every line that
@@ -137,7 +133,7 @@ struct Lower<'t> {
     text: &'t str,
     /// Where `text` starts in the file.
     base: usize,
-    diags: Vec<Diagnostic>,
+    diags: Diagnostics,
 }
 
 fn rule_name(r: &Rule) -> Option<&'static str> {
@@ -222,21 +218,17 @@ impl<'t> Lower<'t> {
         expected.dedup();
         let found = self.describe_at(pos);
         let end = (pos + found.1).min(self.text.len());
-        let message = if expected.is_empty() {
-            format!("unexpected {}", found.0)
+        let expected = if expected.is_empty() {
+            String::new()
         } else {
-            format!("expected {}, found {}", join_or(&expected), found.0)
+            join_or(&expected)
         };
-        self.diags.push(
-            Diagnostic::error(Code::Syntax, message)
-                .primary(self.mk(pos, end), "not expected here")
-                .help(if top_level {
-                    "a file holds `use std.MODULE.{NAMES}`, `use \"file.scale\"` and declarations `KIND NAME { … }` (app, budget, service, slo, load_test, chaos, gate, …); see docs/language.md"
-                } else {
-                    "a block holds items such as `name = value`, `name { … }`, `route NAME METHOD \"/path\" class CLASS { … }` or `calls a, b`; see docs/language.md"
-                }),
-
-        );
+        self.diags.push(catalog::parse_error(
+            self.mk(pos, end),
+            &expected,
+            &found.0,
+            top_level,
+        ));
     }
 
     /// What is at `pos`, for "found …", and how many bytes to underline.
@@ -341,14 +333,8 @@ impl<'t> Lower<'t> {
     /// An expression longer than any spec needs: refused, so that no input
     /// can exhaust the stack of the recursive passes over the tree.
     fn too_long(&mut self, span: Span) -> Expr {
-        self.diags.push(
-            Diagnostic::error(
-                Code::Syntax,
-                format!("this expression has more than {MAX_OPERANDS} operators"),
-            )
-            .primary(span, "too long")
-            .help("split the value up, or write the result"),
-        );
+        self.diags
+            .push(catalog::expression_too_long(span, MAX_OPERANDS));
         Expr {
             kind: ExprKind::Error,
             span,
@@ -371,20 +357,13 @@ impl<'t> Lower<'t> {
                 if let (true, Some(open)) = (at_end, unclosed_brace(slice)) {
                     let span = self.mk(start + open, start + open + 1);
                     if let Some(d) = self.diags.pop() {
-                        self.diags.push(
-                            d.secondary(span, "this `{` is never closed")
-                                .help("add the missing `}`: a declaration ends before the next line that starts a declaration"),
-                        );
+                        self.diags.push(catalog::never_closed(d, span));
                     }
                 }
             }
             Ok(_) => {
                 let end = start + slice.trim_end().len();
-                self.diags.push(
-                    Diagnostic::error(Code::Syntax, "this does not fit here")
-                        .primary(self.mk(start, end), "not expected here")
-                        .help("check the braces around this line: it parses on its own, not in this place"),
-                );
+                self.diags.push(catalog::does_not_fit(self.mk(start, end)));
             }
         }
     }
@@ -870,7 +849,7 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let (f, d) = parse(FileId(0), src);
         // two broken items in `a`, and the unclosed `b`
         assert_eq!(d.len(), 3, "{d:#?}");
-        assert!(d.iter().all(|d| d.code == Code::Syntax));
+        assert!(d.iter().all(|d| d.code == crate::diagnostics::Code::Syntax));
         assert_eq!(f.decls.len(), 1);
         assert_eq!(f.decls[0].name.as_ref().unwrap().name, "a");
     }
@@ -991,8 +970,10 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         // Thousands of them: each is one error (recovery used to rescan the
         // rest of the file per declaration, quadratic in their number).
         let many = "a b {\n".repeat(20_000);
+        // The first 100 are kept, the rest counted in one summary.
         let (_, d) = parse(FileId(0), &many);
-        assert_eq!(d.len(), 20_000);
+        assert_eq!(d.len(), crate::diagnostics::CAP_PER_CODE + 1);
+        assert_eq!(d.iter().map(|d| d.hidden.max(1)).sum::<usize>(), 20_000);
     }
 
     #[test]

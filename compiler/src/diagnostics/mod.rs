@@ -1,10 +1,21 @@
 //! Diagnostics are data: a stable code, a severity, a message, labelled
-//! spans (possibly in several files) and a help line. Each stage has its own
-//! way of producing them; the CLI renders them with codespan-reporting and
-//! `--message-format json` prints them as JSON lines; the language server
-//! converts the same values.
+//! spans (possibly in several files), a help line and structured fixes.
+//!
+//! - [`catalog`] holds the wording: one constructor per condition, called by
+//!   every stage, so no message text is written at a reporting site;
+//! - [`Diagnostics`] collects them, keeping at most [`CAP_PER_CODE`] of
+//!   each code (the rest are counted, not stored);
+//! - [`render`] turns them into text (codespan-reporting, with control
+//!   characters from the spec escaped) or JSON lines; the language server
+//!   converts the same values.
+
+pub mod catalog;
+mod render;
+
+pub use render::{escape_text, render, to_json_lines};
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Index of a file in the [`SourceMap`].
@@ -71,7 +82,7 @@ macro_rules! codes {
             /// The long explanation, one markdown page per code (docs/diagnostics/).
             pub fn explanation(self) -> &'static str {
                 match self {
-                    $( Code::$variant => include_str!(concat!("../../docs/diagnostics/", $code, ".md")), )*
+                    $( Code::$variant => include_str!(concat!("../../../docs/diagnostics/", $code, ".md")), )*
                 }
             }
 
@@ -96,20 +107,36 @@ codes! {
     DuplicateField = "S0109", "field given twice";
     FileNotFound = "S0110", "imported file not found";
     SingletonTwice = "S0111", "declaration allowed once per project";
-    InvalidUtf8 = "S0112", "file is not valid UTF-8";
+    SingletonNamed = "S0112", "declaration that takes no name given one";
+    ValueOrBlock = "S0113", "a value where a block is due, or a block where a value is due";
+    DuplicateEndpoint = "S0114", "two routes serve the same method and path";
+    RoutesOnDependency = "S0115", "routes on a service that is not HTTP";
+    DeclWithoutName = "S0116", "declaration without a name";
+    NoApp = "S0117", "project without an `app`";
+    InvalidUtf8 = "S0118", "file is not valid UTF-8";
     UnitMismatch = "S0201", "wrong unit or type of value";
     MixedUnits = "S0202", "arithmetic mixes units";
     UnknownUnit = "S0203", "unknown unit";
     OutOfRange = "S0204", "value out of range";
     RangeOrder = "S0206", "range bounds out of order";
+    DivisionByZero = "S0207", "division by zero";
+    UnknownWord = "S0208", "word not among the field's choices";
+    NotOneLine = "S0209", "text is not one printable line";
+    InvalidName = "S0210", "name with characters its target does not allow";
+    InvalidPath = "S0211", "route path that is not safe to generate";
+    InvalidImage = "S0212", "malformed container image reference";
+    InvalidUrl = "S0213", "not an http(s) URL";
+    AutoscaleFixedReplicas = "S0214", "autoscaling with a fixed replica count";
     PercentileOrder = "S0301", "percentiles out of order";
     TimeoutBelowP99 = "S0302", "timeout below 1.2 × p99";
     CallCycle = "S0303", "call graph cycle";
     CriticalPath = "S0304", "budget cannot cover its callees";
     NoBudgetBound = "S0305", "budget without p99 or timeout";
     UnsafeRetry = "S0306", "retry on a non-idempotent route";
+    CircularPercentile = "S0307", "budget percentile defined in terms of itself";
     BurstBelowRate = "S0401", "burst smaller than one second of rate";
     UnknownLimitKey = "S0402", "unknown limit key";
+    TenantNotProxyReadable = "S0403", "per-tenant limit on a tenant proxies cannot read";
     JwtSizeLarge = "S0501", "JWT size cap above 2KiB";
     JwtSizeTooLarge = "S0502", "JWT size cap above 8KiB";
     RotationOverlap = "S0503", "key rotation overlap not shorter than the period";
@@ -120,12 +147,15 @@ codes! {
     BurnFactorImpossible = "S0603", "burn factor needs more than 100% errors";
     LatencyNotBucket = "S0604", "latency threshold is not a histogram bucket";
     BadSli = "S0605", "SLI not understood";
+    AlertBeyondSlo = "S0606", "alert window longer than the SLO window";
     MixSum = "S0701", "traffic mix does not sum to 100%";
     UnknownClass = "S0702", "request class not served by the target";
     BadStage = "S0703", "malformed load stage";
+    TargetWithoutRoutes = "S0704", "load test target without routes";
     ChaosNoBudget = "S0801", "relative latency needs a budget";
     UnknownChaosAction = "S0802", "unknown chaos action";
     UnknownGateCheck = "S0901", "unknown gate condition";
+    GateNotUpperBound = "S0902", "gate condition that is not an upper bound";
     CompilerVersion = "S1001", "compiler version outside the pinned range";
     BadVersion = "S1002", "malformed version";
 }
@@ -143,6 +173,35 @@ pub struct Label {
     pub primary: bool,
 }
 
+/// One text replacement: `replacement` takes the place of the bytes `span`
+/// covers (an empty span inserts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// A change an editor can apply: what it does, and its edits (in any file,
+/// never overlapping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub message: String,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// The fix that replaces one span's text.
+    pub fn replace(message: impl Into<String>, span: Span, replacement: impl Into<String>) -> Fix {
+        Fix {
+            message: message.into(),
+            edits: vec![Edit {
+                span,
+                replacement: replacement.into(),
+            }],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub code: Code,
@@ -151,6 +210,11 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// Edits that resolve the problem, when they are certain.
+    pub fixes: Vec<Fix>,
+    /// In a summary of diagnostics left out by the cap: how many of this
+    /// code were not kept (0 for every ordinary diagnostic).
+    pub hidden: usize,
 }
 
 impl Diagnostic {
@@ -162,6 +226,8 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
+            fixes: Vec::new(),
+            hidden: 0,
         }
     }
 
@@ -202,6 +268,20 @@ impl Diagnostic {
         self
     }
 
+    /// A structured suggestion an editor can apply.
+    pub fn fix(mut self, fix: Fix) -> Diagnostic {
+        self.fixes.push(fix);
+        self
+    }
+
+    /// `fix` when there is one.
+    pub fn fix_opt(self, fix: Option<Fix>) -> Diagnostic {
+        match fix {
+            Some(f) => self.fix(f),
+            None => self,
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -216,14 +296,115 @@ impl Diagnostic {
 }
 
 /// Sort for output: by file, position, then code, so the order is stable.
+/// The summaries of what the cap left out come last.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let ka = a.primary_span().map(|s| (s.file, s.start, s.end));
         let kb = b.primary_span().map(|s| (s.file, s.start, s.end));
-        ka.cmp(&kb)
+        (a.hidden > 0)
+            .cmp(&(b.hidden > 0))
+            .then(ka.cmp(&kb))
             .then(a.code.cmp(&b.code))
             .then(a.message.cmp(&b.message))
     });
+}
+
+/// How many diagnostics of one code are kept; the rest are only counted.
+pub const CAP_PER_CODE: usize = 100;
+
+/// A collection of diagnostics that keeps at most [`CAP_PER_CODE`] of each
+/// code, so a huge spec with one mistake repeated cannot exhaust memory:
+/// past the cap, a diagnostic is counted and dropped at once, and
+/// [`Diagnostics::into_vec`] adds one summary per code that overflowed.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    list: Vec<Diagnostic>,
+    kept: BTreeMap<Code, usize>,
+    /// Per code: how many were dropped, the most severe severity, and
+    /// where the first of them was.
+    dropped: BTreeMap<Code, Dropped>,
+}
+
+#[derive(Debug, Clone)]
+struct Dropped {
+    count: usize,
+    severity: Severity,
+    first: Option<Span>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        if d.hidden > 0 {
+            // A summary from another collection: fold its count in.
+            self.drop_n(&d, d.hidden);
+            return;
+        }
+        let kept = self.kept.entry(d.code).or_default();
+        if *kept >= CAP_PER_CODE {
+            self.drop_n(&d, 1);
+            return;
+        }
+        *kept += 1;
+        self.list.push(d);
+    }
+
+    fn drop_n(&mut self, d: &Diagnostic, n: usize) {
+        let e = self.dropped.entry(d.code).or_insert(Dropped {
+            count: 0,
+            severity: d.severity,
+            first: None,
+        });
+        e.count += n;
+        e.severity = e.severity.min(d.severity); // Error sorts before Warning
+        e.first = e.first.or(d.primary_span());
+    }
+
+    /// Removes the last diagnostic kept (the parser retracts one when a
+    /// better one explains the same text).
+    pub fn pop(&mut self) -> Option<Diagnostic> {
+        let d = self.list.pop()?;
+        if let Some(k) = self.kept.get_mut(&d.code) {
+            *k -= 1;
+        }
+        Some(d)
+    }
+
+    /// How many were dropped by the cap, in all.
+    pub fn hidden(&self) -> usize {
+        self.dropped.values().map(|d| d.count).sum()
+    }
+
+    /// The diagnostics kept, then one summary per code that overflowed.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        let mut list = self.list;
+        for (code, d) in self.dropped {
+            list.push(catalog::omitted(code, d.severity, d.count, d.first));
+        }
+        list
+    }
+}
+
+impl std::ops::Deref for Diagnostics {
+    type Target = [Diagnostic];
+    fn deref(&self) -> &[Diagnostic] {
+        &self.list
+    }
+}
+
+impl Extend<Diagnostic> for Diagnostics {
+    fn extend<I: IntoIterator<Item = Diagnostic>>(&mut self, iter: I) {
+        for d in iter {
+            self.push(d);
+        }
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(iter: I) -> Diagnostics {
+        let mut out = Diagnostics::default();
+        out.extend(iter);
+        out
+    }
 }
 
 // ------------------------------------------------------------------ sources
@@ -366,130 +547,6 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
     }
 }
 
-// ------------------------------------------------------------------ rendering
-
-fn to_codespan(d: &Diagnostic) -> codespan_reporting::diagnostic::Diagnostic<FileId> {
-    use codespan_reporting::diagnostic as cs;
-    let base = match d.severity {
-        Severity::Error => cs::Diagnostic::error(),
-        Severity::Warning => cs::Diagnostic::warning(),
-    };
-    let mut notes: Vec<String> = d.notes.clone();
-    if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
-    }
-    base.with_code(d.code.as_str())
-        .with_message(&d.message)
-        .with_labels(
-            d.labels
-                .iter()
-                .map(|l| {
-                    let style = if l.primary {
-                        cs::LabelStyle::Primary
-                    } else {
-                        cs::LabelStyle::Secondary
-                    };
-                    cs::Label::new(style, l.span.file, l.span.range()).with_message(&l.message)
-                })
-                .collect(),
-        )
-        .with_notes(notes)
-}
-
-/// Renders diagnostics as text, the way `scalec check` prints them.
-pub fn render(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
-    use codespan_reporting::term;
-    let config = term::Config::default();
-    let mut out: Vec<u8> = Vec::new();
-    for d in diags {
-        let cd = to_codespan(d);
-        if color {
-            let mut w = term::termcolor::Ansi::new(&mut out);
-            let _ = term::emit_to_write_style(&mut w, &config, sources, &cd);
-        } else {
-            let mut w = term::termcolor::NoColor::new(&mut out);
-            let _ = term::emit_to_write_style(&mut w, &config, sources, &cd);
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[derive(Serialize)]
-struct JsonPos {
-    line: usize,
-    column: usize,
-}
-
-#[derive(Serialize)]
-struct JsonLabel<'a> {
-    file: &'a str,
-    byte_start: u32,
-    byte_end: u32,
-    start: JsonPos,
-    end: JsonPos,
-    message: &'a str,
-    primary: bool,
-}
-
-#[derive(Serialize)]
-struct JsonDiag<'a> {
-    code: &'static str,
-    severity: Severity,
-    message: &'a str,
-    file: Option<&'a str>,
-    byte_start: Option<u32>,
-    byte_end: Option<u32>,
-    start: Option<JsonPos>,
-    end: Option<JsonPos>,
-    labels: Vec<JsonLabel<'a>>,
-    help: Option<&'a str>,
-    notes: &'a [String],
-}
-
-/// One JSON object per diagnostic, one per line. Lines and columns are
-/// one-based (columns count characters).
-pub fn to_json_lines(sources: &SourceMap, diags: &[Diagnostic]) -> String {
-    let pos = |span: Span, off: u32| {
-        let (l, c) = sources.get(span.file).line_col(off as usize);
-        JsonPos {
-            line: l + 1,
-            column: c + 1,
-        }
-    };
-    let mut out = String::new();
-    for d in diags {
-        let primary = d.primary_span();
-        let j = JsonDiag {
-            code: d.code.as_str(),
-            severity: d.severity,
-            message: &d.message,
-            file: primary.map(|s| sources.get(s.file).name.as_str()),
-            byte_start: primary.map(|s| s.start),
-            byte_end: primary.map(|s| s.end),
-            start: primary.map(|s| pos(s, s.start)),
-            end: primary.map(|s| pos(s, s.end)),
-            labels: d
-                .labels
-                .iter()
-                .map(|l| JsonLabel {
-                    file: sources.get(l.span.file).name.as_str(),
-                    byte_start: l.span.start,
-                    byte_end: l.span.end,
-                    start: pos(l.span, l.span.start),
-                    end: pos(l.span, l.span.end),
-                    message: &l.message,
-                    primary: l.primary,
-                })
-                .collect(),
-            help: d.help.as_deref(),
-            notes: &d.notes,
-        };
-        out.push_str(&serde_json::to_string(&j).expect("diagnostic serialises"));
-        out.push('\n');
-    }
-    out
-}
-
 /// "did you mean" — the closest candidate by edit distance, if close enough.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let max = (name.chars().count() / 3).max(1);
@@ -545,6 +602,32 @@ mod tests {
                 "{c} page must start with its code"
             );
         }
+    }
+
+    #[test]
+    fn the_cap_bounds_what_is_kept_at_collection_time() {
+        let mut c = Diagnostics::default();
+        let span = Span::new(FileId(0), 0, 1);
+        for i in 0..1_000_000 {
+            c.push(Diagnostic::warning(Code::UnusedBudget, format!("b{i}")).primary(span, "x"));
+            if i % 3 == 0 {
+                c.push(Diagnostic::error(Code::OutOfRange, "r").primary(span, "x"));
+            }
+        }
+        // Only what is kept takes memory; the rest is a count per code.
+        assert_eq!(c.len(), 2 * CAP_PER_CODE);
+        assert_eq!(c.hidden(), 1_000_000 - 100 + 333_334 - 100);
+        let v = c.into_vec();
+        assert_eq!(v.len(), 2 * CAP_PER_CODE + 2);
+        let summaries: Vec<&Diagnostic> = v.iter().filter(|d| d.hidden > 0).collect();
+        assert_eq!(summaries.len(), 2);
+        assert!(summaries.iter().any(|d| d.code == Code::UnusedBudget
+            && d.hidden == 999_900
+            && d.severity == Severity::Warning));
+        // A summary folds into another collection as its count.
+        let mut merged: Diagnostics = v.into_iter().collect();
+        merged.push(Diagnostic::warning(Code::UnusedBudget, "one more"));
+        assert_eq!(merged.hidden(), 999_900 + 333_234 + 1);
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! SLOs and alert policies.
+
+use super::*;
+
+pub fn objective_range(pct: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::ObjectiveRange,
+        format!("an objective of {pct}% is outside (0%, 100%)"),
+    )
+    .primary(span, "not strictly between 0% and 100%")
+    .help("100% leaves no error budget to alert on, and 0% promises nothing; use e.g. 99.9%")
+}
+
+/// An alert window looking back further than the SLO's window.
+pub fn alert_beyond_slo(
+    alert: &str,
+    long: &str,
+    window: &str,
+    window_span: Option<Span>,
+    alert_span: Option<Span>,
+    slo: Span,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::AlertBeyondSlo,
+        format!("the {alert} alert looks back {long}, longer than the SLO's {window} window"),
+    )
+    .help("an alert window must fit in the SLO period: lengthen `window` or use a policy with shorter windows");
+    match (window_span, alert_span) {
+        (Some(e), Some(s)) => d
+            .primary(e, "the SLO period")
+            .secondary(s, "this alert window"),
+        (Some(e), None) => d.primary(e, "the SLO period"),
+        (None, Some(s)) => d.primary(s, "this alert window"),
+        (None, None) => d.primary(slo, "this SLO"),
+    }
+}
+
+pub fn long_not_longer(long: &str, short: &str, long_span: Span, short_span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::AlertWindows,
+        format!("the long window {long} is not longer than the short window {short}"),
+    )
+    .primary(long_span, "long window")
+    .secondary(short_span, "short window")
+    .help("the long window detects the burn and the short one confirms it is still happening: long > short, typically 12×")
+}
+
+/// `factor`, `objective` and `needed` already rounded for people.
+pub fn burn_factor_impossible(
+    alert: &str,
+    factor: f64,
+    objective: &str,
+    needed: f64,
+    objective_span: Span,
+    alert_span: Option<Span>,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::BurnFactorImpossible,
+        format!(
+            "the {alert} alert's burn factor {factor}x at {objective}% would need {needed}% of requests to fail"
+        ),
+    )
+    .primary(objective_span, "this objective leaves too large a budget")
+    .help("lower the burn factor (or its budget share), or raise the objective, so factor × (1 − objective) ≤ 100%");
+    match alert_span {
+        Some(s) => d.secondary(s, "this alert window"),
+        None => d,
+    }
+}
+
+pub fn sli_not_understood(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::BadSli, "this SLI is not one scalec can measure")
+        .primary(span, "not understood")
+        .help("write `errors(status >= 500) / requests` (availability) or `latency < 400ms` (latency)")
+}
+
+pub fn status_not_class(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::BadSli,
+        "error status thresholds must be a whole class (400 or 500)",
+    )
+    .primary(span, "not a status class")
+    .help("write `status >= 500` (server errors) or `status >= 400`")
+}
+
+/// `errors(status >= 100)`: a class below 400 counts successes as errors.
+pub fn status_counts_success(min: u16, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::BadSli,
+        format!("`status >= {min}` counts successful responses as errors"),
+    )
+    .primary(span, "includes 1xx, 2xx or 3xx")
+    .help("write `status >= 500` (server errors) or `status >= 400` (client and server errors)")
+}
+
+/// `threshold` and `buckets` as written for people.
+pub fn latency_not_bucket(
+    threshold: &str,
+    histogram: &str,
+    buckets: &[String],
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::LatencyNotBucket,
+        format!("{threshold} is not a bucket bound of `{histogram}`"),
+    )
+    .primary(span, "not a declared bucket")
+    .help(format!(
+        "a latency SLI counts `le` buckets; use one of: {}, or add it to the histogram's buckets",
+        buckets.join(", ")
+    ))
+}
+
+pub fn policy_without_windows(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::MissingField,
+        format!("the alert policy `{name}` has no windows"),
+    )
+    .primary(span, "empty policy")
+    .help("add a window: `fast { severity = page  long = 1h  short = 5m  budget = 2% }`")
+}
+
+pub fn policy_item_not_window(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::UnknownField, "an alert policy holds named windows")
+        .primary(
+            span,
+            "expected `NAME { severity = page  long = 1h  short = 5m  budget = 2% }`",
+        )
+        .help("each window is a block with severity, long, short and budget (or factor)")
+}
+
+pub fn window_budget_above_all(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        "a window cannot spend more than 100% of the budget",
+    )
+    .primary(span, "above 100%")
+    .help("use a share such as 2% (page) or 10% (ticket)")
+}

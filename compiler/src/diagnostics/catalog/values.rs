@@ -1,0 +1,384 @@
+//! Values: types and units, ranges, names and text written into other files.
+
+use super::*;
+
+/// What a field takes, when it was given a value of another shape (S0201).
+#[derive(Debug, Clone, Copy)]
+pub enum Expected<'a> {
+    String,
+    /// A bare word out of these.
+    Word(&'a [&'a str]),
+    /// `header("x")` and its kin.
+    RequestValue,
+    RequestValueArgument,
+    BudgetName,
+    /// `queue_depth("…")` (`overflow` false) or `overflow = queue("…")`.
+    QueueName {
+        overflow: bool,
+    },
+    LimitKey,
+    RoleName,
+    AuthRule,
+    /// `FIELD = FUN("name")`.
+    NamedCall {
+        field: &'a str,
+        fun: &'a str,
+    },
+    DurationList,
+    ServiceOrRoute,
+    AlertPolicyName,
+    HeaderOrClaim,
+    OnOff,
+    Hook,
+    AlgorithmName,
+    AttributeName,
+    AttributeList,
+    ServiceName,
+    ShapeName,
+    ChaosDelay,
+    Probe,
+    ProbeService,
+    /// `FIELD = SUBJECT < …`: the comparison, then its subject.
+    Bound(&'a str),
+    BoundSubject(&'a str),
+}
+
+impl Expected<'_> {
+    /// (what was expected, the help line).
+    fn wording(self) -> (String, String) {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        match self {
+            Expected::String => s("a string", "write it in double quotes: \"…\""),
+            Expected::Word(allowed) => (
+                format!("one of {}", allowed.join(", ")),
+                "write one of the words, without quotes".to_string(),
+            ),
+            Expected::RequestValue => s(
+                "where to read the value",
+                "write header(\"name\"), query(\"name\"), cookie(\"name\") or claim(\"name\")",
+            ),
+            Expected::RequestValueArgument => s("one string argument", "write header(\"name\")"),
+            Expected::BudgetName => s(
+                "a budget name",
+                "write `budget = NAME` or `budget { p99 = … }`",
+            ),
+            Expected::QueueName { overflow: false } => {
+                s("one queue name", "write `queue_depth(\"queue-name\")`")
+            }
+            Expected::QueueName { overflow: true } => {
+                s("one queue name", "write `overflow = queue(\"name\")`")
+            }
+            Expected::LimitKey => s(
+                "a limit key",
+                "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
+            ),
+            Expected::RoleName => s("one role name", "write `role(\"admin\")`"),
+            Expected::AuthRule => s(
+                "an auth rule",
+                "write public, authenticated, role(\"name\"), mfa or device, combined with & and |",
+            ),
+            Expected::NamedCall { field, fun } => (
+                format!("`{fun}(\"…\")`"),
+                format!("write `{field} = {fun}(\"name\")`"),
+            ),
+            Expected::DurationList => s(
+                "a list of durations",
+                "write `buckets = [50ms, 100ms, 250ms]`",
+            ),
+            Expected::ServiceOrRoute => s(
+                "a service or `service.route`",
+                "write `service = api` or `service = api.search`",
+            ),
+            Expected::AlertPolicyName => s("an alert policy name", "write `alerts = multiwindow`"),
+            Expected::HeaderOrClaim => s(
+                "header(…) or claim(…)",
+                "a limit key comes from a header or a token claim",
+            ),
+            Expected::OnOff => s(
+                "`on` or `off`",
+                "write `proof_of_work = on suspicious { difficulty = 20 }`",
+            ),
+            Expected::Hook => s(
+                "`hook(\"name\")`",
+                "write `risk_scoring = hook(\"risk.score\")` or `off`",
+            ),
+            Expected::AlgorithmName => s("an algorithm name", "write algorithms = [ES256]"),
+            Expected::AttributeName => {
+                s("an attribute name", "write attach = [model, prompt_hash]")
+            }
+            Expected::AttributeList => s(
+                "a list of attribute names",
+                "write attach = [model, prompt_hash, dataset]",
+            ),
+            Expected::ServiceName => s("a service name", "write `target = api`"),
+            Expected::ShapeName => s(
+                "a shape name",
+                "write `shape = ramp` with `use std.shapes.{ramp}`",
+            ),
+            Expected::ChaosDelay => s(
+                "a positive delay or percentage",
+                "write `latency db +50ms` or `latency db +5%`",
+            ),
+            Expected::Probe => s(
+                "a probe such as `breaker(db)`",
+                "write `expect breaker(db) opens and closes within 2m`",
+            ),
+            Expected::ProbeService => s("one service name", "write `breaker(db)`"),
+            Expected::Bound(subject) => (
+                format!("a bound on `{subject}`"),
+                format!("write `{subject} < …`"),
+            ),
+            Expected::BoundSubject(subject) => (
+                format!("`{subject}`"),
+                format!("this field bounds `{subject}`: write `{subject} < …`"),
+            ),
+        }
+    }
+}
+
+/// A value of the wrong shape; `found` describes what was written.
+pub fn wrong_type(expected: Expected<'_>, found: &str, span: Span) -> Diagnostic {
+    let (expected, help) = expected.wording();
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected {expected}, found {found}"),
+    )
+    .primary(span, format!("expected {expected}"))
+    .help(help)
+}
+
+/// A quantity of the wrong dimension: `want` and `found` are dimension names.
+pub fn wrong_unit(want: &str, found: &str, example: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected {want}, found {found}"),
+    )
+    .primary(span, format!("this is {found}"))
+    .help(format!("write {want} with its unit, for example {example}"))
+}
+
+pub fn not_a_quantity(want: &str, found: &str, example: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected {want}, found {found}"),
+    )
+    .primary(span, "not a quantity")
+    .help(format!("write {want}, for example {example}"))
+}
+
+pub fn not_a_stage_rate(found: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("expected a rate (or a percentage of `peak`), found {found}"),
+    )
+    .primary(span, format!("this is {found}"))
+    .help("write a rate such as `1k rps` or `100/s`, or a share of the peak such as `50%`")
+}
+
+pub fn mixed_units(verb: &str, left: &str, right: &str, ls: Span, rs: Span) -> Diagnostic {
+    Diagnostic::error(Code::MixedUnits, format!("cannot {verb} {left} and {right}"))
+        .primary(rs, format!("this is {right}"))
+        .secondary(ls, format!("this is {left}"))
+        .help("arithmetic needs the same unit on both sides of `+` and `-`, and a plain number on one side of `*` and `/`")
+}
+
+/// `same_letters`: a unit spelt the same but for case (`Ms` for `ms`).
+pub fn unknown_unit(
+    unit: &str,
+    span: Span,
+    same_letters: Option<&str>,
+    units: &[&str],
+    known: &str,
+) -> Diagnostic {
+    let d = Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{unit}`"))
+        .primary(span, "this unit is not known");
+    match same_letters.or_else(|| suggest(unit, units.iter().copied())) {
+        Some(s) => d
+            .help(format!("did you mean `{s}`? The units are: {known}"))
+            .fix(Fix::replace(
+                format!("replace `{unit}` with `{s}`"),
+                span,
+                s,
+            )),
+        None => d.help(format!("the units are: {known}")),
+    }
+}
+
+/// `bound` reads "more than zero" or "zero or more"; `want` the dimension.
+pub fn not_positive(bound: &str, want: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(Code::OutOfRange, format!("this must be {bound}"))
+        .primary(span, "out of range")
+        .help(format!("use {want} {bound}"))
+}
+
+pub fn outside_range(want: &str, range: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(Code::OutOfRange, format!("{want} must be within {range}"))
+        .primary(span, "out of range")
+        .help(format!("use {want} within {range}"))
+}
+
+pub fn whole_number_range(lo: f64, hi: f64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        format!("expected a whole number from {lo} to {hi}"),
+    )
+    .primary(span, "out of range")
+    .help(format!("use a whole number between {lo} and {hi}"))
+}
+
+pub fn not_finite(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        "this number is too large to mean anything",
+    )
+    .primary(span, "not a finite number")
+    .help("write a value of a realistic size")
+}
+
+pub fn division_by_zero(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::DivisionByZero, "division by zero")
+        .primary(span, "this is zero")
+        .help("divide by a non-zero value")
+}
+
+pub fn not_one_line(text: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::NotOneLine,
+        format!("\"{}\" is not one printable line", text.escape_debug()),
+    )
+    .primary(span, "control characters or too long")
+    .help("write one line of at most 256 characters, without control characters")
+}
+
+/// A queue or other name every target carries unquoted.
+pub fn invalid_token(text: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        format!("\"{}\" is not a valid name here", text.escape_debug()),
+    )
+    .primary(span, "invalid name")
+    .help("use letters, digits, `.`, `_` and `-` (at most 63), starting with a letter or digit")
+}
+
+pub fn invalid_request_name(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        "a header, query, cookie or claim name cannot be empty or hold spaces",
+    )
+    .primary(span, "invalid name")
+    .help("use a plain token such as \"x-tenant-id\"")
+}
+
+pub fn invalid_role(role: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        format!("\"{}\" is not a role name", role.escape_debug()),
+    )
+    .primary(span, "invalid role")
+    .help("role names use letters, digits and `-_.:`")
+}
+
+pub fn invalid_hook(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        format!("\"{}\" is not a hook name", name.escape_debug()),
+    )
+    .primary(span, "invalid hook name")
+    .help("hook names use letters, digits, `_` and `.`: \"risk.score\"")
+}
+
+/// A Prometheus metric (`label` false) or label name.
+pub fn invalid_prometheus_name(name: &str, label: bool, span: Span) -> Diagnostic {
+    let what = if label { "label" } else { "metric" };
+    Diagnostic::error(
+        Code::InvalidName,
+        format!(
+            "\"{}\" is not a Prometheus {what} name",
+            name.escape_debug()
+        ),
+    )
+    .primary(span, "invalid name")
+    .help(format!(
+        "{what} names match {}",
+        if label {
+            "[a-zA-Z_][a-zA-Z0-9_]*"
+        } else {
+            "[a-zA-Z_:][a-zA-Z0-9_:]*"
+        }
+    ))
+}
+
+/// `why` says what is wrong with the path (the label).
+pub fn invalid_path(path: &str, why: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidPath,
+        format!("\"{}\" is not a valid route path", path.escape_debug()),
+    )
+    .primary(span, why.to_string())
+    .help("paths use letters, digits, `-._~/` and `{param}` segments, e.g. \"/v1/reports/{id}\"")
+}
+
+pub fn invalid_image(image: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidImage,
+        format!(
+            "\"{}\" is not a container image reference",
+            image.escape_debug()
+        ),
+    )
+    .primary(span, "invalid image")
+    .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST")
+}
+
+/// The URL of what KEDA queries (`example`: a good one).
+pub fn not_http_url(url: &str, span: Span, example: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidUrl,
+        format!("\"{}\" is not an http(s) URL", url.escape_debug()),
+    )
+    .primary(span, "expected http://… or https://…")
+    .help(format!(
+        "the Prometheus that KEDA queries, for example \"{example}\""
+    ))
+}
+
+/// `what` the URL is (an issuer, a JWKS), `why` it must be https.
+pub fn not_https_url(what: &str, url: &str, span: Span, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidUrl,
+        format!("the {what} \"{}\" is not an https URL", url.escape_debug()),
+    )
+    .primary(span, "expected https://…")
+    .help(why.to_string())
+}
+
+pub fn unknown_word(word: &str, span: Span, allowed: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::UnknownWord,
+        format!("`{word}` is not one of {}", allowed.join(", ")),
+    )
+    .primary(span, "not allowed here");
+    suggest_or(d, span, word, allowed, || {
+        format!("use one of: {}", allowed.join(", "))
+    })
+}
+
+pub fn unknown_source(name: &str, span: Span) -> Diagnostic {
+    let d = Diagnostic::error(Code::UnknownName, format!("unknown source `{name}`"))
+        .primary(span, "not a request value");
+    suggest_or(
+        d,
+        span,
+        name,
+        &["header", "query", "cookie", "claim"],
+        || "use header(…), query(…), cookie(…) or claim(…)".to_string(),
+    )
+}
+
+pub fn percentile_has_no_value(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(Code::UnknownName, format!("`{name}` has no value here"))
+        .primary(span, "no value here")
+        .help(format!(
+            "`{name}` names a percentile of the same budget, and only there; set it in that budget, or write the value"
+        ))
+}
