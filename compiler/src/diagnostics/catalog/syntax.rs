@@ -75,7 +75,9 @@ pub fn path_escapes_by_link(path: &str, span: Span, target: &str) -> Diagnostic 
         ),
     )
     .primary(span, "a link to a file outside the project")
-    .help("copy the file into the project folder, or make the project root a folder that holds both")
+    .help(
+        "copy the file into the project folder, or make the project root a folder that holds both",
+    )
 }
 
 /// A file that is not UTF-8: `byte` at byte `offset`, `span` on the
@@ -87,7 +89,10 @@ pub fn invalid_utf8(byte: u8, offset: usize, bad_len: usize, span: Span) -> Diag
     )
     .primary(
         span,
-        format!("{bad_len} invalid byte{}", if bad_len == 1 { "" } else { "s" }),
+        format!(
+            "{bad_len} invalid byte{}",
+            if bad_len == 1 { "" } else { "s" }
+        ),
     )
     .help("save the file as UTF-8 (a .scale file is UTF-8 text)")
 }
