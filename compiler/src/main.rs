@@ -1,6 +1,7 @@
 //! The `scalec` command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use scalec::backends::{ArtifactSink, EmitError};
 use scalec::diagnostics::{self, Code, Severity};
 use scalec::output::{self, Drift};
 use scalec::project::Project;
@@ -119,8 +120,13 @@ fn main() -> ExitCode {
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
         Command::Targets => {
-            for t in scalec::backends::names() {
-                println!("{t}");
+            for b in scalec::backends::BACKENDS {
+                let opt_in = if b.in_default_set() {
+                    ""
+                } else {
+                    " (only when asked for)"
+                };
+                println!("{:<12} {}{opt_in}", b.name(), b.description());
             }
             ExitCode::SUCCESS
         }
@@ -149,12 +155,18 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
 }
 
 fn report(c: &scalec::Compilation, diag: &DiagOpts) {
+    report_list(&c.project.sources, &c.diagnostics, diag);
+}
+
+fn report_list(
+    sources: &diagnostics::SourceMap,
+    list: &[diagnostics::Diagnostic],
+    diag: &DiagOpts,
+) {
     match diag.message_format {
         MessageFormat::Json => {
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(
-                diagnostics::to_json_lines(&c.project.sources, &c.diagnostics).as_bytes(),
-            );
+            let _ = out.write_all(diagnostics::to_json_lines(sources, list).as_bytes());
         }
         MessageFormat::Human => {
             let color = match diag.color {
@@ -164,9 +176,9 @@ fn report(c: &scalec::Compilation, diag: &DiagOpts) {
                     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            let text = diagnostics::render(&c.project.sources, &c.diagnostics, color);
-            let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = c.diagnostics.len() - errors;
+            let text = diagnostics::render(sources, list, color);
+            let errors = list.iter().filter(|d| d.is_error()).count();
+            let warnings = list.len() - errors;
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(text.as_bytes());
             if errors + warnings > 0 {
@@ -231,24 +243,33 @@ fn build(
     }
     targets.sort();
     targets.dedup();
-    let artifacts = match scalec::emit(ir, &c.meta(), &targets) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = scalec::backends_for(&targets) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let meta = c.meta();
+    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
+    let started = std::time::Instant::now();
+    // Backends stream every artifact into the sink, the manifest last.
+    let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {
+        scalec::emit_into(ir, &meta, &targets, sink)?;
+        sink.put(manifest())?;
+        Ok::<(), EmitError>(())
     };
     if check {
-        return match output::check(out, &artifacts) {
-            Ok(drift) if drift.is_empty() => {
-                eprintln!(
-                    "{} is up to date ({} files)",
-                    out.display(),
-                    artifacts.len()
-                );
+        let result = output::check_with(out, |sink| produce(sink, &|| sink.manifest(&meta)));
+        if timings {
+            eprintln!(
+                "timing: emit+compare {:.3}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return match result {
+            Ok((drift, files)) if drift.is_empty() => {
+                eprintln!("{} is up to date ({files} files)", out.display());
                 ExitCode::SUCCESS
             }
-            Ok(drift) => {
+            Ok((drift, _)) => {
                 let mut o = std::io::stdout().lock();
                 for d in &drift {
                     let _ = match d {
@@ -269,7 +290,8 @@ fn build(
                 );
                 ExitCode::from(1)
             }
-            Err(e) => {
+            Err(EmitError::Unsupported(diags)) => unsupported(&c, diags, diag, out),
+            Err(EmitError::Sink(e)) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
                 ExitCode::from(2)
             }
@@ -277,17 +299,25 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    match output::write(out, &artifacts, &spec_paths) {
-        Ok(()) => {
+    let result = output::write_with(out, &spec_paths, |sink| {
+        produce(sink, &|| sink.manifest(&meta))
+    });
+    if timings {
+        eprintln!("timing: emit+write {:.3}s", started.elapsed().as_secs_f64());
+    }
+    match result {
+        Ok(stats) => {
             eprintln!(
-                "wrote {} file{} to {}",
-                artifacts.len(),
-                plural(artifacts.len()),
-                out.display()
+                "wrote {} file{} to {} ({} unchanged)",
+                stats.files,
+                plural(stats.files),
+                out.display(),
+                stats.unchanged
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        Err(EmitError::Unsupported(diags)) => unsupported(&c, diags, diag, out),
+        Err(EmitError::Sink(e)) => {
             eprintln!(
                 "error: cannot write {}: {e}; the previous output was kept",
                 out.display()
@@ -295,6 +325,21 @@ fn build(
             ExitCode::from(2)
         }
     }
+}
+
+/// A target could not express part of the spec: the diagnostics point at it.
+fn unsupported(
+    c: &scalec::Compilation,
+    diags: Vec<diagnostics::Diagnostic>,
+    diag: &DiagOpts,
+    out: &std::path::Path,
+) -> ExitCode {
+    report_list(&c.project.sources, &diags, diag);
+    eprintln!(
+        "error: a target cannot express the spec (above); {} was left as it was",
+        out.display()
+    );
+    ExitCode::from(1)
 }
 
 fn explain(code: Option<String>, list: bool) -> ExitCode {

@@ -78,22 +78,22 @@ fn files_of(dir: &Path, objs: &[(String, Value)], kinds: &[&str]) -> Vec<PathBuf
 fn emits_the_expected_objects() {
     let a = artifacts(&fixtures_ir::triage());
     let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "k8s/api.deployment.yaml",
-            "k8s/api.service.yaml",
-            "k8s/api.pdb.yaml",
-            "k8s/api.scaledobject.yaml",
-            "k8s/search-index.deployment.yaml",
-            "k8s/search-index.service.yaml",
-            "k8s/search-index.pdb.yaml",
-            "k8s/search-index.hpa.yaml",
-            "k8s/api-availability.prometheusrule.yaml",
-            "k8s/search-latency.prometheusrule.yaml",
-            "k8s/observe-drift.prometheusrule.yaml",
-        ]
-    );
+    // The backend emits in parallel; the writer (and `emit`) sort by path.
+    let mut expected = [
+        "k8s/api.deployment.yaml",
+        "k8s/api.service.yaml",
+        "k8s/api.pdb.yaml",
+        "k8s/api.scaledobject.yaml",
+        "k8s/search-index.deployment.yaml",
+        "k8s/search-index.service.yaml",
+        "k8s/search-index.pdb.yaml",
+        "k8s/search-index.hpa.yaml",
+        "k8s/api-availability.prometheusrule.yaml",
+        "k8s/search-latency.prometheusrule.yaml",
+        "k8s/observe-drift.prometheusrule.yaml",
+    ];
+    expected.sort();
+    assert_eq!(paths, expected);
     for art in &a {
         assert!(
             art.contents
@@ -246,11 +246,13 @@ fn names_are_mapped_without_collisions() {
     let mut twin = ir.service("search_index").unwrap().clone();
     twin.name = "Search_Index".into();
     ir.services.push(twin);
-    let names: Vec<String> = objects(&ir)
+    let mut names: Vec<String> = objects(&ir)
         .iter()
         .filter(|(_, v)| kind(v) == "Deployment")
         .map(|(_, v)| v["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
+    // Artifacts come sorted by path, not declaration order: sort the names.
+    names.sort();
     assert_eq!(names.len(), 3);
     assert_eq!(names[1], "search-index");
     assert!(

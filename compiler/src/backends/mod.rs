@@ -1,10 +1,32 @@
-//! Backends: pure functions from the IR to artifacts. A backend never sees
-//! the syntax tree; the writer (`crate::output`) is the only code that
-//! touches the file system. A new backend is a module plus one line in
-//! [`BACKENDS`].
+//! Backends: from the IR to artifacts. A backend never sees the syntax
+//! tree; the writer (`crate::output`) is the only code that touches the
+//! file system. A new backend is a module with a [`Backend`] value plus one
+//! line in [`BACKENDS`].
+//!
+//! A backend has a name (what `--target` takes), a one-line description,
+//! its options, whether a plain `scalec build` runs it, and a fallible
+//! [`Backend::emit`]: it writes each artifact into an [`ArtifactSink`] as
+//! soon as it is made (the build streams them to disk and hashes them as it
+//! goes, so a large project is never held in memory whole), and a target
+//! that cannot express a construct returns a [`Diagnostic`] pointing at it
+//! (the span comes from [`Ir::origins`]). Backends may call the sink from
+//! several threads (rayon): the order artifacts arrive in does not matter,
+//! the writer sorts by path.
+//!
+//! # Text formats
+//!
+//! Spec data enters a text format only through that format's escaper:
+//! typed serde structs for YAML and JSON; for k6 JavaScript, nginx and
+//! HAProxy, tera templates with per-target escaping filters or typed
+//! printers; for Rust, quote + prettyplease or typed constants. The
+//! escapers live in [`common::escape`], with the rest of what several
+//! backends share ([`common`]): no backend imports from a sibling.
 
+use crate::diagnostics::Diagnostic;
 use crate::ir::Ir;
+use std::io;
 
+pub mod common;
 pub mod ir_json;
 pub mod kubernetes;
 pub mod prometheus;
@@ -59,29 +81,133 @@ impl Meta {
     }
 }
 
-pub type EmitFn = fn(&Ir, &Meta) -> Vec<Artifact>;
+/// An option a backend takes (`--target k8s` has none yet; the proxy
+/// target will take its flavour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendOption {
+    pub name: &'static str,
+    pub description: &'static str,
+}
 
-/// Every target, by the name `--target` takes. The `ir` target is only
-/// written when asked for (`--emit ir` or `--target ir`).
-pub const BACKENDS: &[(&str, EmitFn)] = &[
-    ("ir", ir_json::emit),
-    ("k8s", kubernetes::emit),
-    ("prometheus", prometheus::emit),
+/// Why an emit failed.
+#[derive(Debug)]
+pub enum EmitError {
+    /// The spec uses something the target cannot express; each diagnostic
+    /// points at the construct.
+    Unsupported(Vec<Diagnostic>),
+    /// The sink could not take an artifact (a write failed).
+    Sink(io::Error),
+}
+
+impl From<io::Error> for EmitError {
+    fn from(e: io::Error) -> Self {
+        EmitError::Sink(e)
+    }
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmitError::Unsupported(d) => {
+                let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+                write!(f, "{}", msgs.join("; "))
+            }
+            EmitError::Sink(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Where a backend puts its artifacts. `put` may be called from several
+/// threads at once, in any order.
+pub trait ArtifactSink: Sync {
+    fn put(&self, artifact: Artifact) -> io::Result<()>;
+}
+
+/// A sink that keeps every artifact (tests, `scalec::emit`).
+#[derive(Debug, Default)]
+pub struct Collect(std::sync::Mutex<Vec<Artifact>>);
+
+impl Collect {
+    /// The artifacts, sorted by path.
+    pub fn into_sorted(self) -> Vec<Artifact> {
+        let mut v = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        v.sort_by(|a, b| a.path.cmp(&b.path));
+        v
+    }
+}
+
+impl ArtifactSink for Collect {
+    fn put(&self, artifact: Artifact) -> io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(artifact);
+        Ok(())
+    }
+}
+
+/// A compilation target.
+pub trait Backend: Sync {
+    /// What `--target` takes: `k8s`.
+    fn name(&self) -> &'static str;
+    /// One line for `scalec targets`.
+    fn description(&self) -> &'static str;
+    fn options(&self) -> &'static [BackendOption] {
+        &[]
+    }
+    /// Whether a plain `scalec build` (no `--target`) runs it.
+    fn in_default_set(&self) -> bool {
+        true
+    }
+    /// Writes every artifact of this target for `ir` into `sink`.
+    fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError>;
+}
+
+/// Runs one backend and returns its artifacts sorted by path (tests).
+pub fn emit_all(backend: &dyn Backend, ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
+    let sink = Collect::default();
+    backend.emit(ir, meta, &sink)?;
+    Ok(sink.into_sorted())
+}
+
+/// Every target, by the name `--target` takes.
+pub const BACKENDS: &[&dyn Backend] = &[
+    &ir_json::IrJson,
+    &kubernetes::Kubernetes,
+    &prometheus::Prometheus,
 ];
 
 /// The targets a plain `scalec build` writes.
 pub fn default_targets() -> Vec<&'static str> {
     BACKENDS
         .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| *n != "ir")
+        .filter(|b| b.in_default_set())
+        .map(|b| b.name())
         .collect()
 }
 
-pub fn find(name: &str) -> Option<EmitFn> {
-    BACKENDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+pub fn find(name: &str) -> Option<&'static dyn Backend> {
+    BACKENDS.iter().copied().find(|b| b.name() == name)
 }
 
 pub fn names() -> Vec<&'static str> {
-    BACKENDS.iter().map(|(n, _)| *n).collect()
+    BACKENDS.iter().map(|b| b.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_ir_is_opt_in() {
+        let mut n = names();
+        n.sort();
+        n.dedup();
+        assert_eq!(n.len(), BACKENDS.len());
+        assert!(!default_targets().contains(&"ir"));
+        assert!(default_targets().contains(&"k8s"));
+        for b in BACKENDS {
+            assert!(!b.description().is_empty() && !b.description().contains('\n'));
+        }
+    }
 }

@@ -7,6 +7,7 @@
 mod exercises;
 mod fields;
 mod graph;
+mod origins;
 mod policies;
 mod services;
 mod slo;
@@ -136,6 +137,8 @@ pub fn analyze(project: &Project) -> Analysis {
             chaos,
             gates,
             observe,
+            origins: origins::collect(&cx),
+            index: Default::default(),
         }),
         _ => None,
     };

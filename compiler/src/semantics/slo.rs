@@ -302,7 +302,7 @@ fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()>
 
 struct PolicyWindow {
     name: String,
-    severity: String,
+    severity: ir::Severity,
     long_ms: f64,
     short_ms: f64,
     share: f64,
@@ -378,7 +378,8 @@ fn lower_policy(cx: &mut Checker, name: String, body: &Block) -> Option<Policy> 
         );
         let severity = f
             .required(cx, "severity", "page")
-            .and_then(|e| cx.word(e, &["page", "ticket"]));
+            .and_then(|e| cx.word(e, &["page", "ticket"]))
+            .and_then(|w| w.parse::<ir::Severity>().ok());
         let long_e = f.required(cx, "long", "1h");
         let long = long_e.and_then(|e| cx.positive(e, Dim::Duration, false));
         let short_e = f.required(cx, "short", "5m");

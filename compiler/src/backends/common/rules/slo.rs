@@ -37,8 +37,8 @@
 //! The route label holds the route's path template (`/v1/search`), which is
 //! what OpenTelemetry's `http.route` records.
 
-use super::promql::{self, Matcher};
 use super::{Rule, RuleFile, RuleGroup};
+use crate::backends::common::promql::{self, Matcher};
 use crate::ir::{BurnWindow, Ir, Sli, Slo};
 use std::collections::BTreeMap;
 
@@ -153,10 +153,13 @@ impl<'a> SloPlan<'a> {
         windows_ms.dedup();
         let mut severities: Vec<Severity<'a>> = Vec::new();
         for w in &slo.alerts.windows {
-            match severities.iter_mut().find(|s| s.name == w.severity) {
+            match severities
+                .iter_mut()
+                .find(|s| s.name == w.severity.as_str())
+            {
                 Some(s) => s.windows.push(w),
                 None => severities.push(Severity {
-                    name: w.severity.clone(),
+                    name: w.severity.as_str().to_string(),
                     windows: vec![w],
                 }),
             }
