@@ -217,9 +217,15 @@ fn build(
             return ExitCode::from(2);
         }
     }
+    // `SCALEC_TIMINGS=1`: phase timings on stderr (the build bench reads them).
+    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
+    let started = std::time::Instant::now();
     let Some(c) = load_and_check(inputs, diag) else {
         return ExitCode::from(2);
     };
+    if timings {
+        eprintln!("timing: load+check {:.3}s", started.elapsed().as_secs_f64());
+    }
     if failed(&c, diag) {
         eprintln!(
             "error: the build stopped on the {} above; {} was left as it was",
@@ -248,7 +254,6 @@ fn build(
         return ExitCode::from(2);
     }
     let meta = c.meta();
-    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
     let started = std::time::Instant::now();
     // Backends stream every artifact into the sink, the manifest last.
     let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {

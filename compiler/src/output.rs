@@ -918,4 +918,68 @@ mod tests {
         assert!(tmp.join("x.yaml").is_file());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
+
+    #[test]
+    fn a_second_build_waits_for_the_lock_then_fails_clearly() {
+        let tmp = tmp("lock");
+        let dir = tmp.join("out");
+        let held = Lock::acquire(&dir, LOCK_WAIT).unwrap();
+        let started = Instant::now();
+        let err = Lock::acquire(&dir, Duration::from_millis(150))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() >= Duration::from_millis(150), "it waited");
+        assert!(err.contains("another scalec build"), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        drop(held);
+        let again = Lock::acquire(&dir, Duration::from_millis(150));
+        assert!(again.is_ok(), "the lock is free once dropped");
+        drop(again);
+        // A lock left by a process that is gone is taken over.
+        std::fs::write(tmp.join(".out.scalec-lock"), "4194399\n").unwrap();
+        assert!(Lock::acquire(&dir, Duration::from_millis(150)).is_ok());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn unchanged_files_keep_their_inode_and_edited_ones_are_rewritten() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tmp("links");
+        let dir = tmp.join("out");
+        let ino = |p: &str| std::fs::metadata(dir.join(p)).unwrap().ino();
+        write(
+            &dir,
+            &build(&[("a.yaml", "a\n"), ("b.yaml", "b\n"), ("c.yaml", "c\n")]),
+            &[],
+        )
+        .unwrap();
+        let (a, b) = (ino("a.yaml"), ino("b.yaml"));
+        // Someone edits c.yaml by hand; the manifest still lists the old hash.
+        std::fs::write(dir.join("c.yaml"), "edited\n").unwrap();
+        let c_edited = ino("c.yaml");
+        write(
+            &dir,
+            &build(&[("a.yaml", "a\n"), ("b.yaml", "B\n"), ("c.yaml", "c\n")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ino("a.yaml"), a, "unchanged: the same file");
+        assert_ne!(ino("b.yaml"), b, "changed: a new file");
+        assert_eq!(std::fs::read_to_string(dir.join("b.yaml")).unwrap(), "B\n");
+        assert_ne!(ino("c.yaml"), c_edited, "edited on disk: rewritten");
+        assert_eq!(std::fs::read_to_string(dir.join("c.yaml")).unwrap(), "c\n");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_path_generated_twice_fails_the_build_and_keeps_the_output() {
+        let tmp = tmp("twice");
+        let dir = tmp.join("out");
+        write(&dir, &build(&[("a.yaml", "a\n")]), &[]).unwrap();
+        let twice = vec![art("x.yaml", "1"), art("x.yaml", "2")];
+        let err = write(&dir, &twice, &[]).unwrap_err().to_string();
+        assert!(err.contains("generated twice"), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.join("a.yaml")).unwrap(), "a\n");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }
