@@ -238,7 +238,16 @@ fn build(
         );
         return ExitCode::from(1);
     }
-    let ir = c.ir.as_ref().expect("no errors means an IR");
+    // The syntax trees are not needed past the check: free them before
+    // the targets run (the sources stay, for diagnostics).
+    let mut c = c;
+    for f in &mut c.project.files {
+        f.ast = Default::default();
+    }
+    let Some(ir) = c.ir.as_ref() else {
+        eprintln!("error: the check produced no IR; this is a scalec bug, please report it");
+        return ExitCode::from(2);
+    };
     let mut targets: Vec<&str> = if target.is_empty() {
         scalec::backends::default_targets()
     } else {
@@ -312,6 +321,14 @@ fn build(
     }
     match result {
         Ok(stats) => {
+            if timings {
+                eprintln!(
+                    "timing: of which staging {:.3}s, swap {:.3}s, removing the previous tree {:.3}s",
+                    stats.stage.as_secs_f64(),
+                    stats.swap.as_secs_f64(),
+                    stats.cleanup.as_secs_f64()
+                );
+            }
             eprintln!(
                 "wrote {} file{} to {} ({} unchanged)",
                 stats.files,

@@ -43,30 +43,41 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
 /// One line of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     path: String,
+    sha256: [u8; 32],
+    bytes: usize,
+}
+
+/// The manifest as written: a typed value, serialised without building a
+/// JSON tree of every entry.
+#[derive(serde::Serialize)]
+struct ManifestDoc<'a> {
+    generated: serde_json::Value,
+    artifacts: Vec<ManifestLine<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ManifestLine<'a> {
+    path: &'a str,
     sha256: String,
     bytes: usize,
 }
 
 fn manifest_of(meta: &Meta, entries: &[Entry]) -> Artifact {
-    let files: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "path": e.path,
-                "sha256": e.sha256,
-                "bytes": e.bytes,
+    let doc = ManifestDoc {
+        generated: meta.json(),
+        artifacts: entries
+            .iter()
+            .map(|e| ManifestLine {
+                path: &e.path,
+                sha256: hex(&e.sha256),
+                bytes: e.bytes,
             })
-        })
-        .collect();
-    let doc = serde_json::json!({ "generated": meta.json(), "artifacts": files });
+            .collect(),
+    };
     let mut contents = serde_json::to_string_pretty(&doc).expect("manifest serialises");
     contents.push('\n');
     Artifact {
@@ -81,7 +92,7 @@ pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
         .iter()
         .map(|a| Entry {
             path: a.path.clone(),
-            sha256: sha256_hex(a.contents.as_bytes()),
+            sha256: Sha256::digest(a.contents.as_bytes()).into(),
             bytes: a.contents.len(),
         })
         .collect();
@@ -113,7 +124,7 @@ impl Ledger {
         }
     }
 
-    fn record(&self, path: &str, sha256: String, bytes: usize) {
+    fn record(&self, path: &str, sha256: [u8; 32], bytes: usize) {
         if path == MANIFEST {
             return;
         }
@@ -127,13 +138,11 @@ impl Ledger {
             });
     }
 
-    /// The manifest of every artifact recorded so far, sorted by path.
+    /// The manifest of every artifact recorded so far, sorted by path (it
+    /// takes the entries: call it once, last).
     fn manifest(&self, meta: &Meta) -> Artifact {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let mut entries =
+            std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         manifest_of(meta, &entries)
     }
@@ -153,7 +162,7 @@ impl Ledger {
 pub struct StagingSink {
     root: PathBuf,
     /// The current output folder and its manifest (path → sha256).
-    previous: Option<(PathBuf, HashMap<String, String>)>,
+    previous: Option<(PathBuf, HashMap<String, [u8; 32]>)>,
     made_dirs: Mutex<HashSet<PathBuf>>,
     ledger: Ledger,
     linked: AtomicUsize,
@@ -188,11 +197,11 @@ impl StagingSink {
 
     /// Links the previous build's file into place when it holds exactly
     /// `bytes` and the previous manifest agrees.
-    fn link_unchanged(&self, rel: &str, sha: &str, bytes: &[u8], to: &Path) -> bool {
+    fn link_unchanged(&self, rel: &str, sha: &[u8; 32], bytes: &[u8], to: &Path) -> bool {
         let Some((dir, hashes)) = &self.previous else {
             return false;
         };
-        if hashes.get(rel).map(String::as_str) != Some(sha) {
+        if hashes.get(rel) != Some(sha) {
             return false;
         }
         let Ok(from) = safe_join(dir, rel) else {
@@ -216,7 +225,7 @@ impl ArtifactSink for StagingSink {
         self.ledger.claim(&a.path)?;
         self.ensure_parent(&path)?;
         let bytes = a.contents.as_bytes();
-        let sha = sha256_hex(bytes);
+        let sha: [u8; 32] = Sha256::digest(bytes).into();
         if self.link_unchanged(&a.path, &sha, bytes, &path) {
             self.linked.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -237,6 +246,11 @@ pub struct WriteStats {
     pub written: usize,
     /// Files kept from the previous build (bytes unchanged).
     pub unchanged: usize,
+    /// Time spent producing and staging the artifacts, swapping the
+    /// folders in, and removing the previous tree.
+    pub stage: Duration,
+    pub swap: Duration,
+    pub cleanup: Duration,
 }
 
 /// Compares each artifact with the file on disk as it comes; writes
@@ -259,8 +273,11 @@ impl ArtifactSink for CheckSink {
     fn put(&self, a: Artifact) -> io::Result<()> {
         let path = safe_join(&self.dir, &a.path)?;
         self.ledger.claim(&a.path)?;
-        self.ledger
-            .record(&a.path, sha256_hex(a.contents.as_bytes()), a.contents.len());
+        self.ledger.record(
+            &a.path,
+            Sha256::digest(a.contents.as_bytes()).into(),
+            a.contents.len(),
+        );
         let found = match std::fs::read(&path) {
             Ok(bytes) => {
                 if bytes == a.contents.as_bytes() {
@@ -388,8 +405,21 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
     .map(|_| ())
 }
 
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
 /// The previous build's manifest: path → sha256.
-fn previous_hashes(dir: &Path) -> HashMap<String, String> {
+fn previous_hashes(dir: &Path) -> HashMap<String, [u8; 32]> {
     let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
         return HashMap::new();
     };
@@ -403,7 +433,7 @@ fn previous_hashes(dir: &Path) -> HashMap<String, String> {
                 .filter_map(|e| {
                     Some((
                         e.get("path")?.as_str()?.to_string(),
-                        e.get("sha256")?.as_str()?.to_string(),
+                        unhex(e.get("sha256")?.as_str()?)?,
                     ))
                 })
                 .collect()
@@ -490,15 +520,20 @@ pub fn write_with<E: From<io::Error>>(
         linked: AtomicUsize::new(0),
         written: AtomicUsize::new(0),
     };
+    let started = Instant::now();
     if let Err(e) = produce(&sink) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    let stats = WriteStats {
+    let mut stats = WriteStats {
         files: sink.ledger.count(),
         written: sink.written.load(Ordering::Relaxed),
         unchanged: sink.linked.load(Ordering::Relaxed),
+        stage: started.elapsed(),
+        swap: Duration::ZERO,
+        cleanup: Duration::ZERO,
     };
+    let started = Instant::now();
     if dir.exists() {
         let old = sibling(dir, "old");
         if old.exists() {
@@ -511,10 +546,14 @@ pub fn write_with<E: From<io::Error>>(
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e.into());
         }
+        stats.swap = started.elapsed();
         // The new output is in place: a folder left behind is only litter.
+        let started = Instant::now();
         let _ = std::fs::remove_dir_all(&old);
+        stats.cleanup = started.elapsed();
     } else {
         std::fs::rename(&staging, dir)?;
+        stats.swap = started.elapsed();
     }
     Ok(stats)
 }

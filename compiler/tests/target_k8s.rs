@@ -390,3 +390,33 @@ fn snapshots() {
         insta::assert_snapshot!(a.path.replace('/', "__"), a.contents);
     }
 }
+
+/// A target that cannot express part of the IR says so with a diagnostic
+/// at the declaration (from `Ir::origins`), and does not panic. Here: an
+/// SLO about a service the IR no longer holds (an edited `ir.json`).
+#[test]
+fn an_slo_without_its_service_is_a_diagnostic_at_the_slo() {
+    use scalec::backends::{Collect, EmitError};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/triage");
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    let mut ir = c.ir.clone().unwrap();
+    assert!(!ir.origins.is_empty(), "semantics fills the origins");
+    ir.services.retain(|s| s.name != "api");
+    for target in ["k8s", "prometheus"] {
+        let backend = scalec::backends::find(target).unwrap();
+        let err = backend
+            .emit(&ir, &c.meta(), &Collect::default())
+            .unwrap_err();
+        let EmitError::Unsupported(diags) = err else {
+            panic!("{target}: expected diagnostics, got {err}");
+        };
+        // Every SLO of the example is about `api` (or one of its routes).
+        assert_eq!(diags.len(), ir.slos.len(), "{target}: {diags:?}");
+        for (d, slo) in diags.iter().zip(&ir.slos) {
+            assert!(d.message.contains("`api`"), "{}", d.message);
+            let primary: Vec<_> = d.labels.iter().filter(|l| l.primary).collect();
+            assert_eq!(primary.len(), 1, "{target}: one label at the SLO");
+            assert_eq!(c.project.sources.snippet(primary[0].span), slo.name);
+        }
+    }
+}

@@ -23,7 +23,7 @@
 //! backends share ([`common`]): no backend imports from a sibling.
 
 use crate::diagnostics::Diagnostic;
-use crate::ir::Ir;
+use crate::ir::{Entity, Ir};
 use std::io;
 
 pub mod common;
@@ -165,6 +165,31 @@ pub trait Backend: Sync {
     }
     /// Writes every artifact of this target for `ir` into `sink`.
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError>;
+}
+
+/// A backend's diagnostic about an IR entity, labelled at its declaration
+/// when the IR knows where that is ([`Ir::origins`]; an IR read back from
+/// `ir.json` does not).
+pub fn diagnostic_at(ir: &Ir, entity: &Entity, d: Diagnostic, label: &str) -> Diagnostic {
+    match ir.origins.get(entity) {
+        Some(span) => d.primary(span, label),
+        None => d,
+    }
+}
+
+/// The diagnostics of every SLO a target cannot plan (see
+/// [`common::rules::slo::SloPlan::new`]), or `Ok`.
+pub fn check_slos(ir: &Ir) -> Result<(), EmitError> {
+    let diags: Vec<Diagnostic> = ir
+        .slos
+        .iter()
+        .filter_map(|s| common::rules::slo::SloPlan::new(ir, s).err())
+        .collect();
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(EmitError::Unsupported(diags))
+    }
 }
 
 /// Runs one backend and returns its artifacts sorted by path (tests).

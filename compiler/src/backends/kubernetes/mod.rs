@@ -44,7 +44,8 @@ impl Backend for Kubernetes {
         "Kubernetes manifests: Deployment, Service, PDB, HPA or KEDA ScaledObject, PrometheusRule"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
-        write(ir, meta, sink).map_err(EmitError::from)
+        super::check_slos(ir)?;
+        write(ir, meta, sink)
     }
 }
 
@@ -75,13 +76,14 @@ fn prometheus_rule(
 /// Every artifact of the target, sorted by path.
 pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
     let sink = Collect::default();
-    // A `Collect` sink cannot fail.
+    // A `Collect` sink cannot fail; an SLO the target cannot plan is left
+    // out (`Backend::emit` reports it).
     let _ = write(ir, meta, &sink);
     sink.into_sorted()
 }
 
 /// Writes the target's artifacts into `sink`, services and SLOs in parallel.
-pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> std::io::Result<()> {
+pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let app = names::single(&ir.app.name);
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
     ir.services
@@ -116,15 +118,18 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> std::io::Result<(
             .map(|s| s.name.as_str())
             .chain(observe.map(|_| OBSERVE_RULE)),
     );
-    ir.slos.par_iter().try_for_each(|slo| {
-        let name = rules.get(&slo.name);
-        let groups = SloPlan::new(ir, slo).groups();
-        sink.put(yaml_artifact(
-            format!("k8s/{name}.prometheusrule.yaml"),
-            meta,
-            &prometheus_rule(name, rule_labels(&app, "slo"), groups),
-        ))
-    })?;
+    ir.slos
+        .par_iter()
+        .try_for_each(|slo| -> Result<(), EmitError> {
+            let name = rules.get(&slo.name);
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
+            sink.put(yaml_artifact(
+                format!("k8s/{name}.prometheusrule.yaml"),
+                meta,
+                &prometheus_rule(name, rule_labels(&app, "slo"), plan.groups()),
+            ))?;
+            Ok(())
+        })?;
     if let Some(obs) = observe {
         let name = rules.get(OBSERVE_RULE);
         sink.put(yaml_artifact(

@@ -36,7 +36,8 @@ impl Backend for Prometheus {
         "Prometheus multiwindow burn-rate SLO rules and drift alerts, each with a promtool test file"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
-        write(ir, meta, sink).map_err(EmitError::from)
+        super::check_slos(ir)?;
+        write(ir, meta, sink)
     }
 }
 
@@ -73,14 +74,15 @@ fn file_stem(name: &str, taken: &mut BTreeSet<String>) -> String {
 /// Every artifact of the target, sorted by path.
 pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
     let sink = Collect::default();
-    // A `Collect` sink cannot fail.
+    // A `Collect` sink cannot fail; an SLO the target cannot plan is left
+    // out (`Backend::emit` reports it).
     let _ = write(ir, meta, &sink);
     sink.into_sorted()
 }
 
 /// Writes the target's artifacts into `sink`, SLOs in parallel. The
 /// promtool test search runs once per SLO shape ([`promtool_test::Searches`]).
-pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> std::io::Result<()> {
+pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let mut taken = BTreeSet::new();
     // SLO files keep their names; `observe` is allocated last.
     let stems: Vec<String> = ir
@@ -89,11 +91,9 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> std::io::Result<(
         .map(|slo| file_stem(&slo.name, &mut taken))
         .collect();
     let searches = promtool_test::Searches::default();
-    ir.slos
-        .par_iter()
-        .zip(stems.par_iter())
-        .try_for_each(|(slo, stem)| {
-            let plan = SloPlan::new(ir, slo);
+    ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
+        |(slo, stem)| -> Result<(), EmitError> {
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
             let rules_name = format!("{stem}.rules.yml");
             sink.put(yaml_artifact(
                 format!("prometheus/{rules_name}"),
@@ -105,8 +105,10 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> std::io::Result<(
                 format!("prometheus/{stem}.rules.test.yml"),
                 meta,
                 &test,
-            ))
-        })?;
+            ))?;
+            Ok(())
+        },
+    )?;
     if let Some(obs) = &ir.observe {
         if !obs.drift.is_empty() {
             let stem = file_stem("observe", &mut taken);
