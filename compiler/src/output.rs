@@ -922,9 +922,13 @@ mod tests {
         let spec = dir.join("spec.scale");
         std::fs::write(&spec, "service x {}\n").unwrap();
         // Even an empty-looking first build must not swallow its input.
-        let err = write(&dir, &build(&[("a.yaml", "a\n")]), &[spec.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = write(
+            &dir,
+            &build(&[("a.yaml", "a\n")]),
+            std::slice::from_ref(&spec),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("spec.scale"), "{err}");
         assert!(spec.is_file());
         std::fs::remove_dir_all(&tmp).unwrap();

@@ -5,6 +5,9 @@ use super::Checker;
 use crate::ir::{Entity, Origins};
 use crate::syntax::ast::ItemKind;
 
+/// An entity of a named declaration kind.
+type ByName = fn(String) -> Entity;
+
 /// Spans of every declaration the IR may name: the name of a named
 /// declaration, the keyword of a singleton block, and each route's name.
 pub fn collect(cx: &Checker) -> Origins {
@@ -20,7 +23,7 @@ pub fn collect(cx: &Checker) -> Origins {
             o.insert(entity, span);
         }
     }
-    let named: [(&'static str, fn(String) -> Entity); 7] = [
+    let named: [(&'static str, ByName); 7] = [
         ("budget", Entity::Budget),
         ("service", Entity::Service),
         ("slo", Entity::Slo),

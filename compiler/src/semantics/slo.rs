@@ -174,7 +174,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             continue;
         }
         windows.push(BurnWindow {
-            severity: w.severity.clone(),
+            severity: w.severity,
             long_ms: w.long_ms,
             short_ms: w.short_ms,
             factor: super::values::tidy(factor),

@@ -230,8 +230,11 @@ struct ShapeKey {
     period_ms: u64,
     windows_ms: Vec<u64>,
     /// Per severity: its name and its (short, long, factor) pairs, as bits.
-    severities: Vec<(String, Vec<(u64, u64, u64)>)>,
+    severities: Vec<(String, Vec<PairBits>)>,
 }
+
+/// A window pair's (short, long, factor), as the bits of the floats.
+type PairBits = (u64, u64, u64);
 
 impl ShapeKey {
     fn of(plan: &SloPlan) -> Self {
@@ -293,8 +296,11 @@ impl Searched {
 /// the threads that render the tests.
 #[derive(Debug, Default)]
 pub struct Searches {
-    by_shape: Mutex<HashMap<ShapeKey, Arc<OnceLock<Searched>>>>,
+    by_shape: Mutex<HashMap<ShapeKey, SearchCell>>,
 }
+
+/// One shape's search, run by the first thread that needs it.
+type SearchCell = Arc<OnceLock<Searched>>;
 
 impl Searches {
     /// The test file for one SLO, searching only when no SLO of its shape
