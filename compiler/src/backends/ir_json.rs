@@ -12,7 +12,7 @@ impl Backend for IrJson {
         "ir"
     }
     fn description(&self) -> &'static str {
-        "ir.json: the resolved model, for tools (only with --emit ir or --target ir)"
+        "ir.json: the resolved model, for tools"
     }
     fn in_default_set(&self) -> bool {
         false
