@@ -207,13 +207,22 @@ impl StagingSink {
         let Ok(from) = safe_join(dir, rel) else {
             return false;
         };
-        // Someone may have edited the file since: compare what is on disk.
-        match std::fs::symlink_metadata(&from) {
-            Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {}
-            _ => return false,
+        // Someone may have edited the file since: compare what is on disk
+        // (one open, one stat, one read). A link is not followed: the
+        // previous build wrote no links, so one there is not ours to keep.
+        use std::io::Read;
+        let Ok(m) = std::fs::symlink_metadata(&from) else {
+            return false;
+        };
+        if !m.is_file() || m.len() != bytes.len() as u64 {
+            return false;
         }
-        match std::fs::read(&from) {
-            Ok(old) if old == bytes => std::fs::hard_link(&from, to).is_ok(),
+        let Ok(mut file) = std::fs::File::open(&from) else {
+            return false;
+        };
+        let mut old = Vec::with_capacity(bytes.len() + 1);
+        match file.read_to_end(&mut old) {
+            Ok(_) if old == bytes => std::fs::hard_link(&from, to).is_ok(),
             _ => false,
         }
     }
