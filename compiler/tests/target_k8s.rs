@@ -400,7 +400,16 @@ fn an_slo_without_its_service_is_a_diagnostic_at_the_slo() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/triage");
     let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
     let mut ir = c.ir.clone().unwrap();
-    assert!(!ir.origins.is_empty(), "semantics fills the origins");
+    // Semantics records where each entity was declared: at its name.
+    use scalec::ir::Entity;
+    let at = |e: Entity| c.project.sources.snippet(ir.origins.get(&e).unwrap());
+    assert_eq!(at(Entity::Service("api".into())), "api");
+    let route = Entity::Route {
+        service: "api".into(),
+        route: "search".into(),
+    };
+    assert_eq!(at(route), "search");
+    assert_eq!(at(Entity::App), "triage");
     ir.services.retain(|s| s.name != "api");
     for target in ["k8s", "prometheus"] {
         let backend = scalec::backends::find(target).unwrap();
