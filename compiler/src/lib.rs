@@ -65,25 +65,67 @@ pub fn check(project: Project) -> Compilation {
     }
 }
 
-/// Runs the named backends over the IR and adds `manifest.json`.
-pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>, String> {
-    let mut artifacts = Vec::new();
-    for t in targets {
-        let f = backends::find(t).ok_or_else(|| {
-            format!(
-                "unknown target `{t}`; the targets are: {}",
-                backends::names().join(", ")
-            )
-        })?;
-        artifacts.extend(f(ir, meta));
+/// The backends for target names, in the order given; an unknown name is
+/// an error naming every target.
+pub fn backends_for(targets: &[&str]) -> Result<Vec<&'static dyn backends::Backend>, String> {
+    targets
+        .iter()
+        .map(|t| {
+            backends::find(t).ok_or_else(|| {
+                format!(
+                    "unknown target `{t}`; the targets are: {}",
+                    backends::names().join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Runs the named backends over the IR, in parallel, into `sink`. A
+/// backend that cannot express something returns its diagnostics.
+pub fn emit_into(
+    ir: &ir::Ir,
+    meta: &Meta,
+    targets: &[&str],
+    sink: &dyn backends::ArtifactSink,
+) -> Result<(), backends::EmitError> {
+    let chosen = backends_for(targets).map_err(|e| {
+        backends::EmitError::Sink(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    })?;
+    use rayon::prelude::*;
+    let results: Vec<Result<(), backends::EmitError>> =
+        chosen.par_iter().map(|b| b.emit(ir, meta, sink)).collect();
+    let mut diags = Vec::new();
+    for r in results {
+        match r {
+            Ok(()) => {}
+            Err(backends::EmitError::Unsupported(d)) => diags.extend(d),
+            Err(e) => return Err(e),
+        }
     }
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        diagnostics::sort(&mut diags);
+        Err(backends::EmitError::Unsupported(diags))
+    }
+}
+
+/// Runs the named backends over the IR and adds `manifest.json`: every
+/// artifact in memory, sorted by path (tests and tools; `scalec build`
+/// streams them to disk instead, through [`output`]).
+pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>, String> {
+    backends_for(targets)?;
+    let sink = backends::Collect::default();
+    emit_into(ir, meta, targets, &sink).map_err(|e| e.to_string())?;
+    let artifacts = sink.into_sorted();
     if let Some(w) = artifacts.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(format!(
             "the artifact `{}` was generated twice; this is a scalec bug, please report it",
             w[0].path
         ));
     }
+    let mut artifacts = artifacts;
     artifacts.push(output::manifest(meta, &artifacts));
     Ok(artifacts)
 }

@@ -1,6 +1,7 @@
 //! The `scalec` command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use scalec::backends::{ArtifactSink, EmitError};
 use scalec::diagnostics::{self, Code, Severity};
 use scalec::output::{self, Drift};
 use scalec::project::Project;
@@ -119,8 +120,13 @@ fn main() -> ExitCode {
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
         Command::Targets => {
-            for t in scalec::backends::names() {
-                println!("{t}");
+            for b in scalec::backends::BACKENDS {
+                let opt_in = if b.in_default_set() {
+                    ""
+                } else {
+                    " (only when asked for)"
+                };
+                println!("{:<12} {}{opt_in}", b.name(), b.description());
             }
             ExitCode::SUCCESS
         }
@@ -149,12 +155,18 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
 }
 
 fn report(c: &scalec::Compilation, diag: &DiagOpts) {
+    report_list(&c.project.sources, &c.diagnostics, diag);
+}
+
+fn report_list(
+    sources: &diagnostics::SourceMap,
+    list: &[diagnostics::Diagnostic],
+    diag: &DiagOpts,
+) {
     match diag.message_format {
         MessageFormat::Json => {
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(
-                diagnostics::to_json_lines(&c.project.sources, &c.diagnostics).as_bytes(),
-            );
+            let _ = out.write_all(diagnostics::to_json_lines(sources, list).as_bytes());
         }
         MessageFormat::Human => {
             let color = match diag.color {
@@ -164,10 +176,10 @@ fn report(c: &scalec::Compilation, diag: &DiagOpts) {
                     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            let text = diagnostics::render(&c.project.sources, &c.diagnostics, color);
+            let text = diagnostics::render(sources, list, color);
             // A summary of what the cap left out counts for what it hides.
             let (mut errors, mut warnings, mut hidden) = (0, 0, 0);
-            for d in &c.diagnostics {
+            for d in list {
                 let n = if d.hidden > 0 { d.hidden } else { 1 };
                 hidden += d.hidden;
                 match d.severity {
@@ -218,9 +230,15 @@ fn build(
             return ExitCode::from(2);
         }
     }
+    // `SCALEC_TIMINGS=1`: phase timings on stderr (the build bench reads them).
+    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
+    let started = std::time::Instant::now();
     let Some(c) = load_and_check(inputs, diag) else {
         return ExitCode::from(2);
     };
+    if timings {
+        eprintln!("timing: load+check {:.3}s", started.elapsed().as_secs_f64());
+    }
     if failed(&c, diag) {
         eprintln!(
             "error: the build stopped on the {} above; {} was left as it was",
@@ -233,7 +251,16 @@ fn build(
         );
         return ExitCode::from(1);
     }
-    let ir = c.ir.as_ref().expect("no errors means an IR");
+    // The syntax trees are not needed past the check: free them before
+    // the targets run (the sources stay, for diagnostics).
+    let mut c = c;
+    for f in &mut c.project.files {
+        f.ast = Default::default();
+    }
+    let Some(ir) = c.ir.as_ref() else {
+        eprintln!("error: the check produced no IR; this is a scalec bug, please report it");
+        return ExitCode::from(2);
+    };
     let mut targets: Vec<&str> = if target.is_empty() {
         scalec::backends::default_targets()
     } else {
@@ -244,24 +271,32 @@ fn build(
     }
     targets.sort();
     targets.dedup();
-    let artifacts = match scalec::emit(ir, &c.meta(), &targets) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = scalec::backends_for(&targets) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let meta = c.meta();
+    let started = std::time::Instant::now();
+    // Backends stream every artifact into the sink, the manifest last.
+    let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {
+        scalec::emit_into(ir, &meta, &targets, sink)?;
+        sink.put(manifest())?;
+        Ok::<(), EmitError>(())
     };
     if check {
-        return match output::check(out, &artifacts) {
-            Ok(drift) if drift.is_empty() => {
-                eprintln!(
-                    "{} is up to date ({} files)",
-                    out.display(),
-                    artifacts.len()
-                );
+        let result = output::check_with(out, |sink| produce(sink, &|| sink.manifest(&meta)));
+        if timings {
+            eprintln!(
+                "timing: emit+compare {:.3}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return match result {
+            Ok((drift, files)) if drift.is_empty() => {
+                eprintln!("{} is up to date ({files} files)", out.display());
                 ExitCode::SUCCESS
             }
-            Ok(drift) => {
+            Ok((drift, _)) => {
                 let mut o = std::io::stdout().lock();
                 for d in &drift {
                     let _ = match d {
@@ -282,7 +317,8 @@ fn build(
                 );
                 ExitCode::from(1)
             }
-            Err(e) => {
+            Err(EmitError::Unsupported(diags)) => unsupported(&c, diags, diag, out),
+            Err(EmitError::Sink(e)) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
                 ExitCode::from(2)
             }
@@ -290,17 +326,33 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    match output::write(out, &artifacts, &spec_paths) {
-        Ok(()) => {
+    let result = output::write_with(out, &spec_paths, |sink| {
+        produce(sink, &|| sink.manifest(&meta))
+    });
+    if timings {
+        eprintln!("timing: emit+write {:.3}s", started.elapsed().as_secs_f64());
+    }
+    match result {
+        Ok(stats) => {
+            if timings {
+                eprintln!(
+                    "timing: of which staging {:.3}s, swap {:.3}s, removing the previous tree {:.3}s",
+                    stats.stage.as_secs_f64(),
+                    stats.swap.as_secs_f64(),
+                    stats.cleanup.as_secs_f64()
+                );
+            }
             eprintln!(
-                "wrote {} file{} to {}",
-                artifacts.len(),
-                plural(artifacts.len()),
-                out.display()
+                "wrote {} file{} to {} ({} unchanged)",
+                stats.files,
+                plural(stats.files),
+                out.display(),
+                stats.unchanged
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        Err(EmitError::Unsupported(diags)) => unsupported(&c, diags, diag, out),
+        Err(EmitError::Sink(e)) => {
             eprintln!(
                 "error: cannot write {}: {e}; the previous output was kept",
                 out.display()
@@ -308,6 +360,21 @@ fn build(
             ExitCode::from(2)
         }
     }
+}
+
+/// A target could not express part of the spec: the diagnostics point at it.
+fn unsupported(
+    c: &scalec::Compilation,
+    diags: Vec<diagnostics::Diagnostic>,
+    diag: &DiagOpts,
+    out: &std::path::Path,
+) -> ExitCode {
+    report_list(&c.project.sources, &diags, diag);
+    eprintln!(
+        "error: a target cannot express the spec (above); {} was left as it was",
+        out.display()
+    );
+    ExitCode::from(1)
 }
 
 fn explain(code: Option<String>, list: bool) -> ExitCode {

@@ -2,30 +2,82 @@
 //!
 //! A build is staged in a sibling folder and swapped in with renames, so a
 //! failed or interrupted build leaves the previous output as it was, and the
-//! folder never holds a mix of old and new files. `--check` writes nothing
-//! and reports what would change as a unified diff.
+//! folder never holds a mix of old and new files. Artifacts are streamed:
+//! each is written into the staging folder and hashed as the backends make
+//! it ([`StagingSink`]), never all held in memory. A file whose bytes did
+//! not change is not rewritten: the staging folder gets a hard link to the
+//! previous file (when the previous `manifest.json` lists the same sha256
+//! *and* the file on disk still holds exactly those bytes), so its inode
+//! and mtime survive the swap. `--check` writes nothing and compares each
+//! artifact with the file on disk as it is produced ([`CheckSink`]),
+//! reporting what would change as a unified diff.
+//!
+//! Two builds into one folder are serialised by a lock file beside it
+//! (`.NAME.scalec-lock`, holding the builder's pid); the second waits for
+//! the first. Staging folders a killed build left behind
+//! (`.NAME.scalec-new-PID`, `.NAME.scalec-old-PID` of a process that no
+//! longer runs) are removed by the next build, and if a build was killed
+//! between its two renames, the previous tree is put back first.
 
-use crate::backends::{Artifact, Meta};
-use crate::project::hex;
+use crate::backends::{Artifact, ArtifactSink, Meta};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub const MANIFEST: &str = "manifest.json";
 
-/// `manifest.json`: the header and every artifact's hash and size.
-pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
-    let files: Vec<serde_json::Value> = artifacts
-        .iter()
-        .map(|a| {
-            serde_json::json!({
-                "path": a.path,
-                "sha256": hex(&Sha256::digest(a.contents.as_bytes())),
-                "bytes": a.contents.len(),
+/// How long a build waits for another build of the same folder.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// One line of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    path: String,
+    sha256: [u8; 32],
+    bytes: usize,
+}
+
+/// The manifest as written: a typed value, serialised without building a
+/// JSON tree of every entry.
+#[derive(serde::Serialize)]
+struct ManifestDoc<'a> {
+    generated: serde_json::Value,
+    artifacts: Vec<ManifestLine<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ManifestLine<'a> {
+    path: &'a str,
+    sha256: String,
+    bytes: usize,
+}
+
+fn manifest_of(meta: &Meta, entries: &[Entry]) -> Artifact {
+    let doc = ManifestDoc {
+        generated: meta.json(),
+        artifacts: entries
+            .iter()
+            .map(|e| ManifestLine {
+                path: &e.path,
+                sha256: hex(&e.sha256),
+                bytes: e.bytes,
             })
-        })
-        .collect();
-    let doc = serde_json::json!({ "generated": meta.json(), "artifacts": files });
+            .collect(),
+    };
     let mut contents = serde_json::to_string_pretty(&doc).expect("manifest serialises");
     contents.push('\n');
     Artifact {
@@ -34,15 +86,241 @@ pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
     }
 }
 
+/// `manifest.json`: the header and every artifact's hash and size.
+pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
+    let entries: Vec<Entry> = artifacts
+        .iter()
+        .map(|a| Entry {
+            path: a.path.clone(),
+            sha256: Sha256::digest(a.contents.as_bytes()).into(),
+            bytes: a.contents.len(),
+        })
+        .collect();
+    manifest_of(meta, &entries)
+}
+
+/// What the sinks record of every artifact: its path (a path generated
+/// twice is an error), hash and size, for the manifest.
+#[derive(Debug, Default)]
+struct Ledger {
+    entries: Mutex<Vec<Entry>>,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl Ledger {
+    fn claim(&self, path: &str) -> io::Result<()> {
+        let fresh = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string());
+        if fresh {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the artifact `{path}` was generated twice; this is a scalec bug, please report it"),
+            ))
+        }
+    }
+
+    fn record(&self, path: &str, sha256: [u8; 32], bytes: usize) {
+        if path == MANIFEST {
+            return;
+        }
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Entry {
+                path: path.to_string(),
+                sha256,
+                bytes,
+            });
+    }
+
+    /// The manifest of every artifact recorded so far, sorted by path (it
+    /// takes the entries: call it once, last).
+    fn manifest(&self, meta: &Meta) -> Artifact {
+        let mut entries =
+            std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        manifest_of(meta, &entries)
+    }
+
+    fn paths(&self) -> HashSet<String> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+/// Writes artifacts into a staging folder as they come, hard-linking the
+/// ones whose bytes equal the previous build's file.
+#[derive(Debug)]
+pub struct StagingSink {
+    root: PathBuf,
+    /// The current output folder and its manifest (path → sha256).
+    previous: Option<(PathBuf, HashMap<String, [u8; 32]>)>,
+    made_dirs: Mutex<HashSet<PathBuf>>,
+    ledger: Ledger,
+    linked: AtomicUsize,
+    written: AtomicUsize,
+}
+
+impl StagingSink {
+    /// `manifest.json` for everything put so far; put it last.
+    pub fn manifest(&self, meta: &Meta) -> Artifact {
+        self.ledger.manifest(meta)
+    }
+
+    fn ensure_parent(&self, path: &Path) -> io::Result<()> {
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
+        if self
+            .made_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(parent)
+        {
+            return Ok(());
+        }
+        std::fs::create_dir_all(parent)?;
+        self.made_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(parent.to_path_buf());
+        Ok(())
+    }
+
+    /// Links the previous build's file into place when it holds exactly
+    /// `bytes` and the previous manifest agrees.
+    fn link_unchanged(&self, rel: &str, sha: &[u8; 32], bytes: &[u8], to: &Path) -> bool {
+        let Some((dir, hashes)) = &self.previous else {
+            return false;
+        };
+        if hashes.get(rel) != Some(sha) {
+            return false;
+        }
+        let Ok(from) = safe_join(dir, rel) else {
+            return false;
+        };
+        // Someone may have edited the file since: compare what is on disk
+        // (one open, one stat, one read). A link is not followed: the
+        // previous build wrote no links, so one there is not ours to keep.
+        use std::io::Read;
+        let Ok(m) = std::fs::symlink_metadata(&from) else {
+            return false;
+        };
+        if !m.is_file() || m.len() != bytes.len() as u64 {
+            return false;
+        }
+        let Ok(mut file) = std::fs::File::open(&from) else {
+            return false;
+        };
+        let mut old = Vec::with_capacity(bytes.len() + 1);
+        match file.read_to_end(&mut old) {
+            Ok(_) if old == bytes => std::fs::hard_link(&from, to).is_ok(),
+            _ => false,
+        }
+    }
+}
+
+impl ArtifactSink for StagingSink {
+    fn put(&self, a: Artifact) -> io::Result<()> {
+        let path = safe_join(&self.root, &a.path)?;
+        self.ledger.claim(&a.path)?;
+        self.ensure_parent(&path)?;
+        let bytes = a.contents.as_bytes();
+        let sha: [u8; 32] = Sha256::digest(bytes).into();
+        if self.link_unchanged(&a.path, &sha, bytes, &path) {
+            self.linked.fetch_add(1, Ordering::Relaxed);
+        } else {
+            std::fs::write(&path, bytes)?;
+            self.written.fetch_add(1, Ordering::Relaxed);
+        }
+        self.ledger.record(&a.path, sha, bytes.len());
+        Ok(())
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Files in the new tree (the manifest included).
+    pub files: usize,
+    /// Files written anew.
+    pub written: usize,
+    /// Files kept from the previous build (bytes unchanged).
+    pub unchanged: usize,
+    /// Time spent producing and staging the artifacts, swapping the
+    /// folders in, and removing the previous tree.
+    pub stage: Duration,
+    pub swap: Duration,
+    pub cleanup: Duration,
+}
+
+/// Compares each artifact with the file on disk as it comes; writes
+/// nothing.
+#[derive(Debug)]
+pub struct CheckSink {
+    dir: PathBuf,
+    ledger: Ledger,
+    drift: Mutex<Vec<Drift>>,
+}
+
+impl CheckSink {
+    /// `manifest.json` for everything put so far; put it last.
+    pub fn manifest(&self, meta: &Meta) -> Artifact {
+        self.ledger.manifest(meta)
+    }
+}
+
+impl ArtifactSink for CheckSink {
+    fn put(&self, a: Artifact) -> io::Result<()> {
+        let path = safe_join(&self.dir, &a.path)?;
+        self.ledger.claim(&a.path)?;
+        self.ledger.record(
+            &a.path,
+            Sha256::digest(a.contents.as_bytes()).into(),
+            a.contents.len(),
+        );
+        let found = match std::fs::read(&path) {
+            Ok(bytes) => {
+                if bytes == a.contents.as_bytes() {
+                    None
+                } else {
+                    let old = String::from_utf8_lossy(&bytes);
+                    let diff = similar::TextDiff::from_lines(old.as_ref(), a.contents.as_str())
+                        .unified_diff()
+                        .context_radius(3)
+                        .header(&format!("a/{}", a.path), &format!("b/{}", a.path))
+                        .to_string();
+                    Some(Drift::Changed {
+                        path: a.path.clone(),
+                        diff,
+                    })
+                }
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.kind() == io::ErrorKind::NotADirectory =>
+            {
+                Some(Drift::Missing { path: a.path })
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(d) = found {
+            self.drift.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+        }
+        Ok(())
+    }
+}
+
 fn sibling(dir: &Path, tag: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let (parent, name) = sibling_name(dir);
     parent.join(format!(".{name}.scalec-{tag}-{}", std::process::id()))
 }
 
@@ -124,12 +402,68 @@ fn refuse(dir: &Path, why: &str, paths: &[String]) -> io::Error {
     )
 }
 
-/// Writes `artifacts` as the whole content of `dir`, atomically.
+/// Writes `artifacts` as the whole content of `dir`, atomically (the
+/// artifacts already hold their `manifest.json`). See [`write_with`].
+pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Result<()> {
+    write_with(dir, inputs, |sink: &StagingSink| {
+        for a in artifacts {
+            sink.put(a.clone())?;
+        }
+        Ok::<(), io::Error>(())
+    })
+    .map(|_| ())
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// The previous build's manifest: path → sha256.
+fn previous_hashes(dir: &Path) -> HashMap<String, [u8; 32]> {
+    let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
+        return HashMap::new();
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return HashMap::new();
+    };
+    doc.get("artifacts")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    Some((
+                        e.get("path")?.as_str()?.to_string(),
+                        unhex(e.get("sha256")?.as_str()?)?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Builds the whole content of `dir` atomically: `produce` puts every
+/// artifact (and, last, the manifest) into a [`StagingSink`], which writes
+/// them into a staging folder beside `dir`; then the staging folder
+/// replaces `dir` with renames. When `produce` fails, `dir` is left as it
+/// was.
 ///
 /// Never deletes what it did not write: it refuses when `dir` holds anything
 /// the previous `manifest.json` does not list, or when one of `inputs` (the
 /// spec's own files) lies inside `dir`.
-pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Result<()> {
+pub fn write_with<E: From<io::Error>>(
+    dir: &Path,
+    inputs: &[PathBuf],
+    produce: impl FnOnce(&StagingSink) -> Result<(), E>,
+) -> Result<WriteStats, E> {
     // `-o .` or `-o out/`: work on the folder's real name and parent.
     let dir = &absolute(dir)?;
     let real_dir = std::fs::canonicalize(dir).ok();
@@ -147,8 +481,13 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
         .into_iter()
         .collect();
     if !inside.is_empty() {
-        return Err(refuse(dir, "the spec's own files are inside it", &inside));
+        return Err(refuse(dir, "the spec's own files are inside it", &inside).into());
     }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _lock = Lock::acquire(dir, LOCK_WAIT)?;
+    sweep(dir)?;
     if dir.exists() {
         let is_ours = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)?.next().is_none();
@@ -159,7 +498,8 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
                     "{} exists and was not written by scalec (no {MANIFEST}); choose a new or empty folder",
                     dir.display()
                 ),
-            ));
+            )
+            .into());
         }
         if is_ours {
             let foreign = foreign_entries(dir)?;
@@ -168,7 +508,8 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
                     dir,
                     "it holds what the previous build did not write",
                     &foreign,
-                ));
+                )
+                .into());
             }
         }
     }
@@ -176,21 +517,32 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?;
     }
-    let result = (|| {
-        std::fs::create_dir_all(&staging)?;
-        for a in artifacts {
-            let path = safe_join(&staging, &a.path)?;
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&path, a.contents.as_bytes())?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
+    std::fs::create_dir_all(&staging)?;
+    let sink = StagingSink {
+        root: staging.clone(),
+        previous: dir
+            .join(MANIFEST)
+            .is_file()
+            .then(|| (dir.clone(), previous_hashes(dir))),
+        made_dirs: Mutex::new(HashSet::new()),
+        ledger: Ledger::default(),
+        linked: AtomicUsize::new(0),
+        written: AtomicUsize::new(0),
+    };
+    let started = Instant::now();
+    if let Err(e) = produce(&sink) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
+    let mut stats = WriteStats {
+        files: sink.ledger.count(),
+        written: sink.written.load(Ordering::Relaxed),
+        unchanged: sink.linked.load(Ordering::Relaxed),
+        stage: started.elapsed(),
+        swap: Duration::ZERO,
+        cleanup: Duration::ZERO,
+    };
+    let started = Instant::now();
     if dir.exists() {
         let old = sibling(dir, "old");
         if old.exists() {
@@ -201,15 +553,141 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
             // Put the previous output back.
             let _ = std::fs::rename(&old, dir);
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
+            return Err(e.into());
         }
+        stats.swap = started.elapsed();
         // The new output is in place: a folder left behind is only litter.
+        let started = Instant::now();
         let _ = std::fs::remove_dir_all(&old);
+        stats.cleanup = started.elapsed();
     } else {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
         std::fs::rename(&staging, dir)?;
+        stats.swap = started.elapsed();
+    }
+    Ok(stats)
+}
+
+/// The lock file of an output folder: `.NAME.scalec-lock` beside it,
+/// created exclusively and holding the builder's pid; removed on drop.
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+}
+
+fn sibling_name(dir: &Path) -> (PathBuf, String) {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    (parent, name)
+}
+
+/// Whether a process of that id runs (on Linux, from `/proc`; elsewhere
+/// every process is assumed to run, so nothing of another build is ever
+/// removed).
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+impl Lock {
+    fn acquire(dir: &Path, wait: Duration) -> io::Result<Lock> {
+        let (parent, name) = sibling_name(dir);
+        let path = parent.join(format!(".{name}.scalec-lock"));
+        let started = Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(f, "{}", std::process::id())?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    match holder {
+                        // A lock of a process that is gone is stale.
+                        Some(pid) if !alive(pid) => {
+                            let _ = std::fs::remove_file(&path);
+                            continue;
+                        }
+                        _ if started.elapsed() >= wait => {
+                            let who = holder
+                                .map(|p| format!("process {p}"))
+                                .unwrap_or_else(|| "another process".into());
+                            return Err(io::Error::new(
+                                io::ErrorKind::WouldBlock,
+                                format!(
+                                    "another scalec build ({who}) is writing {}; waited {}s. If no build runs, remove {}",
+                                    dir.display(),
+                                    wait.as_secs(),
+                                    path.display()
+                                ),
+                            ));
+                        }
+                        _ => std::thread::sleep(Duration::from_millis(50)),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Under the lock: puts back the previous tree if a build was killed
+/// between its two renames, and removes the staging folders of builds that
+/// no longer run.
+fn sweep(dir: &Path) -> io::Result<()> {
+    let (parent, name) = sibling_name(dir);
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Ok(());
+    };
+    let mut stale = Vec::new();
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        for tag in ["new", "old"] {
+            let prefix = format!(".{name}.scalec-{tag}-");
+            if let Some(pid) = file
+                .strip_prefix(&prefix)
+                .and_then(|p| p.parse::<u32>().ok())
+            {
+                if !alive(pid) {
+                    stale.push((tag, e.path()));
+                }
+            }
+        }
+    }
+    stale.sort();
+    for (tag, path) in stale {
+        if tag == "old" && !dir.exists() && path.join(MANIFEST).is_file() {
+            // Killed after moving the old tree aside, before moving the
+            // new one in: the old tree is the output.
+            std::fs::rename(&path, dir)?;
+        } else {
+            std::fs::remove_dir_all(&path)?;
+        }
     }
     Ok(())
 }
@@ -250,36 +728,43 @@ pub enum Drift {
 
 /// Compares `dir` with `artifacts` without writing anything.
 pub fn check(dir: &Path, artifacts: &[Artifact]) -> io::Result<Vec<Drift>> {
-    let mut out = Vec::new();
-    for a in artifacts {
-        let path = safe_join(dir, &a.path)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let old = String::from_utf8_lossy(&bytes);
-                if old != a.contents {
-                    let diff = similar::TextDiff::from_lines(old.as_ref(), a.contents.as_str())
-                        .unified_diff()
-                        .context_radius(3)
-                        .header(&format!("a/{}", a.path), &format!("b/{}", a.path))
-                        .to_string();
-                    out.push(Drift::Changed {
-                        path: a.path.clone(),
-                        diff,
-                    });
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => out.push(Drift::Missing {
-                path: a.path.clone(),
-            }),
-            Err(e) => return Err(e),
-        }
-    }
-    if dir.is_dir() {
-        let files: std::collections::BTreeSet<&str> =
-            artifacts.iter().map(|a| a.path.as_str()).collect();
-        let mut folders = std::collections::BTreeSet::new();
+    check_with(dir, |sink: &CheckSink| {
         for a in artifacts {
-            let mut rest = a.path.as_str();
+            sink.put(a.clone())?;
+        }
+        Ok::<(), io::Error>(())
+    })
+    .map(|(drift, _)| drift)
+}
+
+/// Compares `dir` with what `produce` puts into a [`CheckSink`] (each
+/// artifact as it is made), then lists what the folder holds beyond it.
+/// Writes nothing. Differences come sorted by path, the manifest last,
+/// with the number of artifacts compared.
+pub fn check_with<E: From<io::Error>>(
+    dir: &Path,
+    produce: impl FnOnce(&CheckSink) -> Result<(), E>,
+) -> Result<(Vec<Drift>, usize), E> {
+    let sink = CheckSink {
+        dir: dir.to_path_buf(),
+        ledger: Ledger::default(),
+        drift: Mutex::new(Vec::new()),
+    };
+    produce(&sink)?;
+    let mut out = sink.drift.into_inner().unwrap_or_else(|e| e.into_inner());
+    let key = |d: &Drift| -> (bool, String) {
+        let p = match d {
+            Drift::Changed { path, .. } | Drift::Missing { path } | Drift::Extra { path } => path,
+        };
+        (p == MANIFEST, p.clone())
+    };
+    out.sort_by_key(key);
+    let files = sink.ledger.paths();
+    let compared = files.len();
+    if dir.is_dir() {
+        let mut folders = HashSet::new();
+        for p in &files {
+            let mut rest = p.as_str();
             while let Some(i) = rest.rfind('/') {
                 rest = &rest[..i];
                 folders.insert(format!("{rest}/"));
@@ -287,22 +772,26 @@ pub fn check(dir: &Path, artifacts: &[Artifact]) -> io::Result<Vec<Drift>> {
         }
         let mut existing = Vec::new();
         walk_all(dir, dir, &mut existing)?;
+        let mut reported: Option<String> = None;
         for p in existing {
             let ours = if p.ends_with('/') {
                 folders.contains(&p)
             } else {
-                files.contains(p.as_str())
+                files.contains(&p)
             };
             // Report a foreign folder once, not each file inside it.
-            let inside_reported = out.iter().any(|d| {
-                matches!(d, Drift::Extra { path } if path.ends_with('/') && p.starts_with(path.as_str()))
-            });
-            if !ours && !inside_reported {
+            if reported.as_deref().is_some_and(|r| p.starts_with(r)) {
+                continue;
+            }
+            if !ours {
+                if p.ends_with('/') {
+                    reported = Some(p.clone());
+                }
                 out.push(Drift::Extra { path: p });
             }
         }
     }
-    Ok(out)
+    Ok((out, compared))
 }
 
 /// Every file and folder below `dir`, relative, folders ending in `/`.
@@ -479,6 +968,70 @@ mod tests {
         std::fs::write(tmp.join("x.yaml"), "x").unwrap();
         assert!(write(&tmp, &build(&[]), &[]).is_err());
         assert!(tmp.join("x.yaml").is_file());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_second_build_waits_for_the_lock_then_fails_clearly() {
+        let tmp = tmp("lock");
+        let dir = tmp.join("out");
+        let held = Lock::acquire(&dir, LOCK_WAIT).unwrap();
+        let started = Instant::now();
+        let err = Lock::acquire(&dir, Duration::from_millis(150))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() >= Duration::from_millis(150), "it waited");
+        assert!(err.contains("another scalec build"), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        drop(held);
+        let again = Lock::acquire(&dir, Duration::from_millis(150));
+        assert!(again.is_ok(), "the lock is free once dropped");
+        drop(again);
+        // A lock left by a process that is gone is taken over.
+        std::fs::write(tmp.join(".out.scalec-lock"), "4194399\n").unwrap();
+        assert!(Lock::acquire(&dir, Duration::from_millis(150)).is_ok());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn unchanged_files_keep_their_inode_and_edited_ones_are_rewritten() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tmp("links");
+        let dir = tmp.join("out");
+        let ino = |p: &str| std::fs::metadata(dir.join(p)).unwrap().ino();
+        write(
+            &dir,
+            &build(&[("a.yaml", "a\n"), ("b.yaml", "b\n"), ("c.yaml", "c\n")]),
+            &[],
+        )
+        .unwrap();
+        let (a, b) = (ino("a.yaml"), ino("b.yaml"));
+        // Someone edits c.yaml by hand; the manifest still lists the old hash.
+        std::fs::write(dir.join("c.yaml"), "edited\n").unwrap();
+        let c_edited = ino("c.yaml");
+        write(
+            &dir,
+            &build(&[("a.yaml", "a\n"), ("b.yaml", "B\n"), ("c.yaml", "c\n")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ino("a.yaml"), a, "unchanged: the same file");
+        assert_ne!(ino("b.yaml"), b, "changed: a new file");
+        assert_eq!(std::fs::read_to_string(dir.join("b.yaml")).unwrap(), "B\n");
+        assert_ne!(ino("c.yaml"), c_edited, "edited on disk: rewritten");
+        assert_eq!(std::fs::read_to_string(dir.join("c.yaml")).unwrap(), "c\n");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_path_generated_twice_fails_the_build_and_keeps_the_output() {
+        let tmp = tmp("twice");
+        let dir = tmp.join("out");
+        write(&dir, &build(&[("a.yaml", "a\n")]), &[]).unwrap();
+        let twice = vec![art("x.yaml", "1"), art("x.yaml", "2")];
+        let err = write(&dir, &twice, &[]).unwrap_err().to_string();
+        assert!(err.contains("generated twice"), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.join("a.yaml")).unwrap(), "a\n");
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

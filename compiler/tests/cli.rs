@@ -560,3 +560,123 @@ fn a_walked_folder_cannot_link_out() {
         "{stderr}"
     );
 }
+
+/// Inode and modification time of every file below `dir`, by path.
+fn stamps(dir: &Path) -> std::collections::BTreeMap<String, (u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, (m.ino(), m.modified().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// A rebuild after one service changed touches only that service's files
+/// (and the manifest): every other file keeps its inode and mtime.
+#[test]
+fn a_rebuild_touches_only_what_changed() {
+    let dir = tmp("rebuild-unchanged");
+    let spec = dir.join("triage.scale");
+    let text = std::fs::read_to_string(triage().join("triage.scale")).unwrap();
+    std::fs::write(&spec, &text).unwrap();
+    let out = dir.join("out");
+    let build = || {
+        let o = scalec()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    build();
+    let before_bytes: std::collections::BTreeMap<String, Vec<u8>> =
+        read_tree(&out).into_iter().collect();
+    let before = stamps(&out);
+    // Let a rewritten file get a visibly different mtime.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let changed = text.replace(
+        "ghcr.io/acme/triage-api:1.8.0",
+        "ghcr.io/acme/triage-api:1.8.1",
+    );
+    assert_ne!(changed, text, "the example names the api image");
+    std::fs::write(&spec, changed).unwrap();
+    let stderr = build();
+    let after_bytes: std::collections::BTreeMap<String, Vec<u8>> =
+        read_tree(&out).into_iter().collect();
+    let after = stamps(&out);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    let mut rewritten = Vec::new();
+    for (path, stamp) in &after {
+        if before_bytes[path] == after_bytes[path] {
+            assert_eq!(
+                &before[path], stamp,
+                "{path} did not change but was rewritten"
+            );
+        } else {
+            rewritten.push(path.as_str());
+        }
+    }
+    assert!(!rewritten.is_empty(), "the image change shows somewhere");
+    for path in &rewritten {
+        assert!(
+            path.starts_with("k8s/api.") || *path == "manifest.json",
+            "{path} changed, but only the api service did"
+        );
+    }
+    assert!(
+        stderr.contains(&format!("({} unchanged)", after.len() - rewritten.len())),
+        "{stderr}"
+    );
+}
+
+/// A build killed after moving the old tree aside leaves it in a staging
+/// folder of a process that no longer runs; the next build puts it back
+/// (then replaces it as usual), and removes a dead build's staging folder.
+#[test]
+fn a_build_recovers_what_a_killed_build_left() {
+    let dir = tmp("killed-build");
+    let out = dir.join("out");
+    let build = || {
+        scalec()
+            .arg("build")
+            .arg(triage())
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    assert!(build().status.success());
+    let tree = read_tree(&out);
+    // A pid that cannot be running: above Linux's pid_max limit.
+    let dead = 4_194_399u32;
+    let old = dir.join(format!(".out.scalec-old-{dead}"));
+    let new = dir.join(format!(".out.scalec-new-{dead}"));
+    std::fs::rename(&out, &old).unwrap();
+    std::fs::create_dir_all(new.join("k8s")).unwrap();
+    std::fs::write(new.join("k8s/half.yaml"), "half").unwrap();
+    let o = build();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(read_tree(&out), tree);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["out"], "no staging folder or lock is left");
+}

@@ -10,6 +10,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod index;
+mod words;
+pub use index::{Entity, Origins};
+pub use words::{BreakerEvent, DriftSignal, RouteClass, Severity, StageKind};
+
 pub const IR_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +32,15 @@ pub struct Ir {
     pub chaos: Vec<Chaos>,
     pub gates: Vec<Gate>,
     pub observe: Option<Observe>,
+    /// Where each IR entity was declared, for diagnostics a backend raises
+    /// (a target that cannot express a construct points at it). Not part
+    /// of `ir.json`; empty after deserialisation. Ignored by `==`: two IRs
+    /// are equal when their content is ([`Origins`]' `PartialEq`).
+    #[serde(skip)]
+    pub origins: Origins,
+    /// Name → position lookups, built on first use (never serialised).
+    #[serde(skip)]
+    pub(crate) index: index::Index,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,7 +192,7 @@ pub struct Route {
     /// As written: `/v1/reports/{id}`.
     pub path: String,
     /// `read`, `write`, `admin`, … (default `read` for GET/HEAD, else `write`).
-    pub class: String,
+    pub class: RouteClass,
     /// The effective budget: the route's own, else the service's, else `std.budgets.web`.
     pub budget: Budget,
     /// The named budget it came from, if any.
@@ -345,7 +359,7 @@ pub struct AlertPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BurnWindow {
     /// `page` or `ticket`.
-    pub severity: String,
+    pub severity: Severity,
     pub long_ms: f64,
     pub short_ms: f64,
     /// Burn-rate factor, already scaled to the SLO's window.
@@ -368,7 +382,7 @@ pub struct LoadTest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     /// `ramp`, `burst`, `hold`, `soak`.
-    pub kind: String,
+    pub kind: StageKind,
     pub from_rps: f64,
     pub to_rps: f64,
     pub duration_ms: f64,
@@ -403,7 +417,7 @@ pub struct Expectation {
     pub probe: String,
     pub service: String,
     /// `opens`, `closes`, in order.
-    pub events: Vec<String>,
+    pub events: Vec<BreakerEvent>,
     pub within_ms: f64,
 }
 
@@ -438,7 +452,7 @@ pub struct Observe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// `token_usage`, `error_taxonomy`.
-    pub signal: String,
+    pub signal: DriftSignal,
     /// Largest allowed change, a fraction.
     pub max_change: f64,
     /// Comparison period in ms (weekly = 7d).
@@ -456,7 +470,9 @@ impl Service {
 }
 
 impl Ir {
+    /// The service of that name, in O(1) (an index built on first use; a
+    /// service added to `services` afterwards is still found).
     pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services.iter().find(|s| s.name == name)
+        self.index.service(&self.services, name)
     }
 }

@@ -228,9 +228,9 @@ fn lower_stages(cx: &mut Checker, b: &Block, peak: Option<f64>) -> Option<Vec<ir
             None => a,
         };
         let d = cx.positive(duration, Dim::Duration, false);
-        match (a, bv, d) {
-            (Some(a), Some(bv), Some(d)) => out.push(ir::Stage {
-                kind: kind.name.clone(),
+        match (a, bv, d, kind.name.parse::<ir::StageKind>().ok()) {
+            (Some(a), Some(bv), Some(d), Some(kind)) => out.push(ir::Stage {
+                kind,
                 from_rps: a,
                 to_rps: bv,
                 duration_ms: d,
@@ -382,7 +382,7 @@ fn expectation(
             cx.diags.push(d);
             return None;
         }
-        evs.push(e.name.clone());
+        evs.extend(e.name.parse::<ir::BreakerEvent>().ok());
     }
     let within_ms = cx.positive(within, Dim::Duration, false)?;
     Some(ir::Expectation {

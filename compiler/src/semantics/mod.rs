@@ -9,6 +9,7 @@ mod exercises;
 mod fields;
 mod graph;
 pub mod model;
+mod origins;
 mod policies;
 pub mod query;
 mod record;
@@ -157,6 +158,8 @@ pub fn analyze(project: &Project) -> Analysis {
             chaos,
             gates,
             observe,
+            origins: origins::collect(&cx),
+            index: Default::default(),
         }),
         _ => None,
     };

@@ -434,7 +434,7 @@ pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
             if let Some(e) = df.expr(cx, &field.key.name) {
                 if let Some(v) = cx.positive(e, Dim::Fraction, false) {
                     drift.push(ir::Drift {
-                        signal: field.key.name.clone(),
+                        signal: field.key.name.as_str().into(),
                         max_change: v,
                         compare_ms,
                     });

@@ -722,7 +722,7 @@ fn lower_route(
         name: name.to_string(),
         method,
         path,
-        class,
+        class: class.into(),
         budget,
         budget_name,
         auth,

@@ -147,7 +147,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
             continue;
         }
         windows.push(BurnWindow {
-            severity: w.severity.clone(),
+            severity: w.severity,
             long_ms: w.long_ms,
             short_ms: w.short_ms,
             factor: super::values::tidy(factor),
@@ -264,7 +264,7 @@ fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()>
 #[derive(Clone)]
 pub(crate) struct PolicyWindow {
     name: String,
-    severity: String,
+    severity: ir::Severity,
     long_ms: f64,
     short_ms: f64,
     share: f64,
@@ -332,7 +332,8 @@ fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Pol
         let f = cx.fields(block, &schema::WINDOW);
         let severity = f
             .required(cx, "severity", "page")
-            .and_then(|e| cx.word(e, schema::words(&schema::WINDOW, "severity")));
+            .and_then(|e| cx.word(e, schema::words(&schema::WINDOW, "severity")))
+            .and_then(|w| w.parse::<ir::Severity>().ok());
         let long_e = f.required(cx, "long", "1h");
         let long = long_e.and_then(|e| cx.positive(e, Dim::Duration, false));
         let short_e = f.required(cx, "short", "5m");

@@ -56,7 +56,7 @@ fn route(name: &str, method: Method, path: &str, class: &str, budget: Budget) ->
 /// (2h) and 10% in 3d (6h) ticket.
 pub fn multiwindow(period_ms: f64) -> AlertPolicy {
     let w = |severity: &str, long_ms: f64, short_ms: f64, share: f64| BurnWindow {
-        severity: severity.into(),
+        severity: severity.parse().expect("page or ticket"),
         long_ms,
         short_ms,
         factor: burn_factor(share, period_ms, long_ms),
@@ -173,7 +173,7 @@ pub fn variants() -> Ir {
     ir.services = vec![web, worker, legacy, service("cache", ServiceKind::Redis)];
     let week = 7.0 * DAY;
     let w = |severity: &str, long_ms: f64, short_ms: f64, share: f64| BurnWindow {
-        severity: severity.into(),
+        severity: severity.parse().expect("page or ticket"),
         long_ms,
         short_ms,
         factor: burn_factor(share, week, long_ms),

@@ -22,7 +22,7 @@
 
 use super::objects::*;
 use super::workload::labels;
-use crate::backends::prometheus::promql;
+use crate::backends::common::promql;
 use crate::ir::{Autoscale, Service};
 use std::collections::BTreeMap;
 

@@ -16,35 +16,51 @@
 //! `app.kubernetes.io/component: slo` or `drift`. (A Prometheus picks
 //! PrometheusRules by its `ruleSelector`; match on these labels there.)
 
-use super::prometheus::{observe, slo::SloPlan, yaml_artifact};
-use super::{Artifact, Meta};
+use super::common::rules::{drift, slo::SloPlan, RuleGroup};
+use super::common::{k8s_labels, yaml::yaml_artifact};
+use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
 use crate::ir::Ir;
+use rayon::prelude::*;
 
 pub mod autoscale;
-pub mod names;
 pub mod objects;
 pub mod workload;
+
+/// Object names ([`crate::backends::common::k8s_names`]).
+pub use super::common::k8s_names as names;
 
 use autoscale::Scaler;
 use names::Names;
 use objects::{Labels, Object, ObjectMeta, PrometheusRuleSpec};
+
+/// `k8s`: Deployments, Services, PDBs, autoscalers and PrometheusRules.
+pub struct Kubernetes;
+
+impl Backend for Kubernetes {
+    fn name(&self) -> &'static str {
+        "k8s"
+    }
+    fn description(&self) -> &'static str {
+        "Kubernetes manifests: Deployment, Service, PDB, HPA or KEDA ScaledObject, PrometheusRule"
+    }
+    fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
+        super::check_slos(ir)?;
+        write(ir, meta, sink)
+    }
+}
 
 /// The PrometheusRule of the `observe` block is named like this identifier
 /// (in the same name table as the SLOs, so they cannot clash).
 const OBSERVE_RULE: &str = "observe_drift";
 
 fn rule_labels(app: &str, component: &str) -> Labels {
-    let mut l = Labels::new();
-    l.insert("app.kubernetes.io/component".into(), component.into());
-    l.insert("app.kubernetes.io/managed-by".into(), "scalec".into());
-    l.insert("app.kubernetes.io/part-of".into(), app.into());
-    l
+    k8s_labels::component(app, component)
 }
 
 fn prometheus_rule(
     name: &str,
     labels: Labels,
-    groups: Vec<super::prometheus::RuleGroup>,
+    groups: Vec<RuleGroup>,
 ) -> Object<PrometheusRuleSpec> {
     Object {
         api_version: "monitoring.coreos.com/v1",
@@ -57,31 +73,43 @@ fn prometheus_rule(
     }
 }
 
+/// Every artifact of the target, sorted by path.
 pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
+    let sink = Collect::default();
+    // A `Collect` sink cannot fail; an SLO the target cannot plan is left
+    // out (`Backend::emit` reports it).
+    let _ = write(ir, meta, &sink);
+    sink.into_sorted()
+}
+
+/// Writes the target's artifacts into `sink`, services and SLOs in parallel.
+pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let app = names::single(&ir.app.name);
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
-    let mut out = Vec::new();
-    for svc in ir.services.iter().filter(|s| s.is_workload()) {
-        let name = services.get(&svc.name);
-        let scaler = autoscale::scaler(&app, &ir.app.prometheus_url, name, svc);
-        let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
-        out.push(yaml_artifact(
-            file("deployment"),
-            meta,
-            &workload::deployment(&app, name, svc, scaler.is_some()),
-        ));
-        out.push(yaml_artifact(
-            file("service"),
-            meta,
-            &workload::service(&app, name, svc),
-        ));
-        out.push(yaml_artifact(file("pdb"), meta, &workload::pdb(&app, name)));
-        match &scaler {
-            Some(Scaler::Hpa(h)) => out.push(yaml_artifact(file("hpa"), meta, h)),
-            Some(Scaler::Keda(k)) => out.push(yaml_artifact(file("scaledobject"), meta, k)),
-            None => {}
-        }
-    }
+    ir.services
+        .par_iter()
+        .filter(|s| s.is_workload())
+        .try_for_each(|svc| -> std::io::Result<()> {
+            let name = services.get(&svc.name);
+            let scaler = autoscale::scaler(&app, &ir.app.prometheus_url, name, svc);
+            let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
+            sink.put(yaml_artifact(
+                file("deployment"),
+                meta,
+                &workload::deployment(&app, name, svc, scaler.is_some()),
+            ))?;
+            sink.put(yaml_artifact(
+                file("service"),
+                meta,
+                &workload::service(&app, name, svc),
+            ))?;
+            sink.put(yaml_artifact(file("pdb"), meta, &workload::pdb(&app, name)))?;
+            match &scaler {
+                Some(Scaler::Hpa(h)) => sink.put(yaml_artifact(file("hpa"), meta, h)),
+                Some(Scaler::Keda(k)) => sink.put(yaml_artifact(file("scaledobject"), meta, k)),
+                None => Ok(()),
+            }
+        })?;
 
     let observe = ir.observe.as_ref().filter(|o| !o.drift.is_empty());
     let rules = Names::new(
@@ -90,22 +118,25 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
             .map(|s| s.name.as_str())
             .chain(observe.map(|_| OBSERVE_RULE)),
     );
-    for slo in &ir.slos {
-        let name = rules.get(&slo.name);
-        let groups = SloPlan::new(ir, slo).groups();
-        out.push(yaml_artifact(
-            format!("k8s/{name}.prometheusrule.yaml"),
-            meta,
-            &prometheus_rule(name, rule_labels(&app, "slo"), groups),
-        ));
-    }
+    ir.slos
+        .par_iter()
+        .try_for_each(|slo| -> Result<(), EmitError> {
+            let name = rules.get(&slo.name);
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
+            sink.put(yaml_artifact(
+                format!("k8s/{name}.prometheusrule.yaml"),
+                meta,
+                &prometheus_rule(name, rule_labels(&app, "slo"), plan.groups()),
+            ))?;
+            Ok(())
+        })?;
     if let Some(obs) = observe {
         let name = rules.get(OBSERVE_RULE);
-        out.push(yaml_artifact(
+        sink.put(yaml_artifact(
             format!("k8s/{name}.prometheusrule.yaml"),
             meta,
-            &prometheus_rule(name, rule_labels(&app, "drift"), observe::groups(ir, obs)),
-        ));
+            &prometheus_rule(name, rule_labels(&app, "drift"), drift::groups(ir, obs)),
+        ))?;
     }
-    out
+    Ok(())
 }

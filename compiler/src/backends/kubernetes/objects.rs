@@ -2,11 +2,10 @@
 //! the fields we set, named as the API names them. Optional fields are left
 //! out when unset, maps are ordered, so the YAML is deterministic.
 
-use crate::backends::prometheus::RuleGroup;
+pub use crate::backends::common::k8s_labels::Labels;
+use crate::backends::common::rules::RuleGroup;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-pub type Labels = BTreeMap<String, String>;
 
 /// An integer or a string (`maxUnavailable: 1`, `port: http`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -30,21 +30,7 @@ use std::collections::BTreeMap;
 
 pub const DEFAULT_PORT: u16 = 8080;
 
-/// Standard labels of every object of a workload.
-pub fn labels(app: &str, name: &str) -> Labels {
-    let mut l = selector(app, name);
-    l.insert("app.kubernetes.io/managed-by".into(), "scalec".into());
-    l
-}
-
-/// The labels that select a workload's pods (immutable on a Deployment,
-/// so kept to two).
-pub fn selector(app: &str, name: &str) -> Labels {
-    let mut l = Labels::new();
-    l.insert("app.kubernetes.io/name".into(), name.into());
-    l.insert("app.kubernetes.io/part-of".into(), app.into());
-    l
-}
+pub use crate::backends::common::k8s_labels::{selector, workload as labels};
 
 /// `500m`, `2`.
 pub fn cpu_quantity(millicores: u32) -> String {

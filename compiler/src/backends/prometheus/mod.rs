@@ -11,71 +11,33 @@
 //! prometheus/observe.rules.yml   prometheus/observe.rules.test.yml
 //! ```
 //!
-//! The rule groups are typed values ([`RuleGroup`]); the Kubernetes target
+//! The rule groups are typed values
+//! ([`crate::backends::common::rules::RuleGroup`]); the Kubernetes target
 //! wraps the very same groups in a `PrometheusRule`.
 
-use super::{Artifact, Meta};
+use super::common::rules::slo::SloPlan;
+use super::common::yaml::yaml_artifact;
+use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
 use crate::ir::Ir;
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use rayon::prelude::*;
+use std::collections::BTreeSet;
 
 pub mod observe;
-pub mod promql;
 pub mod promtool_test;
-pub mod slo;
 
-/// A Prometheus rule file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleFile {
-    pub groups: Vec<RuleGroup>,
-}
+/// `prometheus`: SLO rule files with their promtool tests, drift alerts.
+pub struct Prometheus;
 
-/// One rule group; its rules run in order, each seeing the ones before.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleGroup {
-    pub name: String,
-    pub rules: Vec<Rule>,
-}
-
-/// A recording rule (`record`) or an alerting rule (`alert`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rule {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert: Option<String>,
-    pub expr: String,
-    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
-    pub for_: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl Rule {
-    pub fn record(
-        name: impl Into<String>,
-        expr: impl Into<String>,
-        labels: BTreeMap<String, String>,
-    ) -> Self {
-        Rule {
-            record: Some(name.into()),
-            alert: None,
-            expr: expr.into(),
-            for_: None,
-            labels,
-            annotations: BTreeMap::new(),
-        }
+impl Backend for Prometheus {
+    fn name(&self) -> &'static str {
+        "prometheus"
     }
-}
-
-/// A YAML artifact built from a typed value, headed by the build header.
-pub(crate) fn yaml_artifact<T: Serialize>(path: String, meta: &Meta, value: &T) -> Artifact {
-    let body = yaml_serde::to_string(value).expect("generated values serialise to YAML");
-    Artifact {
-        path,
-        contents: format!("{}{}", meta.header("#"), body),
+    fn description(&self) -> &'static str {
+        "Prometheus multiwindow burn-rate SLO rules and drift alerts, each with a promtool test file"
+    }
+    fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
+        super::check_slos(ir)?;
+        write(ir, meta, sink)
     }
 }
 
@@ -109,46 +71,63 @@ fn file_stem(name: &str, taken: &mut BTreeSet<String>) -> String {
     stem
 }
 
+/// Every artifact of the target, sorted by path.
 pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
-    let mut out = Vec::new();
+    let sink = Collect::default();
+    // A `Collect` sink cannot fail; an SLO the target cannot plan is left
+    // out (`Backend::emit` reports it).
+    let _ = write(ir, meta, &sink);
+    sink.into_sorted()
+}
+
+/// Writes the target's artifacts into `sink`, SLOs in parallel. The
+/// promtool test search runs once per SLO shape ([`promtool_test::Searches`]).
+pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let mut taken = BTreeSet::new();
     // SLO files keep their names; `observe` is allocated last.
-    for slo in &ir.slos {
-        let stem = file_stem(&slo.name, &mut taken);
-        let plan = slo::SloPlan::new(ir, slo);
-        let rules = plan.rule_file();
-        let rules_name = format!("{stem}.rules.yml");
-        out.push(yaml_artifact(
-            format!("prometheus/{rules_name}"),
-            meta,
-            &rules,
-        ));
-        let test = promtool_test::slo_tests(&plan, &rules_name);
-        out.push(yaml_artifact(
-            format!("prometheus/{stem}.rules.test.yml"),
-            meta,
-            &test,
-        ));
-    }
+    let stems: Vec<String> = ir
+        .slos
+        .iter()
+        .map(|slo| file_stem(&slo.name, &mut taken))
+        .collect();
+    let searches = promtool_test::Searches::default();
+    ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
+        |(slo, stem)| -> Result<(), EmitError> {
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
+            let rules_name = format!("{stem}.rules.yml");
+            sink.put(yaml_artifact(
+                format!("prometheus/{rules_name}"),
+                meta,
+                &plan.rule_file(),
+            ))?;
+            let test = searches.slo_tests(&plan, &rules_name);
+            sink.put(yaml_artifact(
+                format!("prometheus/{stem}.rules.test.yml"),
+                meta,
+                &test,
+            ))?;
+            Ok(())
+        },
+    )?;
     if let Some(obs) = &ir.observe {
         if !obs.drift.is_empty() {
             let stem = file_stem("observe", &mut taken);
             let rules_name = format!("{stem}.rules.yml");
-            let rules = observe::rule_file(ir, obs);
-            out.push(yaml_artifact(
+            let rules = super::common::rules::drift::rule_file(ir, obs);
+            sink.put(yaml_artifact(
                 format!("prometheus/{rules_name}"),
                 meta,
                 &rules,
-            ));
+            ))?;
             let test = observe::tests(ir, obs, &rules_name);
-            out.push(yaml_artifact(
+            sink.put(yaml_artifact(
                 format!("prometheus/{stem}.rules.test.yml"),
                 meta,
                 &test,
-            ));
+            ))?;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

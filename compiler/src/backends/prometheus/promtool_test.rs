@@ -36,10 +36,11 @@
 //! error series at all) and checks that the SLI reads 0, the period ratio
 //! 0, the remaining budget 1, and that nothing fires.
 
-use super::promql::{self, Matcher};
-use super::slo::{Severity, SliSource, SloPlan};
+use crate::backends::common::promql::{self, Matcher};
+use crate::backends::common::rules::slo::{Severity, SliSource, SloPlan};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A `promtool test rules` file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +146,7 @@ pub(crate) fn close_to(
 }
 
 /// Timing and scale shared by every group of one SLO's tests.
+#[derive(Debug, Clone)]
 struct Setup {
     sample_ms: u64,
     eval_ms: u64,
@@ -219,7 +221,112 @@ fn round_down(ms: u64, step: u64) -> u64 {
     ms / step * step
 }
 
+/// What the promtool test search depends on: the SLO's shape (objective,
+/// period, windows, severities and factors), not its names, labels or
+/// metrics. SLOs of one shape share one search.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ShapeKey {
+    objective: u64,
+    period_ms: u64,
+    windows_ms: Vec<u64>,
+    /// Per severity: its name and its (short, long, factor) pairs, as bits.
+    severities: Vec<(String, Vec<PairBits>)>,
+}
+
+/// A window pair's (short, long, factor), as the bits of the floats.
+type PairBits = (u64, u64, u64);
+
+impl ShapeKey {
+    fn of(plan: &SloPlan) -> Self {
+        ShapeKey {
+            objective: plan.slo.objective.to_bits(),
+            period_ms: plan.period_ms,
+            windows_ms: plan.windows_ms.clone(),
+            severities: plan
+                .severities
+                .iter()
+                .map(|s| {
+                    let pairs = s
+                        .windows
+                        .iter()
+                        .map(|w| {
+                            (
+                                w.short_ms.to_bits(),
+                                w.long_ms.to_bits(),
+                                w.factor.to_bits(),
+                            )
+                        })
+                        .collect();
+                    (s.name.clone(), pairs)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The outcome of the search for one SLO shape: the setup, and for every
+/// window pair of every severity (in order) the run that makes it fire and
+/// the one that keeps it quiet, when there is one.
+#[derive(Debug)]
+struct Searched {
+    setup: Setup,
+    /// `[fires, quiet]` per window pair, severities in order.
+    picks: Vec<[Option<Pick>; 2]>,
+}
+
+impl Searched {
+    fn new(plan: &SloPlan) -> Self {
+        let setup = setup(plan);
+        let picks = plan
+            .severities
+            .iter()
+            .flat_map(|sev| sev.windows.iter().map(move |w| (sev, *w)))
+            .map(|(sev, w)| {
+                [
+                    search_pair(plan, &setup, sev, w, true),
+                    search_pair(plan, &setup, sev, w, false),
+                ]
+            })
+            .collect();
+        Searched { setup, picks }
+    }
+}
+
+/// The promtool test searches of one build, one per SLO shape; shared by
+/// the threads that render the tests.
+#[derive(Debug, Default)]
+pub struct Searches {
+    by_shape: Mutex<HashMap<ShapeKey, SearchCell>>,
+}
+
+/// One shape's search, run by the first thread that needs it.
+type SearchCell = Arc<OnceLock<Searched>>;
+
+impl Searches {
+    /// The test file for one SLO, searching only when no SLO of its shape
+    /// was searched before.
+    pub fn slo_tests(&self, plan: &SloPlan, rules_file: &str) -> TestFile {
+        let cell = {
+            let mut map = self.by_shape.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(map.entry(ShapeKey::of(plan)).or_default())
+        };
+        let searched = cell.get_or_init(|| Searched::new(plan));
+        render(plan, searched, rules_file)
+    }
+
+    /// How many shapes were searched.
+    pub fn shapes(&self) -> usize {
+        self.by_shape.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// The test file for one SLO (a search of its own; a build shares them
+/// through [`Searches`]).
 pub fn slo_tests(plan: &SloPlan, rules_file: &str) -> TestFile {
+    Searches::default().slo_tests(plan, rules_file)
+}
+
+fn setup(plan: &SloPlan) -> Setup {
     // Samples every minute (or the gcd of the windows, if finer); rules
     // evaluated every 15 minutes. The rules have no `for:`, so the
     // evaluation interval only decides when a check can look; every check
@@ -253,31 +360,36 @@ pub fn slo_tests(plan: &SloPlan, rules_file: &str) -> TestFile {
         .ceil()
         .clamp(3.0, 9.0) as u32;
     let per_sample = 10u64.pow(exp);
-    let setup = Setup {
+    Setup {
         sample_ms,
         eval_ms,
         full_ms,
         per_sample,
         start: per_sample * 100_000,
         budget,
-    };
+    }
+}
 
-    let mut tests = vec![no_errors_group(plan, &setup)];
+fn render(plan: &SloPlan, searched: &Searched, rules_file: &str) -> TestFile {
+    let setup = &searched.setup;
+    let mut tests = vec![no_errors_group(plan, setup)];
     let mut first_fire = true;
-    for sev in &plan.severities {
-        for w in &sev.windows {
-            if let Some(group) = burn_group(plan, &setup, sev, w, true, first_fire) {
-                first_fire = false;
-                tests.push(group);
-            }
-            if let Some(group) = burn_group(plan, &setup, sev, w, false, false) {
-                tests.push(group);
-            }
+    let pairs = plan
+        .severities
+        .iter()
+        .flat_map(|sev| sev.windows.iter().map(move |w| (sev, *w)));
+    for ((sev, w), [fire, quiet]) in pairs.zip(&searched.picks) {
+        if let Some(p) = fire {
+            tests.push(burn_group(plan, setup, sev, w, true, first_fire, p));
+            first_fire = false;
+        }
+        if let Some(p) = quiet {
+            tests.push(burn_group(plan, setup, sev, w, false, false, p));
         }
     }
     TestFile {
         rule_files: vec![rules_file.to_string()],
-        evaluation_interval: promql::duration(eval_ms as f64),
+        evaluation_interval: promql::duration(setup.eval_ms as f64),
         group_eval_order: plan.group_names(),
         tests,
     }
@@ -468,17 +580,30 @@ fn group_sample(plan: &SloPlan, s: &Setup, under_test: &crate::ir::BurnWindow) -
     s.sample_ms
 }
 
-/// One group for one window pair: errors at just above (`fires`) or just
-/// below its factor.
-fn burn_group(
+/// The run chosen for one window pair.
+#[derive(Debug, Clone)]
+struct Pick {
+    sample_ms: u64,
+    m: f64,
+    bad: u64,
+    burn: f64,
+    t0: u64,
+    /// Per check (`evals`): each pair's verdict.
+    preds: Vec<Vec<bool>>,
+    evals: Vec<u64>,
+    d_end: u64,
+}
+
+/// The search for one window pair: the error ratio and baseline of a run
+/// just above (`fires`) or just below its factor.
+fn search_pair(
     plan: &SloPlan,
     s: &Setup,
     sev: &Severity,
     w: &crate::ir::BurnWindow,
     fires: bool,
-    with_meta: bool,
-) -> Option<TestGroup> {
-    let (short, long, factor) = pair(w);
+) -> Option<Pick> {
+    let (_, long, factor) = pair(w);
     let sample_ms = group_sample(plan, s, w);
     let tries: &[f64] = if fires {
         &[1.05, 1.06, 1.04, 1.08, 1.03, 1.1]
@@ -552,6 +677,32 @@ fn burn_group(
         .find(|c| c.clear && c.wanted)
         .or_else(|| candidates.iter().find(|c| c.clear))
         .or_else(|| candidates.first())?;
+    Some(Pick {
+        sample_ms,
+        m: pick.m,
+        bad: pick.bad,
+        burn: pick.burn,
+        t0: pick.t0,
+        preds: pick.preds.clone(),
+        evals,
+        d_end,
+    })
+}
+
+/// One group for one window pair: errors at just above (`fires`) or just
+/// below its factor.
+fn burn_group(
+    plan: &SloPlan,
+    s: &Setup,
+    sev: &Severity,
+    w: &crate::ir::BurnWindow,
+    fires: bool,
+    with_meta: bool,
+    pick: &Pick,
+) -> TestGroup {
+    let (short, long, factor) = pair(w);
+    let (sample_ms, evals, d_end) = (pick.sample_ms, &pick.evals, pick.d_end);
+
     let (m, bad, burn, t0, preds) = (pick.m, pick.bad, pick.burn, pick.t0, &pick.preds);
     let end = t0 + d_end;
     let alerts = evals
@@ -584,7 +735,7 @@ fn burn_group(
         ));
     }
     let verdict = if fires { "fires" } else { "stays quiet" };
-    Some(TestGroup {
+    TestGroup {
         name: format!(
             "{}: {} {}x over {} and {}: {verdict} at {}x the factor (error ratio {} after {} of good traffic)",
             plan.slo.name,
@@ -600,7 +751,7 @@ fn burn_group(
         input_series: inputs(plan, s, sample_ms, t0, end, bad),
         alert_rule_test: alerts,
         promql_expr_test: checks,
-    })
+    }
 }
 
 #[cfg(test)]

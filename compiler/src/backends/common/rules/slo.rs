@@ -37,9 +37,10 @@
 //! The route label holds the route's path template (`/v1/search`), which is
 //! what OpenTelemetry's `http.route` records.
 
-use super::promql::{self, Matcher};
 use super::{Rule, RuleFile, RuleGroup};
-use crate::ir::{BurnWindow, Ir, Sli, Slo};
+use crate::backends::common::promql::{self, Matcher};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::ir::{BurnWindow, Entity, Ir, Sli, Slo};
 use std::collections::BTreeMap;
 
 /// Where an SLO's events come from.
@@ -104,10 +105,24 @@ pub(crate) fn camel(name: &str) -> String {
 }
 
 impl<'a> SloPlan<'a> {
-    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Self {
-        let service = ir.service(&slo.service).unwrap_or_else(|| {
-            panic!("checked IR: SLO {} names service {}", slo.name, slo.service)
-        });
+    /// The plan of one SLO; a diagnostic at the SLO when the IR does not
+    /// hold the service it names (a checked IR always does; a hand-made or
+    /// edited `ir.json` may not).
+    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Diagnostic> {
+        let Some(service) = ir.service(&slo.service) else {
+            return Err(crate::backends::diagnostic_at(
+                ir,
+                &Entity::Slo(slo.name.clone()),
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!(
+                        "SLO `{}` is about service `{}`, which the IR does not hold",
+                        slo.name, slo.service
+                    ),
+                ),
+                "this SLO",
+            ));
+        };
         let m = &service.metrics;
         let mut base = vec![Matcher::eq(&m.service_label, &m.service_value)];
         let mut labels = BTreeMap::new();
@@ -153,15 +168,18 @@ impl<'a> SloPlan<'a> {
         windows_ms.dedup();
         let mut severities: Vec<Severity<'a>> = Vec::new();
         for w in &slo.alerts.windows {
-            match severities.iter_mut().find(|s| s.name == w.severity) {
+            match severities
+                .iter_mut()
+                .find(|s| s.name == w.severity.as_str())
+            {
                 Some(s) => s.windows.push(w),
                 None => severities.push(Severity {
-                    name: w.severity.clone(),
+                    name: w.severity.as_str().to_string(),
                     windows: vec![w],
                 }),
             }
         }
-        SloPlan {
+        Ok(SloPlan {
             slo,
             labels,
             base_ms: windows_ms[0],
@@ -170,7 +188,7 @@ impl<'a> SloPlan<'a> {
             alert_name: format!("{}ErrorBudgetBurn", camel(&slo.name)),
             severities,
             sli,
-        }
+        })
     }
 
     pub fn sli_group_name(&self) -> String {

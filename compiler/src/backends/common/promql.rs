@@ -53,26 +53,11 @@ pub fn duration(ms: f64) -> String {
     out
 }
 
-/// A double-quoted PromQL string literal. Backslash, quote and control
-/// characters are escaped, so a label value can never end the string early.
+/// A double-quoted PromQL string literal. Backslash, quote, control and
+/// invisible characters are escaped, so a label value can never end the
+/// string early ([`super::escape::promql_label_value`]).
 pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    super::escape::promql_label_value(s)
 }
 
 /// A label name as PromQL accepts it (`[a-zA-Z_][a-zA-Z0-9_]*`): the
