@@ -183,7 +183,7 @@ pub fn check_slos(ir: &Ir) -> Result<(), EmitError> {
     let diags: Vec<Diagnostic> = ir
         .slos
         .iter()
-        .filter_map(|s| common::rules::slo::SloPlan::new(ir, s).err())
+        .filter_map(|s| common::rules::slo::SloPlan::new(ir, s).err().map(|d| *d))
         .collect();
     if diags.is_empty() {
         Ok(())

@@ -122,7 +122,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         .par_iter()
         .try_for_each(|slo| -> Result<(), EmitError> {
             let name = rules.get(&slo.name);
-            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
             sink.put(yaml_artifact(
                 format!("k8s/{name}.prometheusrule.yaml"),
                 meta,

@@ -93,7 +93,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
     let searches = promtool_test::Searches::default();
     ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
         |(slo, stem)| -> Result<(), EmitError> {
-            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![d]))?;
+            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
             let rules_name = format!("{stem}.rules.yml");
             sink.put(yaml_artifact(
                 format!("prometheus/{rules_name}"),

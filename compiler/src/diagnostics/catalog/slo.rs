@@ -83,6 +83,16 @@ pub fn status_not_class(span: Span) -> Diagnostic {
     .help("write `status >= 500` (server errors) or `status >= 400`")
 }
 
+/// A backend given an IR (an edited `ir.json`) whose SLO names a service
+/// the IR does not hold.
+pub fn slo_service_not_in_ir(slo: &str, service: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnknownName,
+        format!("SLO `{slo}` is about service `{service}`, which the IR does not hold"),
+    )
+    .help("build from the .scale spec, or restore the service in the IR")
+}
+
 /// `errors(status >= 100)`: a class below 400 counts successes as errors.
 pub fn status_counts_success(min: u16, span: Span) -> Diagnostic {
     Diagnostic::error(

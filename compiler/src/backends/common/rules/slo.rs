@@ -39,7 +39,7 @@
 
 use super::{Rule, RuleFile, RuleGroup};
 use crate::backends::common::promql::{self, Matcher};
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::{catalog, Diagnostic};
 use crate::ir::{BurnWindow, Entity, Ir, Sli, Slo};
 use std::collections::BTreeMap;
 
@@ -108,20 +108,14 @@ impl<'a> SloPlan<'a> {
     /// The plan of one SLO; a diagnostic at the SLO when the IR does not
     /// hold the service it names (a checked IR always does; a hand-made or
     /// edited `ir.json` may not).
-    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Diagnostic> {
+    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Box<Diagnostic>> {
         let Some(service) = ir.service(&slo.service) else {
-            return Err(crate::backends::diagnostic_at(
+            return Err(Box::new(crate::backends::diagnostic_at(
                 ir,
                 &Entity::Slo(slo.name.clone()),
-                Diagnostic::error(
-                    Code::UnknownName,
-                    format!(
-                        "SLO `{}` is about service `{}`, which the IR does not hold",
-                        slo.name, slo.service
-                    ),
-                ),
+                catalog::slo_service_not_in_ir(&slo.name, &slo.service),
                 "this SLO",
-            ));
+            )));
         };
         let m = &service.metrics;
         let mut base = vec![Matcher::eq(&m.service_label, &m.service_value)];
