@@ -242,6 +242,7 @@ impl ArtifactSink for StagingSink {
             self.written.fetch_add(1, Ordering::Relaxed);
         }
         self.ledger.record(&a.path, sha, bytes.len());
+        crash_point(Step::Staged(self.ledger.count()));
         Ok(())
     }
 }
@@ -542,13 +543,22 @@ pub fn write_with<E: From<io::Error>>(
         swap: Duration::ZERO,
         cleanup: Duration::ZERO,
     };
+    crash_point(Step::BeforeSwap);
     let started = Instant::now();
-    if dir.exists() {
+    if dir.exists() && exchange(&staging, dir)? {
+        // `dir` is the new tree and `staging` the old one, in one step.
+        stats.swap = started.elapsed();
+        crash_point(Step::AfterSwap);
+        let started = Instant::now();
+        let _ = std::fs::remove_dir_all(&staging);
+        stats.cleanup = started.elapsed();
+    } else if dir.exists() {
         let old = sibling(dir, "old");
         if old.exists() {
             std::fs::remove_dir_all(&old)?;
         }
         std::fs::rename(dir, &old)?;
+        crash_point(Step::BetweenRenames);
         if let Err(e) = std::fs::rename(&staging, dir) {
             // Put the previous output back.
             let _ = std::fs::rename(&old, dir);
@@ -565,6 +575,82 @@ pub fn write_with<E: From<io::Error>>(
         stats.swap = started.elapsed();
     }
     Ok(stats)
+}
+
+/// Swaps two folders in one atomic step (Linux `renameat2` with
+/// `RENAME_EXCHANGE`): a reader, or a build killed at any instant, sees the
+/// old tree or the new one, never a missing folder. `Ok(false)` where the
+/// system cannot (another OS, or a file system without the flag): the
+/// caller falls back to two renames, which the next build's sweep repairs.
+fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        };
+        let (ca, cb) = (c(a)?, c(b)?);
+        // SAFETY: two NUL-terminated paths that live across the call.
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                ca.as_ptr(),
+                libc::AT_FDCWD,
+                cb.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(false),
+            _ => Err(e),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Ok(false)
+    }
+}
+
+/// Where a build can be made to die, for the kill tests: with
+/// `SCALEC_TEST_CRASH_AT` set to `staged:N` (after the N-th file is staged),
+/// `before-swap`, `between-renames` or `after-swap`, the process aborts
+/// there, as a SIGKILL would stop it: no destructor, no cleanup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Staged(usize),
+    BeforeSwap,
+    BetweenRenames,
+    AfterSwap,
+}
+
+fn crash_point(step: Step) {
+    static AT: std::sync::OnceLock<Option<Step>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        let v = std::env::var("SCALEC_TEST_CRASH_AT").ok()?;
+        match v.as_str() {
+            "before-swap" => Some(Step::BeforeSwap),
+            "between-renames" => Some(Step::BetweenRenames),
+            "after-swap" => Some(Step::AfterSwap),
+            _ => v
+                .strip_prefix("staged:")
+                .and_then(|n| n.parse().ok())
+                .map(Step::Staged),
+        }
+    });
+    let hit = match (*at, step) {
+        // Files are staged in parallel: the first to reach N stops it.
+        (Some(Step::Staged(n)), Step::Staged(count)) => count >= n,
+        (wanted, _) => wanted == Some(step),
+    };
+    if hit {
+        std::process::abort();
+    }
 }
 
 /// The lock file of an output folder: `.NAME.scalec-lock` beside it,

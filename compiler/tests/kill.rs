@@ -124,3 +124,64 @@ fn a_killed_build_leaves_before_or_after_and_no_litter() {
         "staging folders of killed builds were left beside the output"
     );
 }
+
+/// The same, at exact points: the build aborts (as SIGKILL would stop it)
+/// after the first staged file, half-way, after the last, just before the
+/// swap and just after it. Each time the folder holds exactly the old tree
+/// or exactly the new one, and the next build cleans up after the dead one.
+#[test]
+fn a_build_dead_at_each_step_leaves_before_or_after() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crash-points");
+    let _ = std::fs::remove_dir_all(&root);
+    let spec_dir = root.join("spec");
+    let out: PathBuf = root.join("out");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let services = 20;
+    let mut trees = Vec::new();
+    for version in [1, 2] {
+        std::fs::write(spec_dir.join("shop.scale"), spec(services, version)).unwrap();
+        assert!(build(&spec_dir, &out).status().unwrap().success());
+        trees.push(tree(&out));
+    }
+    let files = trees[1].len();
+    let mut version: u32 = 1; // the folder holds version 2
+    for (point, finished) in [
+        ("staged:1".to_string(), false),
+        (format!("staged:{}", files / 2), false),
+        (format!("staged:{files}"), false),
+        ("before-swap".to_string(), false),
+        ("after-swap".to_string(), true),
+    ] {
+        std::fs::write(spec_dir.join("shop.scale"), spec(services, version)).unwrap();
+        let before = tree(&out);
+        let status = build(&spec_dir, &out)
+            .env("SCALEC_TEST_CRASH_AT", &point)
+            .status()
+            .unwrap();
+        assert!(!status.success(), "{point}: the build was meant to die");
+        let now = tree(&out);
+        let wanted = &trees[(version - 1) as usize];
+        if finished {
+            assert_eq!(
+                &now, wanted,
+                "{point}: the swap happened, the new tree is in place"
+            );
+            version = 3 - version;
+        } else {
+            assert_eq!(now, before, "{point}: the old tree is untouched");
+        }
+        assert!(
+            !litter(&root).is_empty(),
+            "{point}: a dead build leaves its staging folder or lock"
+        );
+        // The next build runs, finds the dead build's leftovers, and leaves none.
+        std::fs::write(spec_dir.join("shop.scale"), spec(services, version)).unwrap();
+        assert!(
+            build(&spec_dir, &out).status().unwrap().success(),
+            "{point}"
+        );
+        assert_eq!(&tree(&out), &trees[(version - 1) as usize], "{point}");
+        assert_eq!(litter(&root), Vec::<String>::new(), "{point}: litter");
+        version = 3 - version;
+    }
+}
