@@ -620,6 +620,11 @@ fn deep_text(case: &str, depth: usize) -> String {
         "many_decls" => "budget b { p99 = 1ms }\n".repeat(d),
         // Many lines, each opening a block it does not close.
         "unclosed_lines" => "service s { x = (\n".repeat(d),
+        // The same after a block comment that is never closed.
+        "unclosed_comment_then_lines" => format!(
+            "app a {{ owner = \"x\" }}\n/* never closed\n{}",
+            "service s { x = (\n".repeat(d)
+        ),
         // The example, with one deep expression added: the rest of the file
         // must survive (its `app` is still found).
         "parens_in_example" => format!(
@@ -939,6 +944,30 @@ fn regression_unclosed_blocks_take_quadratic_time() {
         .map(|d| d.hidden.max(1))
         .sum();
     assert_eq!(syntax, 2_000, "one syntax error per unclosed declaration");
+}
+
+/// Found by `scripts/fuzz.sh` (the `parse` target): a 2.8 KB input took over
+/// a second and four copies of it 8 s. An unclosed `/*` made the bracket
+/// scan skip the rest of the file, so the file looked balanced and was
+/// parsed whole, while the grammar (for which an unclosed `/*` is no
+/// comment) saw the unclosed blocks after it and backtracked over all of
+/// them. The scan now reads comments as the grammar does.
+#[test]
+fn regression_unclosed_comment_hid_unclosed_blocks() {
+    if let Err(e) = deep("unclosed_comment_then_lines", &[2_000]) {
+        panic!("{e}");
+    }
+    let text = deep_text("unclosed_comment_then_lines", 2_000);
+    let c = scalec::check(Project::from_memory(&[("main.scale", &text)]));
+    let syntax: usize = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.as_str() == "S0001")
+        .map(|d| d.hidden.max(1))
+        .sum();
+    // Parsed a declaration at a time: the comment's own piece, and one error
+    // per unclosed declaration after it.
+    assert!(syntax >= 2_000, "parsed whole: {syntax} syntax errors");
 }
 
 // ------------------------------------------------------------------ queries

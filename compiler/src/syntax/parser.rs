@@ -100,6 +100,7 @@ fn balanced(text: &str) -> bool {
 fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
     let bytes = text.as_bytes();
     let mut i = 0;
+    let mut no_close = false;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
@@ -114,11 +115,17 @@ fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
+                // A comment only when it is closed, as the grammar reads it:
+                // an unclosed `/*` is text, and the brackets after it count
+                // (else a file would look balanced to this scan and not to
+                // the parser, which then backtracks over all of it).
+                // Once no `*/` follows, none follows any later `/*` either.
+                if !no_close {
+                    match text[i + 2..].find("*/") {
+                        Some(close) => i += 2 + close + 1,
+                        None => no_close = true,
+                    }
                 }
-                i += 1;
             }
             b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') if !f(i, b) => return,
             _ => {}
