@@ -114,17 +114,15 @@ fn scan_brackets(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
                     i += 1;
                 }
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                // A comment only when it is closed, as the grammar reads it:
-                // an unclosed `/*` is text, and the brackets after it count
-                // (else a file would look balanced to this scan and not to
-                // the parser, which then backtracks over all of it).
-                // Once no `*/` follows, none follows any later `/*` either.
-                if !no_close {
-                    match text[i + 2..].find("*/") {
-                        Some(close) => i += 2 + close + 1,
-                        None => no_close = true,
-                    }
+            // A comment only when it is closed, as the grammar reads it: an
+            // unclosed `/*` is text, and the brackets after it count (else a
+            // file would look balanced to this scan and not to the parser,
+            // which then backtracks over all of it). Once no `*/` follows,
+            // none follows any later `/*` either.
+            b'/' if bytes.get(i + 1) == Some(&b'*') && !no_close => {
+                match text[i + 2..].find("*/") {
+                    Some(close) => i += 2 + close + 1,
+                    None => no_close = true,
                 }
             }
             b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') if !f(i, b) => return,
