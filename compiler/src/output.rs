@@ -965,6 +965,30 @@ mod tests {
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
+    /// A link put into the output folder (to a folder or file outside it)
+    /// is somebody else's: the build refuses, and neither the link nor what
+    /// it points at is touched.
+    #[test]
+    fn a_link_in_the_output_is_refused_not_followed() {
+        let tmp = tmp("link");
+        let dir = tmp.join("out");
+        let outside = tmp.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep.txt"), "keep").unwrap();
+        write(&dir, &build(&[("k8s/a.yaml", "a\n")]), &[]).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("k8s/elsewhere")).unwrap();
+        let err = write(&dir, &build(&[("k8s/a.yaml", "b\n")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("k8s/elsewhere"), "{err}");
+        assert!(dir.join("k8s/elsewhere").is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep.txt")).unwrap(),
+            "keep"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
     #[test]
     fn refuses_foreign_folders() {
         let tmp = tmp("foreign");
