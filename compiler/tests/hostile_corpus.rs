@@ -221,6 +221,41 @@ const IDENT_PLACES: &[Place] = &[
     place!("ident.load_test", "load_test lt {" => "load_test %V% {", [IR]),
 ];
 
+/// Where the IR keeps a place's field (a JSON pointer into `ir.json`):
+/// the accepted value must be exactly there, not merely somewhere.
+fn ir_pointer(place: &str) -> Option<&'static str> {
+    Some(match place {
+        "app.owner" => "/ir/app/owner",
+        "app.region" => "/ir/app/region",
+        "app.generator" => "/ir/app/generator",
+        "app.scalec" => "/ir/app/scalec",
+        "app.tenant.header" | "app.tenant.cookie" => "/ir/app/tenant/name",
+        "app.prometheus" => "/ir/app/prometheus_url",
+        "service.image" => "/ir/services/0/image",
+        "service.health" => "/ir/services/0/health/path",
+        "service.warmup" => "/ir/services/0/warmup/path",
+        "autoscale.queue_depth" => "/ir/services/0/autoscale/queue",
+        "metrics.counter" => "/ir/services/0/metrics/requests",
+        "metrics.histogram" => "/ir/services/0/metrics/latency_histogram",
+        "metrics.status" => "/ir/services/0/metrics/status_label",
+        "metrics.route" => "/ir/services/0/metrics/route_label",
+        "metrics.service" => "/ir/services/0/metrics/service_label",
+        "route.path" | "route.param" => "/ir/services/0/routes/0/path",
+        "route.idempotency.header" => "/ir/services/0/routes/0/idempotency/name",
+        "route.idempotency.query" => "/ir/services/0/routes/1/idempotency/name",
+        "route.auth.role" => "/ir/services/0/routes/0/auth/of",
+        "limits.from.header" => "/ir/limits/keys/0/source/name",
+        "limits.from.claim" => "/ir/limits/keys/1/source/name",
+        "limits.overflow.queue" => "/ir/limits/overflow/name",
+        "jwt.issuer" => "/ir/auth/jwt/issuer",
+        "jwt.audience" => "/ir/auth/jwt/audience",
+        "jwt.jwks" => "/ir/auth/jwt/jwks_uri",
+        "auth.risk_scoring.hook" => "/ir/auth/risk_scoring",
+        "gate.contract" => "/ir/gates/0/contract",
+        _ => return None,
+    })
+}
+
 /// Identifier attempts, as raw text.
 fn ident_values() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = IDENT_VALUES
@@ -267,6 +302,8 @@ const IDENT_VALUES: &[(&str, &str)] = &[
 const KNOWN_BUGS: &[(&str, &str, &str)] = &[
     ("app.generator", "line_sep", GEN_SEP),
     ("app.generator", "para_sep", GEN_SEP),
+    ("app.generator", "bidi_rlo", GEN_BIDI),
+    ("app.generator", "bidi_isolate", GEN_BIDI),
     (
         "app.scalec",
         "tab",
@@ -291,6 +328,8 @@ const KNOWN_BUGS: &[(&str, &str, &str)] = &[
 
 const GEN_SEP: &str = "U+2028/U+2029 in `generator` pass S1002 but end the `# generator:` \
      header comment for YAML parsers: the rest of the line becomes YAML content";
+const GEN_BIDI: &str = "bidi controls in `generator` pass S1002 (S0209 refuses them in \
+     `owner`) and are written raw into every artifact's `# generator:` header comment";
 const LONG_NAME: &str = "a long SLO name is accepted, but prometheus/<name>.rules.yml \
      is longer than a file name may be: `scalec build` exits 2";
 const PROMQL_KEYWORD: &str = "a requests counter named like a PromQL keyword passes S0210, \
@@ -378,6 +417,14 @@ fn yaml_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
             return Err(format!("{}: parsed to nothing", f.display()));
         }
         for line in text.lines().take_while(|l| l.starts_with('#')) {
+            // A comment is not a quoted scalar: nothing in it is escaped.
+            if let Some(c) = line.chars().find(|&c| unsafe_char(c)) {
+                return Err(format!(
+                    "{}: a header comment carries the raw character U+{:04X}",
+                    f.display(),
+                    c as u32
+                ));
+            }
             if let Some(g) = line.strip_prefix("# generator: ") {
                 strings.push(g.to_string());
             } else if let Some(r) = line.strip_prefix("# requires: scalec ") {
@@ -873,6 +920,20 @@ fn accepted(case: &Case, out: &Path) -> Result<(), String> {
             return Err(format!("target {} wrote no file", t.name));
         }
         (t.value_intact)(&files, want.as_deref()).map_err(|e| format!("target {}: {e}", t.name))?;
+        if t.name == "ir" {
+            if let (Some(ptr), Some(want)) = (ir_pointer(case.place.name), &want) {
+                let ir: serde_json::Value = serde_json::from_str(&read(&out.join("ir.json"))?)
+                    .map_err(|e| e.to_string())?;
+                let got = ir.pointer(ptr).and_then(|v| v.as_str());
+                if got != Some(want.as_str()) {
+                    return Err(format!(
+                        "ir.json{ptr} is {}, not {}",
+                        got.map_or("missing".to_string(), short),
+                        short(want)
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -953,6 +1014,13 @@ fn hostile_corpus_through_every_target() {
         "the base spec must build cleanly"
     );
 
+    for p in PLACES {
+        assert!(
+            ir_pointer(p.name).is_some() || p.name.ends_with("(string)"),
+            "{}: no IR pointer",
+            p.name
+        );
+    }
     let mut cases = Vec::new();
     for p in PLACES {
         for v in &values {
