@@ -7,13 +7,17 @@
 //! --message-format json`. Exactly one of:
 //!
 //! 1. **refused**: exit 1, at least one error whose primary span lies on the
-//!    line of the hostile field, with a code and a help line; and the human
-//!    output of `scalec check` holds no raw control, bidi or line-separator
-//!    character;
-//! 2. **accepted**: exit 0; every file of every target parses; the value is
-//!    found intact (decoded, not grepped) in each target the place says
-//!    carries it; and each target's real tool accepts its files (batched:
-//!    one call per tool for all accepted cases, identical files once).
+//!    line of the hostile field, with a code and a help line; and, for a
+//!    value that is not printable ASCII, the human output of `scalec check`
+//!    holds no raw control, bidi or line-separator character;
+//! 2. **accepted**: exit 0, no diagnostic; every file of every target
+//!    parses; the value is exactly at its place in `ir.json`
+//!    ([`ir_pointer`]) and found intact (decoded, not grepped: YAML scalars,
+//!    PromQL label values and names inside them, the `generator:` header)
+//!    in each target the place says carries it; no YAML comment carries a
+//!    raw control or bidi character; and each target's real tool accepts
+//!    its files (batched: one call per tool for all accepted cases,
+//!    identical files once).
 //!
 //! Anything else (exit 2, a panic, a hang over 10 s, an altered value, a
 //! tool refusing the output) fails the test.
