@@ -64,7 +64,11 @@ impl Meta {
             self.compiler
         );
         // Pins are user text, checked to be one printable line; filter anyway.
-        let line = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
+        let line = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control() && !common::escape::is_invisible(*c))
+                .collect()
+        };
         if let Some(g) = &self.generator {
             h.push_str(&format!("{comment} generator: {}\n", line(g)));
         }

@@ -39,7 +39,7 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         Some(req)
     });
     if let (Some(g), Some(e)) = (&generator, generator_e) {
-        if g.is_empty() || g.chars().any(|c| c.is_control()) {
+        if g.is_empty() || g.chars().any(super::unsafe_char) {
             cx.diags.push(catalog::generator_not_one_line(e.span));
         } else if !g
             .split_once('@')

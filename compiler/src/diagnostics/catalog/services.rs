@@ -29,7 +29,11 @@ pub fn generator_incomplete(pin: &str, span: Span) -> Diagnostic {
 pub fn bad_version_req(req: &str, error: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::BadVersion,
-        format!("\"{req}\" is not a version requirement: {error}"),
+        format!(
+            "\"{}\" is not a version requirement: {}",
+            req.escape_debug(),
+            error.escape_debug()
+        ),
     )
     .primary(span, "malformed version")
     .help("write a requirement such as \"0.1\", \">=0.1, <0.3\" or \"=0.1.0\"")
