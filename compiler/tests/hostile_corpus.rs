@@ -306,43 +306,7 @@ const IDENT_VALUES: &[(&str, &str)] = &[
 /// Cases that fail because of a compiler bug, by (place, value name): run
 /// and printed loudly, not counted as failures; fixed, they fail the test
 /// until removed from here.
-const KNOWN_BUGS: &[(&str, &str, &str)] = &[
-    ("app.generator", "line_sep", GEN_SEP),
-    ("app.generator", "para_sep", GEN_SEP),
-    ("app.generator", "bidi_rlo", GEN_BIDI),
-    ("app.generator", "bidi_isolate", GEN_BIDI),
-    (
-        "app.scalec",
-        "tab",
-        "S1002's message quotes the value with a raw TAB",
-    ),
-    ("ident.slo", "long_300", LONG_NAME),
-    ("ident.slo", "long_10k", LONG_NAME),
-    ("ident.slo", "on_word", YAML11),
-    ("ident.slo", "yaml11_off", YAML11),
-    ("ident.slo", "yaml11_yes", YAML11),
-    ("ident.slo", "yaml11_no", YAML11),
-    ("ident.service", "on_word", YAML11),
-    ("ident.service", "yaml11_off", YAML11),
-    ("ident.service", "yaml11_yes", YAML11),
-    ("ident.service", "yaml11_no", YAML11),
-    ("metrics.counter", "yaml11_on", PROMQL_KEYWORD),
-    ("metrics.counter", "promql_group_left", PROMQL_KEYWORD),
-    ("metrics.counter", "promql_bool", PROMQL_KEYWORD),
-    ("metrics.counter", "promql_inf", PROMQL_KEYWORD),
-    ("metrics.counter", "promql_nan", PROMQL_KEYWORD),
-];
-
-const GEN_SEP: &str = "U+2028/U+2029 in `generator` pass S1002 but end the `# generator:` \
-     header comment for YAML parsers: the rest of the line becomes YAML content";
-const GEN_BIDI: &str = "bidi controls in `generator` pass S1002 (S0209 refuses them in \
-     `owner`) and are written raw into every artifact's `# generator:` header comment";
-const LONG_NAME: &str = "a long SLO name is accepted, but prometheus/<name>.rules.yml \
-     is longer than a file name may be: `scalec build` exits 2";
-const PROMQL_KEYWORD: &str = "a requests counter named like a PromQL keyword passes S0210, \
-     but `sum(rate(on{…}[5m]))` (also `group_left`, `bool`, `Inf`, `NaN`) does not parse: promtool check rules rejects the rules";
-const YAML11: &str = "the name is written unquoted (`name: on`), which YAML 1.1 readers \
-     (Kubernetes, PyYAML) read as a boolean: the real validators reject it";
+const KNOWN_BUGS: &[(&str, &str, &str)] = &[];
 
 // ---------------------------------------------------------------------------
 // The targets

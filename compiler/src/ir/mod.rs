@@ -476,3 +476,16 @@ impl Ir {
         self.index.service(&self.services, name)
     }
 }
+
+/// Characters no generated file should carry from a spec's text: control
+/// characters, line and paragraph separators, and the bidirectional
+/// controls that make text read differently from how it runs.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}

@@ -99,6 +99,46 @@ pub fn metric_name(s: &str) -> String {
     out
 }
 
+/// The words of the PromQL lexer (keywords, operators, aggregations and
+/// modifiers; it compares them in lower case) that a bare metric name
+/// cannot be.
+const KEYWORDS: &[&str] = &[
+    "and",
+    "or",
+    "unless",
+    "atan2",
+    "sum",
+    "avg",
+    "count",
+    "min",
+    "max",
+    "group",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "count_values",
+    "quantile",
+    "limitk",
+    "limit_ratio",
+    "offset",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "start",
+    "end",
+    "step",
+    "range",
+    "smoothed",
+    "anchored",
+    "inf",
+    "nan",
+];
+
 /// How a label is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -135,10 +175,17 @@ impl Matcher {
 /// `metric{a="x",b=~"y"}`, matchers in the order given. Names go through
 /// [`metric_name`] and [`label_name`], values through [`string`].
 pub fn selector(metric: &str, matchers: &[Matcher]) -> String {
-    let mut out = metric_name(metric);
-    out.push('{');
+    let name = metric_name(metric);
+    // A metric named like a PromQL keyword (`on`, `bool`, `group_left`,
+    // `inf`, …) cannot stand as a bare name: select it by `__name__`.
+    let keyword = KEYWORDS.contains(&name.to_ascii_lowercase().as_str());
+    let mut out = if keyword {
+        format!("{{__name__={}", string(&name))
+    } else {
+        format!("{name}{{")
+    };
     for (i, m) in matchers.iter().enumerate() {
-        if i > 0 {
+        if i > 0 || keyword {
             out.push(',');
         }
         out.push_str(&label_name(&m.label));
@@ -299,6 +346,17 @@ mod tests {
             "slo:sli_error:ratio_rate5m"
         );
         assert_eq!(metric_name("a b"), "a_b");
+        // Hostile corpus: `requests = counter("on")` gave `on{…}`, which
+        // promtool refuses ("unexpected <on> in aggregation").
+        assert_eq!(
+            selector("on", &[Matcher::eq("svc", "api")]),
+            r#"{__name__="on",svc="api"}"#
+        );
+        assert_eq!(selector("Inf", &[]), r#"{__name__="Inf"}"#);
+        assert_eq!(
+            selector("http_requests_total", &[]),
+            "http_requests_total{}"
+        );
         assert_eq!(
             selector(r#"x"y"#, &[Matcher::eq(r#"l"}"#, r#"v"}"#)]),
             r#"x_y{l__="v\"}"}"#

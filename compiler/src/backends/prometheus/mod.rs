@@ -41,6 +41,10 @@ impl Backend for Prometheus {
     }
 }
 
+/// The longest file stem written (the stem is ASCII), leaving room for
+/// `.rules.test.yml` and a `_N` suffix well inside 255 bytes.
+const MAX_STEM: usize = 100;
+
 /// The file stem for a name: itself when it is a plain identifier, else a
 /// sanitised form; a stem already taken gets `_2`, `_3`, … so no two files
 /// (and no SLO named `observe`) overwrite each other.
@@ -61,6 +65,18 @@ fn file_stem(name: &str, taken: &mut BTreeSet<String>) -> String {
         } else {
             s
         }
+    };
+    // File names have a length limit (255 bytes on most file systems): a
+    // long name is cut and told apart by a hash of the whole name.
+    let base = if base.len() > MAX_STEM {
+        use sha2::{Digest, Sha256};
+        let hash: String = Sha256::digest(name.as_bytes())[..5]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}_{hash}", &base[..MAX_STEM - hash.len() - 1])
+    } else {
+        base
     };
     let mut stem = base.clone();
     let mut n = 2;
@@ -145,5 +161,22 @@ mod tests {
         assert_eq!(file_stem("observe", &mut taken), "observe_2");
         assert_eq!(file_stem("../x", &mut taken), "x");
         assert_eq!(file_stem("", &mut taken), "slo");
+    }
+
+    /// Hostile corpus: an SLO named with 300 `a`s stopped the build with
+    /// "File name too long".
+    #[test]
+    fn long_names_are_cut_and_told_apart() {
+        let mut taken = BTreeSet::new();
+        let a = file_stem(&"a".repeat(300), &mut taken);
+        let b = file_stem(&format!("{}b", "a".repeat(299)), &mut taken);
+        assert_eq!(a.len(), MAX_STEM);
+        assert_eq!(b.len(), MAX_STEM);
+        assert_ne!(a, b);
+        assert!(a.starts_with("aaaa"));
+        assert_eq!(
+            file_stem(&"a".repeat(MAX_STEM), &mut taken),
+            "a".repeat(MAX_STEM)
+        );
     }
 }
