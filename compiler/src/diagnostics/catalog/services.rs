@@ -29,10 +29,12 @@ pub fn generator_incomplete(pin: &str, span: Span) -> Diagnostic {
 pub fn bad_version_req(req: &str, error: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::BadVersion,
+        // Quoted on one line: a tab is shown as `\t` (the renderer escapes
+        // every other control character).
         format!(
             "\"{}\" is not a version requirement: {}",
-            req.escape_debug(),
-            error.escape_debug()
+            req.replace('\t', "\\t"),
+            error.replace('\t', "\\t")
         ),
     )
     .primary(span, "malformed version")
