@@ -709,3 +709,103 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod text_checks {
+    use super::*;
+    use catalog::{ImageFlaw, NameFlaw, PathFlaw, RequestName};
+
+    #[test]
+    fn path_text() {
+        assert_eq!(path_text_flaw("specs/openapi.yaml"), None);
+        assert_eq!(path_text_flaw("specs/my api.yaml"), None);
+        for (p, c) in [
+            ("a\nb", '\n'),
+            ("a\0b", '\0'),
+            ("a\u{1b}b", '\u{1b}'),
+            ("a\tb", '\t'),
+            ("a\rb", '\r'),
+            ("a\u{7f}b", '\u{7f}'),
+            ("a\u{202e}b", '\u{202e}'),
+            ("a\u{2028}b", '\u{2028}'),
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{feff}b", '\u{feff}'),
+        ] {
+            assert_eq!(path_text_flaw(p), Some(PathFlaw::Char(c)), "{p:?}");
+        }
+        assert_eq!(path_text_flaw(" a"), Some(PathFlaw::OuterSpace));
+        assert_eq!(path_text_flaw("a "), Some(PathFlaw::OuterSpace));
+    }
+
+    #[test]
+    fn request_names() {
+        let h = RequestName::Header;
+        assert_eq!(request_name_flaw(h, "Idempotency-Key"), None);
+        assert_eq!(request_name_flaw(h, "x_a.b"), None);
+        assert_eq!(request_name_flaw(h, ""), Some(NameFlaw::Empty));
+        for bad in ["a\"b", "a\\b", "{}", "${HOME}", "<script>", "a\u{200b}", "a!b"] {
+            assert!(request_name_flaw(h, bad).is_some(), "{bad:?}");
+            assert!(request_name_flaw(RequestName::Cookie, bad).is_some(), "{bad:?}");
+        }
+        let c = RequestName::Claim;
+        assert_eq!(request_name_flaw(c, "https://example.com/tenant"), None);
+        assert_eq!(request_name_flaw(RequestName::Query, "filter[id]"), None);
+        for bad in ["a b", "a\"", "a'", "a\\", "{x}", "$x", "<x>", "`x`", "a;b", "é"] {
+            assert!(request_name_flaw(c, bad).is_some(), "{bad:?}");
+            assert!(request_name_flaw(RequestName::Query, bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(
+            request_name_flaw(c, &"a".repeat(257)),
+            Some(NameFlaw::TooLong)
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(url_flaw("https://id.example.com/a%2Fb?x=1&y=[2]#f"), None);
+        for (u, c) in [
+            ("https://a/\"", '"'),
+            ("https://a/\\", '\\'),
+            ("https://a/<", '<'),
+            ("https://a/{", '{'),
+            ("https://a/`", '`'),
+            ("https://a/%", '%'),
+            ("https://a/%4", '%'),
+            ("https://a/%zz", '%'),
+            ("https://a/ b", ' '),
+            ("https://a/é", 'é'),
+        ] {
+            assert_eq!(url_flaw(u), Some(c), "{u:?}");
+        }
+    }
+
+    #[test]
+    fn images() {
+        for ok in [
+            "postgres:16",
+            "shop/api:1",
+            "ghcr.io/acme/triage-api:1.8.0",
+            "localhost:5000/a/b:1",
+            "localhost/a",
+            "a/b__c/d--e.f_g",
+            "Registry.Example.com:443/shop/api:Latest",
+            &format!("shop/api@sha256:{}", "ab".repeat(32)),
+            &format!("shop/api:1@sha256:{}", "01".repeat(32)),
+        ] {
+            assert_eq!(image_flaw(ok), None, "{ok}");
+        }
+        let comp = |c: &str| Some(ImageFlaw::Component(c.to_string()));
+        assert_eq!(image_flaw(""), Some(ImageFlaw::Empty));
+        assert_eq!(image_flaw("reg.example/:1.0"), comp(""));
+        assert_eq!(image_flaw("reg.example/../../etc/passwd:1.0"), comp(".."));
+        assert_eq!(image_flaw("reg.example/Shop:1"), comp("Shop"));
+        assert_eq!(image_flaw("a___b"), comp("a___b"));
+        assert_eq!(image_flaw("a/b:.x"), Some(ImageFlaw::Tag));
+        assert_eq!(image_flaw(&format!("a:{}", "x".repeat(129))), Some(ImageFlaw::Tag));
+        assert_eq!(image_flaw("a@sha256:AB"), Some(ImageFlaw::Digest));
+        assert_eq!(image_flaw("reg_x:5000/a"), Some(ImageFlaw::Registry));
+        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(10_000))), Some(ImageFlaw::TooLong));
+        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(254))), Some(ImageFlaw::TooLong));
+        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(253))), None);
+    }
+}
