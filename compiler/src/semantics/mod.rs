@@ -107,7 +107,10 @@ pub fn unsafe_char(c: char) -> bool {
 /// Characters that are invisible or change how text reads: zero-width
 /// spaces and joiners, the word joiner and the byte-order mark.
 pub fn invisible_char(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
 
 /// What is wrong with the text of a file path (a `contract`, a `use`),
@@ -197,7 +200,9 @@ pub fn image_flaw(image: &str) -> Option<catalog::ImageFlaw> {
     };
     if let Some(d) = digest {
         let hex_ok = |h: &str, n: usize| {
-            h.len() == n && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            h.len() == n
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         let ok = match d.split_once(':') {
             Some(("sha256", h)) => hex_ok(h, 64),
@@ -219,7 +224,8 @@ pub fn image_flaw(image: &str) -> Option<catalog::ImageFlaw> {
             && t.chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !ok {
             return Some(ImageFlaw::Tag);
         }
@@ -253,7 +259,8 @@ fn registry_ok(host: &str) -> bool {
             && !l.ends_with('-')
     };
     host.split('.').all(label_ok)
-        && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*`
@@ -743,16 +750,32 @@ mod text_checks {
         assert_eq!(request_name_flaw(h, "Idempotency-Key"), None);
         assert_eq!(request_name_flaw(h, "x_a.b"), None);
         assert_eq!(request_name_flaw(h, ""), Some(NameFlaw::Empty));
-        for bad in ["a\"b", "a\\b", "{}", "${HOME}", "<script>", "a\u{200b}", "a!b"] {
+        for bad in [
+            "a\"b",
+            "a\\b",
+            "{}",
+            "${HOME}",
+            "<script>",
+            "a\u{200b}",
+            "a!b",
+        ] {
             assert!(request_name_flaw(h, bad).is_some(), "{bad:?}");
-            assert!(request_name_flaw(RequestName::Cookie, bad).is_some(), "{bad:?}");
+            assert!(
+                request_name_flaw(RequestName::Cookie, bad).is_some(),
+                "{bad:?}"
+            );
         }
         let c = RequestName::Claim;
         assert_eq!(request_name_flaw(c, "https://example.com/tenant"), None);
         assert_eq!(request_name_flaw(RequestName::Query, "filter[id]"), None);
-        for bad in ["a b", "a\"", "a'", "a\\", "{x}", "$x", "<x>", "`x`", "a;b", "é"] {
+        for bad in [
+            "a b", "a\"", "a'", "a\\", "{x}", "$x", "<x>", "`x`", "a;b", "é",
+        ] {
             assert!(request_name_flaw(c, bad).is_some(), "{bad:?}");
-            assert!(request_name_flaw(RequestName::Query, bad).is_some(), "{bad:?}");
+            assert!(
+                request_name_flaw(RequestName::Query, bad).is_some(),
+                "{bad:?}"
+            );
         }
         assert_eq!(
             request_name_flaw(c, &"a".repeat(257)),
@@ -801,11 +824,20 @@ mod text_checks {
         assert_eq!(image_flaw("reg.example/Shop:1"), comp("Shop"));
         assert_eq!(image_flaw("a___b"), comp("a___b"));
         assert_eq!(image_flaw("a/b:.x"), Some(ImageFlaw::Tag));
-        assert_eq!(image_flaw(&format!("a:{}", "x".repeat(129))), Some(ImageFlaw::Tag));
+        assert_eq!(
+            image_flaw(&format!("a:{}", "x".repeat(129))),
+            Some(ImageFlaw::Tag)
+        );
         assert_eq!(image_flaw("a@sha256:AB"), Some(ImageFlaw::Digest));
         assert_eq!(image_flaw("reg_x:5000/a"), Some(ImageFlaw::Registry));
-        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(10_000))), Some(ImageFlaw::TooLong));
-        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(254))), Some(ImageFlaw::TooLong));
+        assert_eq!(
+            image_flaw(&format!("a/{}", "b".repeat(10_000))),
+            Some(ImageFlaw::TooLong)
+        );
+        assert_eq!(
+            image_flaw(&format!("a/{}", "b".repeat(254))),
+            Some(ImageFlaw::TooLong)
+        );
         assert_eq!(image_flaw(&format!("a/{}", "b".repeat(253))), None);
     }
 }

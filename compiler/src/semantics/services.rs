@@ -994,8 +994,7 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         .filter_map(|rest| rest.split_once('}').map(|(p, _)| p))
         .find(|p| !param_ok(p))
     {
-        cx.diags
-            .push(catalog::invalid_route_param(path, bad, span));
+        cx.diags.push(catalog::invalid_route_param(path, bad, span));
         return None;
     }
     Some(path.to_string())

@@ -305,10 +305,7 @@ pub fn invalid_route_param(path: &str, param: &str, span: Span) -> Diagnostic {
     let why = if param.is_empty() {
         "`{}` is a parameter without a name".to_string()
     } else {
-        format!(
-            "`{{{}}}` is not a parameter name",
-            param.escape_debug()
-        )
+        format!("`{{{}}}` is not a parameter name", param.escape_debug())
     };
     Diagnostic::error(
         Code::InvalidPath,
@@ -381,9 +378,7 @@ pub fn not_http_url(url: &str, bad: Option<char>, span: Span, example: &str) -> 
         format!("\"{}\" is not an http(s) URL", url.escape_debug()),
     );
     match bad {
-        Some(c) => d
-            .primary(span, url_char_label(c))
-            .help(URL_CHARS_HELP),
+        Some(c) => d.primary(span, url_char_label(c)).help(URL_CHARS_HELP),
         None => d
             .primary(span, "expected http://… or https://…")
             .help(format!(
@@ -394,7 +389,13 @@ pub fn not_http_url(url: &str, bad: Option<char>, span: Span, example: &str) -> 
 
 /// `what` the URL is (an issuer, a JWKS), `why` it must be https; `bad`
 /// the first character outside RFC 3986, if that is what is wrong.
-pub fn not_https_url(what: &str, url: &str, bad: Option<char>, span: Span, why: &str) -> Diagnostic {
+pub fn not_https_url(
+    what: &str,
+    url: &str,
+    bad: Option<char>,
+    span: Span,
+    why: &str,
+) -> Diagnostic {
     let d = Diagnostic::error(
         Code::InvalidUrl,
         format!("the {what} \"{}\" is not an https URL", url.escape_debug()),
@@ -458,9 +459,11 @@ pub fn describe_char(c: char) -> String {
         '\u{7F}' => "a delete character",
         '\u{2028}' => "a line separator",
         '\u{2029}' => "a paragraph separator",
-        '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
-            "a bidirectional control"
-        }
+        '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => "a bidirectional control",
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => "an invisible character",
         ' ' => "a space",
         '`' => return "a backtick".to_string(),
@@ -530,7 +533,12 @@ pub enum NameFlaw {
 }
 
 /// A header, query, cookie or claim name its target does not allow.
-pub fn invalid_request_name(kind: RequestName, name: &str, flaw: NameFlaw, span: Span) -> Diagnostic {
+pub fn invalid_request_name(
+    kind: RequestName,
+    name: &str,
+    flaw: NameFlaw,
+    span: Span,
+) -> Diagnostic {
     let word = kind.word();
     let message = match flaw {
         NameFlaw::Empty => format!("a {word} name cannot be empty"),
