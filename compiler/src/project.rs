@@ -129,7 +129,10 @@ impl Project {
         }
         let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
         p.check_uses(&mut |p, name, span| {
-            if normalize_inside(name).is_none() {
+            if let Some(d) = unsafe_text(name, span) {
+                p.diags.push(d);
+                Err(())
+            } else if normalize_inside(name).is_none() {
                 p.diags.push(escapes(name, span));
                 Err(())
             } else if names.contains(name) {
@@ -251,6 +254,10 @@ impl Project {
                     .collect()
             };
             for (written, span, joined) in uses {
+                if let Some(d) = unsafe_text(&written, span) {
+                    p.diags.push(d);
+                    continue;
+                }
                 let Some(rel) = normalize_inside(&joined) else {
                     p.diags.push(escapes(&written, span));
                     continue;
@@ -410,6 +417,12 @@ pub fn normalize_inside(path: &str) -> Option<String> {
         return None;
     }
     Some(parts.join("/"))
+}
+
+/// A `use` path whose text is not one plain line (a line break, a bidi
+/// control, spaces around it): refused before it is resolved.
+fn unsafe_text(path: &str, span: Span) -> Option<Diagnostic> {
+    crate::semantics::path_text_flaw(path).map(|flaw| catalog::unsafe_path(path, flaw, span))
 }
 
 fn escapes(path: &str, span: Span) -> Diagnostic {

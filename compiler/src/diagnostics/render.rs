@@ -12,13 +12,14 @@ use std::borrow::Cow;
 
 /// Characters a terminal must not receive raw from a spec: control
 /// characters other than newline and tab, line and paragraph separators,
-/// and bidirectional controls.
+/// bidirectional controls, and zero-width characters (which hide text).
 fn unsafe_for_terminal(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
         || matches!(
             c,
-            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2060}'
         )
+        || ('\u{200B}'..='\u{200D}').contains(&c)
         || ('\u{202A}'..='\u{202E}').contains(&c)
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }

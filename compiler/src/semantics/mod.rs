@@ -95,6 +95,197 @@ pub struct Checker<'a> {
 /// beside the IR, which backends read too).
 pub use crate::ir::unsafe_char;
 
+/// Characters that are invisible or change how text reads: zero-width
+/// spaces and joiners, the word joiner and the byte-order mark.
+pub fn invisible_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// What is wrong with the text of a file path (a `contract`, a `use`),
+/// before it is resolved: a character no file name in a project should
+/// hold, or spaces around it. `None` when the text is fine.
+pub fn path_text_flaw(path: &str) -> Option<catalog::PathFlaw> {
+    if let Some(c) = path
+        .chars()
+        .find(|&c| unsafe_char(c) || invisible_char(c) || (c.is_whitespace() && c != ' '))
+    {
+        return Some(catalog::PathFlaw::Char(c));
+    }
+    if path.starts_with(' ') || path.ends_with(' ') {
+        return Some(catalog::PathFlaw::OuterSpace);
+    }
+    None
+}
+
+/// What is wrong with a header, cookie, query or claim name. Header and
+/// cookie names take the subset of RFC 9110 tokens that every generated
+/// proxy carries safely (letters, digits, `-`, `_`, `.`); query and claim
+/// names take printable ASCII without quotes, backslash, braces, `$`, `<>`,
+/// a backtick or `;` (a claim may be a URL).
+pub fn request_name_flaw(kind: catalog::RequestName, name: &str) -> Option<catalog::NameFlaw> {
+    use catalog::{NameFlaw, RequestName};
+    if name.is_empty() {
+        return Some(NameFlaw::Empty);
+    }
+    let ok = |c: char| match kind {
+        RequestName::Header | RequestName::Cookie => {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+        }
+        RequestName::Query | RequestName::Claim => {
+            c.is_ascii_graphic() && !"\"'\\{}$<>`;".contains(c)
+        }
+    };
+    if let Some(c) = name.chars().find(|&c| !ok(c)) {
+        return Some(NameFlaw::Char(c));
+    }
+    if name.len() > 256 {
+        return Some(NameFlaw::TooLong);
+    }
+    None
+}
+
+/// The first character of a URL outside RFC 3986 (unreserved, reserved,
+/// and `%` followed by two hex digits); a stray `%` is reported as `%`.
+pub fn url_flaw(url: &str) -> Option<char> {
+    let b = url.as_bytes();
+    for (i, c) in url.char_indices() {
+        let ok = c.is_ascii_alphanumeric()
+            || "-._~:/?#[]@!$&'()*+,;=".contains(c)
+            || (c == '%'
+                && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        if !ok {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// What is wrong with a container image reference, by the OCI
+/// distribution grammar (`distribution/reference`):
+///
+/// ```text
+/// reference := name [ ":" tag ] [ "@" digest ]
+/// name      := [ host [ ":" port ] "/" ] component ( "/" component )*
+/// component := [a-z0-9]+ ( ( [._] | "__" | "-"+ ) [a-z0-9]+ )*
+/// tag       := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
+/// digest    := "sha256:" 64 hex | "sha512:" 128 hex (lower case)
+/// ```
+///
+/// The first part is a registry host when it holds a `.` or a `:` or is
+/// `localhost`; a name is at most 255 characters.
+pub fn image_flaw(image: &str) -> Option<catalog::ImageFlaw> {
+    use catalog::ImageFlaw;
+    if image.is_empty() {
+        return Some(ImageFlaw::Empty);
+    }
+    if image.len() > 512 {
+        return Some(ImageFlaw::TooLong);
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let hex_ok = |h: &str, n: usize| {
+            h.len() == n
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let ok = match d.split_once(':') {
+            Some(("sha256", h)) => hex_ok(h, 64),
+            Some(("sha512", h)) => hex_ok(h, 128),
+            _ => false,
+        };
+        if !ok {
+            return Some(ImageFlaw::Digest);
+        }
+    }
+    // A tag follows the last `:` after the last `/` (a port comes before it).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = t.len() <= 128
+            && t.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Some(ImageFlaw::Tag);
+        }
+    }
+    if name.len() > 255 {
+        return Some(ImageFlaw::TooLong);
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        if !registry_ok(parts[0]) {
+            return Some(ImageFlaw::Registry);
+        }
+        parts.remove(0);
+    }
+    if let Some(bad) = parts.iter().find(|p| !image_component_ok(p)) {
+        return Some(ImageFlaw::Component(bad.to_string()));
+    }
+    None
+}
+
+/// `host[:port]`: dot-separated labels of letters, digits and inner `-`.
+fn registry_ok(host: &str) -> bool {
+    let (host, port) = match host.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.split('.').all(label_ok)
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*`
+fn image_component_ok(c: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let b = c.as_bytes();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator: `.`, `_`, `__` or a run of `-`, between alphanumerics.
+        let start = i;
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => i += if b.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+            b'-' => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || !b.get(i).is_some_and(|&x| alnum(x)) {
+            return false;
+        }
+    }
+    true
+}
+
 pub fn analyze(project: &Project) -> Analysis {
     let mut cx = Checker {
         project,
@@ -476,32 +667,168 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        if arg.is_empty() || arg.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            self.diags.push(catalog::invalid_request_name(e.span));
-            return None;
-        }
-        Some(match callee.name.as_str() {
-            "header" => RequestValue::Header(arg.to_ascii_lowercase()),
-            "query" => RequestValue::Query(arg),
-            "cookie" => RequestValue::Cookie(arg),
-            "claim" => RequestValue::Claim(arg),
+        let kind = match callee.name.as_str() {
+            "header" => catalog::RequestName::Header,
+            "query" => catalog::RequestName::Query,
+            "cookie" => catalog::RequestName::Cookie,
+            "claim" => catalog::RequestName::Claim,
             _ => {
                 let d = catalog::unknown_source(&callee.name, callee.span);
                 self.diags.push(d);
                 return None;
             }
+        };
+        if let Some(flaw) = request_name_flaw(kind, &arg) {
+            self.diags
+                .push(catalog::invalid_request_name(kind, &arg, flaw, e.span));
+            return None;
+        }
+        Some(match kind {
+            catalog::RequestName::Header => RequestValue::Header(arg.to_ascii_lowercase()),
+            catalog::RequestName::Query => RequestValue::Query(arg),
+            catalog::RequestName::Cookie => RequestValue::Cookie(arg),
+            catalog::RequestName::Claim => RequestValue::Claim(arg),
         })
     }
 
-    /// Checks that a relative path stays inside the project root.
+    /// Checks that a relative path is one plain line of text, then that it
+    /// stays inside the project root.
     pub fn project_path(&mut self, path: &str, span: Span) -> Option<String> {
-        match crate::project::normalize_inside(path).filter(|_| !path.chars().any(char::is_control))
-        {
+        if let Some(flaw) = path_text_flaw(path) {
+            self.diags.push(catalog::unsafe_path(path, flaw, span));
+            return None;
+        }
+        match crate::project::normalize_inside(path) {
             Some(p) => Some(p),
             None => {
                 self.diags.push(catalog::path_escapes(path, span, false));
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod text_checks {
+    use super::*;
+    use catalog::{ImageFlaw, NameFlaw, PathFlaw, RequestName};
+
+    #[test]
+    fn path_text() {
+        assert_eq!(path_text_flaw("specs/openapi.yaml"), None);
+        assert_eq!(path_text_flaw("specs/my api.yaml"), None);
+        for (p, c) in [
+            ("a\nb", '\n'),
+            ("a\0b", '\0'),
+            ("a\u{1b}b", '\u{1b}'),
+            ("a\tb", '\t'),
+            ("a\rb", '\r'),
+            ("a\u{7f}b", '\u{7f}'),
+            ("a\u{202e}b", '\u{202e}'),
+            ("a\u{2028}b", '\u{2028}'),
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{feff}b", '\u{feff}'),
+        ] {
+            assert_eq!(path_text_flaw(p), Some(PathFlaw::Char(c)), "{p:?}");
+        }
+        assert_eq!(path_text_flaw(" a"), Some(PathFlaw::OuterSpace));
+        assert_eq!(path_text_flaw("a "), Some(PathFlaw::OuterSpace));
+    }
+
+    #[test]
+    fn request_names() {
+        let h = RequestName::Header;
+        assert_eq!(request_name_flaw(h, "Idempotency-Key"), None);
+        assert_eq!(request_name_flaw(h, "x_a.b"), None);
+        assert_eq!(request_name_flaw(h, ""), Some(NameFlaw::Empty));
+        for bad in [
+            "a\"b",
+            "a\\b",
+            "{}",
+            "${HOME}",
+            "<script>",
+            "a\u{200b}",
+            "a!b",
+        ] {
+            assert!(request_name_flaw(h, bad).is_some(), "{bad:?}");
+            assert!(
+                request_name_flaw(RequestName::Cookie, bad).is_some(),
+                "{bad:?}"
+            );
+        }
+        let c = RequestName::Claim;
+        assert_eq!(request_name_flaw(c, "https://example.com/tenant"), None);
+        assert_eq!(request_name_flaw(RequestName::Query, "filter[id]"), None);
+        for bad in [
+            "a b", "a\"", "a'", "a\\", "{x}", "$x", "<x>", "`x`", "a;b", "é",
+        ] {
+            assert!(request_name_flaw(c, bad).is_some(), "{bad:?}");
+            assert!(
+                request_name_flaw(RequestName::Query, bad).is_some(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            request_name_flaw(c, &"a".repeat(257)),
+            Some(NameFlaw::TooLong)
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(url_flaw("https://id.example.com/a%2Fb?x=1&y=[2]#f"), None);
+        for (u, c) in [
+            ("https://a/\"", '"'),
+            ("https://a/\\", '\\'),
+            ("https://a/<", '<'),
+            ("https://a/{", '{'),
+            ("https://a/`", '`'),
+            ("https://a/%", '%'),
+            ("https://a/%4", '%'),
+            ("https://a/%zz", '%'),
+            ("https://a/ b", ' '),
+            ("https://a/é", 'é'),
+        ] {
+            assert_eq!(url_flaw(u), Some(c), "{u:?}");
+        }
+    }
+
+    #[test]
+    fn images() {
+        for ok in [
+            "postgres:16",
+            "shop/api:1",
+            "ghcr.io/acme/triage-api:1.8.0",
+            "localhost:5000/a/b:1",
+            "localhost/a",
+            "a/b__c/d--e.f_g",
+            "Registry.Example.com:443/shop/api:Latest",
+            &format!("shop/api@sha256:{}", "ab".repeat(32)),
+            &format!("shop/api:1@sha256:{}", "01".repeat(32)),
+        ] {
+            assert_eq!(image_flaw(ok), None, "{ok}");
+        }
+        let comp = |c: &str| Some(ImageFlaw::Component(c.to_string()));
+        assert_eq!(image_flaw(""), Some(ImageFlaw::Empty));
+        assert_eq!(image_flaw("reg.example/:1.0"), comp(""));
+        assert_eq!(image_flaw("reg.example/../../etc/passwd:1.0"), comp(".."));
+        assert_eq!(image_flaw("reg.example/Shop:1"), comp("Shop"));
+        assert_eq!(image_flaw("a___b"), comp("a___b"));
+        assert_eq!(image_flaw("a/b:.x"), Some(ImageFlaw::Tag));
+        assert_eq!(
+            image_flaw(&format!("a:{}", "x".repeat(129))),
+            Some(ImageFlaw::Tag)
+        );
+        assert_eq!(image_flaw("a@sha256:AB"), Some(ImageFlaw::Digest));
+        assert_eq!(image_flaw("reg_x:5000/a"), Some(ImageFlaw::Registry));
+        assert_eq!(
+            image_flaw(&format!("a/{}", "b".repeat(10_000))),
+            Some(ImageFlaw::TooLong)
+        );
+        assert_eq!(
+            image_flaw(&format!("a/{}", "b".repeat(254))),
+            Some(ImageFlaw::TooLong)
+        );
+        assert_eq!(image_flaw(&format!("a/{}", "b".repeat(253))), None);
     }
 }

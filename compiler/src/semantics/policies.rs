@@ -288,11 +288,10 @@ fn hook(cx: &mut Checker, e: &Expr) -> Option<String> {
 fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String> {
     let s = cx.string(e)?;
     let host = s.strip_prefix("https://").unwrap_or("");
-    if host.is_empty()
-        || s.chars()
-            .any(|c| c.is_whitespace() || super::unsafe_char(c) || c == '"')
-    {
-        cx.diags.push(catalog::not_https_url(what, &s, e.span, why));
+    let bad = super::url_flaw(&s);
+    if host.is_empty() || bad.is_some() {
+        cx.diags
+            .push(catalog::not_https_url(what, &s, bad, e.span, why));
         return None;
     }
     Some(s)

@@ -361,7 +361,7 @@ pub static SERVICE: BlockSpec = block(
           "only `http` needs an image and may have routes; any kind with an image is deployed"),
         f("image", Str, "string", Text("required for `http`"),
           "The container image, `REGISTRY/NAME:TAG` or `NAME@sha256:…`.",
-          "`REGISTRY/NAME:TAG` or `NAME@sha256:…`: letters, digits and `/-._:@`, not starting with `-./:`"),
+          "`[REGISTRY[:PORT]/]name/path[:TAG][@sha256:DIGEST]` by the OCI reference grammar: lower-case name components, at most 255 characters"),
         f("port", Quantity(Dim::Count), "whole number 1–65535", ValueWhen("8080", "for `http`, none otherwise"),
           "The port the service listens on.", ""),
         f("replicas", Ty::Range(Dim::Count), "whole number, or range `MIN..MAX`, 1–10 000", Value("1..1"),

@@ -57,9 +57,10 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             let rest = url
                 .strip_prefix("http://")
                 .or_else(|| url.strip_prefix("https://"));
-            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            let bad = super::url_flaw(&url);
+            if rest.is_none_or(str::is_empty) || bad.is_some() {
                 cx.diags
-                    .push(catalog::not_http_url(&url, e.span, DEFAULT_PROMETHEUS));
+                    .push(catalog::not_http_url(&url, bad, e.span, DEFAULT_PROMETHEUS));
                 return None;
             }
             url
@@ -705,7 +706,9 @@ fn lower_route(
     });
     let idempotency = f.expr(cx, "idempotency").and_then(|e| cx.request_value(e));
     let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
-    let retry_safe = method.is_idempotent() || idempotency.is_some();
+    // A key that was written but refused is reported already: not S0306 too.
+    let retry_safe =
+        method.is_idempotent() || idempotency.is_some() || f.get("idempotency").is_some();
     if let (false, Some(fl)) = (retry_safe, f.get("retry")) {
         cx.diags
             .push(catalog::unsafe_retry(name, method.as_str(), fl.key.span));
@@ -978,18 +981,31 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         ));
         return None;
     }
+    // Each `{…}` names a parameter: an identifier, not `{}` or `{1x}`.
+    let param_ok = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if let Some(bad) = path
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(p, _)| p))
+        .find(|p| !param_ok(p))
+    {
+        cx.diags.push(catalog::invalid_route_param(path, bad, span));
+        return None;
+    }
     Some(path.to_string())
 }
 
-/// A container image reference: no spaces, quotes or control characters.
+/// A container image reference, by the OCI distribution grammar:
+/// `[HOST[:PORT]/]path/component[:TAG][@sha256:DIGEST]`, lower-case path
+/// components, a name of at most 255 characters.
 fn checked_image(cx: &mut Checker, image: &str, span: Span) -> Option<String> {
-    let ok = !image.is_empty()
-        && image
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/-._:@".contains(c))
-        && !image.starts_with(['-', '.', '/', ':']);
-    if !ok {
-        cx.diags.push(catalog::invalid_image(image, span));
+    if let Some(flaw) = super::image_flaw(image) {
+        cx.diags.push(catalog::invalid_image(image, flaw, span));
         return None;
     }
     Some(image.to_string())

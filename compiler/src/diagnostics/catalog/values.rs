@@ -260,15 +260,6 @@ pub fn invalid_token(text: &str, span: Span) -> Diagnostic {
     .help("use letters, digits, `.`, `_` and `-` (at most 63), starting with a letter or digit")
 }
 
-pub fn invalid_request_name(span: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::InvalidName,
-        "a header, query, cookie or claim name cannot be empty or hold spaces",
-    )
-    .primary(span, "invalid name")
-    .help("use a plain token such as \"x-tenant-id\"")
-}
-
 pub fn invalid_role(role: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::InvalidName,
@@ -309,6 +300,21 @@ pub fn invalid_prometheus_name(name: &str, label: bool, span: Span) -> Diagnosti
 }
 
 /// `why` says what is wrong with the path (the label).
+/// A `{…}` segment of a route path whose name is not an identifier.
+pub fn invalid_route_param(path: &str, param: &str, span: Span) -> Diagnostic {
+    let why = if param.is_empty() {
+        "`{}` is a parameter without a name".to_string()
+    } else {
+        format!("`{{{}}}` is not a parameter name", param.escape_debug())
+    };
+    Diagnostic::error(
+        Code::InvalidPath,
+        format!("\"{}\" is not a valid route path", path.escape_debug()),
+    )
+    .primary(span, why)
+    .help("name each parameter with an identifier (a letter or `_`, then letters, digits and `_`), e.g. \"/v1/items/{id}\"")
+}
+
 pub fn invalid_path(path: &str, why: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::InvalidPath,
@@ -318,39 +324,97 @@ pub fn invalid_path(path: &str, why: &str, span: Span) -> Diagnostic {
     .help("paths use letters, digits, `-._~/` and `{param}` segments, e.g. \"/v1/reports/{id}\"")
 }
 
-pub fn invalid_image(image: &str, span: Span) -> Diagnostic {
+/// What is wrong with a container image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageFlaw {
+    Empty,
+    /// The name is longer than 255 characters.
+    TooLong,
+    /// The registry host (before the first `/`) is not `host[:port]`.
+    Registry,
+    /// A path component (this one) is empty, upper case, `..`, or holds
+    /// other characters.
+    Component(String),
+    Tag,
+    Digest,
+}
+
+pub fn invalid_image(image: &str, flaw: ImageFlaw, span: Span) -> Diagnostic {
+    let shown: String = if image.chars().count() > 80 {
+        format!("{}…", image.chars().take(80).collect::<String>())
+    } else {
+        image.to_string()
+    };
+    let why = match flaw {
+        ImageFlaw::Empty => "the reference is empty".to_string(),
+        ImageFlaw::TooLong => "the name is longer than 255 characters".to_string(),
+        ImageFlaw::Registry => "the registry is not HOST or HOST:PORT".to_string(),
+        ImageFlaw::Component(c) if c.is_empty() => {
+            "the name has an empty component (`//`, or `/` at an end)".to_string()
+        }
+        ImageFlaw::Component(c) => format!(
+            "the name component \"{}\" is not lower-case letters and digits joined by `.`, `_`, `__` or `-`",
+            c.chars().take(40).collect::<String>().escape_debug()
+        ),
+        ImageFlaw::Tag => "the tag is not 1 to 128 letters, digits, `_`, `.` and `-` (not starting with `.` or `-`)".to_string(),
+        ImageFlaw::Digest => "the digest is not sha256: and 64 lower-case hex digits (or sha512: and 128)".to_string(),
+    };
     Diagnostic::error(
         Code::InvalidImage,
         format!(
             "\"{}\" is not a container image reference",
-            image.escape_debug()
+            shown.escape_debug()
         ),
     )
-    .primary(span, "invalid image")
-    .help("write REGISTRY/NAME:TAG or NAME@sha256:DIGEST")
+    .primary(span, why)
+    .help("write [REGISTRY[:PORT]/]name/path[:TAG][@sha256:DIGEST], with a lower-case name, such as \"ghcr.io/acme/api:1.2.0\" (the OCI distribution reference grammar)")
 }
 
-/// The URL of what KEDA queries (`example`: a good one).
-pub fn not_http_url(url: &str, span: Span, example: &str) -> Diagnostic {
-    Diagnostic::error(
+/// The URL of what KEDA queries (`example`: a good one); `bad` the first
+/// character outside RFC 3986, if that is what is wrong.
+pub fn not_http_url(url: &str, bad: Option<char>, span: Span, example: &str) -> Diagnostic {
+    let d = Diagnostic::error(
         Code::InvalidUrl,
         format!("\"{}\" is not an http(s) URL", url.escape_debug()),
-    )
-    .primary(span, "expected http://… or https://…")
-    .help(format!(
-        "the Prometheus that KEDA queries, for example \"{example}\""
-    ))
+    );
+    match bad {
+        Some(c) => d.primary(span, url_char_label(c)).help(URL_CHARS_HELP),
+        None => d
+            .primary(span, "expected http://… or https://…")
+            .help(format!(
+                "the Prometheus that KEDA queries, for example \"{example}\""
+            )),
+    }
 }
 
-/// `what` the URL is (an issuer, a JWKS), `why` it must be https.
-pub fn not_https_url(what: &str, url: &str, span: Span, why: &str) -> Diagnostic {
-    Diagnostic::error(
+/// `what` the URL is (an issuer, a JWKS), `why` it must be https; `bad`
+/// the first character outside RFC 3986, if that is what is wrong.
+pub fn not_https_url(
+    what: &str,
+    url: &str,
+    bad: Option<char>,
+    span: Span,
+    why: &str,
+) -> Diagnostic {
+    let d = Diagnostic::error(
         Code::InvalidUrl,
         format!("the {what} \"{}\" is not an https URL", url.escape_debug()),
-    )
-    .primary(span, "expected https://…")
-    .help(why.to_string())
+    );
+    match bad {
+        Some(c) => d.primary(span, url_char_label(c)).help(URL_CHARS_HELP),
+        None => d.primary(span, "expected https://…").help(why.to_string()),
+    }
 }
+
+fn url_char_label(c: char) -> String {
+    if c == '%' {
+        "a `%` that is not followed by two hex digits".to_string()
+    } else {
+        format!("{} is not allowed in a URL", describe_char(c))
+    }
+}
+
+const URL_CHARS_HELP: &str = "a URL holds letters, digits, `-._~:/?#[]@!$&'()*+,;=` and `%` followed by two hex digits (RFC 3986); write any other character percent-encoded";
 
 pub fn unknown_word(word: &str, span: Span, allowed: &[&str]) -> Diagnostic {
     let d = Diagnostic::error(
@@ -381,4 +445,121 @@ pub fn percentile_has_no_value(name: &str, span: Span) -> Diagnostic {
         .help(format!(
             "`{name}` names a percentile of the same budget, and only there; set it in that budget, or write the value"
         ))
+}
+
+/// A character named for people: what it is, and its code point when it
+/// cannot be shown (`a line break (U+000A)`, `` `"` ``).
+pub fn describe_char(c: char) -> String {
+    let what = match c {
+        '\n' => "a line break",
+        '\r' => "a carriage return",
+        '\t' => "a tab",
+        '\0' => "a NUL character",
+        '\u{1B}' => "an escape character",
+        '\u{7F}' => "a delete character",
+        '\u{2028}' => "a line separator",
+        '\u{2029}' => "a paragraph separator",
+        '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => "a bidirectional control",
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => "an invisible character",
+        ' ' => "a space",
+        '`' => return "a backtick".to_string(),
+        c if c.is_control() => "a control character",
+        c if c.is_whitespace() => "a space character",
+        c if c.is_ascii_graphic() => return format!("`{c}`"),
+        _ => "the character",
+    };
+    if c == ' ' {
+        return what.to_string();
+    }
+    format!("{what} (U+{:04X})", c as u32)
+}
+
+/// What is wrong with the text of a file path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathFlaw {
+    /// A control, invisible or bidirectional character, or a non-plain space.
+    Char(char),
+    /// A space at the start or the end.
+    OuterSpace,
+}
+
+/// A `contract`, `use` or other file path whose text is not one plain line.
+pub fn unsafe_path(path: &str, flaw: PathFlaw, span: Span) -> Diagnostic {
+    let what = match flaw {
+        PathFlaw::Char(c) => format!("holds {}", describe_char(c)),
+        PathFlaw::OuterSpace => "starts or ends with a space".to_string(),
+    };
+    Diagnostic::error(
+        Code::NotOneLine,
+        format!(
+            "the path \"{}\" {what}: it is not a valid file path",
+            path.escape_debug()
+        ),
+    )
+    .primary(span, "not one printable line")
+    .help("write the path as one line of printable characters: no control, invisible or bidirectional characters, and no spaces around it")
+}
+
+/// Where a request value is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestName {
+    Header,
+    Query,
+    Cookie,
+    Claim,
+}
+
+impl RequestName {
+    fn word(self) -> &'static str {
+        match self {
+            RequestName::Header => "header",
+            RequestName::Query => "query parameter",
+            RequestName::Cookie => "cookie",
+            RequestName::Claim => "claim",
+        }
+    }
+}
+
+/// What is wrong with a header, query, cookie or claim name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameFlaw {
+    Empty,
+    TooLong,
+    Char(char),
+}
+
+/// A header, query, cookie or claim name its target does not allow.
+pub fn invalid_request_name(
+    kind: RequestName,
+    name: &str,
+    flaw: NameFlaw,
+    span: Span,
+) -> Diagnostic {
+    let word = kind.word();
+    let message = match flaw {
+        NameFlaw::Empty => format!("a {word} name cannot be empty"),
+        NameFlaw::TooLong => format!(
+            "the {word} name \"{}…\" is longer than 256 characters",
+            name.chars().take(32).collect::<String>().escape_debug()
+        ),
+        NameFlaw::Char(c) => format!(
+            "the {word} name \"{}\" holds {}, which a {word} name cannot",
+            name.escape_debug(),
+            describe_char(c)
+        ),
+    };
+    let help = match kind {
+        RequestName::Header | RequestName::Cookie => format!(
+            "{word} names are HTTP tokens (RFC 9110); so that every generated proxy carries them safely, use letters, digits, `-`, `_` and `.`, such as \"x-tenant-id\""
+        ),
+        RequestName::Query => "query parameter names use printable ASCII without spaces, quotes, `\\`, `{}`, `$`, `<>`, a backtick or `;`, such as \"tenant\"".to_string(),
+        RequestName::Claim => "claim names use printable ASCII without spaces, quotes, `\\`, `{}`, `$`, `<>`, a backtick or `;`, such as \"tenant\" or \"https://example.com/tenant\"".to_string(),
+    };
+    Diagnostic::error(Code::InvalidName, message)
+        .primary(span, format!("invalid {word} name"))
+        .help(help)
 }
