@@ -349,6 +349,16 @@ fn build(
                 out.display(),
                 stats.unchanged
             );
+            if let Some((kept, files)) = &stats.kept {
+                eprintln!(
+                    "warning: {} file{} appeared in {} while the build ran ({}); the previous output, with them, was kept at {}",
+                    files.len(),
+                    plural(files.len()),
+                    out.display(),
+                    files.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    kept.display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(EmitError::Unsupported(diags)) => unsupported(&c, diags, diag, out),

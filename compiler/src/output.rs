@@ -248,7 +248,7 @@ impl ArtifactSink for StagingSink {
 }
 
 /// What a build did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteStats {
     /// Files in the new tree (the manifest included).
     pub files: usize,
@@ -261,6 +261,10 @@ pub struct WriteStats {
     pub stage: Duration,
     pub swap: Duration,
     pub cleanup: Duration,
+    /// Files that appeared in the output folder while the build ran (so
+    /// the previous manifest does not list them): the previous tree, with
+    /// them, is kept at this path instead of being removed.
+    pub kept: Option<(PathBuf, Vec<String>)>,
 }
 
 /// Compares each artifact with the file on disk as it comes; writes
@@ -465,8 +469,13 @@ pub fn write_with<E: From<io::Error>>(
     inputs: &[PathBuf],
     produce: impl FnOnce(&StagingSink) -> Result<(), E>,
 ) -> Result<WriteStats, E> {
-    // `-o .` or `-o out/`: work on the folder's real name and parent.
-    let dir = &absolute(dir)?;
+    // `-o .` or `-o out/`: work on the folder's real name and parent. A
+    // link given as `-o` stays a link: the folder it points at is built.
+    let mut dir = absolute(dir)?;
+    if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        dir = std::fs::canonicalize(&dir)?;
+    }
+    let dir = &dir;
     let real_dir = std::fs::canonicalize(dir).ok();
     let inside: Vec<String> = inputs
         .iter()
@@ -542,6 +551,7 @@ pub fn write_with<E: From<io::Error>>(
         stage: started.elapsed(),
         swap: Duration::ZERO,
         cleanup: Duration::ZERO,
+        kept: None,
     };
     crash_point(Step::BeforeSwap);
     let started = Instant::now();
@@ -550,7 +560,7 @@ pub fn write_with<E: From<io::Error>>(
         stats.swap = started.elapsed();
         crash_point(Step::AfterSwap);
         let started = Instant::now();
-        let _ = std::fs::remove_dir_all(&staging);
+        stats.kept = retire(&staging, dir);
         stats.cleanup = started.elapsed();
     } else if dir.exists() {
         let old = sibling(dir, "old");
@@ -566,15 +576,39 @@ pub fn write_with<E: From<io::Error>>(
             return Err(e.into());
         }
         stats.swap = started.elapsed();
-        // The new output is in place: a folder left behind is only litter.
+        // The new output is in place: the previous tree goes.
         let started = Instant::now();
-        let _ = std::fs::remove_dir_all(&old);
+        stats.kept = retire(&old, dir);
         stats.cleanup = started.elapsed();
     } else {
         std::fs::rename(&staging, dir)?;
         stats.swap = started.elapsed();
     }
     Ok(stats)
+}
+
+/// Removes the previous tree once the new one is in place, unless it holds
+/// something its manifest does not list (put there while the build ran):
+/// then it is moved to `.NAME.scalec-kept-PID` beside the output, and its
+/// path and those files are returned, for the caller to say so.
+fn retire(old: &Path, dir: &Path) -> Option<(PathBuf, Vec<String>)> {
+    let foreign = if old.join(MANIFEST).is_file() {
+        foreign_entries(old).unwrap_or_else(|_| vec![MANIFEST.to_string()])
+    } else {
+        let mut all = Vec::new();
+        let _ = walk_all(old, old, &mut all);
+        all
+    };
+    if foreign.is_empty() {
+        let _ = std::fs::remove_dir_all(old);
+        return None;
+    }
+    let kept = sibling(dir, "kept");
+    match std::fs::rename(old, &kept) {
+        Ok(()) => Some((kept, foreign)),
+        // Left where it is; the next build's sweep keeps it the same way.
+        Err(_) => Some((old.to_path_buf(), foreign)),
+    }
 }
 
 /// Swaps two folders in one atomic step (Linux `renameat2` with
@@ -617,11 +651,13 @@ fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
     }
 }
 
-/// Where a build can be made to die, for the kill tests: with
+/// Where a build can be made to die, for the kill tests (debug builds
+/// only, which is what `cargo test` runs): with
 /// `SCALEC_TEST_CRASH_AT` set to `staged:N` (after the N-th file is staged),
 /// `before-swap`, `between-renames` or `after-swap`, the process aborts
 /// there, as a SIGKILL would stop it: no destructor, no cleanup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 enum Step {
     Staged(usize),
     BeforeSwap,
@@ -629,6 +665,10 @@ enum Step {
     AfterSwap,
 }
 
+#[cfg(not(debug_assertions))]
+fn crash_point(_: Step) {}
+
+#[cfg(debug_assertions)]
 fn crash_point(step: Step) {
     static AT: std::sync::OnceLock<Option<Step>> = std::sync::OnceLock::new();
     let at = AT.get_or_init(|| {
@@ -653,11 +693,17 @@ fn crash_point(step: Step) {
     }
 }
 
-/// The lock file of an output folder: `.NAME.scalec-lock` beside it,
-/// created exclusively and holding the builder's pid; removed on drop.
+/// The lock of an output folder: an OS file lock (`flock`) on
+/// `.NAME.scalec-lock` beside it. The kernel releases it when its holder
+/// exits, however it ends, so a killed build never leaves a lock behind and
+/// no pid has to be trusted (pids are reused, and another container's
+/// builds have other pids). The file holds the holder's pid for the error
+/// message only. The holder removes the file before it unlocks; a build
+/// that locked a file since removed tries again on the new one.
 #[derive(Debug)]
 struct Lock {
     path: PathBuf,
+    file: std::fs::File,
 }
 
 fn sibling_name(dir: &Path) -> (PathBuf, String) {
@@ -673,78 +719,85 @@ fn sibling_name(dir: &Path) -> (PathBuf, String) {
     (parent, name)
 }
 
-/// Whether a process of that id runs (on Linux, from `/proc`; elsewhere
-/// every process is assumed to run, so nothing of another build is ever
-/// removed).
-fn alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
 impl Lock {
     fn acquire(dir: &Path, wait: Duration) -> io::Result<Lock> {
+        use std::io::{Read, Seek, Write};
         let (parent, name) = sibling_name(dir);
         let path = parent.join(format!(".{name}.scalec-lock"));
         let started = Instant::now();
         loop {
-            match std::fs::OpenOptions::new()
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    writeln!(f, "{}", std::process::id())?;
-                    return Ok(Lock { path });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match holder {
-                        // A lock of a process that is gone is stale.
-                        Some(pid) if !alive(pid) => {
-                            let _ = std::fs::remove_file(&path);
-                            continue;
-                        }
-                        _ if started.elapsed() >= wait => {
-                            let who = holder
-                                .map(|p| format!("process {p}"))
-                                .unwrap_or_else(|| "another process".into());
-                            return Err(io::Error::new(
-                                io::ErrorKind::WouldBlock,
-                                format!(
-                                    "another scalec build ({who}) is writing {}; waited {}s. If no build runs, remove {}",
-                                    dir.display(),
-                                    wait.as_secs(),
-                                    path.display()
-                                ),
-                            ));
-                        }
-                        _ => std::thread::sleep(Duration::from_millis(50)),
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => {
+                    // Still the file at that path? (The last holder may have
+                    // removed it between our open and our lock.)
+                    if !same_file(&file, &path) {
+                        continue;
                     }
+                    file.set_len(0)?;
+                    file.rewind()?;
+                    writeln!(file, "{}", std::process::id())?;
+                    return Ok(Lock { path, file });
                 }
-                Err(e) => return Err(e),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= wait {
+                        let mut holder = String::new();
+                        let _ = file.read_to_string(&mut holder);
+                        let who = match holder.trim() {
+                            "" => "another process".to_string(),
+                            pid => format!("process {pid}"),
+                        };
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            format!(
+                                "another scalec build ({who}) is writing {}; waited {}s",
+                                dir.display(),
+                                wait.as_secs(),
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
         }
     }
 }
 
+/// Whether the open `file` is the one `path` names now.
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
+        // Removed while still locked, then unlocked by closing.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
 /// Under the lock: puts back the previous tree if a build was killed
-/// between its two renames, and removes the staging folders of builds that
-/// no longer run.
+/// between its two renames, and removes the staging folders left by killed
+/// builds. Holding the lock, no other build can be writing into this
+/// folder, so every such folder is a dead build's, whatever its pid.
 fn sweep(dir: &Path) -> io::Result<()> {
     let (parent, name) = sibling_name(dir);
     let Ok(entries) = std::fs::read_dir(&parent) else {
@@ -755,13 +808,11 @@ fn sweep(dir: &Path) -> io::Result<()> {
         let file = e.file_name().to_string_lossy().into_owned();
         for tag in ["new", "old"] {
             let prefix = format!(".{name}.scalec-{tag}-");
-            if let Some(pid) = file
+            if file
                 .strip_prefix(&prefix)
-                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|p| p.parse::<u32>().is_ok())
             {
-                if !alive(pid) {
-                    stale.push((tag, e.path()));
-                }
+                stale.push((tag, e.path()));
             }
         }
     }
@@ -771,6 +822,11 @@ fn sweep(dir: &Path) -> io::Result<()> {
             // Killed after moving the old tree aside, before moving the
             // new one in: the old tree is the output.
             std::fs::rename(&path, dir)?;
+        } else if path.join(MANIFEST).is_file()
+            && !foreign_entries(&path).is_ok_and(|f| f.is_empty())
+        {
+            // A previous tree holding files nobody listed: kept, not lost.
+            std::fs::rename(&path, sibling(dir, "kept"))?;
         } else {
             std::fs::remove_dir_all(&path)?;
         }
@@ -1094,12 +1150,57 @@ mod tests {
         assert!(err.contains("another scalec build"), "{err}");
         assert!(err.contains(&std::process::id().to_string()), "{err}");
         drop(held);
+        assert!(!tmp.join(".out.scalec-lock").exists(), "removed on release");
         let again = Lock::acquire(&dir, Duration::from_millis(150));
         assert!(again.is_ok(), "the lock is free once dropped");
         drop(again);
-        // A lock left by a process that is gone is taken over.
-        std::fs::write(tmp.join(".out.scalec-lock"), "4194399\n").unwrap();
+        // A lock file nobody holds (its build was killed, or it is empty or
+        // names a pid in use) does not block: only a held lock does.
+        std::fs::write(tmp.join(".out.scalec-lock"), "").unwrap();
         assert!(Lock::acquire(&dir, Duration::from_millis(150)).is_ok());
+        std::fs::write(tmp.join(".out.scalec-lock"), "1\n").unwrap();
+        assert!(Lock::acquire(&dir, Duration::from_millis(150)).is_ok());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// Review finding: a file put into the output while a build stages
+    /// was deleted with the previous tree. It is kept, with that tree.
+    #[test]
+    fn a_file_added_during_the_build_is_kept() {
+        let tmp = tmp("added-during");
+        let dir = tmp.join("out");
+        write(&dir, &build(&[("a.yaml", "a\n")]), &[]).unwrap();
+        let next = build(&[("a.yaml", "b\n")]);
+        let stats = write_with(&dir, &[], |sink: &StagingSink| {
+            // Somebody writes into the folder while the build runs.
+            std::fs::write(dir.join("notes.txt"), "mine\n")?;
+            for a in &next {
+                sink.put(a.clone())?;
+            }
+            Ok::<(), io::Error>(())
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.yaml")).unwrap(), "b\n");
+        let (kept, files) = stats.kept.expect("the previous tree is kept");
+        assert_eq!(files, vec!["notes.txt".to_string()]);
+        assert_eq!(
+            std::fs::read_to_string(kept.join("notes.txt")).unwrap(),
+            "mine\n"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// `-o link` builds the folder the link points at and keeps the link.
+    #[test]
+    fn a_linked_output_folder_stays_a_link() {
+        let tmp = tmp("linked-out");
+        let real = tmp.join("real");
+        let link = tmp.join("out");
+        write(&real, &build(&[("a.yaml", "a\n")]), &[]).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write(&link, &build(&[("a.yaml", "b\n")]), &[]).unwrap();
+        assert!(link.is_symlink(), "the link is kept");
+        assert_eq!(std::fs::read_to_string(real.join("a.yaml")).unwrap(), "b\n");
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
@@ -1117,7 +1218,8 @@ mod tests {
         .unwrap();
         let (a, b) = (ino("a.yaml"), ino("b.yaml"));
         // Someone edits c.yaml by hand; the manifest still lists the old hash.
-        std::fs::write(dir.join("c.yaml"), "edited\n").unwrap();
+        // Same length, other bytes: the size alone cannot tell.
+        std::fs::write(dir.join("c.yaml"), "x\n").unwrap();
         let c_edited = ino("c.yaml");
         write(
             &dir,

@@ -680,3 +680,25 @@ fn a_build_recovers_what_a_killed_build_left() {
         .collect();
     assert_eq!(left, ["out"], "no staging folder or lock is left");
 }
+
+/// Review finding: an SLO named `observe_drift` took the name of the
+/// `observe` block's PrometheusRule, and the build failed with "generated
+/// twice". Each now has its own object.
+#[test]
+fn an_slo_named_like_the_drift_rule_builds() {
+    let dir = tmp("observe-drift");
+    let spec = std::fs::read_to_string(triage().join("triage.scale"))
+        .unwrap()
+        .replace("slo search_latency ", "slo observe_drift ");
+    assert!(spec.contains("slo observe_drift "));
+    std::fs::write(dir.join("t.scale"), spec).unwrap();
+    let out = dir.join("out");
+    let (ok, text) = run(scalec().arg("build").arg(&dir).arg("-o").arg(&out));
+    assert!(ok, "{text}");
+    for f in [
+        "k8s/observe-drift.prometheusrule.yaml",
+        "k8s/observe-drift-2.prometheusrule.yaml",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}

@@ -478,14 +478,24 @@ impl Ir {
 }
 
 /// Characters no generated file should carry from a spec's text: control
-/// characters, line and paragraph separators, and the bidirectional
-/// controls that make text read differently from how it runs.
+/// characters, line and paragraph separators, the bidirectional controls
+/// that make text read differently from how it runs, and invisible ones
+/// (zero-width spaces and joiners, the word joiner, a byte-order mark,
+/// Unicode tag characters) that hide what a value holds.
 pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{061C}'
+                | '\u{2060}'
+                | '\u{FEFF}'
         )
+        || ('\u{200B}'..='\u{200D}').contains(&c)
         || ('\u{202A}'..='\u{202E}').contains(&c)
         || ('\u{2066}'..='\u{2069}').contains(&c)
+        || ('\u{E0000}'..='\u{E007F}').contains(&c)
 }

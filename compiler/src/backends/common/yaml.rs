@@ -28,6 +28,7 @@ fn yaml11_not_a_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "",
+        "=", "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -128,6 +129,33 @@ fn yaml12_not_a_string(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// The length of a quoted mapping key at the start of `rest` (up to and
+/// including its closing quote), when `rest` is `'key': …` or `"key": …`.
+fn quoted_key_end(rest: &str) -> Option<usize> {
+    let b = rest.as_bytes();
+    let q = *b.first()?;
+    if q != b'\'' && q != b'"' {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if q == b'"' => i += 2,
+            c if c == q => {
+                // `''` inside a single-quoted scalar is one quote.
+                if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                let end = i + 1;
+                return (rest[end..].starts_with(": ") || &rest[end..] == ":").then_some(end);
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Single-quotes every plain scalar (mapping key, value or sequence item)
 /// of block YAML as the emitter writes it that YAML 1.1 would not read as
 /// a string. Block scalars (`|`) are left alone.
@@ -150,6 +178,35 @@ pub fn quote_yaml11(body: &str) -> String {
         while let Some(r) = rest.strip_prefix("- ") {
             rest = r;
             prefix += 2;
+        }
+        // A quoted key: copy it as written, then look at its value.
+        if let Some(end) = quoted_key_end(rest) {
+            out.push_str(&text[..prefix + end]);
+            rest = &rest[end..];
+            prefix = 0;
+            if let Some(v) = rest.strip_prefix(": ") {
+                out.push_str(": ");
+                rest = v;
+                if rest.starts_with('|') || rest.starts_with('>') {
+                    block_indent = Some(indent);
+                    out.push_str(rest);
+                } else if rest.starts_with(['\'', '"', '[', '{', '&', '*', '!']) {
+                    out.push_str(rest);
+                } else if !rest.is_empty()
+                    && yaml11_not_a_string(rest)
+                    && !yaml12_not_a_string(rest)
+                {
+                    out.push_str(&format!("'{rest}'"));
+                } else {
+                    out.push_str(rest);
+                }
+            } else {
+                out.push_str(rest);
+            }
+            if line.ends_with('\n') {
+                out.push('\n');
+            }
+            continue;
         }
         let (key, value) = match rest.find(": ") {
             _ if rest.starts_with(['\'', '"']) => (None, Some(rest)),
@@ -253,6 +310,20 @@ mod tests {
         assert_eq!(back["expr"], "on\nyes\n- no: off");
         assert_eq!(back["quoted"], "it's: on");
         assert!(out.contains("  on\n  yes\n  - no: off"), "{out}");
+    }
+
+    /// A quoted key's value is looked at too (review finding).
+    #[test]
+    fn values_after_quoted_keys_are_quoted() {
+        let mut m = BTreeMap::new();
+        m.insert("true", "on");
+        m.insert("a: b", "=");
+        let out = emit(&m);
+        let back: BTreeMap<String, String> = yaml_serde::from_str(&out).unwrap();
+        assert_eq!(back["true"], "on");
+        assert_eq!(back["a: b"], "=");
+        assert!(out.contains("'true': 'on'"), "{out}");
+        assert!(out.contains(": '='"), "{out}");
     }
 
     /// Quoting never changes what a YAML 1.2 reader gets.

@@ -50,8 +50,21 @@ impl Backend for Kubernetes {
 }
 
 /// The PrometheusRule of the `observe` block is named like this identifier
-/// (in the same name table as the SLOs, so they cannot clash).
+/// (in the same name table as the SLOs, so they cannot clash); when an SLO
+/// has that name, `observe_drift_2`, `_3`, … ([`observe_key`]).
 const OBSERVE_RULE: &str = "observe_drift";
+
+/// The observe rule's key in the name table: one no SLO has.
+fn observe_key(ir: &Ir) -> String {
+    let taken = |k: &str| ir.slos.iter().any(|s| s.name == k);
+    let mut key = OBSERVE_RULE.to_string();
+    let mut n = 2;
+    while taken(&key) {
+        key = format!("{OBSERVE_RULE}_{n}");
+        n += 1;
+    }
+    key
+}
 
 fn rule_labels(app: &str, component: &str) -> Labels {
     k8s_labels::component(app, component)
@@ -112,11 +125,12 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         })?;
 
     let observe = ir.observe.as_ref().filter(|o| !o.drift.is_empty());
+    let observe_key = observe_key(ir);
     let rules = Names::new(
         ir.slos
             .iter()
             .map(|s| s.name.as_str())
-            .chain(observe.map(|_| OBSERVE_RULE)),
+            .chain(observe.map(|_| observe_key.as_str())),
     );
     ir.slos
         .par_iter()
@@ -131,7 +145,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             Ok(())
         })?;
     if let Some(obs) = observe {
-        let name = rules.get(OBSERVE_RULE);
+        let name = rules.get(&observe_key);
         sink.put(yaml_artifact(
             format!("k8s/{name}.prometheusrule.yaml"),
             meta,
