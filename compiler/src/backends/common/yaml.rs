@@ -183,7 +183,6 @@ pub fn quote_yaml11(body: &str) -> String {
         if let Some(end) = quoted_key_end(rest) {
             out.push_str(&text[..prefix + end]);
             rest = &rest[end..];
-            prefix = 0;
             if let Some(v) = rest.strip_prefix(": ") {
                 out.push_str(": ");
                 rest = v;
