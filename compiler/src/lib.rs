@@ -107,6 +107,9 @@ pub fn emit_into(
         Ok(())
     } else {
         diagnostics::sort(&mut diags);
+        // An IR problem every target needs solved (an SLO without its
+        // service) is reported by each of them: say it once.
+        diags.dedup();
         Err(backends::EmitError::Unsupported(diags))
     }
 }

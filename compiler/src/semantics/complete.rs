@@ -81,8 +81,30 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
                     chars.next();
                 }
             }
-            '"' => {
+            // A closed block comment is skipped (as the grammar reads it);
+            // the cursor inside an unclosed one sees no block in it.
+            '/' if src[i..].starts_with("/*") => {
+                chars.next();
+                let mut prev = '\0';
                 for (_, c) in chars.by_ref() {
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+            }
+            '"' => {
+                // `\"` and `\\` inside a string do not end it.
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                        continue;
+                    }
+                    if c == '\\' {
+                        escaped = true;
+                        continue;
+                    }
                     if c == '"' || c == '\n' {
                         if c == '\n' {
                             seg.clear();
