@@ -620,6 +620,10 @@ fn deep_text(case: &str, depth: usize) -> String {
         "many_decls" => "budget b { p99 = 1ms }\n".repeat(d),
         // Many lines, each opening a block it does not close.
         "unclosed_lines" => "service s { x = (\n".repeat(d),
+        // Unclosed blocks, each followed by a `}` in a line comment.
+        "unclosed_blocks_comment_braces" => {
+            format!("service s {{\n{}", "  a{ t = 1\n  // }\n".repeat(d))
+        }
         // The same after a block comment that is never closed.
         "unclosed_comment_then_lines" => format!(
             "app a {{ owner = \"x\" }}\n/* never closed\n{}",
@@ -968,6 +972,27 @@ fn regression_unclosed_comment_hid_unclosed_blocks() {
     // Parsed a declaration at a time: the comment's own piece, and one error
     // per unclosed declaration after it.
     assert!(syntax >= 2_000, "parsed whole: {syntax} syntax errors");
+}
+
+/// Found by `scripts/fuzz.sh` (the `fmt_roundtrip` target): a 3.6 KB input
+/// took 2 s to check, and `"  a{ t = 1\n  // }\n"` × d took time doubling
+/// with d (0.9 s at 16, hours at 30). The skip rules of recovery
+/// (`bad_item`, `skip_braced`) are atomic, so comments were not skipped in
+/// them: the `}` of `// }` closed a block for the skip but not for `block`,
+/// and each unclosed level was parsed both ways. They skip comments now.
+/// The time limit is a hang guard far above the milliseconds this takes,
+/// not a measurement.
+#[test]
+fn regression_braces_in_comments_made_recovery_exponential() {
+    if let Err(e) = deep_within("unclosed_blocks_comment_braces", &[30], Some(60_000)) {
+        panic!("{e}");
+    }
+    let text = deep_text("unclosed_blocks_comment_braces", 30);
+    let c = scalec::check(Project::from_memory(&[("main.scale", &text)]));
+    assert!(
+        c.diagnostics.iter().any(|d| d.code.as_str() == "S0001"),
+        "the unclosed blocks are reported"
+    );
 }
 
 // ------------------------------------------------------------------ queries
