@@ -923,6 +923,17 @@ fn the_call_chain_case_checks_clean() {
     );
 }
 
+/// The S0001 errors of a text, counting those the per-code cap folded into
+/// its summary (`hidden`).
+fn syntax_errors(text: &str) -> usize {
+    let c = scalec::check(Project::from_memory(&[("main.scale", text)]));
+    c.diagnostics
+        .iter()
+        .filter(|d| d.code.as_str() == "S0001")
+        .map(|d| d.hidden.max(1))
+        .sum()
+}
+
 /// `"service s { x = (\n"` × 2 000 lines (36 KB) takes ~12 s in a debug
 /// build, ~2 s in release, and 8 000 lines take 37 s in release: time grows
 /// with the square of the number of unclosed blocks. Recovery rescans to the
@@ -938,15 +949,7 @@ fn regression_unclosed_blocks_take_quadratic_time() {
     if let Err(e) = deep("unclosed_lines", &[2_000]) {
         panic!("{e}");
     }
-    let text = deep_text("unclosed_lines", 2_000);
-    let c = scalec::check(Project::from_memory(&[("main.scale", &text)]));
-    // 100 are kept and the rest counted in a summary (`hidden`).
-    let syntax: usize = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.code.as_str() == "S0001")
-        .map(|d| d.hidden.max(1))
-        .sum();
+    let syntax = syntax_errors(&deep_text("unclosed_lines", 2_000));
     assert_eq!(syntax, 2_000, "one syntax error per unclosed declaration");
 }
 
@@ -961,14 +964,7 @@ fn regression_unclosed_comment_hid_unclosed_blocks() {
     if let Err(e) = deep("unclosed_comment_then_lines", &[2_000]) {
         panic!("{e}");
     }
-    let text = deep_text("unclosed_comment_then_lines", 2_000);
-    let c = scalec::check(Project::from_memory(&[("main.scale", &text)]));
-    let syntax: usize = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.code.as_str() == "S0001")
-        .map(|d| d.hidden.max(1))
-        .sum();
+    let syntax = syntax_errors(&deep_text("unclosed_comment_then_lines", 2_000));
     // Parsed a declaration at a time: the comment's own piece, and one error
     // per unclosed declaration after it.
     assert!(syntax >= 2_000, "parsed whole: {syntax} syntax errors");

@@ -53,6 +53,15 @@ pub fn is_invisible(c: char) -> bool {
 /// A double-quoted PromQL (Go) string literal, for label values and
 /// regexes. Backslash, quote, control and invisible characters are escaped.
 pub fn promql_label_value(s: &str) -> String {
+    c_quoted(s, |out, c| {
+        let _ = write!(out, "\\u{:04x}", c as u32);
+    })
+}
+
+/// `"…"` with the C-style escapes Go and Rust share (`\\`, `\"`, `\n`,
+/// `\r`, `\t`); every other control or invisible character is written by
+/// `unicode` in the target's own `\u` form.
+fn c_quoted(s: &str, unicode: fn(&mut String, char)) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -62,9 +71,7 @@ pub fn promql_label_value(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || is_invisible(c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
+            c if c.is_control() || is_invisible(c) => unicode(&mut out, c),
             c => out.push(c),
         }
     }
@@ -134,13 +141,7 @@ pub fn nginx_string(s: &str) -> Result<String, Unrepresentable> {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            '$' => {
-                return Err(Unrepresentable {
-                    format: "nginx",
-                    ch: c,
-                })
-            }
-            c if c.is_control() || is_invisible(c) => {
+            c if c == '$' || c.is_control() || is_invisible(c) => {
                 return Err(Unrepresentable {
                     format: "nginx",
                     ch: c,
@@ -180,23 +181,9 @@ pub fn haproxy_string(s: &str) -> Result<String, Unrepresentable> {
 /// is not printable ASCII or a letter is written as `\u{…}`, so nothing can
 /// end the literal, start a comment or hide in bidi controls.
 pub fn rust_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || is_invisible(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    c_quoted(s, |out, c| {
+        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    })
 }
 
 #[cfg(test)]

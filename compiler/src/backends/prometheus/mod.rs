@@ -41,6 +41,28 @@ impl Backend for Prometheus {
     }
 }
 
+/// `prometheus/<stem>.rules.yml` and, beside it, the promtool test that
+/// `test` makes for that rules file name.
+fn put_rules<R: serde::Serialize, T: serde::Serialize>(
+    sink: &dyn ArtifactSink,
+    meta: &Meta,
+    stem: &str,
+    rules: &R,
+    test: impl FnOnce(&str) -> T,
+) -> std::io::Result<()> {
+    let rules_name = format!("{stem}.rules.yml");
+    sink.put(yaml_artifact(
+        format!("prometheus/{rules_name}"),
+        meta,
+        rules,
+    ))?;
+    sink.put(yaml_artifact(
+        format!("prometheus/{stem}.rules.test.yml"),
+        meta,
+        &test(&rules_name),
+    ))
+}
+
 /// The longest file stem written (the stem is ASCII), leaving room for
 /// `.rules.test.yml` and a `_N` suffix well inside 255 bytes.
 const MAX_STEM: usize = 100;
@@ -110,37 +132,19 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
     ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
         |(slo, stem)| -> Result<(), EmitError> {
             let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
-            let rules_name = format!("{stem}.rules.yml");
-            sink.put(yaml_artifact(
-                format!("prometheus/{rules_name}"),
-                meta,
-                &plan.rule_file(),
-            ))?;
-            let test = searches.slo_tests(&plan, &rules_name);
-            sink.put(yaml_artifact(
-                format!("prometheus/{stem}.rules.test.yml"),
-                meta,
-                &test,
-            ))?;
+            put_rules(sink, meta, stem, &plan.rule_file(), |rules_name| {
+                searches.slo_tests(&plan, rules_name)
+            })?;
             Ok(())
         },
     )?;
     if let Some(obs) = &ir.observe {
         if !obs.drift.is_empty() {
             let stem = file_stem("observe", &mut taken);
-            let rules_name = format!("{stem}.rules.yml");
             let rules = super::common::rules::drift::rule_file(ir, obs);
-            sink.put(yaml_artifact(
-                format!("prometheus/{rules_name}"),
-                meta,
-                &rules,
-            ))?;
-            let test = observe::tests(ir, obs, &rules_name);
-            sink.put(yaml_artifact(
-                format!("prometheus/{stem}.rules.test.yml"),
-                meta,
-                &test,
-            ))?;
+            put_rules(sink, meta, &stem, &rules, |rules_name| {
+                observe::tests(ir, obs, rules_name)
+            })?;
         }
     }
     Ok(())
