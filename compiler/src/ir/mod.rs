@@ -241,9 +241,13 @@ pub struct Metrics {
     pub status_label: String,
     pub route_label: String,
     pub method_label: String,
-    /// The label naming the service (`job` by default) and its value.
+    /// The label naming the service (`job` by default).
     pub service_label: String,
-    pub service_value: String,
+    /// Its value, when the spec states one. Unset, it is the `job` the
+    /// generated ServiceMonitor gives the series (the Kubernetes Service's
+    /// name) for the `job` label, the service's name for another label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
