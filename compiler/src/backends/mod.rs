@@ -28,6 +28,7 @@ use std::io;
 
 pub mod common;
 pub mod ir_json;
+pub mod k6;
 pub mod kubernetes;
 pub mod prometheus;
 
@@ -204,6 +205,7 @@ pub fn emit_all(backend: &dyn Backend, ir: &Ir, meta: &Meta) -> Result<Vec<Artif
 /// Every target, by the name `--target` takes.
 pub const BACKENDS: &[&dyn Backend] = &[
     &ir_json::IrJson,
+    &k6::K6,
     &kubernetes::Kubernetes,
     &prometheus::Prometheus,
 ];

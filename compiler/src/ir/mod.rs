@@ -377,6 +377,10 @@ pub struct LoadTest {
     pub stages: Vec<Stage>,
     /// Routes whose budgets become thresholds (`thresholds = budgets`).
     pub thresholds_from_budgets: bool,
+    /// `api_keys = N`: how many API keys the test draws from (the k6
+    /// target's default when absent). Absent from older `ir.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -119,6 +119,7 @@ fn lower_load_test(
         mix,
         stages: stages?,
         thresholds_from_budgets,
+        api_keys: None,
     })
 }
 

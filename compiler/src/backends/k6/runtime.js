@@ -1,0 +1,224 @@
+// The runtime of every generated load test. It is the same text for every
+// spec: what the spec says reaches the script only as the JSON value
+// `SPEC` above, and no spec text is ever part of the code.
+//
+// Environment (all optional):
+//   BASE_URL    where the target answers (default: SPEC.base_url)
+//   RATE_SCALE  multiplies every rate (0 < x <= 100; default 1)
+//   TIME_SCALE  multiplies every duration (0 < x <= 100; default 1)
+//   API_TOKEN   sent as `Authorization: Bearer …` when set
+//   API_KEYS    the size of the API-key pool (default: SPEC.api_keys.pool)
+import http from "k6/http";
+import exec from "k6/execution";
+import { check } from "k6";
+
+// A number from the environment, within (0, max].
+function envNumber(name, fallback, max) {
+  const raw = __ENV[name];
+  if (raw === undefined || raw === "") {
+    return fallback;
+  }
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0 || v > max) {
+    throw new Error(name + " must be a number in (0, " + max + "], not " + JSON.stringify(raw));
+  }
+  return v;
+}
+
+const RATE_SCALE = envNumber("RATE_SCALE", 1, 100);
+const TIME_SCALE = envNumber("TIME_SCALE", 1, 100);
+// k6 arrival rates are whole numbers per time unit: per minute keeps a
+// rate of 1/60 rps exact enough when a test is scaled down.
+const PER_MINUTE = 60;
+
+function ms(x) {
+  return Math.max(0, Math.round(x)) + "ms";
+}
+
+// A class's rate in iterations per minute at `rps` for the whole test.
+function classRate(rps, share) {
+  return Math.round(rps * share * RATE_SCALE * PER_MINUTE);
+}
+
+// Little's law: in-flight requests = rate x time in the system. The pool
+// starts at the rate times the class's p95 (with headroom) and may grow to
+// the rate times its hard timeout, so a server that answers at the timeout
+// still gets every arrival.
+function vuPool(spec, cls) {
+  let peak = 0;
+  for (const st of spec.stages) {
+    peak = Math.max(peak, st.from_rps, st.to_rps);
+  }
+  const rps = peak * cls.share * RATE_SCALE;
+  const pre = Math.ceil(rps * (cls.p95_ms / 1000) * 1.2) + 1;
+  const max = Math.max(pre, Math.ceil(rps * (cls.timeout_ms / 1000)) + 1);
+  return { preAllocatedVUs: pre, maxVUs: max };
+}
+
+// One scenario per class and run of stages: consecutive ramps and bursts
+// form one `ramping-arrival-rate` scenario, each hold or soak a
+// `constant-arrival-rate` one (at least 1s, k6's minimum), in order.
+function scenarios(spec) {
+  const segments = [];
+  let current = null;
+  for (const st of spec.stages) {
+    const steady = st.kind === "hold" || st.kind === "soak";
+    if (steady) {
+      current = null;
+      segments.push({ steady: true, stages: [st] });
+    } else {
+      if (current === null) {
+        current = { steady: false, stages: [] };
+        segments.push(current);
+      }
+      current.stages.push(st);
+    }
+  }
+  const out = {};
+  spec.classes.forEach((cls, ci) => {
+    const pool = vuPool(spec, cls);
+    let start = 0;
+    segments.forEach((seg, si) => {
+      const name = cls.scenario + "_" + si;
+      const base = {
+        exec: "class_" + ci,
+        startTime: ms(start),
+        gracefulStop: ms(cls.timeout_ms),
+        preAllocatedVUs: pool.preAllocatedVUs,
+        maxVUs: pool.maxVUs,
+        tags: { class: cls.class_tag },
+      };
+      if (seg.steady) {
+        const st = seg.stages[0];
+        const d = Math.max(1000, st.duration_ms * TIME_SCALE);
+        const rate = classRate(st.to_rps, cls.share);
+        if (rate > 0) {
+          out[name] = Object.assign(
+            { executor: "constant-arrival-rate", rate: rate, timeUnit: "1m", duration: ms(d) },
+            base,
+          );
+        }
+        start += d;
+      } else {
+        const first = seg.stages[0];
+        let level = classRate(first.from_rps, cls.share);
+        const startRate = level;
+        const stages = [];
+        let any = level > 0;
+        for (const st of seg.stages) {
+          const from = classRate(st.from_rps, cls.share);
+          const to = classRate(st.to_rps, cls.share);
+          if (from !== level) {
+            stages.push({ target: from, duration: "0s" });
+          }
+          const d = st.duration_ms * TIME_SCALE;
+          stages.push({ target: to, duration: ms(d) });
+          start += d;
+          level = to;
+          any = any || from > 0 || to > 0;
+        }
+        if (any) {
+          out[name] = Object.assign(
+            { executor: "ramping-arrival-rate", startRate: startRate, timeUnit: "1m", stages: stages },
+            base,
+          );
+        }
+      }
+    });
+  });
+  return out;
+}
+
+// The number of iterations the test is expected to start (scaled).
+function expectedIterations(spec) {
+  let n = 0;
+  for (const st of spec.stages) {
+    n += ((st.from_rps + st.to_rps) / 2) * RATE_SCALE * (st.duration_ms / 1000) * TIME_SCALE;
+  }
+  return n;
+}
+
+function buildOptions(spec) {
+  const thresholds = Object.assign({}, spec.thresholds);
+  // Arrivals k6 could not start (no free VU): at most 1% of the test.
+  thresholds["dropped_iterations"] = ["count<=" + Math.floor(expectedIterations(spec) * 0.01)];
+  // Every class with a share sends traffic, and its count is in the summary.
+  for (const cls of spec.classes) {
+    thresholds["http_reqs{class:" + cls.class_tag + "}"] = ["count>0"];
+  }
+  return {
+    scenarios: scenarios(spec),
+    thresholds: thresholds,
+    summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  };
+}
+
+const BASE_URL = (__ENV.BASE_URL || SPEC.base_url).replace(/\/+$/, "");
+
+function apiKeyPool() {
+  if (!SPEC.api_keys) {
+    return 0;
+  }
+  return Math.floor(envNumber("API_KEYS", SPEC.api_keys.pool, 1e9));
+}
+
+// The path of a route, its parameters filled from the iteration number.
+function pathOf(route, n) {
+  let out = "";
+  for (const part of route.path) {
+    if (part.param === undefined) {
+      out += part.text;
+    } else {
+      out += encodeURIComponent(part.param + "-" + ((n % 1000) + 1));
+    }
+  }
+  return out;
+}
+
+function request(cls, n) {
+  const route = cls.routes[n % cls.routes.length];
+  const vu = exec.vu.idInTest;
+  const headers = {};
+  const query = [];
+  if (SPEC.api_keys) {
+    const pool = apiKeyPool();
+    headers[SPEC.api_keys.header] = "k6-key-" + ((n * 7919 + vu) % pool);
+  }
+  if (SPEC.tenant) {
+    headers[SPEC.tenant.header] = "k6-tenant-" + ((n + vu) % SPEC.tenant.pool);
+  }
+  if (__ENV.API_TOKEN) {
+    headers["Authorization"] = "Bearer " + __ENV.API_TOKEN;
+  }
+  if (route.idempotency) {
+    const key = "k6-" + vu + "-" + n + "-" + Math.floor(Math.random() * 1e9);
+    if (route.idempotency.from === "header") {
+      headers[route.idempotency.name] = key;
+    } else if (route.idempotency.from === "query") {
+      query.push(encodeURIComponent(route.idempotency.name) + "=" + encodeURIComponent(key));
+    } else if (route.idempotency.from === "cookie") {
+      headers["Cookie"] = route.idempotency.name + "=" + key;
+    }
+  }
+  let body = null;
+  if (route.body) {
+    headers["Content-Type"] = "application/json";
+    body = "{}";
+  }
+  let url = BASE_URL + pathOf(route, n);
+  if (query.length > 0) {
+    url += "?" + query.join("&");
+  }
+  const res = http.request(route.method, url, body, {
+    headers: headers,
+    timeout: ms(route.timeout_ms),
+    tags: { route: route.tag, class: cls.class_tag, name: route.name_tag },
+  });
+  check(res, { "status is 2xx": (r) => r.status >= 200 && r.status < 300 });
+  return res;
+}
+
+function run(ci) {
+  const cls = SPEC.classes[ci];
+  return request(cls, exec.scenario.iterationInTest);
+}
