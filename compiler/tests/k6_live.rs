@@ -139,7 +139,11 @@ fn flagship_passes_fast_and_fails_slow_with_the_spec_mix() {
     let total = read + write + admin;
     assert!(total >= 200.0, "too few requests for a mix: {total}");
     assert_eq!(total, count(&fast.summary, "http_reqs"));
-    for (got, want, class) in [(read, 0.80, "read"), (write, 0.15, "write"), (admin, 0.05, "admin")] {
+    for (got, want, class) in [
+        (read, 0.80, "read"),
+        (write, 0.15, "write"),
+        (admin, 0.05, "admin"),
+    ] {
         let share = got / total;
         assert!(
             (share - want).abs() <= 0.03,
@@ -161,17 +165,27 @@ fn flagship_passes_fast_and_fails_slow_with_the_spec_mix() {
     assert_eq!(server.total() as f64, total, "{:?}", server.counts());
     // Writes carry idempotency keys where the spec names one; every request
     // an API key from the pool and a tenant.
-    let ticket = server.last_headers("/v1/tickets").expect("a ticket was sent");
+    let ticket = server
+        .last_headers("/v1/tickets")
+        .expect("a ticket was sent");
     let has = |h: &[(String, String)], k: &str| h.iter().any(|(n, v)| n == k && !v.is_empty());
     assert!(has(&ticket, "idempotency-key"), "{ticket:?}");
-    assert!(has(&ticket, "x-api-key") && has(&ticket, "x-tenant-id"), "{ticket:?}");
-    let signin = server.last_headers("/v1/session").expect("a signin was sent");
+    assert!(
+        has(&ticket, "x-api-key") && has(&ticket, "x-tenant-id"),
+        "{ticket:?}"
+    );
+    let signin = server
+        .last_headers("/v1/session")
+        .expect("a signin was sent");
     assert!(!has(&signin, "idempotency-key"), "{signin:?}");
     for (metric, threshold) in [
         ("http_req_duration{route:search}", "p(95)<250"),
         ("http_req_failed", "rate<0.001"),
     ] {
-        assert!(!failed(&fast.summary, metric, threshold), "{metric} {threshold}");
+        assert!(
+            !failed(&fast.summary, metric, threshold),
+            "{metric} {threshold}"
+        );
     }
     write_fixture("peak-pass.summary.json", &fast.summary);
 
@@ -185,15 +199,26 @@ fn flagship_passes_fast_and_fails_slow_with_the_spec_mix() {
         "k6 must fail its thresholds (exit 99):\n{}",
         slow.output
     );
-    assert!(failed(&slow.summary, "http_req_duration{route:search}", "p(95)<250"));
-    assert!(!failed(&slow.summary, "http_req_duration{route:search}", "p(99)<600"));
+    assert!(failed(
+        &slow.summary,
+        "http_req_duration{route:search}",
+        "p(95)<250"
+    ));
+    assert!(!failed(
+        &slow.summary,
+        "http_req_duration{route:search}",
+        "p(99)<600"
+    ));
     for (metric, threshold) in [
         ("http_req_duration{route:ticket}", "p(95)<300"),
         ("http_req_duration{route:signin}", "p(95)<400"),
         ("http_req_duration{route:report}", "p(99)<3000"),
         ("http_req_failed", "rate<0.001"),
     ] {
-        assert!(!failed(&slow.summary, metric, threshold), "{metric} {threshold} failed");
+        assert!(
+            !failed(&slow.summary, metric, threshold),
+            "{metric} {threshold} failed"
+        );
     }
     write_fixture("peak-slow-search.summary.json", &slow.summary);
 }
