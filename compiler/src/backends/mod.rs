@@ -26,6 +26,7 @@ use crate::diagnostics::Diagnostic;
 use crate::ir::{Entity, Ir};
 use std::io;
 
+pub mod chaos;
 pub mod common;
 pub mod ir_json;
 pub mod k6;
@@ -204,6 +205,7 @@ pub fn emit_all(backend: &dyn Backend, ir: &Ir, meta: &Meta) -> Result<Vec<Artif
 
 /// Every target, by the name `--target` takes.
 pub const BACKENDS: &[&dyn Backend] = &[
+    &chaos::ChaosMesh,
     &ir_json::IrJson,
     &k6::K6,
     &kubernetes::Kubernetes,

@@ -2,7 +2,8 @@
 //! and a `TestRun` (`k6.io/v1alpha1`) that runs it. Typed serde structs,
 //! only the fields set.
 
-use super::{Plan, K6_IMAGE, RUNNER_RPS};
+use super::{K6_IMAGE, RUNNER_RPS};
+use crate::backends::common::k6_script::Plan;
 use crate::backends::common::k8s_labels::{self, Labels};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@
 import http from "k6/http";
 import exec from "k6/execution";
 import { check } from "k6";
+import { Trend } from "k6/metrics";
 
 // A number from the environment, within (0, max].
 function envNumber(name, fallback, max) {
@@ -138,7 +139,66 @@ function expectedIterations(spec) {
   return n;
 }
 
+// A chaos experiment: a steady load on every class for the experiment,
+// checking that the target stays within its budgets and SLOs, fails fast
+// and recovers in time.
+function chaosOptions(spec) {
+  const c = spec.chaos;
+  const d = Math.max(1000, c.duration_ms * TIME_SCALE);
+  const sc = {};
+  spec.classes.forEach((cls, ci) => {
+    const rate = classRate(c.rate_rps, cls.share);
+    if (rate > 0) {
+      sc[cls.scenario] = {
+        executor: "constant-arrival-rate",
+        exec: "class_" + ci,
+        rate: rate,
+        timeUnit: "1m",
+        duration: ms(d),
+        gracefulStop: ms(cls.timeout_ms),
+        preAllocatedVUs: vuPool(spec, cls).preAllocatedVUs,
+        maxVUs: vuPool(spec, cls).maxVUs,
+        tags: { class: cls.class_tag },
+      };
+    }
+  });
+  const thresholds = Object.assign({}, spec.thresholds);
+  thresholds["checks{check:answered within the hard timeout}"] = ["rate==1"];
+  thresholds["checks{check:failures are fast}"] = ["rate==1"];
+  if (c.recover_within_ms !== null) {
+    thresholds["chaos_recovery_ms"] = ["max<" + Math.round(c.recover_within_ms * TIME_SCALE)];
+  }
+  return {
+    scenarios: sc,
+    thresholds: thresholds,
+    summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  };
+}
+
+// How long a VU saw requests fail before one succeeded again.
+const RECOVERY = new Trend("chaos_recovery_ms", true);
+let failingSince = null;
+
+function chaosChecks(route, res) {
+  const ok = res.status >= 200 && res.status < 300;
+  check(res, {
+    "answered within the hard timeout": (r) => r.timings.duration < route.timeout_ms,
+    // An open breaker or a shed request answers at once, not at the timeout.
+    "failures are fast": (r) => ok || r.timings.duration < route.p95_ms,
+  });
+  const now = Date.now();
+  if (!ok && failingSince === null) {
+    failingSince = now;
+  } else if (ok && failingSince !== null) {
+    RECOVERY.add(now - failingSince);
+    failingSince = null;
+  }
+}
+
 function buildOptions(spec) {
+  if (spec.chaos) {
+    return chaosOptions(spec);
+  }
   const thresholds = Object.assign({}, spec.thresholds);
   // Arrivals k6 could not start (no free VU): at most 1% of the test.
   thresholds["dropped_iterations"] = ["count<=" + Math.floor(expectedIterations(spec) * 0.01)];
@@ -214,7 +274,11 @@ function request(cls, n) {
     timeout: ms(route.timeout_ms),
     tags: { route: route.tag, class: cls.class_tag, name: route.name_tag },
   });
-  check(res, { "status is 2xx": (r) => r.status >= 200 && r.status < 300 });
+  if (SPEC.chaos) {
+    chaosChecks(route, res);
+  } else {
+    check(res, { "status is 2xx": (r) => r.status >= 200 && r.status < 300 });
+  }
   return res;
 }
 
