@@ -92,6 +92,10 @@ fn lower_load_test(
             .map(|w| w == "budgets")
             .unwrap_or(true),
     };
+    let api_keys = f
+        .expr(cx, "api_keys")
+        .and_then(|e| cx.integer(e, 1.0, 1e9))
+        .map(|n| n as u32);
     let target = target?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = target.routes.iter().map(|r| r.class.as_str()).collect();
@@ -119,7 +123,7 @@ fn lower_load_test(
         mix,
         stages: stages?,
         thresholds_from_budgets,
-        api_keys: None,
+        api_keys,
     })
 }
 

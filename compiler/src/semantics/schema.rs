@@ -795,6 +795,9 @@ pub static LOAD_TEST: BlockSpec = block(
           "required with `shape`, and with percentage stages"),
         f("thresholds", Words(&["budgets", "none"]), "`budgets` or `none`", Value("budgets"),
           "Whether every route's budget becomes a threshold.", "`budgets`: every route's budget becomes a threshold"),
+        f("api_keys", Quantity(Dim::Count), "whole number 1–10⁹", Value("1000"),
+          "How many API keys the test draws from.",
+          "the peak over this many keys must fit `per api_key` ([S1103](diagnostics/S1103.md))"),
     ],
     &[],
 );

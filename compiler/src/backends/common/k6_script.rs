@@ -23,9 +23,7 @@ use std::collections::BTreeMap;
 /// The runtime every script shares.
 pub const RUNTIME: &str = include_str!("k6_runtime.js");
 
-/// The API keys a test draws from when the spec does not say
-/// (`load_test { api_keys = N }`).
-pub const DEFAULT_API_KEYS: u32 = 1000;
+pub use crate::ir::DEFAULT_API_KEYS;
 
 /// How many tenants a test spreads its requests over.
 const TENANTS: u32 = 100;
