@@ -385,6 +385,14 @@ pub struct LoadTest {
     /// ([`DEFAULT_API_KEYS`] when absent). Absent from older `ir.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<u32>,
+    /// `replay = "traces/peak.jsonl"`: a masked trace the test replays
+    /// instead of its stages, relative to the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+    /// `mask = ["email", "authorization", "id"]`: the request fields
+    /// `scalec mask` replaces with pseudonyms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -96,6 +96,14 @@ fn lower_load_test(
         .expr(cx, "api_keys")
         .and_then(|e| cx.integer(e, 1.0, 1e9))
         .map(|n| n as u32);
+    let replay = f.expr(cx, "replay").and_then(|e| {
+        let s = cx.string(e)?;
+        cx.project_path(&s, e.span)
+    });
+    let mask = f
+        .expr(cx, "mask")
+        .map(|e| super::load::mask_fields(cx, e))
+        .unwrap_or_default();
     let target = target?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = target.routes.iter().map(|r| r.class.as_str()).collect();
@@ -124,6 +132,8 @@ fn lower_load_test(
         stages: stages?,
         thresholds_from_budgets,
         api_keys,
+        replay,
+        mask,
     })
 }
 

@@ -14,7 +14,25 @@
 use super::Checker;
 use crate::diagnostics::{catalog, Span};
 use crate::ir::{self, LimitSource};
-use crate::syntax::ast::{Block, Item, ItemKind};
+use crate::syntax::ast::{Block, Expr, ExprKind, Item, ItemKind};
+
+/// `mask = ["email", "authorization"]`: names a trace field can have
+/// (checked like a token), repeats dropped.
+pub fn mask_fields(cx: &mut Checker, e: &Expr) -> Vec<String> {
+    let ExprKind::List(items) = &e.kind else {
+        cx.diags.push(catalog::mask_not_list(e.span));
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for it in items {
+        if let Some(s) = cx.token(it) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&s)) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
 
 fn property<'a>(block: &'a Block, name: &str) -> Option<&'a Item> {
     block.items.iter().find(|i| match &i.kind {

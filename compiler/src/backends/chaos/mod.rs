@@ -335,6 +335,8 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             stages: vec![steady(rate, duration)],
             thresholds_from_budgets: true,
             api_keys: None,
+            replay: None,
+            mask: Vec::new(),
         };
         let chaos = ChaosPlan {
             experiment: exp.name.clone(),

@@ -69,3 +69,10 @@ pub fn key_rate_above_limit(
          set `api_keys = {needed}` or more on the load test, or lower its peak"
     ))
 }
+
+/// `mask = "email"`: not a list.
+pub fn mask_not_list(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::UnitMismatch, "`mask` takes a list of field names")
+        .primary(span, "not a list")
+        .help("write `mask = [\"email\", \"authorization\", \"id\"]`")
+}
