@@ -222,3 +222,139 @@ fn flagship_passes_fast_and_fails_slow_with_the_spec_mix() {
     }
     write_fixture("peak-slow-search.summary.json", &slow.summary);
 }
+
+/// A masked production trace, replayed: `scalec mask` then the test's k6
+/// script with `REPLAY_FILE`. Every request of the trace reaches the
+/// backend once, on its route, with the masked values (never the raw ones),
+/// in about the trace's (scaled) time.
+#[test]
+fn a_masked_trace_replays() {
+    let Some(k6) = support::tool("k6") else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("k6-replay");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("shop.scale"),
+        r#"
+app shop { owner = "team" }
+
+limits { per api_key { rate = 100/s } }
+
+service api {
+  image = "shop/api:1"
+  port  = 8080
+  route search GET "/v1/search" class read { budget { p95 = 250ms  p99 = 600ms } }
+  route report GET "/v1/reports/{id}" class admin { budget { p99 = 3s } }
+  route ticket POST "/v1/tickets" class write { idempotency = header("Idempotency-Key") }
+}
+
+load_test replayed {
+  target = api
+  replay = "traces/prod.jsonl"
+  mask   = ["x-api-key", "email", "id"]
+}
+"#,
+    )
+    .unwrap();
+    // 90 requests over 3 s of trace time, 2 s once scaled by 0.6.
+    let mut raw = String::new();
+    let mut want: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for i in 0..90u64 {
+        let (method, path) = match i % 6 {
+            0..=3 => (
+                "GET",
+                format!("/v1/search?q=item{i}&email=user{}%40corp.example", i % 7),
+            ),
+            4 => ("GET", format!("/v1/reports/{}", 100_000 + i % 5)),
+            _ => ("POST", "/v1/tickets".to_string()),
+        };
+        let line = serde_json::json!({
+            "t_ms": i * 33,
+            "method": method,
+            "path": path,
+            "headers": {"x-api-key": format!("live_key_{:04}", i % 9), "accept": "application/json"},
+            "body": if method == "POST" { serde_json::json!({"email": format!("user{}@corp.example", i % 7)}) } else { Value::Null },
+        });
+        raw.push_str(&line.to_string());
+        raw.push('\n');
+    }
+    std::fs::write(dir.join("raw.jsonl"), &raw).unwrap();
+    let masked = dir.join("traces/prod.jsonl");
+    let (ok, text) = support::run(
+        support::scalec()
+            .arg("mask")
+            .arg(dir.join("shop.scale"))
+            .args(["--test", "replayed", "--trace"])
+            .arg(dir.join("raw.jsonl"))
+            .env("SCALE_MASK_KEY", "live-test-key-0123456789"),
+    );
+    assert!(ok, "{text}");
+    let masked_text = std::fs::read_to_string(&masked).unwrap();
+    assert!(!masked_text.contains("live_key_") && !masked_text.contains("corp.example"));
+    // What the backend should see: the masked trace's paths.
+    for line in masked_text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let path = v["path"]
+            .as_str()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        *want
+            .entry((v["method"].as_str().unwrap().to_string(), path))
+            .or_default() += 1;
+    }
+
+    let c = scalec::check(Project::load(&[dir.join("shop.scale")]).unwrap());
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let arts = scalec::emit(c.ir.as_ref().unwrap(), &c.meta(), &["k6"]).unwrap();
+    let out = support::write_artifacts("k6-replay-out", &arts);
+    let script = out.join("k6/replayed.js");
+    let server = Backend::start();
+    let started = Instant::now();
+    let child = Command::new(&k6)
+        .args(["run", "--quiet", "--no-color"])
+        .args(["-e", &format!("BASE_URL={}", server.url())])
+        .args(["-e", "TIME_SCALE=0.6"])
+        .args(["-e", &format!("REPLAY_FILE={}", masked.display())])
+        .arg(&script)
+        .env("K6_NO_USAGE_REPORT", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let status = loop {
+        if let Some(s) = guard.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < RUN_LIMIT, "k6 ran over {RUN_LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    if let Some(mut e) = guard.0.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut log);
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(
+        server.counts(),
+        want,
+        "the backend saw the trace, request for request"
+    );
+    let h = server.last_headers("/v1/search").unwrap();
+    let key = h
+        .iter()
+        .find(|(k, _)| k == "x-api-key")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(key.starts_with('m') && !key.contains("live_key"), "{key}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the trace's timing is kept (about 2 s scaled), not sent at once"
+    );
+}

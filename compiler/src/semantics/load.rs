@@ -5,7 +5,7 @@
 //!
 //! - S1101 (warning): a ramp that starts and ends at the same rate.
 //! - S1102: a test whose every stage is at 0 rps (k6 would have no
-//!   scenario to run).
+//!   scenario to run), unless it replays a trace.
 //! - S1103 (warning): the test's peak spread over its API keys
 //!   (`api_keys`, [`ir::DEFAULT_API_KEYS`] by default) is above the spec's
 //!   `per api_key` rate: the test would measure its own 429s. Labels the
@@ -114,7 +114,7 @@ pub fn check(cx: &mut Checker, tests: &[ir::LoadTest], limits: Option<&ir::Limit
             .or_else(|| property(body, "peak").map(value_span))
             .or_else(|| property(body, "shape").map(value_span))
             .unwrap_or(r.name.span);
-        if peak <= 0.0 {
+        if peak <= 0.0 && test.replay.is_none() {
             let span = stages_block(body).map(|b| b.span).unwrap_or(peak_span);
             cx.diags.push(catalog::no_traffic(&test.name, span));
             continue;

@@ -8,10 +8,13 @@
 //   TIME_SCALE  multiplies every duration (0 < x <= 100; default 1)
 //   API_TOKEN   sent as `Authorization: Bearer …` when set
 //   API_KEYS    the size of the API-key pool (default: SPEC.api_keys.pool)
+//   REPLAY_FILE the masked trace a replay test reads (default: the spec's
+//               `replay` path, relative to this script)
 import http from "k6/http";
 import exec from "k6/execution";
 import { check } from "k6";
 import { Trend } from "k6/metrics";
+import { SharedArray } from "k6/data";
 
 // A number from the environment, within (0, max].
 function envNumber(name, fallback, max) {
@@ -195,9 +198,148 @@ function chaosChecks(route, res) {
   }
 }
 
+// --- Replay ----------------------------------------------------------------
+// A masked trace (`scalec mask`): JSON lines of {t_ms, method, path,
+// headers, body}. Each iteration sends the next request of the trace; the
+// arrival rate follows the trace second by second, its timing scaled by
+// TIME_SCALE (0.1 replays an hour in six minutes).
+
+function parseTrace(text) {
+  const out = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "") {
+      continue;
+    }
+    const r = JSON.parse(line);
+    if (typeof r !== "object" || r === null || typeof r.path !== "string") {
+      throw new Error("trace line " + (i + 1) + ": not a request object with a path");
+    }
+    out.push({
+      t_ms: Number(r.t_ms) || 0,
+      method: String(r.method || "GET").toUpperCase(),
+      path: r.path,
+      headers: r.headers && typeof r.headers === "object" ? r.headers : {},
+      body: r.body === undefined || r.body === null ? null : typeof r.body === "string" ? r.body : JSON.stringify(r.body),
+    });
+  }
+  out.sort((a, b) => a.t_ms - b.t_ms);
+  return out;
+}
+
+const TRACE = SPEC.replay
+  ? new SharedArray("trace", () => parseTrace(open(__ENV.REPLAY_FILE || SPEC.replay.file)))
+  : null;
+
+// Requests per (scaled) second of the trace.
+function traceBuckets() {
+  const counts = [];
+  const t0 = TRACE.length > 0 ? TRACE[0].t_ms : 0;
+  for (let i = 0; i < TRACE.length; i++) {
+    const b = Math.floor(((TRACE[i].t_ms - t0) * TIME_SCALE) / 1000);
+    while (counts.length <= b) {
+      counts.push(0);
+    }
+    counts[b] += 1;
+  }
+  return counts;
+}
+
+function replayOptions(spec) {
+  const counts = traceBuckets();
+  const stages = [];
+  let peak = 0;
+  for (const c of counts) {
+    stages.push({ target: c, duration: "0s" });
+    stages.push({ target: c, duration: "1s" });
+    peak = Math.max(peak, c);
+  }
+  // A second of slack, so rounding in the executor never leaves the last
+  // requests of the trace unsent (iterations past its end send nothing).
+  stages.push({ target: Math.max(1, counts.length > 0 ? counts[counts.length - 1] : 1), duration: "1s" });
+  let timeout = 0;
+  for (const cls of spec.classes) {
+    timeout = Math.max(timeout, cls.timeout_ms);
+  }
+  const thresholds = Object.assign({}, spec.thresholds);
+  thresholds["iterations"] = ["count>0"];
+  return {
+    scenarios: {
+      replay: {
+        executor: "ramping-arrival-rate",
+        exec: "replay",
+        startRate: counts.length > 0 ? counts[0] : 0,
+        timeUnit: "1s",
+        stages: stages,
+        preAllocatedVUs: Math.ceil(peak * 0.5) + 1,
+        maxVUs: Math.ceil((peak * Math.max(timeout, 1000)) / 1000) + 1,
+        gracefulStop: ms(timeout),
+      },
+    },
+    thresholds: thresholds,
+    summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  };
+}
+
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// Route templates as regular expressions (made from data, escaped).
+const ROUTES = [];
+for (const cls of SPEC.classes) {
+  for (const route of cls.routes) {
+    let re = "^";
+    for (const part of route.path) {
+      re += part.param === undefined ? escapeRegExp(part.text) : "[^/]+";
+    }
+    ROUTES.push({ method: route.method, re: new RegExp(re + "$"), route: route, cls: cls });
+  }
+}
+
+function routeOf(method, path) {
+  const p = path.split("?")[0];
+  for (const r of ROUTES) {
+    if (r.method === method && r.re.test(p)) {
+      return r;
+    }
+  }
+  return null;
+}
+
+const HOP_BY_HOP = ["host", "content-length", "connection", "transfer-encoding", "keep-alive", "upgrade"];
+
+export function replay() {
+  const i = exec.scenario.iterationInTest;
+  if (i >= TRACE.length) {
+    return;
+  }
+  const r = TRACE[i];
+  const headers = {};
+  for (const k of Object.keys(r.headers)) {
+    if (HOP_BY_HOP.indexOf(k.toLowerCase()) < 0) {
+      headers[k] = String(r.headers[k]);
+    }
+  }
+  const m = routeOf(r.method, r.path);
+  const tags = m
+    ? { route: m.route.tag, class: m.cls.class_tag, name: m.route.name_tag }
+    : { route: "unmatched", name: "unmatched" };
+  const res = http.request(r.method, BASE_URL + r.path, r.body, {
+    headers: headers,
+    timeout: ms(m ? m.route.timeout_ms : 60000),
+    tags: tags,
+  });
+  check(res, { "status is 2xx": (x) => x.status >= 200 && x.status < 300 });
+}
+
 function buildOptions(spec) {
   if (spec.chaos) {
     return chaosOptions(spec);
+  }
+  if (spec.replay) {
+    return replayOptions(spec);
   }
   const thresholds = Object.assign({}, spec.thresholds);
   // Arrivals k6 could not start (no free VU): at most 1% of the test.

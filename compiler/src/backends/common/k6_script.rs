@@ -46,6 +46,16 @@ pub struct Plan {
     /// Set for a chaos experiment's script.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chaos: Option<ChaosPlan>,
+    /// Set when the test replays a masked trace instead of its stages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayPlan>,
+}
+
+/// A trace to replay: its path relative to the project root (the script
+/// reads `REPLAY_FILE` when set, else this path relative to itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayPlan {
+    pub file: String,
 }
 
 /// A chaos experiment's steady load and what it checks.
@@ -294,6 +304,11 @@ pub fn plan_for(
         api_keys,
         tenant,
         peak_rps,
+        replay: test
+            .replay
+            .clone()
+            .filter(|_| chaos.is_none())
+            .map(|file| ReplayPlan { file }),
         chaos,
     }
 }
