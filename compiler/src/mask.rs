@@ -109,7 +109,7 @@ impl Masker {
 
     fn is_field(&self, name: &str) -> bool {
         let n = name.to_ascii_lowercase();
-        self.fields.iter().any(|f| *f == n)
+        self.fields.contains(&n)
     }
 
     /// The pseudonym of a value: stable for one key, shaped like the value.

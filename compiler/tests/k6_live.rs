@@ -12,7 +12,7 @@
 //! read; see [`write_fixture`]).
 
 #[path = "support/backend.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::while_let_loop)]
 mod backend;
 mod support;
 

@@ -10,7 +10,7 @@
 //!   time and fails (exit 99) when answers reach the hard timeout.
 
 #[path = "support/backend.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::while_let_loop)]
 mod backend;
 mod support;
 

@@ -145,7 +145,7 @@ pub fn go_duration(ms: f64) -> String {
         }
     }
     if us > 0 {
-        if us % 1000 == 0 {
+        if us.is_multiple_of(1000) {
             out.push_str(&format!("{}ms", us / 1000));
         } else {
             out.push_str(&format!("{us}us"));
