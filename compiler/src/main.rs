@@ -85,6 +85,25 @@ enum Command {
     },
     /// List the build targets.
     Targets,
+    /// Mask a production trace for replay: the fields a load test's `mask`
+    /// names become keyed pseudonyms (key from $SCALE_MASK_KEY).
+    Mask {
+        /// The spec: `.scale` files, or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The load test whose `mask` fields (and target's route parameters) apply.
+        #[arg(long)]
+        test: String,
+        /// The raw trace: JSON lines, one request each.
+        #[arg(long)]
+        trace: PathBuf,
+        /// The masked trace. Default: the test's `replay`, under the project root.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Another field to mask (repeatable).
+        #[arg(long)]
+        field: Vec<String>,
+    },
     /// Format `.scale` files in place (canonical layout, comments kept).
     Fmt {
         /// `.scale` files, or folders (every `.scale` file below them).
@@ -119,6 +138,13 @@ fn main() -> ExitCode {
         } => build(&inputs, &out, target, emit, check, &diag),
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
+        Command::Mask {
+            inputs,
+            test,
+            trace,
+            out,
+            field,
+        } => mask(&inputs, &test, &trace, out, field),
         Command::Targets => {
             for b in scalec::backends::BACKENDS {
                 let opt_in = if b.in_default_set() {
@@ -504,4 +530,110 @@ fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `scalec mask`: exit 1 on errors in the spec, 2 on a usage or I/O
+/// problem (no key, an unknown test, an unreadable or malformed trace).
+fn mask(
+    inputs: &[PathBuf],
+    test: &str,
+    trace: &std::path::Path,
+    out: Option<PathBuf>,
+    extra: Vec<String>,
+) -> ExitCode {
+    let diag = DiagOpts {
+        message_format: MessageFormat::Human,
+        color: Color::Auto,
+        deny_warnings: false,
+    };
+    let Some(c) = load_and_check(inputs, &diag) else {
+        return ExitCode::from(2);
+    };
+    let Some(ir) = c.ir.as_ref() else {
+        eprintln!("error: the spec has errors; nothing was masked");
+        return ExitCode::from(1);
+    };
+    let Some(lt) = ir.load_tests.iter().find(|t| t.name == test) else {
+        let names: Vec<&str> = ir.load_tests.iter().map(|t| t.name.as_str()).collect();
+        eprintln!(
+            "error: no load test `{}`; the spec has: {}",
+            diagnostics::escape_text(test),
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let mut fields = lt.mask.clone();
+    fields.extend(extra);
+    if fields.is_empty() {
+        eprintln!("error: the load test names no `mask` fields and no --field was given");
+        return ExitCode::from(2);
+    }
+    let out = match (out, &lt.replay) {
+        (Some(o), _) => o,
+        (None, Some(r)) => c.project.root.join(r),
+        (None, None) => {
+            eprintln!("error: the load test has no `replay` path; give -o FILE");
+            return ExitCode::from(2);
+        }
+    };
+    let key = match std::env::var("SCALE_MASK_KEY") {
+        Ok(k) if !k.is_empty() => k,
+        _ => {
+            eprintln!(
+                "error: set SCALE_MASK_KEY to a secret of at least {} bytes (the same key masks the same way)",
+                scalec::mask::MIN_KEY_BYTES
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let routes: Vec<String> = ir
+        .service(&lt.target)
+        .map(|s| s.routes.iter().map(|r| r.path.clone()).collect())
+        .unwrap_or_default();
+    let masker = match scalec::mask::Masker::new(key.as_bytes(), &fields, &routes) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let raw = match std::fs::read_to_string(trace) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (masked, stats) = match masker.mask(&raw) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    // Written next to its place and renamed, so a reader never sees half.
+    let tmp = out.with_extension("jsonl.tmp");
+    let written = out
+        .parent()
+        .map_or(Ok(()), |p| {
+            if p.as_os_str().is_empty() {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(p)
+            }
+        })
+        .and_then(|_| std::fs::write(&tmp, masked.as_bytes()))
+        .and_then(|_| std::fs::rename(&tmp, &out));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "masked {} requests ({} distinct values) into {}",
+        stats.lines,
+        stats.values,
+        out.display()
+    );
+    ExitCode::SUCCESS
 }

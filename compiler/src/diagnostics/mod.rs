@@ -158,6 +158,9 @@ codes! {
     GateNotUpperBound = "S0902", "gate condition that is not an upper bound";
     CompilerVersion = "S1001", "compiler version outside the pinned range";
     BadVersion = "S1002", "malformed version";
+    RampGoesNowhere = "S1101", "ramp that stays at one rate";
+    NoTraffic = "S1102", "load test that sends no traffic";
+    KeyRateAboveLimit = "S1103", "load test's per-key rate above the spec's own limit";
 }
 
 impl fmt::Display for Code {

@@ -53,6 +53,10 @@ fn lower_load_test(
     let peak = f
         .expr(cx, "peak")
         .and_then(|e| cx.positive(e, Dim::Rate, false));
+    let replay = f.expr(cx, "replay").and_then(|e| {
+        let s = cx.string(e)?;
+        cx.project_path(&s, e.span)
+    });
     let stages = match (f.block(cx, "stages"), f.expr(cx, "shape")) {
         (Some(_), Some(e)) => {
             cx.diags.push(catalog::stages_and_shape(e.span));
@@ -80,6 +84,8 @@ fn lower_load_test(
                 }
             }
         }
+        // A replayed trace sets its own pace.
+        (None, None) if f.get("replay").is_some() => Some(Vec::new()),
         (None, None) => {
             f.required(cx, "stages", "{ ramp 10 rps -> 100 rps over 1m }");
             None
@@ -92,6 +98,14 @@ fn lower_load_test(
             .map(|w| w == "budgets")
             .unwrap_or(true),
     };
+    let api_keys = f
+        .expr(cx, "api_keys")
+        .and_then(|e| cx.integer(e, 1.0, 1e9))
+        .map(|n| n as u32);
+    let mask = f
+        .expr(cx, "mask")
+        .map(|e| super::load::mask_fields(cx, e))
+        .unwrap_or_default();
     let target = target?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = target.routes.iter().map(|r| r.class.as_str()).collect();
@@ -119,6 +133,9 @@ fn lower_load_test(
         mix,
         stages: stages?,
         thresholds_from_budgets,
+        api_keys,
+        replay,
+        mask,
     })
 }
 
