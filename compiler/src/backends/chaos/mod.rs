@@ -21,8 +21,8 @@
 //!   breaker closes in time). A k6 script cannot see a breaker's state:
 //!   these are the effects the spec's expectation has on clients.
 //!
-//! No namespace is set: `kubectl apply -n` chooses it, and Chaos Mesh
-//! selects pods in the experiment's own namespace.
+//! Every object is in the app's namespace (as the `k8s` target's), and
+//! Chaos Mesh selects pods in the experiment's own namespace.
 
 use super::common::k6_script::{self, steady, ChaosPlan};
 use super::common::k8s_labels::{self, Labels};
@@ -60,6 +60,8 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectMeta {
     pub name: String,
+    /// The app's namespace (the app's Kubernetes name), where its pods run.
+    pub namespace: String,
     pub labels: Labels,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
@@ -177,6 +179,7 @@ fn schedule(
         kind: "Schedule",
         metadata: ObjectMeta {
             name,
+            namespace: app.to_string(),
             labels: k8s_labels::component(app, "chaos"),
             annotations,
         },
@@ -223,7 +226,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         let name = exps.get(&exp.name);
         let target_name = services.get(&target.name);
         let pods = || Selector {
-            label_selectors: k8s_labels::selector(&app, target_name),
+            label_selectors: k8s_labels::selector(target_name),
         };
         let fault = fault_ms(exp);
         let mut period = 2.0 * fault;
@@ -273,7 +276,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                             Some(PodTarget {
                                 mode: "all",
                                 selector: Selector {
-                                    label_selectors: k8s_labels::selector(&app, svc_name),
+                                    label_selectors: k8s_labels::selector(svc_name),
                                 },
                             }),
                             vec![],

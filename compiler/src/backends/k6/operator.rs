@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
     pub name: String,
+    /// The app's namespace (the app's Kubernetes name), as the `k8s` target's.
+    pub namespace: String,
     pub labels: Labels,
 }
 
@@ -79,6 +81,7 @@ pub fn config_map(app: &str, name: &str, file: &str, script: &str) -> ConfigMap 
         kind: "ConfigMap",
         metadata: Meta {
             name: config_map_name(name),
+            namespace: app.to_string(),
             labels: labels(app),
         },
         data: BTreeMap::from([(file.to_string(), script.to_string())]),
@@ -97,6 +100,7 @@ pub fn test_run(app: &str, name: &str, file: &str, plan: &Plan) -> TestRun {
         kind: "TestRun",
         metadata: Meta {
             name: name.to_string(),
+            namespace: app.to_string(),
             labels: labels(app),
         },
         spec: TestRunSpec {
