@@ -3,7 +3,7 @@
 //! - every Schedule passes the strict CRD check, and so does the PodChaos
 //!   or NetworkChaos it wraps, taken out as an object of its own kind (the
 //!   check refuses a misspelt field in either);
-//! - the delay is the checker's absolute latency (+5% of db's p99 = 10ms),
+//! - the delay is the checker's absolute latency (+5% of db's p95 = 2.5ms),
 //!   pod-kill is one pod `@every 1m`;
 //! - the experiment's k6 script passes `k6 inspect`, and run scaled down
 //!   against the loopback backend it passes when the target answers in
@@ -69,7 +69,7 @@ fn schedules_say_what_the_spec_says() {
     let net = &lat["spec"]["networkChaos"];
     assert_eq!(lat["spec"]["type"], "NetworkChaos");
     assert_eq!(net["action"], "delay");
-    // The checker's number: 5% of db's p99 (200ms).
+    // The checker's number: 5% of db's p95 (50ms).
     let added = ir.chaos[0]
         .actions
         .iter()
@@ -78,8 +78,8 @@ fn schedules_say_what_the_spec_says() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(added, 0.05 * 200.0);
-    assert_eq!(net["delay"]["latency"], "10ms");
+    assert_eq!(added, 0.05 * 50.0);
+    assert_eq!(net["delay"]["latency"], "2500us");
     // db runs outside the cluster (no image): an external target.
     assert_eq!(net["externalTargets"][0], "db");
     assert_eq!(net["direction"], "to");
@@ -88,7 +88,7 @@ fn schedules_say_what_the_spec_says() {
     assert_eq!(lat["spec"]["schedule"], "@every 4m");
     assert_eq!(
         lat["metadata"]["annotations"]["scale.dev/latency-basis"],
-        "5% of db's p99 (200ms) = 10ms"
+        "5% of db's p95 (50ms) = 2.5ms"
     );
     assert_eq!(emit(&ir, &meta), arts, "deterministic");
     assert_eq!(go_duration(1.5), "1500us");

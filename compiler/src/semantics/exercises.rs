@@ -332,13 +332,21 @@ fn latency(
             basis: None,
         }),
         Dim::Fraction if v.v > 0.0 => {
-            let p99 = svc.budget.as_ref().and_then(|b| b.p99_ms).or_else(|| {
-                svc.routes
-                    .iter()
-                    .filter_map(|r| r.budget.p99_ms)
-                    .reduce(f64::max)
-            });
-            let Some(p99) = p99 else {
+            // The percentile a relative delay is taken of: the service's
+            // p95 (its own budget, else the slowest of its routes'), else
+            // its p99.
+            let pick = |f: fn(&ir::Budget) -> Option<f64>| {
+                svc.budget.as_ref().and_then(f).or_else(|| {
+                    svc.routes
+                        .iter()
+                        .filter_map(|r| f(&r.budget))
+                        .reduce(f64::max)
+                })
+            };
+            let basis = pick(|b| b.p95_ms)
+                .map(|v| ("p95", v))
+                .or_else(|| pick(|b| b.p99_ms).map(|v| ("p99", v)));
+            let Some((which, p99)) = basis else {
                 cx.diags.push(catalog::chaos_no_budget(
                     &svc.name,
                     round3(v.v * 100.0),
@@ -351,7 +359,7 @@ fn latency(
                 service: svc.name.clone(),
                 added_ms: added,
                 basis: Some(format!(
-                    "{}% of {}'s p99 ({}) = {}",
+                    "{}% of {}'s {which} ({}) = {}",
                     round3(v.v * 100.0),
                     svc.name,
                     fmt_ms(p99),

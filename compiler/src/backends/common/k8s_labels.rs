@@ -3,8 +3,8 @@
 //!
 //! A workload's objects carry `name` (the service), `instance` (the service
 //! in this app's namespace), `component` (what kind of service it is),
-//! `part-of` (the app), `managed-by: scalec` and, when the image has a tag,
-//! `version`. Its pods are selected by `app.kubernetes.io/name` alone: a
+//! `part-of` (the app), `managed-by: scalec` and, on the Deployment and its
+//! pods, when the image has a tag, `version`. Its pods are selected by `app.kubernetes.io/name` alone: a
 //! Deployment's selector is immutable, so it holds only a label that never
 //! changes (renaming the app, or a new image version, must not touch it).
 //! Service names are unique within the app's namespace.

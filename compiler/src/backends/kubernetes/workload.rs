@@ -46,8 +46,19 @@ pub const PRE_STOP_SECONDS: u32 = 5;
 
 pub use crate::backends::common::k8s_labels::selector;
 
-/// The labels of every object of this workload.
+/// The labels of every object of this workload. The `version` label is
+/// only on the Deployment and its pods (what the image version describes),
+/// so a new image rewrites one object, not seven.
 pub fn labels(cx: &Ctx, name: &str, svc: &Service) -> Labels {
+    crate::backends::common::k8s_labels::workload(
+        &cx.app,
+        name,
+        crate::backends::common::k8s_labels::component_of(svc.kind),
+        None,
+    )
+}
+
+fn versioned_labels(cx: &Ctx, name: &str, svc: &Service) -> Labels {
     crate::backends::common::k8s_labels::workload(
         &cx.app,
         name,
@@ -195,7 +206,7 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
     Object {
         api_version: "apps/v1",
         kind: "Deployment",
-        metadata: cx.meta(name, labels(cx, name, svc)),
+        metadata: cx.meta(name, versioned_labels(cx, name, svc)),
         spec: DeploymentSpec {
             replicas: (!autoscaled).then_some(svc.replicas.min),
             selector: LabelSelector {
@@ -210,7 +221,7 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
             },
             template: PodTemplateSpec {
                 metadata: PodTemplateMeta {
-                    labels: labels(cx, name, svc),
+                    labels: versioned_labels(cx, name, svc),
                 },
                 spec: PodSpec {
                     service_account_name: name.into(),
