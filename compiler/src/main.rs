@@ -94,6 +94,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server on stdin/stdout (for editors; runs the
+    /// `scalec-lsp` binary installed beside `scalec`, see docs/editors.md).
+    Lsp {
+        /// Passed to the server (`--stdio` is accepted and is the default).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -119,6 +126,7 @@ fn main() -> ExitCode {
         } => build(&inputs, &out, target, emit, check, &diag),
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
+        Command::Lsp { args } => lsp(args),
         Command::Targets => {
             for b in scalec::backends::BACKENDS {
                 let opt_in = if b.in_default_set() {
@@ -504,4 +512,38 @@ fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `scalec lsp`: the server is the `scalec-lsp` binary of the `lsp/`
+/// crate (which depends on this package's library, so this binary cannot
+/// link it in): `$SCALEC_LSP` if set, else `scalec-lsp` beside this
+/// executable, else on `PATH`. On Unix it replaces this process, so the
+/// editor talks to it directly.
+fn lsp(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let exe_name = format!("scalec-lsp{}", std::env::consts::EXE_SUFFIX);
+    let server = std::env::var_os("SCALEC_LSP")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let beside = std::env::current_exe().ok()?.with_file_name(&exe_name);
+            beside.is_file().then_some(beside)
+        })
+        .unwrap_or_else(|| PathBuf::from(&exe_name));
+    let mut cmd = std::process::Command::new(&server);
+    cmd.args(&args);
+    #[cfg(unix)]
+    let err = {
+        use std::os::unix::process::CommandExt;
+        cmd.exec()
+    };
+    #[cfg(not(unix))]
+    let err = match cmd.status() {
+        Ok(s) => return ExitCode::from(s.code().unwrap_or(2).clamp(0, 255) as u8),
+        Err(e) => e,
+    };
+    eprintln!(
+        "error: cannot run the language server {}: {err}\n\
+         help: install it beside scalec: `cargo install --path lsp` (or set SCALEC_LSP to its path)",
+        server.display()
+    );
+    ExitCode::from(2)
 }

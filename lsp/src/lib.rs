@@ -1,0 +1,852 @@
+//! The `.scale` language server: a thin layer over the compiler's semantic
+//! model (`scalec::query`), served over stdio with tower-lsp-server.
+//!
+//! One [`Unit`] per open document: the document and the files it `use`s
+//! (open buffers first, then the disk), checked as one project on every
+//! change (a full recheck; see docs/performance.md for what it costs). A
+//! document that another open document `use`s is answered from that
+//! document's unit, so a shared file is checked in the context that
+//! imports it.
+//!
+//! Positions: LSP sends UTF-16 line/column; the compiler speaks bytes.
+//! [`scalec::diagnostics::SourceFile`] converts both ways.
+//!
+//! The standard library and the diagnostic explanations are not on disk:
+//! they are written once into a cache folder (`SCALEC_LSP_CACHE`, or
+//! `scalec-lsp-VERSION` under the temporary folder) so that "go to
+//! definition" into `std/budgets.scale` and the code links of diagnostics
+//! open real files.
+
+mod convert;
+
+use convert::{range_of, to_lsp_diagnostic};
+use scalec::diagnostics::{FileId, SourceFile, Span};
+use scalec::project::Project;
+use scalec::query::{self, CompletionKind};
+use scalec::Compilation;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+/// How many files one unit may pull in through `use "…"`.
+const MAX_FILES: usize = 256;
+
+/// An open document.
+struct Doc {
+    uri: Uri,
+    text: String,
+}
+
+/// One checked project: an open document and what it uses.
+pub struct Unit {
+    pub c: Compilation,
+    /// The key of the document it was built for.
+    entry: String,
+    /// Per file of the source map: its URI and key (`None` for a file
+    /// without a place on disk when the cache could not be written).
+    files: Vec<Option<(Uri, String)>>,
+}
+
+impl Unit {
+    fn file_of(&self, key: &str) -> Option<FileId> {
+        self.files
+            .iter()
+            .position(|f| f.as_ref().is_some_and(|(_, k)| k == key))
+            .map(|i| FileId(i as u32))
+    }
+
+    fn uri_of(&self, file: FileId) -> Option<&Uri> {
+        self.files
+            .get(file.0 as usize)
+            .and_then(|f| f.as_ref().map(|(u, _)| u))
+    }
+
+    fn source(&self, file: FileId) -> &SourceFile {
+        self.c.project.sources.get(file)
+    }
+
+    fn location(&self, span: Span) -> Option<Location> {
+        Some(Location {
+            uri: self.uri_of(span.file)?.clone(),
+            range: range_of(self.source(span.file), span),
+        })
+    }
+
+    fn is_std(&self, file: FileId) -> bool {
+        self.c
+            .project
+            .files
+            .iter()
+            .any(|f| f.id == file && f.std_module.is_some())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    docs: BTreeMap<String, Doc>,
+    units: BTreeMap<String, Arc<Unit>>,
+}
+
+impl State {
+    /// The unit that answers for a document: the first other open
+    /// document's unit that uses it, else its own.
+    fn owner(&self, key: &str) -> Option<Arc<Unit>> {
+        self.units
+            .iter()
+            .find(|(entry, u)| entry.as_str() != key && u.file_of(key).is_some())
+            .or_else(|| self.units.get_key_value(key))
+            .map(|(_, u)| u.clone())
+    }
+}
+
+/// The key of a document: its file path when it has one, else its URI.
+fn key_of(uri: &Uri) -> String {
+    match uri.to_file_path() {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => uri.as_str().to_string(),
+    }
+}
+
+/// Where the standard library and the explanations are written.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("SCALEC_LSP_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("scalec-lsp-{}", scalec::VERSION)))
+}
+
+/// Writes `text` to `path` unless it is already there (read-only files).
+fn ensure_file(path: &Path, text: &str) -> bool {
+    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return true;
+    }
+    let Some(dir) = path.parent() else {
+        return false;
+    };
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    // Atomically: a reader never sees half a file.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let ok = std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, path).is_ok();
+    if ok {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mut perm = meta.permissions();
+            perm.set_readonly(true);
+            let _ = std::fs::set_permissions(path, perm);
+        }
+    } else {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    ok
+}
+
+/// The cached copies of the standard library and explanations, by name.
+struct Cache {
+    std: HashMap<String, Uri>,
+    explain: HashMap<&'static str, Uri>,
+}
+
+impl Cache {
+    fn new() -> Cache {
+        let dir = cache_dir();
+        let mut std = HashMap::new();
+        for (module, text) in scalec::project::STDLIB {
+            let name = format!("std/{module}.scale");
+            let path = dir.join(&name);
+            if ensure_file(&path, text) {
+                if let Some(uri) = Uri::from_file_path(&path) {
+                    std.insert(name, uri);
+                }
+            }
+        }
+        let mut explain = HashMap::new();
+        for code in scalec::diagnostics::Code::ALL {
+            let path = dir.join("explain").join(format!("{}.md", code.as_str()));
+            if ensure_file(&path, code.explanation()) {
+                if let Some(uri) = Uri::from_file_path(&path) {
+                    explain.insert(code.as_str(), uri);
+                }
+            }
+        }
+        Cache { std, explain }
+    }
+}
+
+/// Checks `entry` and the files it uses, read from the open documents
+/// first, then from disk.
+fn compile(entry_key: &str, entry: &Doc, docs: &BTreeMap<String, Doc>, cache: &Cache) -> Unit {
+    let path = entry.uri.to_file_path().map(|p| p.into_owned());
+    let root = path
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let entry_name = path
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "untitled.scale".to_string());
+    let mut texts: Vec<(String, String)> = vec![(entry_name.clone(), entry.text.clone())];
+    let project = loop {
+        let refs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let project = Project::from_memory(&refs);
+        let mut wanted = Vec::new();
+        for f in project.files.iter().filter(|f| f.std_module.is_none()) {
+            for u in &f.ast.uses {
+                if let scalec::syntax::ast::UseTarget::File { path, .. } = &u.target {
+                    if scalec::project::normalize_inside(path).is_some()
+                        && !texts.iter().any(|(n, _)| n == path)
+                        && !wanted.contains(path)
+                    {
+                        wanted.push(path.clone());
+                    }
+                }
+            }
+        }
+        let mut added = false;
+        for name in wanted {
+            if texts.len() >= MAX_FILES {
+                break;
+            }
+            let full = root.join(&name);
+            let text = docs
+                .get(&full.to_string_lossy().into_owned())
+                .map(|d| d.text.clone())
+                .or_else(|| std::fs::read_to_string(&full).ok());
+            if let Some(text) = text {
+                texts.push((name, text));
+                added = true;
+            }
+        }
+        if !added {
+            break project;
+        }
+    };
+    let std_names: Vec<FileId> = project
+        .files
+        .iter()
+        .filter(|f| f.std_module.is_some())
+        .map(|f| f.id)
+        .collect();
+    let files = project
+        .sources
+        .files()
+        .map(|(id, f)| {
+            if std_names.contains(&id) {
+                cache.std.get(&f.name).map(|u| (u.clone(), key_of(u)))
+            } else if f.name == entry_name {
+                Some((entry.uri.clone(), entry_key.to_string()))
+            } else {
+                let p = root.join(&f.name);
+                Uri::from_file_path(&p).map(|u| (u, p.to_string_lossy().into_owned()))
+            }
+        })
+        .collect();
+    let c = scalec::check(project);
+    Unit {
+        c,
+        entry: entry_key.to_string(),
+        files,
+    }
+}
+
+pub struct Backend {
+    client: Client,
+    state: Mutex<State>,
+    cache: std::sync::OnceLock<Cache>,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Backend {
+        Backend {
+            client,
+            state: Mutex::new(State::default()),
+            cache: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn cache(&self) -> &Cache {
+        self.cache.get_or_init(Cache::new)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Rechecks the unit of `key` and every unit that uses it; returns the
+    /// diagnostics to publish, per document.
+    fn recheck(&self, key: &str) -> Vec<(Uri, Vec<Diagnostic>)> {
+        let cache = self.cache();
+        let mut st = self.state();
+        let mut entries: Vec<String> = st
+            .units
+            .iter()
+            .filter(|(e, u)| e.as_str() != key && u.file_of(key).is_some())
+            .map(|(e, _)| e.clone())
+            .collect();
+        if st.docs.contains_key(key) {
+            entries.push(key.to_string());
+        }
+        for e in &entries {
+            let Some(doc) = st.docs.get(e) else { continue };
+            let unit = compile(e, doc, &st.docs, cache);
+            st.units.insert(e.clone(), Arc::new(unit));
+        }
+        // Publish, for every project file of those units, what its owner says.
+        let mut out: BTreeMap<String, (Uri, Vec<Diagnostic>)> = BTreeMap::new();
+        for e in &entries {
+            let Some(unit) = st.units.get(e).cloned() else {
+                continue;
+            };
+            for (i, f) in unit.files.iter().enumerate() {
+                let Some((uri, k)) = f else { continue };
+                let file = FileId(i as u32);
+                if unit.is_std(file) || out.contains_key(k) {
+                    continue;
+                }
+                let Some(owner) = st.owner(k) else { continue };
+                if !Arc::ptr_eq(&owner, &unit) && owner.file_of(k).is_some() {
+                    continue; // another unit answers for it
+                }
+                out.insert(k.clone(), (uri.clone(), diagnostics_for(&unit, file, cache)));
+            }
+        }
+        out.into_values().collect()
+    }
+
+    async fn publish(&self, list: Vec<(Uri, Vec<Diagnostic>)>) {
+        for (uri, diags) in list {
+            self.client.publish_diagnostics(uri, diags, None).await;
+        }
+    }
+
+    /// The unit answering for a document, and the document's file in it.
+    fn unit_at(&self, uri: &Uri) -> Option<(Arc<Unit>, FileId)> {
+        let key = key_of(uri);
+        let unit = self.state().owner(&key)?;
+        let file = unit.file_of(&key)?;
+        Some((unit, file))
+    }
+
+    fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Unit>, FileId, usize)> {
+        let (unit, file) = self.unit_at(&pos.text_document.uri)?;
+        let p = pos.position;
+        let offset = unit
+            .source(file)
+            .offset_utf16(p.line as usize, p.character as usize);
+        Some((unit, file, offset))
+    }
+}
+
+/// The diagnostics whose primary span is in `file` (those without a span
+/// go to the unit's entry document).
+fn diagnostics_for(unit: &Unit, file: FileId, cache: &Cache) -> Vec<Diagnostic> {
+    let is_entry = unit.files.get(file.0 as usize).is_some_and(|f| {
+        f.as_ref()
+            .is_some_and(|(_, k)| *k == unit.entry)
+    });
+    unit.c
+        .diagnostics
+        .iter()
+        .filter(|d| match d.primary_span() {
+            Some(s) => s.file == file,
+            None => is_entry,
+        })
+        .map(|d| to_lsp_diagnostic(d, file, &unit.c.project.sources, &|f| unit.uri_of(f).cloned(), cache.explain.get(d.code.as_str())))
+        .collect()
+}
+
+/// The semantic token types, in legend order.
+pub const TOKEN_TYPES: &[SemanticTokenType] = &[
+    SemanticTokenType::KEYWORD,
+    SemanticTokenType::NAMESPACE,
+    SemanticTokenType::CLASS,
+    SemanticTokenType::METHOD,
+    SemanticTokenType::VARIABLE,
+    SemanticTokenType::PROPERTY,
+    SemanticTokenType::NUMBER,
+];
+const T_KEYWORD: u32 = 0;
+const T_NAMESPACE: u32 = 1;
+const T_CLASS: u32 = 2;
+const T_METHOD: u32 = 3;
+const T_VARIABLE: u32 = 4;
+const T_PROPERTY: u32 = 5;
+const T_NUMBER: u32 = 6;
+
+pub const TOKEN_MODIFIERS: &[SemanticTokenModifier] = &[
+    SemanticTokenModifier::DECLARATION,
+    SemanticTokenModifier::DEFAULT_LIBRARY,
+];
+const M_DECLARATION: u32 = 1;
+const M_STD: u32 = 2;
+
+fn token_type(kind: &str) -> u32 {
+    match kind {
+        "app" => T_NAMESPACE,
+        "service" => T_CLASS,
+        "route" => T_METHOD,
+        _ => T_VARIABLE,
+    }
+}
+
+/// Semantic tokens from the model: declaration keywords and names,
+/// references, field keys, number literals.
+fn semantic_tokens(unit: &Unit, file: FileId) -> Vec<SemanticToken> {
+    let m = &unit.c.model;
+    let src = unit.source(file);
+    let text = &src.text;
+    // (start, end, type, modifiers)
+    let mut toks: Vec<(u32, u32, u32, u32)> = Vec::new();
+    for d in m.decls.iter().filter(|d| d.span.file == file) {
+        let s = d.span.start as usize;
+        if d.kind != "route" && text.get(s..).is_some_and(|t| t.starts_with(d.kind.as_str())) {
+            toks.push((d.span.start, (s + d.kind.len()) as u32, T_KEYWORD, 0));
+        }
+        toks.push((d.name_span.start, d.name_span.end, token_type(&d.kind), M_DECLARATION));
+    }
+    for r in m.references.iter().filter(|r| r.span.file == file) {
+        let Some(d) = m.decl(r.target) else { continue };
+        let std = if d.std_module.is_some() { M_STD } else { 0 };
+        toks.push((r.span.start, r.span.end, token_type(&d.kind), std));
+    }
+    for f in m.fields.iter().filter(|f| f.key_span.file == file) {
+        toks.push((f.key_span.start, f.key_span.end, T_PROPERTY, 0));
+    }
+    for s in m.evaluated.keys().filter(|s| s.file == file) {
+        let t = text.get(s.range()).unwrap_or("");
+        let literal = t.starts_with(|c: char| c.is_ascii_digit())
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '%' | '_'));
+        if literal {
+            toks.push((s.start, s.end, T_NUMBER, 0));
+        }
+    }
+    toks.sort_by_key(|t| (t.0, t.1));
+    let mut out = Vec::new();
+    let (mut prev_line, mut prev_col, mut prev_end) = (0u32, 0u32, 0u32);
+    for (start, end, ty, mods) in toks {
+        if start < prev_end || end <= start {
+            continue; // overlapping or empty
+        }
+        let Some(slice) = text.get(start as usize..end as usize) else {
+            continue;
+        };
+        if slice.contains('\n') {
+            continue;
+        }
+        let (line, col) = src.line_col_utf16(start as usize);
+        let (line, col) = (line as u32, col as u32);
+        out.push(SemanticToken {
+            delta_line: line - prev_line,
+            delta_start: if line == prev_line { col - prev_col } else { col },
+            length: slice.encode_utf16().count() as u32,
+            token_type: ty,
+            token_modifiers_bitset: mods,
+        });
+        prev_line = line;
+        prev_col = col;
+        prev_end = end;
+    }
+    out
+}
+
+fn symbol_kind(kind: &str) -> SymbolKind {
+    match kind {
+        "app" => SymbolKind::MODULE,
+        "service" => SymbolKind::CLASS,
+        "route" => SymbolKind::METHOD,
+        "budget" | "limits" => SymbolKind::CONSTANT,
+        "slo" => SymbolKind::OBJECT,
+        _ => SymbolKind::STRUCT,
+    }
+}
+
+#[allow(deprecated)] // DocumentSymbol::deprecated must be written
+fn document_symbol(src: &SourceFile, s: &query::Symbol) -> DocumentSymbol {
+    let children: Vec<DocumentSymbol> =
+        s.children.iter().map(|c| document_symbol(src, c)).collect();
+    DocumentSymbol {
+        name: if s.name.is_empty() {
+            s.kind.clone()
+        } else {
+            s.name.clone()
+        },
+        detail: Some(if s.detail.is_empty() {
+            s.kind.clone()
+        } else {
+            format!("{} {}", s.kind, s.detail)
+        }),
+        kind: symbol_kind(&s.kind),
+        tags: None,
+        deprecated: None,
+        range: range_of(src, s.span),
+        selection_range: range_of(src, s.name_span),
+        children: (!children.is_empty()).then_some(children),
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Applies one change to a document's text (a whole text when it has no range).
+fn apply_change(text: &mut String, change: TextDocumentContentChangeEvent) {
+    match change.range {
+        None => *text = change.text,
+        Some(r) => {
+            let src = SourceFile::new("", std::mem::take(text));
+            let a = src.offset_utf16(r.start.line as usize, r.start.character as usize);
+            let b = src.offset_utf16(r.end.line as usize, r.end.character as usize);
+            let mut t = src.text;
+            let (a, b) = (a.min(b), a.max(b));
+            t.replace_range(a..b, &change.text);
+            *text = t;
+        }
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo {
+                name: "scalec-lsp".into(),
+                version: Some(scalec::VERSION.into()),
+            }),
+            capabilities: ServerCapabilities {
+                position_encoding: Some(PositionEncodingKind::UTF16),
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(
+                    TextDocumentSyncKind::INCREMENTAL,
+                )),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: Default::default(),
+                })),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                        ..Default::default()
+                    },
+                )),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), "(".into(), "{".into()]),
+                    ..Default::default()
+                }),
+                semantic_tokens_provider: Some(
+                    SemanticTokensServerCapabilities::SemanticTokensOptions(
+                        SemanticTokensOptions {
+                            legend: SemanticTokensLegend {
+                                token_types: TOKEN_TYPES.to_vec(),
+                                token_modifiers: TOKEN_MODIFIERS.to_vec(),
+                            },
+                            full: Some(SemanticTokensFullOptions::Bool(true)),
+                            range: None,
+                            work_done_progress_options: Default::default(),
+                        },
+                    ),
+                ),
+                ..Default::default()
+            },
+            offset_encoding: None,
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let key = key_of(&params.text_document.uri);
+        self.state().docs.insert(
+            key.clone(),
+            Doc {
+                uri: params.text_document.uri,
+                text: params.text_document.text,
+            },
+        );
+        let list = self.recheck(&key);
+        self.publish(list).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let key = key_of(&params.text_document.uri);
+        {
+            let mut st = self.state();
+            let Some(doc) = st.docs.get_mut(&key) else {
+                return;
+            };
+            for change in params.content_changes {
+                apply_change(&mut doc.text, change);
+            }
+        }
+        let list = self.recheck(&key);
+        self.publish(list).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let key = key_of(&params.text_document.uri);
+        let users: Vec<String> = {
+            let mut st = self.state();
+            st.docs.remove(&key);
+            st.units.remove(&key);
+            st.units
+                .iter()
+                .filter(|(_, u)| u.file_of(&key).is_some())
+                .map(|(e, _)| e.clone())
+                .collect()
+        };
+        if users.is_empty() {
+            self.client
+                .publish_diagnostics(params.text_document.uri, Vec::new(), None)
+                .await;
+        }
+        for e in users {
+            // The closed buffer is read from disk again.
+            let list = self.recheck(&e);
+            self.publish(list).await;
+        }
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let Some((unit, file, offset)) = self.at(&params.text_document_position_params) else {
+            return Ok(None);
+        };
+        Ok(query::hover(&unit.c, file, offset).map(|h| Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: h.markdown,
+            }),
+            range: (h.span.file == file).then(|| range_of(unit.source(file), h.span)),
+        }))
+    }
+
+    async fn goto_definition(
+        &self,
+        params: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
+        let Some((unit, file, offset)) = self.at(&params.text_document_position_params) else {
+            return Ok(None);
+        };
+        Ok(query::definition_at(&unit.c, file, offset)
+            .and_then(|d| unit.location(d.span))
+            .map(GotoDefinitionResponse::Scalar))
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+            return Ok(None);
+        };
+        let Some(def) = query::definition_at(&unit.c, file, offset) else {
+            return Ok(None);
+        };
+        let spans = query::references(&unit.c, def.decl);
+        let skip = usize::from(!params.context.include_declaration);
+        Ok(Some(
+            spans
+                .into_iter()
+                .skip(skip)
+                .filter_map(|s| unit.location(s))
+                .collect(),
+        ))
+    }
+
+    async fn prepare_rename(
+        &self,
+        params: TextDocumentPositionParams,
+    ) -> Result<Option<PrepareRenameResponse>> {
+        let Some((unit, file, offset)) = self.at(&params) else {
+            return Ok(None);
+        };
+        let Some(def) = query::definition_at(&unit.c, file, offset) else {
+            return Ok(None);
+        };
+        if unit.is_std(def.span.file) {
+            return Err(Error::invalid_params(format!(
+                "`{}` is declared in the standard library ({}); it cannot be renamed",
+                def.name,
+                unit.source(def.span.file).name
+            )));
+        }
+        let span = query::references(&unit.c, def.decl)
+            .into_iter()
+            .find(|s| s.file == file && s.start as usize <= offset && offset <= s.end as usize);
+        Ok(span.map(|s| PrepareRenameResponse::Range(range_of(unit.source(file), s))))
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+            return Ok(None);
+        };
+        let Some(def) = query::definition_at(&unit.c, file, offset) else {
+            return Ok(None);
+        };
+        if !is_identifier(&params.new_name) {
+            return Err(Error::invalid_params(format!(
+                "`{}` is not a name: a letter or `_`, then letters, digits or `_`",
+                params.new_name
+            )));
+        }
+        let spans = query::references(&unit.c, def.decl);
+        if let Some(s) = spans.iter().find(|s| unit.is_std(s.file)) {
+            return Err(Error::invalid_params(format!(
+                "`{}` is declared in the standard library ({}); it cannot be renamed",
+                def.name,
+                unit.source(s.file).name
+            )));
+        }
+        let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+        for s in spans {
+            let Some(loc) = unit.location(s) else { continue };
+            changes.entry(loc.uri).or_default().push(TextEdit {
+                range: loc.range,
+                new_text: params.new_name.clone(),
+            });
+        }
+        Ok(Some(WorkspaceEdit {
+            changes: Some(changes),
+            ..Default::default()
+        }))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+            return Ok(None);
+        };
+        let items = query::completions(&unit.c, file, offset)
+            .into_iter()
+            .map(|c| CompletionItem {
+                kind: Some(match c.kind {
+                    CompletionKind::Keyword => CompletionItemKind::KEYWORD,
+                    CompletionKind::Field => CompletionItemKind::FIELD,
+                    CompletionKind::Name => CompletionItemKind::REFERENCE,
+                    CompletionKind::Value => CompletionItemKind::ENUM_MEMBER,
+                    CompletionKind::Unit => CompletionItemKind::UNIT,
+                }),
+                detail: (!c.detail.is_empty()).then_some(c.detail),
+                label: c.label,
+                ..Default::default()
+            })
+            .collect();
+        Ok(Some(CompletionResponse::Array(items)))
+    }
+
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
+        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+            return Ok(None);
+        };
+        let src = unit.source(file);
+        let symbols = query::document_symbols(&unit.c, file)
+            .iter()
+            .map(|s| document_symbol(src, s))
+            .collect();
+        Ok(Some(DocumentSymbolResponse::Nested(symbols)))
+    }
+
+    async fn semantic_tokens_full(
+        &self,
+        params: SemanticTokensParams,
+    ) -> Result<Option<SemanticTokensResult>> {
+        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+            return Ok(None);
+        };
+        Ok(Some(SemanticTokensResult::Tokens(SemanticTokens {
+            result_id: None,
+            data: semantic_tokens(&unit, file),
+        })))
+    }
+
+    async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        let key = key_of(&params.text_document.uri);
+        let Some(text) = self.state().docs.get(&key).map(|d| d.text.clone()) else {
+            return Ok(None);
+        };
+        let body = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
+        // A file with syntax errors is left as it is (its diagnostics say why).
+        let Ok(new) = scalec::syntax::format::format(body) else {
+            return Ok(None);
+        };
+        if new == text {
+            return Ok(Some(Vec::new()));
+        }
+        let src = SourceFile::new("", text);
+        Ok(Some(vec![TextEdit {
+            range: range_of(&src, Span::new(FileId(0), 0, src.text.len())),
+            new_text: new,
+        }]))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+            return Ok(None);
+        };
+        let src = unit.source(file);
+        let r = params.range;
+        let a = src.offset_utf16(r.start.line as usize, r.start.character as usize);
+        let b = src.offset_utf16(r.end.line as usize, r.end.character as usize);
+        let cache = self.cache();
+        let mut actions = Vec::new();
+        for d in &unit.c.diagnostics {
+            let Some(s) = d.primary_span() else { continue };
+            if s.file != file || (s.end as usize) < a || (s.start as usize) > b {
+                continue;
+            }
+            for fix in &d.fixes {
+                let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+                for e in &fix.edits {
+                    let Some(loc) = unit.location(e.span) else { continue };
+                    changes.entry(loc.uri).or_default().push(TextEdit {
+                        range: loc.range,
+                        new_text: e.replacement.clone(),
+                    });
+                }
+                let diag = to_lsp_diagnostic(
+                    d,
+                    file,
+                    &unit.c.project.sources,
+                    &|f| unit.uri_of(f).cloned(),
+                    cache.explain.get(d.code.as_str()),
+                );
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: fix.message.clone(),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diag]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(changes),
+                        ..Default::default()
+                    }),
+                    is_preferred: Some(d.fixes.len() == 1),
+                    ..Default::default()
+                }));
+            }
+        }
+        Ok(Some(actions))
+    }
+}
+
+/// Serves the language server on stdin/stdout until the client says `exit`.
+pub fn run_stdio() -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    rt.block_on(async {
+        let (service, socket) = LspService::new(Backend::new);
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    Ok(())
+}
