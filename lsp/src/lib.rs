@@ -34,10 +34,14 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 /// How many files one unit may pull in through `use "…"`.
 const MAX_FILES: usize = 256;
 
+/// Diagnostics for a document, with the version of its text they are about.
+type Published = (Uri, Vec<Diagnostic>, Option<i32>);
+
 /// An open document.
 struct Doc {
     uri: Uri,
     text: String,
+    version: i32,
 }
 
 /// One checked project: an open document and what it uses.
@@ -280,7 +284,7 @@ impl Backend {
 
     /// Rechecks the unit of `key` and every unit that uses it; returns the
     /// diagnostics to publish, per document.
-    fn recheck(&self, key: &str) -> Vec<(Uri, Vec<Diagnostic>)> {
+    fn recheck(&self, key: &str) -> Vec<Published> {
         let cache = self.cache();
         let mut st = self.state();
         let mut entries: Vec<String> = st
@@ -298,7 +302,7 @@ impl Backend {
             st.units.insert(e.clone(), Arc::new(unit));
         }
         // Publish, for every project file of those units, what its owner says.
-        let mut out: BTreeMap<String, (Uri, Vec<Diagnostic>)> = BTreeMap::new();
+        let mut out: BTreeMap<String, Published> = BTreeMap::new();
         for e in &entries {
             let Some(unit) = st.units.get(e).cloned() else {
                 continue;
@@ -313,15 +317,19 @@ impl Backend {
                 if !Arc::ptr_eq(&owner, &unit) && owner.file_of(k).is_some() {
                     continue; // another unit answers for it
                 }
-                out.insert(k.clone(), (uri.clone(), diagnostics_for(&unit, file, cache)));
+                let version = st.docs.get(k).map(|d| d.version);
+                out.insert(
+                    k.clone(),
+                    (uri.clone(), diagnostics_for(&unit, file, cache), version),
+                );
             }
         }
         out.into_values().collect()
     }
 
-    async fn publish(&self, list: Vec<(Uri, Vec<Diagnostic>)>) {
-        for (uri, diags) in list {
-            self.client.publish_diagnostics(uri, diags, None).await;
+    async fn publish(&self, list: Vec<Published>) {
+        for (uri, diags, version) in list {
+            self.client.publish_diagnostics(uri, diags, version).await;
         }
     }
 
@@ -575,6 +583,7 @@ impl LanguageServer for Backend {
             Doc {
                 uri: params.text_document.uri,
                 text: params.text_document.text,
+                version: params.text_document.version,
             },
         );
         let list = self.recheck(&key);
@@ -591,6 +600,7 @@ impl LanguageServer for Backend {
             for change in params.content_changes {
                 apply_change(&mut doc.text, change);
             }
+            doc.version = params.text_document.version;
         }
         let list = self.recheck(&key);
         self.publish(list).await;

@@ -1,0 +1,550 @@
+//! Drives the real `scalec-lsp` binary over stdio with JSON-RPC, from the
+//! scripts in `lsp/tests/cases/*/script`, checks each answer against the
+//! script's expectations and snapshots the whole exchange.
+//!
+//! A case is a folder: its `.scale` files are copied into a fresh temporary
+//! folder (so `use "…"` reads real files and the URIs are real paths), and
+//! `script` holds one step a line:
+//!
+//! ```text
+//! open FILE                      didOpen; waits for its diagnostics
+//! replace FILE `old` `new`       didChange (incremental: the range of the
+//!                                first `old`); waits for its diagnostics
+//! apply                          applies the last answer's edits (rename,
+//!                                format, the first code action) to the
+//!                                buffers as a full-text didChange
+//! hover FILE `nee|dle`           and definition, references, completion,
+//!                                prepareRename, action (a code action
+//!                                request at the cursor)
+//! rename FILE `nee|dle` NAME
+//! format FILE / symbols FILE / tokens FILE / close FILE
+//! ~ TEXT                         the answer holds TEXT (in its JSON or in
+//!                                one of its strings)
+//! !~ TEXT                        it does not
+//! ```
+//!
+//! In needles and replacement texts `\n` is a line break; `|` is the cursor.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The server process, killed when dropped.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<Value>,
+    next_id: i64,
+    /// Notifications read while waiting for something else.
+    stash: Vec<Value>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_message(r: &mut impl BufRead) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length: ") {
+            len = v.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; len?];
+    r.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+impl Server {
+    fn start(exe: &Path, args: &[&str], cache: &Path) -> Server {
+        let mut child = Command::new(exe)
+            .args(args)
+            .env("SCALEC_LSP_CACHE", cache)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            while let Some(m) = read_message(&mut r) {
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            child,
+            stdin,
+            rx,
+            next_id: 0,
+            stash: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: &Value) {
+        let body = msg.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    fn recv(&mut self, what: &str) -> Value {
+        self.rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no answer from the server within {WAIT:?} for {what}"))
+    }
+
+    /// A request's response: `{"result": …}` or `{"error": …}`.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let m = self.recv(method);
+            if m.get("id") == Some(&json!(id)) && m.get("method").is_none() {
+                return match m.get("error") {
+                    Some(e) => json!({ "error": e }),
+                    None => json!({ "result": m.get("result").cloned().unwrap_or(Value::Null) }),
+                };
+            }
+            self.stash.push(m);
+        }
+    }
+
+    /// The diagnostics published for `uri` at `version`.
+    fn diagnostics(&mut self, uri: &str, version: i64) -> Value {
+        let matches = |m: &Value| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && m["params"]["version"] == version
+        };
+        if let Some(i) = self.stash.iter().position(matches) {
+            return self.stash.remove(i)["params"].clone();
+        }
+        loop {
+            let m = self.recv("publishDiagnostics");
+            if matches(&m) {
+                return m["params"].clone();
+            }
+            self.stash.push(m);
+        }
+    }
+
+    fn initialize(&mut self, root: &Path) -> Value {
+        let r = self.request(
+            "initialize",
+            json!({"processId": null, "rootUri": uri(root), "capabilities": {}}),
+        );
+        self.notify("initialized", json!({}));
+        r
+    }
+
+    fn shutdown(mut self) -> Option<i32> {
+        let r = self.request("shutdown", Value::Null);
+        assert_eq!(r, json!({"result": null}));
+        self.notify("exit", Value::Null);
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not exit after `exit`"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn uri(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+fn server_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_scalec-lsp"))
+}
+
+/// The UTF-16 (line, character) of a byte offset.
+fn position(text: &str, offset: usize) -> Value {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = text[start..offset].encode_utf16().count();
+    json!({"line": line, "character": col})
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\n", "\n")
+}
+
+/// The backtick-quoted pieces of a step, in order.
+fn quoted(line: &str) -> Vec<String> {
+    line.split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| unescape(s))
+        .collect()
+}
+
+/// The byte offset of the `|` in a needle, found in `text`.
+fn cursor(text: &str, needle: &str) -> usize {
+    let at = needle
+        .find('|')
+        .unwrap_or_else(|| panic!("needle `{needle}` has no `|`"));
+    let plain = needle.replace('|', "");
+    let start = text
+        .find(&plain)
+        .unwrap_or_else(|| panic!("needle `{plain}` not found in the text"));
+    start + at
+}
+
+/// Every string in a JSON value.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+fn holds(v: &Value, needle: &str) -> bool {
+    let mut all = Vec::new();
+    strings(v, &mut all);
+    v.to_string().contains(needle) || all.iter().any(|s| s.contains(needle))
+}
+
+/// Applies LSP text edits (UTF-16 ranges) to a text, last first.
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().expect("line") as usize;
+        let ch = p["character"].as_u64().expect("character") as usize;
+        let mut start = 0;
+        for _ in 0..line {
+            start = text[start..].find('\n').map_or(text.len(), |i| start + i + 1);
+        }
+        let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let mut units = 0;
+        for (i, c) in text[start..end].char_indices() {
+            if units >= ch {
+                return start + i;
+            }
+            units += c.len_utf16();
+        }
+        end
+    };
+    let mut spans: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().expect("newText").to_string(),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut t = text.to_string();
+    for (a, b, new) in spans {
+        t.replace_range(a..b, &new);
+    }
+    t
+}
+
+/// The edits of an answer, per URI: a WorkspaceEdit, a TextEdit list, or
+/// the first code action's edit.
+fn edits_of(answer: &Value) -> BTreeMap<String, Vec<Value>> {
+    let r = &answer["result"];
+    let ws = if r.is_array() && r.get(0).is_some_and(|a| a.get("edit").is_some()) {
+        &r[0]["edit"]
+    } else {
+        r
+    };
+    let mut out = BTreeMap::new();
+    if let Some(changes) = ws.get("changes").and_then(Value::as_object) {
+        for (u, edits) in changes {
+            out.insert(u.clone(), edits.as_array().cloned().unwrap_or_default());
+        }
+    } else if let Some(list) = r.as_array() {
+        out.insert(String::new(), list.clone());
+    }
+    out
+}
+
+fn copy_case(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("case folder") {
+        let e = e.expect("entry");
+        let p = e.path();
+        if p.is_dir() {
+            copy_case(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Runs one case; returns the transcript (paths redacted).
+fn run_case(case: &Path) -> String {
+    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+    let tmp = std::env::temp_dir().join(format!("scalec-lsp-harness-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let root = tmp.join("project");
+    let cache = tmp.join("cache");
+    copy_case(case, &root);
+    let script = std::fs::read_to_string(root.join("script")).expect("script");
+    let mut server = Server::start(&server_exe(), &[], &cache);
+    let init = server.initialize(&root);
+    assert!(holds(&init, "\"hoverProvider\":true"), "{init}");
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+    let mut transcript = String::new();
+    let mut last = Value::Null;
+    let mut last_file = String::new();
+    for (n, line) in script.lines().enumerate() {
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = format!("{name}/script:{}: {line}", n + 1);
+        if let Some(want) = line.strip_prefix("!~ ") {
+            assert!(!holds(&last, &unescape(want)), "{at}\nthe answer holds it:\n{last:#}");
+            continue;
+        }
+        if let Some(want) = line.strip_prefix("~ ") {
+            assert!(holds(&last, &unescape(want)), "{at}\nthe answer does not hold it:\n{last:#}");
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let cmd = words.next().unwrap_or_default();
+        let file = words.next().unwrap_or_default().to_string();
+        let path = root.join(&file);
+        let u = uri(&path);
+        let q = quoted(line);
+        let text = || texts.get(&file).cloned().unwrap_or_else(|| panic!("{at}: {file} is not open"));
+        let doc_pos = |t: &str| {
+            json!({"textDocument": {"uri": u}, "position": position(t, cursor(t, &q[0]))})
+        };
+        let answer = match cmd {
+            "open" => {
+                let t = std::fs::read_to_string(&path).expect("case file");
+                texts.insert(file.clone(), t.clone());
+                versions.insert(file.clone(), 1);
+                server.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {"uri": u, "languageId": "scale", "version": 1, "text": t}}),
+                );
+                server.diagnostics(&u, 1)
+            }
+            "replace" => {
+                let t = text();
+                let a = t.find(&q[0]).unwrap_or_else(|| panic!("{at}: `{}` not found", q[0]));
+                let b = a + q[0].len();
+                let v = versions.get(&file).copied().unwrap_or(1) + 1;
+                versions.insert(file.clone(), v);
+                let mut new = t.clone();
+                new.replace_range(a..b, &q[1]);
+                texts.insert(file.clone(), new);
+                server.notify(
+                    "textDocument/didChange",
+                    json!({"textDocument": {"uri": u, "version": v}, "contentChanges": [
+                        {"range": {"start": position(&t, a), "end": position(&t, b)}, "text": q[1]}
+                    ]}),
+                );
+                server.diagnostics(&u, v)
+            }
+            "apply" => {
+                let mut published = Vec::new();
+                for (target, edits) in edits_of(&last) {
+                    let f = if target.is_empty() {
+                        last_file.clone()
+                    } else {
+                        target
+                            .strip_prefix("file://$ROOT")
+                            .map(|s| s.trim_start_matches('/').to_string())
+                            .unwrap_or_else(|| panic!("{at}: an edit outside the project: {target}"))
+                    };
+                    let t = texts.get(&f).cloned().unwrap_or_else(|| panic!("{at}: {f} is not open"));
+                    let new = apply_edits(&t, &edits);
+                    let v = versions[&f] + 1;
+                    versions.insert(f.clone(), v);
+                    texts.insert(f.clone(), new.clone());
+                    let fu = uri(&root.join(&f));
+                    server.notify(
+                        "textDocument/didChange",
+                        json!({"textDocument": {"uri": fu, "version": v}, "contentChanges": [{"text": new}]}),
+                    );
+                    published.push(json!({"file": f, "text": new, "diagnostics": server.diagnostics(&fu, v)}));
+                }
+                assert!(!published.is_empty(), "{at}: the last answer has no edits");
+                Value::Array(published)
+            }
+            "close" => {
+                texts.remove(&file);
+                server.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
+                Value::Null
+            }
+            "hover" => server.request("textDocument/hover", doc_pos(&text())),
+            "definition" => server.request("textDocument/definition", doc_pos(&text())),
+            "completion" => server.request("textDocument/completion", doc_pos(&text())),
+            "prepareRename" => server.request("textDocument/prepareRename", doc_pos(&text())),
+            "references" => {
+                let mut p = doc_pos(&text());
+                p["context"] = json!({"includeDeclaration": true});
+                server.request("textDocument/references", p)
+            }
+            "rename" => {
+                let mut p = doc_pos(&text());
+                p["newName"] = json!(line.rsplit(' ').next().unwrap_or_default());
+                server.request("textDocument/rename", p)
+            }
+            "action" => {
+                let t = text();
+                let pos = position(&t, cursor(&t, &q[0]));
+                server.request(
+                    "textDocument/codeAction",
+                    json!({"textDocument": {"uri": u}, "range": {"start": pos, "end": pos},
+                           "context": {"diagnostics": []}}),
+                )
+            }
+            "format" => server.request(
+                "textDocument/formatting",
+                json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+            ),
+            "symbols" => server.request("textDocument/documentSymbol", json!({"textDocument": {"uri": u}})),
+            "tokens" => server.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": u}})),
+            other => panic!("{at}: unknown step `{other}`"),
+        };
+        if cmd != "apply" {
+            last_file = file.clone();
+        }
+        // Paths redacted, for the expectations and the snapshot alike.
+        let answer: Value = serde_json::from_str(
+            &answer
+                .to_string()
+                .replace(&cache.display().to_string(), "$CACHE")
+                .replace(&root.display().to_string(), "$ROOT"),
+        )
+        .expect("JSON");
+        transcript.push_str(&format!(">> {line}\n{answer:#}\n\n"));
+        last = answer;
+    }
+    assert_eq!(server.shutdown(), Some(0), "{name}: the server's exit status");
+    let _ = std::fs::remove_dir_all(&tmp);
+    transcript
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+}
+
+#[test]
+fn scripted_sessions() {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("lsp/tests/cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("script").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "the cases are missing: {cases:?}");
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let transcript = run_case(&case);
+        insta::assert_snapshot!(name, transcript);
+    }
+}
+
+/// The explanation a diagnostic's code links to is a real file holding
+/// the explanation, and `std/` definitions open real files with the
+/// standard library's text.
+#[test]
+fn links_point_at_real_files() {
+    let tmp = std::env::temp_dir().join(format!("scalec-lsp-links-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("main.scale");
+    let text = "use std.budgets.{web}\napp a { owner = \"t\" }\nbudget b { p99 = 1s }\nservice s {\n  image = \"x/y:1\"\n  route r GET \"/\" { budget = webb }\n}\n";
+    std::fs::write(&file, text).unwrap();
+    let mut server = Server::start(&server_exe(), &[], &tmp.join("cache"));
+    server.initialize(&tmp);
+    let u = uri(&file);
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": u, "languageId": "scale", "version": 1, "text": text}}),
+    );
+    let d = server.diagnostics(&u, 1);
+    let diags = d["diagnostics"].as_array().unwrap();
+    let unknown = diags.iter().find(|d| d["code"] == "S0101").expect("S0101");
+    let href = unknown["codeDescription"]["href"].as_str().unwrap();
+    let page = std::fs::read_to_string(href.strip_prefix("file://").unwrap()).unwrap();
+    assert!(page.contains("S0101"), "{page}");
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 18}}),
+    );
+    let target = def["result"]["uri"].as_str().expect("a location");
+    let std_text = std::fs::read_to_string(target.strip_prefix("file://").unwrap()).unwrap();
+    assert!(std_text.contains("budget web {"), "{std_text}");
+    let line = def["result"]["range"]["start"]["line"].as_u64().unwrap() as usize;
+    assert!(std_text.lines().nth(line).unwrap().contains("budget web"));
+    assert_eq!(server.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// `scalec lsp` runs this server (the binary beside `scalec`), and says
+/// how to install it when it is missing.
+#[test]
+fn scalec_lsp_runs_the_server() {
+    let scalec = server_exe().with_file_name(format!("scalec{}", std::env::consts::EXE_SUFFIX));
+    if !scalec.is_file() {
+        let msg = format!(
+            "{} is not built (run `cargo test --workspace`, or `cargo build -p scalec` first)",
+            scalec.display()
+        );
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("SKIP scalec_lsp_runs_the_server: {msg}");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("scalec-lsp-cmd-{}", std::process::id()));
+    let mut server = Server::start(&scalec, &["lsp", "--stdio"], &tmp);
+    let init = server.initialize(&tmp);
+    assert_eq!(init["result"]["serverInfo"]["name"], "scalec-lsp", "{init}");
+    assert_eq!(server.shutdown(), Some(0));
+    let out = Command::new(&scalec)
+        .arg("lsp")
+        .env("SCALEC_LSP", tmp.join("no-such-server"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cargo install --path lsp"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
