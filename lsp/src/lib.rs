@@ -413,7 +413,7 @@ fn semantic_tokens(unit: &Unit, file: FileId) -> Vec<SemanticToken> {
     let mut toks: Vec<(u32, u32, u32, u32)> = Vec::new();
     for d in m.decls.iter().filter(|d| d.span.file == file) {
         let s = d.span.start as usize;
-        if d.kind != "route" && text.get(s..).is_some_and(|t| t.starts_with(d.kind.as_str())) {
+        if text.get(s..).is_some_and(|t| t.starts_with(d.kind.as_str())) {
             toks.push((d.span.start, (s + d.kind.len()) as u32, T_KEYWORD, 0));
         }
         toks.push((d.name_span.start, d.name_span.end, token_type(&d.kind), M_DECLARATION));

@@ -296,6 +296,34 @@ fn edits_of(answer: &Value) -> BTreeMap<String, Vec<Value>> {
     out
 }
 
+/// Semantic tokens made readable: `LINE:COL text type modifiers`, from
+/// the legend of the server's `initialize` answer.
+fn decode_tokens(answer: &Value, init: &Value, text: &str) -> Value {
+    let legend = &init["result"]["capabilities"]["semanticTokensProvider"]["legend"];
+    let types: Vec<&str> = legend["tokenTypes"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let mods: Vec<&str> = legend["tokenModifiers"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let Some(data) = answer["result"]["data"].as_array() else {
+        return answer.clone();
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    let (mut line, mut col) = (0usize, 0usize);
+    let mut out = Vec::new();
+    for t in data.chunks(5) {
+        let n = |i: usize| t[i].as_u64().unwrap() as usize;
+        if n(0) > 0 {
+            line += n(0);
+            col = n(1);
+        } else {
+            col += n(1);
+        }
+        let units: Vec<u16> = lines[line].encode_utf16().collect();
+        let word = String::from_utf16_lossy(&units[col..col + n(2)]);
+        let m: Vec<&str> = (0..mods.len()).filter(|b| n(4) & (1 << b) != 0).map(|b| mods[b]).collect();
+        out.push(json!(format!("{line}:{col} {word} {} {}", types[n(3)], m.join("+")).trim_end().to_string()));
+    }
+    json!({ "tokens": out })
+}
+
 fn copy_case(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("case folder") {
@@ -437,7 +465,13 @@ fn run_case(case: &Path) -> String {
                 json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
             ),
             "symbols" => server.request("textDocument/documentSymbol", json!({"textDocument": {"uri": u}})),
-            "tokens" => server.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": u}})),
+            "tokens" => {
+                let r = server.request(
+                    "textDocument/semanticTokens/full",
+                    json!({"textDocument": {"uri": u}}),
+                );
+                decode_tokens(&r, &init, &text())
+            }
             other => panic!("{at}: unknown step `{other}`"),
         };
         if cmd != "apply" {
