@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod init;
+
 #[derive(Parser)]
 #[command(
     name = "scalec",
@@ -94,6 +96,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Create a starter project in DIR (default: the current folder): a spec
+    /// using the standard library, a CI workflow, a README.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run the language server on stdin/stdout (for editors; runs the
     /// `scalec-lsp` binary installed beside `scalec`, see docs/editors.md).
     Lsp {
@@ -127,6 +135,22 @@ fn main() -> ExitCode {
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
         Command::Lsp { args } => lsp(args),
+        Command::Init { dir } => match init::init(&dir) {
+            Ok(files) => {
+                for f in &files {
+                    eprintln!("created {}", f.display());
+                }
+                eprintln!(
+                    "next: `scalec check {0}` and `scalec build {0} -o {0}/out`",
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Targets => {
             for b in scalec::backends::BACKENDS {
                 let opt_in = if b.in_default_set() {
