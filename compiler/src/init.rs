@@ -80,7 +80,7 @@ jobs:
         run: scalec fmt --check .
       - name: Build
         run: scalec build . -o out
-      - uses: actions/upload-artifact@v5
+      - uses: actions/upload-artifact@v6
         with:
           name: scale-out
           path: out/
