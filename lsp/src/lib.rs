@@ -192,6 +192,8 @@ fn compile(entry_key: &str, entry: &Doc, docs: &BTreeMap<String, Doc>, cache: &C
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "untitled.scale".to_string());
+    let timings = std::env::var_os("SCALEC_LSP_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     let mut texts: Vec<(String, String)> = vec![(entry_name.clone(), entry.text.clone())];
     let project = loop {
         let refs: Vec<(&str, &str)> = texts
@@ -251,7 +253,15 @@ fn compile(entry_key: &str, entry: &Doc, docs: &BTreeMap<String, Doc>, cache: &C
             }
         })
         .collect();
+    let t1 = std::time::Instant::now();
     let c = scalec::check(project);
+    if timings {
+        eprintln!(
+            "scalec-lsp: load+parse {:.1} ms, check {:.1} ms",
+            (t1 - t0).as_secs_f64() * 1e3,
+            t1.elapsed().as_secs_f64() * 1e3
+        );
+    }
     Unit {
         c,
         entry: entry_key.to_string(),
