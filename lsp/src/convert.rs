@@ -1,43 +1,24 @@
 //! From the compiler's byte spans and diagnostics to LSP's UTF-16 ranges
 //! and diagnostics.
 
-use scalec::diagnostics::{self as sd, Code, FileId, SourceFile, SourceMap, Span};
+use crate::unit::Unit;
+use scalec::diagnostics::{self as sd, Code};
 use tower_lsp_server::ls_types::*;
 
-fn position(src: &SourceFile, offset: usize) -> Position {
-    let (line, col) = src.line_col_utf16(offset);
-    Position::new(line as u32, col as u32)
-}
-
-/// A span of `src` as an LSP range (UTF-16 columns).
-pub fn range_of(src: &SourceFile, span: Span) -> Range {
-    Range::new(
-        position(src, span.start as usize),
-        position(src, span.end as usize),
-    )
-}
-
-/// One compiler diagnostic, published on `file`: the primary label's range
-/// (the start of the file when it has none), the code linked to its
-/// explanation, the help line and notes in the message, every other label
-/// as related information.
-pub fn to_lsp_diagnostic(
-    d: &sd::Diagnostic,
-    file: FileId,
-    sources: &SourceMap,
-    uri_of: &dyn Fn(FileId) -> Option<Uri>,
-    explain: Option<&Uri>,
-) -> Diagnostic {
-    let src = sources.get(file);
-    let primary = d.labels.iter().position(|l| l.primary).or(if d.labels.is_empty() {
-        None
-    } else {
-        Some(0)
-    });
-    let range = match primary.map(|i| d.labels[i].span) {
-        Some(s) if s.file == file => range_of(src, s),
-        _ => Range::default(),
-    };
+/// One compiler diagnostic, published on the real file of its primary
+/// label: that label's range (the start of the file when it has none), the
+/// code linked to its explanation, the help line and notes in the message,
+/// every other label as related information.
+pub fn to_lsp_diagnostic(d: &sd::Diagnostic, unit: &Unit, explain: Option<&Uri>) -> Diagnostic {
+    let primary = d
+        .labels
+        .iter()
+        .position(|l| l.primary)
+        .or(if d.labels.is_empty() { None } else { Some(0) });
+    let range = primary
+        .and_then(|i| unit.resolve(d.labels[i].span))
+        .map(|(ri, a, b)| unit.range(ri, a, b))
+        .unwrap_or_default();
     let mut message = d.message.clone();
     if let Some(l) = primary.map(|i| &d.labels[i]) {
         if !l.message.is_empty() && l.message != d.message {
@@ -57,10 +38,7 @@ pub fn to_lsp_diagnostic(
         .filter(|(i, _)| Some(*i) != primary)
         .filter_map(|(_, l)| {
             Some(DiagnosticRelatedInformation {
-                location: Location {
-                    uri: uri_of(l.span.file)?,
-                    range: range_of(sources.get(l.span.file), l.span),
-                },
+                location: unit.location(l.span)?,
                 message: if l.message.is_empty() {
                     "see here".into()
                 } else {

@@ -18,21 +18,18 @@
 //! open real files.
 
 mod convert;
+pub mod unit;
 
-use convert::{range_of, to_lsp_diagnostic};
+use convert::to_lsp_diagnostic;
 use scalec::diagnostics::{FileId, SourceFile, Span};
-use scalec::project::Project;
 use scalec::query::{self, CompletionKind};
-use scalec::Compilation;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use unit::{ParseCache, Unit};
 use std::sync::{Arc, Mutex};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
-
-/// How many files one unit may pull in through `use "…"`.
-const MAX_FILES: usize = 256;
 
 /// Diagnostics for a document, with the version of its text they are about.
 type Published = (Uri, Vec<Diagnostic>, Option<i32>);
@@ -44,54 +41,12 @@ struct Doc {
     version: i32,
 }
 
-/// One checked project: an open document and what it uses.
-pub struct Unit {
-    pub c: Compilation,
-    /// The key of the document it was built for.
-    entry: String,
-    /// Per file of the source map: its URI and key (`None` for a file
-    /// without a place on disk when the cache could not be written).
-    files: Vec<Option<(Uri, String)>>,
-}
-
-impl Unit {
-    fn file_of(&self, key: &str) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.as_ref().is_some_and(|(_, k)| k == key))
-            .map(|i| FileId(i as u32))
-    }
-
-    fn uri_of(&self, file: FileId) -> Option<&Uri> {
-        self.files
-            .get(file.0 as usize)
-            .and_then(|f| f.as_ref().map(|(u, _)| u))
-    }
-
-    fn source(&self, file: FileId) -> &SourceFile {
-        self.c.project.sources.get(file)
-    }
-
-    fn location(&self, span: Span) -> Option<Location> {
-        Some(Location {
-            uri: self.uri_of(span.file)?.clone(),
-            range: range_of(self.source(span.file), span),
-        })
-    }
-
-    fn is_std(&self, file: FileId) -> bool {
-        self.c
-            .project
-            .files
-            .iter()
-            .any(|f| f.id == file && f.std_module.is_some())
-    }
-}
-
 #[derive(Default)]
 struct State {
     docs: BTreeMap<String, Doc>,
     units: BTreeMap<String, Arc<Unit>>,
+    /// Per unit (by its entry's key): the syntax trees of its chunks.
+    parses: BTreeMap<String, ParseCache>,
 }
 
 impl State {
@@ -179,96 +134,6 @@ impl Cache {
     }
 }
 
-/// Checks `entry` and the files it uses, read from the open documents
-/// first, then from disk.
-fn compile(entry_key: &str, entry: &Doc, docs: &BTreeMap<String, Doc>, cache: &Cache) -> Unit {
-    let path = entry.uri.to_file_path().map(|p| p.into_owned());
-    let root = path
-        .as_ref()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
-    let entry_name = path
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "untitled.scale".to_string());
-    let timings = std::env::var_os("SCALEC_LSP_TIMINGS").is_some();
-    let t0 = std::time::Instant::now();
-    let mut texts: Vec<(String, String)> = vec![(entry_name.clone(), entry.text.clone())];
-    let project = loop {
-        let refs: Vec<(&str, &str)> = texts
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
-            .collect();
-        let project = Project::from_memory(&refs);
-        let mut wanted = Vec::new();
-        for f in project.files.iter().filter(|f| f.std_module.is_none()) {
-            for u in &f.ast.uses {
-                if let scalec::syntax::ast::UseTarget::File { path, .. } = &u.target {
-                    if scalec::project::normalize_inside(path).is_some()
-                        && !texts.iter().any(|(n, _)| n == path)
-                        && !wanted.contains(path)
-                    {
-                        wanted.push(path.clone());
-                    }
-                }
-            }
-        }
-        let mut added = false;
-        for name in wanted {
-            if texts.len() >= MAX_FILES {
-                break;
-            }
-            let full = root.join(&name);
-            let text = docs
-                .get(&full.to_string_lossy().into_owned())
-                .map(|d| d.text.clone())
-                .or_else(|| std::fs::read_to_string(&full).ok());
-            if let Some(text) = text {
-                texts.push((name, text));
-                added = true;
-            }
-        }
-        if !added {
-            break project;
-        }
-    };
-    let std_names: Vec<FileId> = project
-        .files
-        .iter()
-        .filter(|f| f.std_module.is_some())
-        .map(|f| f.id)
-        .collect();
-    let files = project
-        .sources
-        .files()
-        .map(|(id, f)| {
-            if std_names.contains(&id) {
-                cache.std.get(&f.name).map(|u| (u.clone(), key_of(u)))
-            } else if f.name == entry_name {
-                Some((entry.uri.clone(), entry_key.to_string()))
-            } else {
-                let p = root.join(&f.name);
-                Uri::from_file_path(&p).map(|u| (u, p.to_string_lossy().into_owned()))
-            }
-        })
-        .collect();
-    let t1 = std::time::Instant::now();
-    let c = scalec::check(project);
-    if timings {
-        eprintln!(
-            "scalec-lsp: load+parse {:.1} ms, check {:.1} ms",
-            (t1 - t0).as_secs_f64() * 1e3,
-            t1.elapsed().as_secs_f64() * 1e3
-        );
-    }
-    Unit {
-        c,
-        entry: entry_key.to_string(),
-        files,
-    }
-}
-
 pub struct Backend {
     client: Client,
     state: Mutex<State>,
@@ -307,8 +172,20 @@ impl Backend {
             entries.push(key.to_string());
         }
         for e in &entries {
+            let st = &mut *st;
             let Some(doc) = st.docs.get(e) else { continue };
-            let unit = compile(e, doc, &st.docs, cache);
+            let docs = &st.docs;
+            let parses = st.parses.entry(e.clone()).or_default();
+            let unit = unit::compile(
+                unit::Input {
+                    key: e,
+                    uri: &doc.uri,
+                    text: &doc.text,
+                },
+                &|k| docs.get(k).map(|d| d.text.clone()),
+                &|name| cache.std.get(name).cloned(),
+                parses,
+            );
             st.units.insert(e.clone(), Arc::new(unit));
         }
         // Publish, for every project file of those units, what its owner says.
@@ -317,21 +194,24 @@ impl Backend {
             let Some(unit) = st.units.get(e).cloned() else {
                 continue;
             };
-            for (i, f) in unit.files.iter().enumerate() {
-                let Some((uri, k)) = f else { continue };
-                let file = FileId(i as u32);
-                if unit.is_std(file) || out.contains_key(k) {
+            let mut by_file = unit::diagnostics_by_file(&unit);
+            for (ri, f) in unit.real.iter().enumerate() {
+                let Some(uri) = &f.uri else { continue };
+                if f.std || out.contains_key(&f.key) {
                     continue;
                 }
-                let Some(owner) = st.owner(k) else { continue };
-                if !Arc::ptr_eq(&owner, &unit) && owner.file_of(k).is_some() {
-                    continue; // another unit answers for it
+                match st.owner(&f.key) {
+                    Some(owner) if !Arc::ptr_eq(&owner, &unit) => continue,
+                    _ => {}
                 }
-                let version = st.docs.get(k).map(|d| d.version);
-                out.insert(
-                    k.clone(),
-                    (uri.clone(), diagnostics_for(&unit, file, cache), version),
-                );
+                let diags = by_file
+                    .remove(&ri)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| to_lsp_diagnostic(d, &unit, cache.explain.get(d.code.as_str())))
+                    .collect();
+                let version = st.docs.get(&f.key).map(|d| d.version);
+                out.insert(f.key.clone(), (uri.clone(), diags, version));
             }
         }
         out.into_values().collect()
@@ -344,39 +224,20 @@ impl Backend {
     }
 
     /// The unit answering for a document, and the document's file in it.
-    fn unit_at(&self, uri: &Uri) -> Option<(Arc<Unit>, FileId)> {
+    fn unit_at(&self, uri: &Uri) -> Option<(Arc<Unit>, usize)> {
         let key = key_of(uri);
         let unit = self.state().owner(&key)?;
-        let file = unit.file_of(&key)?;
-        Some((unit, file))
+        let ri = unit.file_of(&key)?;
+        Some((unit, ri))
     }
 
-    fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Unit>, FileId, usize)> {
-        let (unit, file) = self.unit_at(&pos.text_document.uri)?;
-        let p = pos.position;
-        let offset = unit
-            .source(file)
-            .offset_utf16(p.line as usize, p.character as usize);
-        Some((unit, file, offset))
+    /// The unit, the real file, the chunk and the offset in it at a position.
+    fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Unit>, usize, FileId, usize)> {
+        let (unit, ri) = self.unit_at(&pos.text_document.uri)?;
+        let offset = unit.offset(ri, pos.position);
+        let (file, local) = unit.point(ri, offset);
+        Some((unit, ri, file, local))
     }
-}
-
-/// The diagnostics whose primary span is in `file` (those without a span
-/// go to the unit's entry document).
-fn diagnostics_for(unit: &Unit, file: FileId, cache: &Cache) -> Vec<Diagnostic> {
-    let is_entry = unit.files.get(file.0 as usize).is_some_and(|f| {
-        f.as_ref()
-            .is_some_and(|(_, k)| *k == unit.entry)
-    });
-    unit.c
-        .diagnostics
-        .iter()
-        .filter(|d| match d.primary_span() {
-            Some(s) => s.file == file,
-            None => is_entry,
-        })
-        .map(|d| to_lsp_diagnostic(d, file, &unit.c.project.sources, &|f| unit.uri_of(f).cloned(), cache.explain.get(d.code.as_str())))
-        .collect()
 }
 
 /// The semantic token types, in legend order.
@@ -415,49 +276,62 @@ fn token_type(kind: &str) -> u32 {
 
 /// Semantic tokens from the model: declaration keywords and names,
 /// references, field keys, number literals.
-fn semantic_tokens(unit: &Unit, file: FileId) -> Vec<SemanticToken> {
+fn semantic_tokens(unit: &Unit, ri: usize) -> Vec<SemanticToken> {
     let m = &unit.c.model;
-    let src = unit.source(file);
+    let src = &unit.real[ri].src;
     let text = &src.text;
-    // (start, end, type, modifiers)
-    let mut toks: Vec<(u32, u32, u32, u32)> = Vec::new();
-    for d in m.decls.iter().filter(|d| d.span.file == file) {
-        let s = d.span.start as usize;
+    let here = |s: Span| {
+        unit.resolve(s)
+            .filter(|(r, _, _)| *r == ri)
+            .map(|(_, a, b)| (a, b))
+    };
+    // (start, end, type, modifiers), in the real file's bytes
+    let mut toks: Vec<(usize, usize, u32, u32)> = Vec::new();
+    for d in &m.decls {
+        let Some((s, _)) = here(d.span) else { continue };
         if text.get(s..).is_some_and(|t| t.starts_with(d.kind.as_str())) {
-            toks.push((d.span.start, (s + d.kind.len()) as u32, T_KEYWORD, 0));
+            toks.push((s, s + d.kind.len(), T_KEYWORD, 0));
         }
-        toks.push((d.name_span.start, d.name_span.end, token_type(&d.kind), M_DECLARATION));
+        if let Some((a, b)) = here(d.name_span) {
+            toks.push((a, b, token_type(&d.kind), M_DECLARATION));
+        }
     }
-    for r in m.references.iter().filter(|r| r.span.file == file) {
-        let Some(d) = m.decl(r.target) else { continue };
+    for r in &m.references {
+        let (Some((a, b)), Some(d)) = (here(r.span), m.decl(r.target)) else {
+            continue;
+        };
         let std = if d.std_module.is_some() { M_STD } else { 0 };
-        toks.push((r.span.start, r.span.end, token_type(&d.kind), std));
+        toks.push((a, b, token_type(&d.kind), std));
     }
-    for f in m.fields.iter().filter(|f| f.key_span.file == file) {
-        toks.push((f.key_span.start, f.key_span.end, T_PROPERTY, 0));
+    for f in &m.fields {
+        if let Some((a, b)) = here(f.key_span) {
+            toks.push((a, b, T_PROPERTY, 0));
+        }
     }
-    for s in m.evaluated.keys().filter(|s| s.file == file) {
-        let t = text.get(s.range()).unwrap_or("");
+    for s in m.evaluated.keys() {
+        let Some((a, b)) = here(*s) else { continue };
+        let t = text.get(a..b).unwrap_or("");
         let literal = t.starts_with(|c: char| c.is_ascii_digit())
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '%' | '_'));
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '%' | '_'));
         if literal {
-            toks.push((s.start, s.end, T_NUMBER, 0));
+            toks.push((a, b, T_NUMBER, 0));
         }
     }
     toks.sort_by_key(|t| (t.0, t.1));
     let mut out = Vec::new();
-    let (mut prev_line, mut prev_col, mut prev_end) = (0u32, 0u32, 0u32);
+    let (mut prev_line, mut prev_col, mut prev_end) = (0u32, 0u32, 0usize);
     for (start, end, ty, mods) in toks {
         if start < prev_end || end <= start {
             continue; // overlapping or empty
         }
-        let Some(slice) = text.get(start as usize..end as usize) else {
+        let Some(slice) = text.get(start..end) else {
             continue;
         };
         if slice.contains('\n') {
             continue;
         }
-        let (line, col) = src.line_col_utf16(start as usize);
+        let (line, col) = src.line_col_utf16(start);
         let (line, col) = (line as u32, col as u32);
         out.push(SemanticToken {
             delta_line: line - prev_line,
@@ -485,10 +359,15 @@ fn symbol_kind(kind: &str) -> SymbolKind {
 }
 
 #[allow(deprecated)] // DocumentSymbol::deprecated must be written
-fn document_symbol(src: &SourceFile, s: &query::Symbol) -> DocumentSymbol {
-    let children: Vec<DocumentSymbol> =
-        s.children.iter().map(|c| document_symbol(src, c)).collect();
-    DocumentSymbol {
+fn document_symbol(unit: &Unit, s: &query::Symbol) -> Option<DocumentSymbol> {
+    let children: Vec<DocumentSymbol> = s
+        .children
+        .iter()
+        .filter_map(|c| document_symbol(unit, c))
+        .collect();
+    let range = unit.location(s.span)?.range;
+    let selection_range = unit.location(s.name_span)?.range;
+    Some(DocumentSymbol {
         name: if s.name.is_empty() {
             s.kind.clone()
         } else {
@@ -502,10 +381,10 @@ fn document_symbol(src: &SourceFile, s: &query::Symbol) -> DocumentSymbol {
         kind: symbol_kind(&s.kind),
         tags: None,
         deprecated: None,
-        range: range_of(src, s.span),
-        selection_range: range_of(src, s.name_span),
+        range,
+        selection_range,
         children: (!children.is_empty()).then_some(children),
-    }
+    })
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -641,7 +520,8 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        let Some((unit, file, offset)) = self.at(&params.text_document_position_params) else {
+        let Some((unit, ri, file, offset)) = self.at(&params.text_document_position_params)
+        else {
             return Ok(None);
         };
         Ok(query::hover(&unit.c, file, offset).map(|h| Hover {
@@ -649,7 +529,10 @@ impl LanguageServer for Backend {
                 kind: MarkupKind::Markdown,
                 value: h.markdown,
             }),
-            range: (h.span.file == file).then(|| range_of(unit.source(file), h.span)),
+            range: unit
+                .resolve(h.span)
+                .filter(|(r, _, _)| *r == ri)
+                .map(|(r, a, b)| unit.range(r, a, b)),
         }))
     }
 
@@ -657,7 +540,8 @@ impl LanguageServer for Backend {
         &self,
         params: GotoDefinitionParams,
     ) -> Result<Option<GotoDefinitionResponse>> {
-        let Some((unit, file, offset)) = self.at(&params.text_document_position_params) else {
+        let Some((unit, _, file, offset)) = self.at(&params.text_document_position_params)
+        else {
             return Ok(None);
         };
         Ok(query::definition_at(&unit.c, file, offset)
@@ -666,7 +550,7 @@ impl LanguageServer for Backend {
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
-        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+        let Some((unit, _, file, offset)) = self.at(&params.text_document_position) else {
             return Ok(None);
         };
         let Some(def) = query::definition_at(&unit.c, file, offset) else {
@@ -687,27 +571,28 @@ impl LanguageServer for Backend {
         &self,
         params: TextDocumentPositionParams,
     ) -> Result<Option<PrepareRenameResponse>> {
-        let Some((unit, file, offset)) = self.at(&params) else {
+        let Some((unit, ri, file, offset)) = self.at(&params) else {
             return Ok(None);
         };
         let Some(def) = query::definition_at(&unit.c, file, offset) else {
             return Ok(None);
         };
-        if unit.is_std(def.span.file) {
+        if unit.is_std(def.span) {
             return Err(Error::invalid_params(format!(
-                "`{}` is declared in the standard library ({}); it cannot be renamed",
-                def.name,
-                unit.source(def.span.file).name
+                "`{}` is declared in the standard library; it cannot be renamed",
+                def.name
             )));
         }
         let span = query::references(&unit.c, def.decl)
             .into_iter()
             .find(|s| s.file == file && s.start as usize <= offset && offset <= s.end as usize);
-        Ok(span.map(|s| PrepareRenameResponse::Range(range_of(unit.source(file), s))))
+        Ok(span
+            .and_then(|s| unit.resolve(s))
+            .map(|(_, a, b)| PrepareRenameResponse::Range(unit.range(ri, a, b))))
     }
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
-        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+        let Some((unit, _, file, offset)) = self.at(&params.text_document_position) else {
             return Ok(None);
         };
         let Some(def) = query::definition_at(&unit.c, file, offset) else {
@@ -720,11 +605,10 @@ impl LanguageServer for Backend {
             )));
         }
         let spans = query::references(&unit.c, def.decl);
-        if let Some(s) = spans.iter().find(|s| unit.is_std(s.file)) {
+        if spans.iter().any(|s| unit.is_std(*s)) {
             return Err(Error::invalid_params(format!(
-                "`{}` is declared in the standard library ({}); it cannot be renamed",
-                def.name,
-                unit.source(s.file).name
+                "`{}` is declared in the standard library; it cannot be renamed",
+                def.name
             )));
         }
         let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
@@ -742,7 +626,7 @@ impl LanguageServer for Backend {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        let Some((unit, file, offset)) = self.at(&params.text_document_position) else {
+        let Some((unit, _, file, offset)) = self.at(&params.text_document_position) else {
             return Ok(None);
         };
         let items = query::completions(&unit.c, file, offset)
@@ -767,13 +651,13 @@ impl LanguageServer for Backend {
         &self,
         params: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
-        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+        let Some((unit, ri)) = self.unit_at(&params.text_document.uri) else {
             return Ok(None);
         };
-        let src = unit.source(file);
-        let symbols = query::document_symbols(&unit.c, file)
-            .iter()
-            .map(|s| document_symbol(src, s))
+        let symbols = unit
+            .chunk_ids(ri)
+            .flat_map(|file| query::document_symbols(&unit.c, file))
+            .filter_map(|s| document_symbol(&unit, &s))
             .collect();
         Ok(Some(DocumentSymbolResponse::Nested(symbols)))
     }
@@ -782,12 +666,12 @@ impl LanguageServer for Backend {
         &self,
         params: SemanticTokensParams,
     ) -> Result<Option<SemanticTokensResult>> {
-        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+        let Some((unit, ri)) = self.unit_at(&params.text_document.uri) else {
             return Ok(None);
         };
         Ok(Some(SemanticTokensResult::Tokens(SemanticTokens {
             result_id: None,
-            data: semantic_tokens(&unit, file),
+            data: semantic_tokens(&unit, ri),
         })))
     }
 
@@ -805,43 +689,40 @@ impl LanguageServer for Backend {
             return Ok(Some(Vec::new()));
         }
         let src = SourceFile::new("", text);
+        let (line, col) = src.line_col_utf16(src.text.len());
         Ok(Some(vec![TextEdit {
-            range: range_of(&src, Span::new(FileId(0), 0, src.text.len())),
+            range: Range::new(Position::new(0, 0), Position::new(line as u32, col as u32)),
             new_text: new,
         }]))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        let Some((unit, file)) = self.unit_at(&params.text_document.uri) else {
+        let Some((unit, ri)) = self.unit_at(&params.text_document.uri) else {
             return Ok(None);
         };
-        let src = unit.source(file);
-        let r = params.range;
-        let a = src.offset_utf16(r.start.line as usize, r.start.character as usize);
-        let b = src.offset_utf16(r.end.line as usize, r.end.character as usize);
+        let a = unit.offset(ri, params.range.start);
+        let b = unit.offset(ri, params.range.end);
         let cache = self.cache();
         let mut actions = Vec::new();
         for d in &unit.c.diagnostics {
-            let Some(s) = d.primary_span() else { continue };
-            if s.file != file || (s.end as usize) < a || (s.start as usize) > b {
+            let Some((r, s, e)) = d.primary_span().and_then(|s| unit.resolve(s)) else {
+                continue;
+            };
+            if r != ri || e < a || s > b {
                 continue;
             }
             for fix in &d.fixes {
                 let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
                 for e in &fix.edits {
-                    let Some(loc) = unit.location(e.span) else { continue };
+                    let Some(loc) = unit.edit_location(e.span) else {
+                        continue;
+                    };
                     changes.entry(loc.uri).or_default().push(TextEdit {
                         range: loc.range,
                         new_text: e.replacement.clone(),
                     });
                 }
-                let diag = to_lsp_diagnostic(
-                    d,
-                    file,
-                    &unit.c.project.sources,
-                    &|f| unit.uri_of(f).cloned(),
-                    cache.explain.get(d.code.as_str()),
-                );
+                let diag = to_lsp_diagnostic(d, &unit, cache.explain.get(d.code.as_str()));
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: fix.message.clone(),
                     kind: Some(CodeActionKind::QUICKFIX),

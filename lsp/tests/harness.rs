@@ -176,16 +176,25 @@ fn copy_case(from: &Path, to: &Path) {
     }
 }
 
-/// Runs one case; returns the transcript (paths redacted).
-fn run_case(case: &Path) -> String {
+/// Runs one case; returns the transcript (paths redacted). `chunk_lines`
+/// sets how finely the server splits files (`SCALEC_LSP_CHUNK_LINES`).
+fn run_case(case: &Path, chunk_lines: &str) -> String {
     let name = case.file_name().unwrap().to_string_lossy().into_owned();
-    let tmp = std::env::temp_dir().join(format!("scalec-lsp-harness-{}-{name}", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!(
+        "scalec-lsp-harness-{}-{name}-{chunk_lines}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     let root = tmp.join("project");
     let cache = tmp.join("cache");
     copy_case(case, &root);
     let script = std::fs::read_to_string(root.join("script")).expect("script");
-    let mut server = Server::start(&server_exe(), &[], &cache);
+    let mut server = Server::start_with(
+        &server_exe(),
+        &[],
+        &cache,
+        &[("SCALEC_LSP_CHUNK_LINES", chunk_lines)],
+    );
     let init = server.initialize(&root);
     assert!(holds(&init, "\"hoverProvider\":true"), "{init}");
     let mut texts: BTreeMap<String, String> = BTreeMap::new();
@@ -332,6 +341,25 @@ fn run_case(case: &Path) -> String {
     transcript
 }
 
+/// The lines of `b` that are not in `a` and the reverse, for a failure.
+fn similar_lines(a: &str, b: &str) -> String {
+    let la: Vec<&str> = a.lines().collect();
+    let lb: Vec<&str> = b.lines().collect();
+    let mut out = String::new();
+    for (i, (x, y)) in la.iter().zip(&lb).enumerate() {
+        if x != y {
+            out.push_str(&format!("line {}:\n- {x}\n+ {y}\n", i + 1));
+            if out.len() > 4000 {
+                break;
+            }
+        }
+    }
+    if la.len() != lb.len() {
+        out.push_str(&format!("{} lines against {}\n", la.len(), lb.len()));
+    }
+    out
+}
+
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
 }
@@ -347,7 +375,14 @@ fn scripted_sessions() {
     assert!(cases.len() >= 4, "the cases are missing: {cases:?}");
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let transcript = run_case(&case);
+        let transcript = run_case(&case, "100");
+        // Split at every declaration, the server must answer the same:
+        // the reuse of unchanged chunks changes nothing a client sees.
+        let fine = run_case(&case, "1");
+        if transcript != fine {
+            let diff = similar_lines(&transcript, &fine);
+            panic!("{name}: the answers differ when every declaration is a chunk:\n{diff}");
+        }
         insta::assert_snapshot!(name, transcript);
     }
 }
