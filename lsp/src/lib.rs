@@ -176,6 +176,11 @@ impl Backend {
             let Some(doc) = st.docs.get(e) else { continue };
             let docs = &st.docs;
             let parses = st.parses.entry(e.clone()).or_default();
+            // The previous unit lends its syntax trees back (unless a
+            // request still holds it: then every chunk is parsed anew).
+            if let Some(old) = st.units.remove(e).and_then(|u| Arc::try_unwrap(u).ok()) {
+                parses.harvest(old);
+            }
             let unit = unit::compile(
                 unit::Input {
                     key: e,
@@ -501,6 +506,7 @@ impl LanguageServer for Backend {
             let mut st = self.state();
             st.docs.remove(&key);
             st.units.remove(&key);
+            st.parses.remove(&key);
             st.units
                 .iter()
                 .filter(|(_, u)| u.file_of(&key).is_some())

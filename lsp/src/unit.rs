@@ -92,24 +92,41 @@ pub fn chunk_starts(text: &str, min_lines: usize) -> Vec<usize> {
     starts
 }
 
-/// The syntax trees parsed before, per file id: the text, its tree and
-/// its diagnostics. A file id whose text did not change is not reparsed.
+/// The syntax trees parsed before, per file id: the text, its tree (taken
+/// back from the previous [`Unit`] by [`ParseCache::harvest`], so trees are
+/// moved, never copied) and its diagnostics. A file id whose text did not
+/// change is not reparsed.
 #[derive(Default)]
 pub struct ParseCache {
-    trees: HashMap<FileId, (String, File, Vec<ScaleDiagnostic>)>,
+    trees: HashMap<FileId, (String, Option<File>, Vec<ScaleDiagnostic>)>,
 }
 
 impl ParseCache {
     fn parse(&mut self, id: FileId, text: &str) -> (File, Vec<ScaleDiagnostic>) {
-        if let Some((t, ast, diags)) = self.trees.get(&id) {
+        if let Some((t, ast, diags)) = self.trees.get_mut(&id) {
             if t == text {
-                return (ast.clone(), diags.clone());
+                if let Some(ast) = ast.take() {
+                    return (ast, diags.clone());
+                }
             }
         }
         let (ast, diags) = scalec::syntax::parse(id, text);
-        self.trees
-            .insert(id, (text.to_string(), ast.clone(), diags.clone()));
+        self.trees.insert(id, (text.to_string(), None, diags.clone()));
         (ast, diags)
+    }
+
+    /// Takes the syntax trees back from the unit they were lent to; the
+    /// rest of it is dropped on another thread (freeing a large model takes
+    /// milliseconds the editor need not wait for).
+    pub fn harvest(&mut self, mut old: Unit) {
+        for f in &mut old.c.project.files {
+            if let Some(entry) = self.trees.get_mut(&f.id) {
+                entry.1 = Some(std::mem::take(&mut f.ast));
+            }
+        }
+        let _ = std::thread::Builder::new()
+            .name("scalec-lsp-drop".into())
+            .spawn(move || drop(old));
     }
 }
 
@@ -234,6 +251,8 @@ pub fn compile(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "untitled.scale".to_string());
     let min_lines = chunk_lines();
+    let timings = std::env::var_os("SCALEC_LSP_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     // (name, key, uri, text)
     let mut texts: Vec<(String, String, Option<Uri>, String)> = vec![(
         entry_name,
@@ -324,7 +343,16 @@ pub fn compile(
         real[first_real + ti].chunks.push((id, *start));
         map.push((first_real + ti, *start));
     }
+    let t1 = std::time::Instant::now();
     let c = scalec::check(project);
+    if timings {
+        eprintln!(
+            "scalec-lsp: load+parse {:.1} ms, check {:.1} ms ({} chunks)",
+            (t1 - t0).as_secs_f64() * 1e3,
+            t1.elapsed().as_secs_f64() * 1e3,
+            map.len()
+        );
+    }
     Unit {
         c,
         entry: entry.key.to_string(),
