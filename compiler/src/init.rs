@@ -130,7 +130,12 @@ pub fn app_name(dir: &Path) -> String {
     match name.chars().next() {
         None => "app".into(),
         Some(c) if c.is_ascii_digit() => format!("app_{name}"),
-        Some(_) => name.chars().take(40).collect::<String>().trim_end_matches('_').to_string(),
+        Some(_) => name
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .trim_end_matches('_')
+            .to_string(),
     }
 }
 
@@ -199,7 +204,10 @@ mod tests {
     fn the_spec_checks_without_warnings_and_is_formatted() {
         for name in ["app", "my_shop", "x1"] {
             let spec = &files(name)[0].1;
-            let c = scalec::check(scalec::project::Project::from_memory(&[("app.scale", spec)]));
+            let c = scalec::check(scalec::project::Project::from_memory(&[(
+                "app.scale",
+                spec,
+            )]));
             assert!(c.diagnostics.is_empty(), "{name}: {:#?}", c.diagnostics);
             assert!(c.ir.is_some());
             assert_eq!(&scalec::syntax::format::format(spec).unwrap(), spec);

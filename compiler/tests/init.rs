@@ -14,7 +14,12 @@ fn the_starter_checks_builds_and_its_workflow_lints() {
     let dir = base.join("Acme Shop");
     let (ok, out) = run(scalec().arg("init").arg(&dir));
     assert!(ok, "{out}");
-    for f in ["app.scale", ".github/workflows/scale.yml", "README.md", ".gitignore"] {
+    for f in [
+        "app.scale",
+        ".github/workflows/scale.yml",
+        "README.md",
+        ".gitignore",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing: {out}");
     }
     let spec = std::fs::read_to_string(dir.join("app.scale")).unwrap();
@@ -35,12 +40,16 @@ fn the_starter_checks_builds_and_its_workflow_lints() {
     std::fs::write(dir.join("app.scale"), "// mine\n").unwrap();
     let (ok, out) = run(scalec().arg("init").arg(&dir));
     assert!(!ok && out.contains("nothing was written"), "{out}");
-    assert_eq!(std::fs::read_to_string(dir.join("app.scale")).unwrap(), "// mine\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app.scale")).unwrap(),
+        "// mine\n"
+    );
 
     // The workflow is one GitHub Actions accepts.
     if let Some(actionlint) = tool("actionlint") {
-        let (ok, out) = run(std::process::Command::new(actionlint)
-            .arg(dir.join(".github/workflows/scale.yml")));
+        let (ok, out) = run(
+            std::process::Command::new(actionlint).arg(dir.join(".github/workflows/scale.yml"))
+        );
         assert!(ok, "actionlint: {out}");
     }
     let _ = std::fs::remove_dir_all(&base);

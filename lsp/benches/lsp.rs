@@ -128,7 +128,11 @@ fn main() {
         "open → first diagnostics: {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    assert_eq!(d["diagnostics"], json!([]), "the generated spec must be clean");
+    assert_eq!(
+        d["diagnostics"],
+        json!([]),
+        "the generated spec must be clean"
+    );
 
     // The middle service's budget: its p99 flips between 900ms and 800ms.
     let mid = text.matches("budget b").count() / 2;
@@ -162,7 +166,9 @@ fn main() {
             json!({"textDocument": {"uri": u}, "position": position(&text, hover_at)}),
         );
         times.push(t.elapsed());
-        let md = r["result"]["contents"]["value"].as_str().unwrap_or_default();
+        let md = r["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or_default();
         assert!(md.contains(&format!("**budget** `b{mid}`")), "{r}");
     }
     let (_, hover_p95) = report("hover", times);

@@ -25,11 +25,11 @@ use scalec::diagnostics::{FileId, SourceFile, Span};
 use scalec::query::{self, CompletionKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use unit::{ParseCache, Unit};
 use std::sync::{Arc, Mutex};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use unit::{ParseCache, Unit};
 
 /// Diagnostics for a document, with the version of its text they are about.
 type Published = (Uri, Vec<Diagnostic>, Option<i32>);
@@ -294,7 +294,10 @@ fn semantic_tokens(unit: &Unit, ri: usize) -> Vec<SemanticToken> {
     let mut toks: Vec<(usize, usize, u32, u32)> = Vec::new();
     for d in &m.decls {
         let Some((s, _)) = here(d.span) else { continue };
-        if text.get(s..).is_some_and(|t| t.starts_with(d.kind.as_str())) {
+        if text
+            .get(s..)
+            .is_some_and(|t| t.starts_with(d.kind.as_str()))
+        {
             toks.push((s, s + d.kind.len(), T_KEYWORD, 0));
         }
         if let Some((a, b)) = here(d.name_span) {
@@ -340,7 +343,11 @@ fn semantic_tokens(unit: &Unit, ri: usize) -> Vec<SemanticToken> {
         let (line, col) = (line as u32, col as u32);
         out.push(SemanticToken {
             delta_line: line - prev_line,
-            delta_start: if line == prev_line { col - prev_col } else { col },
+            delta_start: if line == prev_line {
+                col - prev_col
+            } else {
+                col
+            },
             length: slice.encode_utf16().count() as u32,
             token_type: ty,
             token_modifiers_bitset: mods,
@@ -526,8 +533,7 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        let Some((unit, ri, file, offset)) = self.at(&params.text_document_position_params)
-        else {
+        let Some((unit, ri, file, offset)) = self.at(&params.text_document_position_params) else {
             return Ok(None);
         };
         Ok(query::hover(&unit.c, file, offset).map(|h| Hover {
@@ -546,8 +552,7 @@ impl LanguageServer for Backend {
         &self,
         params: GotoDefinitionParams,
     ) -> Result<Option<GotoDefinitionResponse>> {
-        let Some((unit, _, file, offset)) = self.at(&params.text_document_position_params)
-        else {
+        let Some((unit, _, file, offset)) = self.at(&params.text_document_position_params) else {
             return Ok(None);
         };
         Ok(query::definition_at(&unit.c, file, offset)
@@ -619,7 +624,9 @@ impl LanguageServer for Backend {
         }
         let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
         for s in spans {
-            let Some(loc) = unit.location(s) else { continue };
+            let Some(loc) = unit.location(s) else {
+                continue;
+            };
             changes.entry(loc.uri).or_default().push(TextEdit {
                 range: loc.range,
                 new_text: params.new_name.clone(),

@@ -111,7 +111,8 @@ impl ParseCache {
             }
         }
         let (ast, diags) = scalec::syntax::parse(id, text);
-        self.trees.insert(id, (text.to_string(), None, diags.clone()));
+        self.trees
+            .insert(id, (text.to_string(), None, diags.clone()));
         (ast, diags)
     }
 
@@ -201,7 +202,8 @@ impl Unit {
     }
 
     pub fn is_std(&self, span: Span) -> bool {
-        self.resolve(span).is_some_and(|(ri, _, _)| self.real[ri].std)
+        self.resolve(span)
+            .is_some_and(|(ri, _, _)| self.real[ri].std)
     }
 
     /// The byte offset of an LSP position in a real file.
@@ -258,7 +260,11 @@ pub fn compile(
         entry_name,
         entry.key.to_string(),
         Some(entry.uri.clone()),
-        entry.text.strip_prefix('\u{FEFF}').unwrap_or(entry.text).to_string(),
+        entry
+            .text
+            .strip_prefix('\u{FEFF}')
+            .unwrap_or(entry.text)
+            .to_string(),
     )];
     let mut parser = |id: FileId, t: &str| parses.parse(id, t);
     let (project, chunked) = loop {

@@ -25,7 +25,12 @@ fn scale_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// A diagnostic as (code, message, labels as (file, start, end, message), fixes).
-type Flat = (String, String, Vec<(String, usize, usize, String)>, Vec<String>);
+type Flat = (
+    String,
+    String,
+    Vec<(String, usize, usize, String)>,
+    Vec<String>,
+);
 
 fn flatten(
     diags: &[scalec::diagnostics::Diagnostic],
@@ -58,7 +63,12 @@ fn flatten(
                     format!("{}: {}", f.message, edits.join(", "))
                 })
                 .collect();
-            (d.code.as_str().to_string(), d.message.clone(), labels, fixes)
+            (
+                d.code.as_str().to_string(),
+                d.message.clone(),
+                labels,
+                fixes,
+            )
         })
         .collect();
     out.sort();
@@ -69,7 +79,12 @@ fn flatten(
 fn chunked_checks_report_what_whole_checks_report() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut files = Vec::new();
-    for d in ["tests", "examples", "compiler/tests/fixtures", "lsp/tests/cases"] {
+    for d in [
+        "tests",
+        "examples",
+        "compiler/tests/fixtures",
+        "lsp/tests/cases",
+    ] {
         scale_files(&root.join(d), &mut files);
     }
     files.sort();
@@ -123,13 +138,29 @@ fn chunked_checks_report_what_whole_checks_report() {
         );
         assert_eq!(w, c, "{}", path.display());
         // The same declarations, at the same places.
-        let decls = |m: &scalec::semantics::model::Model, place: &dyn Fn(Span) -> (String, usize, usize)| {
-            let mut v: Vec<_> = m.decls.iter().map(|d| (d.kind.clone(), d.name.clone(), place(d.name_span), d.visible)).collect();
+        let decls = |m: &scalec::semantics::model::Model,
+                     place: &dyn Fn(Span) -> (String, usize, usize)| {
+            let mut v: Vec<_> = m
+                .decls
+                .iter()
+                .map(|d| {
+                    (
+                        d.kind.clone(),
+                        d.name.clone(),
+                        place(d.name_span),
+                        d.visible,
+                    )
+                })
+                .collect();
             v.sort();
             v
         };
         assert_eq!(
-            decls(&whole.model, &|s| (whole.project.sources.get(s.file).name.clone(), s.start as usize, s.end as usize)),
+            decls(&whole.model, &|s| (
+                whole.project.sources.get(s.file).name.clone(),
+                s.start as usize,
+                s.end as usize
+            )),
             decls(&unit.c.model, &|s| {
                 let (r, a, b) = unit.resolve(s).unwrap();
                 (unit.real[r].src.name.clone(), a, b)
@@ -137,7 +168,12 @@ fn chunked_checks_report_what_whole_checks_report() {
             "{}",
             path.display()
         );
-        assert_eq!(whole.ir.is_some(), unit.c.ir.is_some(), "{}", path.display());
+        assert_eq!(
+            whole.ir.is_some(),
+            unit.c.ir.is_some(),
+            "{}",
+            path.display()
+        );
     }
     assert!(chunked_files > 20, "only {chunked_files} files were split");
 }

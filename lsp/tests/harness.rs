@@ -85,7 +85,9 @@ fn apply_edits(text: &str, edits: &[Value]) -> String {
         let ch = p["character"].as_u64().expect("character") as usize;
         let mut start = 0;
         for _ in 0..line {
-            start = text[start..].find('\n').map_or(text.len(), |i| start + i + 1);
+            start = text[start..]
+                .find('\n')
+                .map_or(text.len(), |i| start + i + 1);
         }
         let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let mut units = 0;
@@ -139,8 +141,18 @@ fn edits_of(answer: &Value) -> BTreeMap<String, Vec<Value>> {
 /// the legend of the server's `initialize` answer.
 fn decode_tokens(answer: &Value, init: &Value, text: &str) -> Value {
     let legend = &init["result"]["capabilities"]["semanticTokensProvider"]["legend"];
-    let types: Vec<&str> = legend["tokenTypes"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    let mods: Vec<&str> = legend["tokenModifiers"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let types: Vec<&str> = legend["tokenTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let mods: Vec<&str> = legend["tokenModifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     let Some(data) = answer["result"]["data"].as_array() else {
         return answer.clone();
     };
@@ -157,8 +169,17 @@ fn decode_tokens(answer: &Value, init: &Value, text: &str) -> Value {
         }
         let units: Vec<u16> = lines[line].encode_utf16().collect();
         let word = String::from_utf16_lossy(&units[col..col + n(2)]);
-        let m: Vec<&str> = (0..mods.len()).filter(|b| n(4) & (1 << b) != 0).map(|b| mods[b]).collect();
-        out.push(json!(format!("{line}:{col} {word} {} {}", types[n(3)], m.join("+")).trim_end().to_string()));
+        let m: Vec<&str> = (0..mods.len())
+            .filter(|b| n(4) & (1 << b) != 0)
+            .map(|b| mods[b])
+            .collect();
+        out.push(json!(format!(
+            "{line}:{col} {word} {} {}",
+            types[n(3)],
+            m.join("+")
+        )
+        .trim_end()
+        .to_string()));
     }
     json!({ "tokens": out })
 }
@@ -209,11 +230,17 @@ fn run_case(case: &Path, chunk_lines: &str) -> String {
         }
         let at = format!("{name}/script:{}: {line}", n + 1);
         if let Some(want) = line.strip_prefix("!~ ") {
-            assert!(!holds(&last, &unescape(want)), "{at}\nthe answer holds it:\n{last:#}");
+            assert!(
+                !holds(&last, &unescape(want)),
+                "{at}\nthe answer holds it:\n{last:#}"
+            );
             continue;
         }
         if let Some(want) = line.strip_prefix("~ ") {
-            assert!(holds(&last, &unescape(want)), "{at}\nthe answer does not hold it:\n{last:#}");
+            assert!(
+                holds(&last, &unescape(want)),
+                "{at}\nthe answer does not hold it:\n{last:#}"
+            );
             continue;
         }
         let mut words = line.split_whitespace();
@@ -222,10 +249,13 @@ fn run_case(case: &Path, chunk_lines: &str) -> String {
         let path = root.join(&file);
         let u = uri(&path);
         let q = quoted(line);
-        let text = || texts.get(&file).cloned().unwrap_or_else(|| panic!("{at}: {file} is not open"));
-        let doc_pos = |t: &str| {
-            json!({"textDocument": {"uri": u}, "position": position(t, cursor(t, &q[0]))})
+        let text = || {
+            texts
+                .get(&file)
+                .cloned()
+                .unwrap_or_else(|| panic!("{at}: {file} is not open"))
         };
+        let doc_pos = |t: &str| json!({"textDocument": {"uri": u}, "position": position(t, cursor(t, &q[0]))});
         let answer = match cmd {
             "open" => {
                 let t = std::fs::read_to_string(&path).expect("case file");
@@ -336,7 +366,11 @@ fn run_case(case: &Path, chunk_lines: &str) -> String {
         transcript.push_str(&format!(">> {line}\n{answer:#}\n\n"));
         last = answer;
     }
-    assert_eq!(server.shutdown(), Some(0), "{name}: the server's exit status");
+    assert_eq!(
+        server.shutdown(),
+        Some(0),
+        "{name}: the server's exit status"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
     transcript
 }

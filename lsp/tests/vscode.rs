@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn missing(what: &str) {
@@ -98,7 +101,12 @@ fn vsce_packages_the_extension() {
     let vsix = dir.join("scale.vsix");
     let (ok, out) = run(Command::new(&node)
         .arg(&vsce)
-        .args(["package", "--skip-license", "--allow-missing-repository", "--out"])
+        .args([
+            "package",
+            "--skip-license",
+            "--allow-missing-repository",
+            "--out",
+        ])
         .arg(&vsix)
         .current_dir(&src));
     assert!(ok, "vsce package failed:\n{out}");
@@ -115,7 +123,10 @@ fn vsce_packages_the_extension() {
     ] {
         assert!(listing.contains(f), "{f} is not in the .vsix:\n{listing}");
     }
-    assert!(!listing.contains("extension/test/"), "tests are packaged:\n{listing}");
+    assert!(
+        !listing.contains("extension/test/"),
+        "tests are packaged:\n{listing}"
+    );
     let (ok, manifest) = run(Command::new("unzip")
         .arg("-p")
         .arg(&vsix)
@@ -172,7 +183,10 @@ fn activate_launches_a_server_that_answers() {
     let scalec = PathBuf::from(env!("CARGO_BIN_EXE_scalec-lsp"))
         .with_file_name(format!("scalec{}", std::env::consts::EXE_SUFFIX));
     if !scalec.is_file() {
-        missing(&format!("{} (build it: cargo build -p scalec)", scalec.display()));
+        missing(&format!(
+            "{} (build it: cargo build -p scalec)",
+            scalec.display()
+        ));
         return;
     }
     let (ok, out) = run(Command::new(&node)

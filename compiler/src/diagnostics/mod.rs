@@ -669,7 +669,11 @@ mod tests {
             let (l, c) = f.line_col_utf16(off);
             assert_eq!(f.offset_utf16(l, c), off, "offset {off} -> {l}:{c}");
         }
-        assert_eq!(f.offset_utf16(0, 2), 1, "inside the pair: the character's start");
+        assert_eq!(
+            f.offset_utf16(0, 2),
+            1,
+            "inside the pair: the character's start"
+        );
         assert_eq!(f.offset_utf16(0, 99), 6, "past the line: its end");
         assert_eq!(f.offset_utf16(9, 0), f.text.len(), "past the text: its end");
     }

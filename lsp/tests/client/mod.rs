@@ -175,4 +175,3 @@ pub fn position(text: &str, offset: usize) -> Value {
     let col = text[start..offset].encode_utf16().count();
     json!({"line": line, "character": col})
 }
-
