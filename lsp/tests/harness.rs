@@ -490,3 +490,78 @@ fn scalec_lsp_runs_the_server() {
     assert!(err.contains("cargo install --path lsp"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Every request at every position of a broken, mixed-script text answers
+/// (a result, or for rename a refusal) and the server lives on; with the
+/// file split at every declaration, so the chunk mapping is exercised too.
+#[test]
+fn every_position_of_broken_text_answers() {
+    let tmp = std::env::temp_dir().join(format!("scalec-lsp-positions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("main.scale");
+    let text = "use std.budgets.{web, nope}\n\napp démo { owner = \"😀 t\" colr = 1 }\nbudget fast { p99 = 100ms }\n}}} ))) \"open\nservice db { kind = postgres }\n/* é */ service api {\n  image = \"a/b:1\"\n  calls db, ghost\n  route r GET \"/😀\" { budget = fast }\n  route s POST \"/s\" {\n    budget = \nservice\tx { budget = w";
+    std::fs::write(&file, text).unwrap();
+    let mut server = Server::start_with(
+        &server_exe(),
+        &[],
+        &tmp.join("cache"),
+        &[("SCALEC_LSP_CHUNK_LINES", "1")],
+    );
+    server.initialize(&tmp);
+    let u = uri(&file);
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": u, "languageId": "scale", "version": 1, "text": text}}),
+    );
+    let d = server.diagnostics(&u, 1);
+    assert!(!d["diagnostics"].as_array().unwrap().is_empty(), "{d}");
+    let mut requests = 0;
+    for (line, l) in text.split('\n').enumerate() {
+        let width = l.encode_utf16().count();
+        for col in 0..=width + 1 {
+            let pos =
+                json!({"textDocument": {"uri": u}, "position": {"line": line, "character": col}});
+            for method in [
+                "textDocument/hover",
+                "textDocument/completion",
+                "textDocument/definition",
+                "textDocument/references",
+                "textDocument/prepareRename",
+            ] {
+                let mut p = pos.clone();
+                if method.ends_with("references") {
+                    p["context"] = json!({"includeDeclaration": false});
+                }
+                let r = server.request(method, p);
+                requests += 1;
+                let refused = method.ends_with("prepareRename") && r["error"]["code"] == -32602;
+                assert!(
+                    r.get("result").is_some() || refused,
+                    "{method} at {line}:{col}: {r}"
+                );
+            }
+            let r = server.request(
+                "textDocument/codeAction",
+                json!({"textDocument": {"uri": u},
+                       "range": {"start": {"line": 0, "character": 0}, "end": {"line": line, "character": col}},
+                       "context": {"diagnostics": []}}),
+            );
+            assert!(r.get("result").is_some(), "codeAction to {line}:{col}: {r}");
+        }
+    }
+    for method in [
+        "textDocument/documentSymbol",
+        "textDocument/semanticTokens/full",
+        "textDocument/formatting",
+    ] {
+        let r = server.request(
+            method,
+            json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+        );
+        assert!(r.get("result").is_some(), "{method}: {r}");
+    }
+    assert!(requests > 1000, "{requests}");
+    assert_eq!(server.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
