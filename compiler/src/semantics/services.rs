@@ -862,7 +862,7 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
 fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metrics {
     let mut m = Metrics {
         requests: "http_server_request_duration_seconds_count".into(),
-        latency_histogram: "http_server_request_duration_seconds".into(),
+        latency_histogram: super::slo::DEFAULT_LATENCY_HISTOGRAM.into(),
         buckets_ms: None,
         status_label: "http_response_status_code".into(),
         route_label: "http_route".into(),
