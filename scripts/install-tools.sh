@@ -222,7 +222,8 @@ else
     cp "$REQS/npm/package.json" "$REQS/npm/package-lock.json" "$NPM_DIR/"
     (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-ln -sfn "$(command -v node)" "$BIN/node"
+# Resolved: with $BIN on the PATH, `command -v node` is this very link.
+ln -sfn "$(readlink -f "$(command -v node)")" "$BIN/node"
 # The VS Code extension's own dependencies (editors/vscode/package-lock.json),
 # which `vsce package` bundles into the .vsix in the tests.
 VSX_DIR=$TOOLS/vscode-extension
