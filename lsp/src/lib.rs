@@ -161,6 +161,12 @@ impl Backend {
     /// diagnostics to publish, per document.
     fn recheck(&self, key: &str) -> Vec<Published> {
         let cache = self.cache();
+        // A standard-library file opened from a definition is answered by
+        // the units that load it (from the compiler's own copy), never
+        // checked as a project of its own, and its edits change nothing.
+        if cache.std.values().any(|u| key_of(u) == key) {
+            return Vec::new();
+        }
         let mut st = self.state();
         let mut entries: Vec<String> = st
             .units
@@ -509,26 +515,55 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let key = key_of(&params.text_document.uri);
-        let users: Vec<String> = {
+        let recheck: Vec<String> = {
             let mut st = self.state();
             st.docs.remove(&key);
-            st.units.remove(&key);
             st.parses.remove(&key);
-            st.units
+            let closed = st.units.remove(&key);
+            // The units that use the closed file (read from disk again),
+            // and the open files its unit answered for (now their own).
+            let mut keys: Vec<String> = st
+                .units
                 .iter()
                 .filter(|(_, u)| u.file_of(&key).is_some())
                 .map(|(e, _)| e.clone())
-                .collect()
+                .collect();
+            if let Some(u) = closed {
+                keys.extend(
+                    u.real
+                        .iter()
+                        .filter(|f| !f.std && f.key != key && st.docs.contains_key(&f.key))
+                        .map(|f| f.key.clone()),
+                );
+            }
+            keys.sort();
+            keys.dedup();
+            keys
         };
-        if users.is_empty() {
+        if self.state().owner(&key).is_none() {
             self.client
                 .publish_diagnostics(params.text_document.uri, Vec::new(), None)
                 .await;
         }
-        for e in users {
-            // The closed buffer is read from disk again.
+        for e in recheck {
             let list = self.recheck(&e);
             self.publish(list).await;
+        }
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        // A file changed on disk: the units that read it (not an open
+        // buffer: its text is the editor's) check it again.
+        for change in params.changes {
+            let key = key_of(&change.uri);
+            let used = {
+                let st = self.state();
+                !st.docs.contains_key(&key) && st.units.values().any(|u| u.file_of(&key).is_some())
+            };
+            if used {
+                let list = self.recheck(&key);
+                self.publish(list).await;
+            }
         }
     }
 

@@ -18,6 +18,11 @@
 //!                                request at the cursor)
 //! rename FILE `nee|dle` NAME
 //! format FILE / symbols FILE / tokens FILE / close FILE
+//! disk FILE `old` `new`          FILE (not open) changes on disk; waits
+//!                                for its diagnostics
+//! diagnostics FILE               waits for the next diagnostics of FILE
+//!                                (after a `close`: what the server says
+//!                                of the files it answered for)
 //! ~ TEXT                         the answer holds TEXT (in its JSON or in
 //!                                one of its strings)
 //! !~ TEXT                        it does not
@@ -312,8 +317,23 @@ fn run_case(case: &Path, chunk_lines: &str) -> String {
             }
             "close" => {
                 texts.remove(&file);
+                server.forget_diagnostics();
                 server.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
                 Value::Null
+            }
+            "diagnostics" => server.diagnostics(&u, versions[&file]),
+            "disk" => {
+                // A file that is not open changes on disk.
+                let t = std::fs::read_to_string(&path).expect("case file");
+                let new = t.replacen(&q[0], &q[1], 1);
+                assert_ne!(t, new, "{at}: `{}` not found", q[0]);
+                std::fs::write(&path, new).expect("write");
+                server.forget_diagnostics();
+                server.notify(
+                    "workspace/didChangeWatchedFiles",
+                    json!({"changes": [{"uri": u, "type": 2}]}),
+                );
+                server.diagnostics_at(&u, Value::Null)
             }
             "hover" => server.request("textDocument/hover", doc_pos(&text())),
             "definition" => server.request("textDocument/definition", doc_pos(&text())),
@@ -454,6 +474,26 @@ fn links_point_at_real_files() {
     assert!(std_text.contains("budget web {"), "{std_text}");
     let line = def["result"]["range"]["start"]["line"].as_u64().unwrap() as usize;
     assert!(std_text.lines().nth(line).unwrap().contains("budget web"));
+    // Opened in the editor, the standard library file answers hovers from
+    // the unit that loads it, and is not checked as a project of its own.
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": target, "languageId": "scale", "version": 1, "text": std_text}}),
+    );
+    let col = std_text.lines().nth(line).unwrap().find("web").unwrap() + 1;
+    let h = server.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": target}, "position": {"line": line, "character": col}}),
+    );
+    let md = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(md.contains("**budget** `web`"), "{h}");
+    assert!(
+        !server.stash.iter().any(|m| m["params"]["uri"] == target),
+        "diagnostics were published for the standard library: {:?}",
+        server.stash
+    );
     assert_eq!(server.shutdown(), Some(0));
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -19,7 +19,7 @@ pub struct Server {
     rx: Receiver<Value>,
     next_id: i64,
     /// Notifications read while waiting for something else.
-    stash: Vec<Value>,
+    pub stash: Vec<Value>,
 }
 
 impl Drop for Server {
@@ -117,8 +117,21 @@ impl Server {
         }
     }
 
+    /// Forgets the diagnostics received so far (call it after a request:
+    /// the server sent every earlier notification before its answer).
+    pub fn forget_diagnostics(&mut self) {
+        self.stash
+            .retain(|m| m["method"] != "textDocument/publishDiagnostics");
+    }
+
     /// The diagnostics published for `uri` at `version`.
     pub fn diagnostics(&mut self, uri: &str, version: i64) -> Value {
+        self.diagnostics_at(uri, json!(version))
+    }
+
+    /// The diagnostics published for `uri` at `version` (`null` for a
+    /// file that is not open).
+    pub fn diagnostics_at(&mut self, uri: &str, version: Value) -> Value {
         let matches = |m: &Value| {
             m["method"] == "textDocument/publishDiagnostics"
                 && m["params"]["uri"] == uri
