@@ -748,6 +748,15 @@ impl LanguageServer for Backend {
         let Some((unit, ri)) = self.unit_at(&params.text_document.uri) else {
             return Ok(None);
         };
+        // Only quick fixes are offered: a client asking for other kinds gets none.
+        if let Some(only) = &params.context.only {
+            if !only
+                .iter()
+                .any(|k| CodeActionKind::QUICKFIX.as_str().starts_with(k.as_str()))
+            {
+                return Ok(Some(Vec::new()));
+            }
+        }
         let a = unit.offset(ri, params.range.start);
         let b = unit.offset(ri, params.range.end);
         let cache = self.cache();

@@ -15,7 +15,8 @@
 //!                                buffers as a full-text didChange
 //! hover FILE `nee|dle`           and definition, references, completion,
 //!                                prepareRename, action (a code action
-//!                                request at the cursor)
+//!                                request at the cursor), sourceAction
+//!                                (the same, asking only for `source`)
 //! rename FILE `nee|dle` NAME
 //! format FILE / symbols FILE / tokens FILE / close FILE
 //! disk FILE `old` `new`          FILE (not open) changes on disk; waits
@@ -349,13 +350,17 @@ fn run_case(case: &Path, chunk_lines: &str) -> String {
                 p["newName"] = json!(line.rsplit(' ').next().unwrap_or_default());
                 server.request("textDocument/rename", p)
             }
-            "action" => {
+            "action" | "sourceAction" => {
                 let t = text();
                 let pos = position(&t, cursor(&t, &q[0]));
+                let mut context = json!({"diagnostics": []});
+                if cmd == "sourceAction" {
+                    context["only"] = json!(["source"]);
+                }
                 server.request(
                     "textDocument/codeAction",
                     json!({"textDocument": {"uri": u}, "range": {"start": pos, "end": pos},
-                           "context": {"diagnostics": []}}),
+                           "context": context}),
                 )
             }
             "format" => server.request(
