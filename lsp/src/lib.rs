@@ -674,22 +674,51 @@ impl LanguageServer for Backend {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        let Some((unit, _, file, offset)) = self.at(&params.text_document_position) else {
+        let Some((unit, ri, file, offset)) = self.at(&params.text_document_position) else {
             return Ok(None);
+        };
+        let text = &unit.c.project.sources.get(file).text;
+        let real = unit.offset(ri, params.text_document_position.position);
+        // Each item replaces what is typed of it before the cursor (a unit
+        // after a number: only the letters), so the client filters on that
+        // whatever it takes for a word.
+        let typed = |unit_suffix: bool| -> usize {
+            text.get(..offset).map_or(0, |before| {
+                before
+                    .chars()
+                    .rev()
+                    .take_while(|c| {
+                        if unit_suffix {
+                            c.is_ascii_alphabetic() || matches!(c, '%' | '/')
+                        } else {
+                            c.is_ascii_alphanumeric() || *c == '_'
+                        }
+                    })
+                    .map(char::len_utf8)
+                    .sum()
+            })
         };
         let items = query::completions(&unit.c, file, offset)
             .into_iter()
-            .map(|c| CompletionItem {
-                kind: Some(match c.kind {
-                    CompletionKind::Keyword => CompletionItemKind::KEYWORD,
-                    CompletionKind::Field => CompletionItemKind::FIELD,
-                    CompletionKind::Name => CompletionItemKind::REFERENCE,
-                    CompletionKind::Value => CompletionItemKind::ENUM_MEMBER,
-                    CompletionKind::Unit => CompletionItemKind::UNIT,
-                }),
-                detail: (!c.detail.is_empty()).then_some(c.detail),
-                label: c.label,
-                ..Default::default()
+            .map(|c| {
+                let len = typed(c.kind == CompletionKind::Unit);
+                CompletionItem {
+                    kind: Some(match c.kind {
+                        CompletionKind::Keyword => CompletionItemKind::KEYWORD,
+                        CompletionKind::Field => CompletionItemKind::FIELD,
+                        CompletionKind::Name => CompletionItemKind::REFERENCE,
+                        CompletionKind::Value => CompletionItemKind::ENUM_MEMBER,
+                        CompletionKind::Unit => CompletionItemKind::UNIT,
+                    }),
+                    detail: (!c.detail.is_empty()).then_some(c.detail),
+                    text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                        range: unit.range(ri, real - len, real),
+                        new_text: c.label.clone(),
+                    })),
+                    filter_text: Some(c.label.clone()),
+                    label: c.label,
+                    ..Default::default()
+                }
             })
             .collect();
         Ok(Some(CompletionResponse::Array(items)))
