@@ -222,7 +222,20 @@ else
     cp "$REQS/npm/package.json" "$REQS/npm/package-lock.json" "$NPM_DIR/"
     (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-ln -sfn "$(command -v node)" "$BIN/node"
+# Resolved: with $BIN on the PATH, `command -v node` is this very link.
+ln -sfn "$(readlink -f "$(command -v node)")" "$BIN/node"
+# The VS Code extension's own dependencies (editors/vscode/package-lock.json),
+# which `vsce package` bundles into the .vsix in the tests.
+VSX_DIR=$TOOLS/vscode-extension
+mkdir -p "$VSX_DIR"
+if cmp -s "$ROOT/editors/vscode/package-lock.json" "$VSX_DIR/package-lock.json" &&
+    [[ -d $VSX_DIR/node_modules/vscode-languageclient ]]; then
+    log "VS Code extension dependencies present"
+else
+    log "npm ci (editors/vscode)"
+    cp "$ROOT/editors/vscode/package.json" "$ROOT/editors/vscode/package-lock.json" "$VSX_DIR/"
+    (cd "$VSX_DIR" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 # ----------------------------------------------------------------- bench ----
 JRSONNET_VERSION=0.5.0-pre98

@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod init;
+
 #[derive(Parser)]
 #[command(
     name = "scalec",
@@ -113,6 +115,19 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Create a starter project in DIR (default: the current folder): a spec
+    /// using the standard library, a CI workflow, a README.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run the language server on stdin/stdout (for editors; runs the
+    /// `scalec-lsp` binary installed beside `scalec`, see docs/editors.md).
+    Lsp {
+        /// Passed to the server (`--stdio` is accepted and is the default).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -145,6 +160,23 @@ fn main() -> ExitCode {
             out,
             field,
         } => mask(&inputs, &test, &trace, out, field),
+        Command::Lsp { args } => lsp(args),
+        Command::Init { dir } => match init::init(&dir) {
+            Ok(files) => {
+                for f in &files {
+                    eprintln!("created {}", f.display());
+                }
+                eprintln!(
+                    "next: `scalec check {0}` and `scalec build {0} -o {0}/out`",
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Targets => {
             for b in scalec::backends::BACKENDS {
                 let opt_in = if b.in_default_set() {
@@ -636,4 +668,38 @@ fn mask(
         out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// `scalec lsp`: the server is the `scalec-lsp` binary of the `lsp/`
+/// crate (which depends on this package's library, so this binary cannot
+/// link it in): `$SCALEC_LSP` if set, else `scalec-lsp` beside this
+/// executable, else on `PATH`. On Unix it replaces this process, so the
+/// editor talks to it directly.
+fn lsp(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let exe_name = format!("scalec-lsp{}", std::env::consts::EXE_SUFFIX);
+    let server = std::env::var_os("SCALEC_LSP")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let beside = std::env::current_exe().ok()?.with_file_name(&exe_name);
+            beside.is_file().then_some(beside)
+        })
+        .unwrap_or_else(|| PathBuf::from(&exe_name));
+    let mut cmd = std::process::Command::new(&server);
+    cmd.args(&args);
+    #[cfg(unix)]
+    let err = {
+        use std::os::unix::process::CommandExt;
+        cmd.exec()
+    };
+    #[cfg(not(unix))]
+    let err = match cmd.status() {
+        Ok(s) => return ExitCode::from(s.code().unwrap_or(2).clamp(0, 255) as u8),
+        Err(e) => e,
+    };
+    eprintln!(
+        "error: cannot run the language server {}: {err}\n\
+         help: install it beside scalec: `cargo install --path lsp` (or set SCALEC_LSP to its path)",
+        server.display()
+    );
+    ExitCode::from(2)
 }
