@@ -148,6 +148,8 @@ codes! {
     LatencyNotBucket = "S0604", "latency threshold is not a histogram bucket";
     BadSli = "S0605", "SLI not understood";
     AlertBeyondSlo = "S0606", "alert window longer than the SLO window";
+    ReservedAlertLabel = "S0607", "alert label the rules set themselves";
+    BadLabelValue = "S0608", "not a Kubernetes label";
     MixSum = "S0701", "traffic mix does not sum to 100%";
     UnknownClass = "S0702", "request class not served by the target";
     BadStage = "S0703", "malformed load stage";
