@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 pub const DEFAULT_LATENCY_HISTOGRAM: &str = "http_server_request_duration_seconds";
 
 /// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
-
 pub const OTEL_BUCKETS_MS: &[f64] = &[
     5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
     10000.0,
@@ -103,7 +102,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         None => Some(None),
         Some(e) => cx.text(e).and_then(|url| {
             let bad = super::url_flaw(&url);
-            if !url.strip_prefix("https://").is_some_and(|r| !r.is_empty()) || bad.is_some() {
+            if url.strip_prefix("https://").is_none_or(|r| r.is_empty()) || bad.is_some() {
                 cx.diags.push(catalog::not_http_url(
                     &url,
                     bad,
