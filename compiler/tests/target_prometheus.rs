@@ -379,7 +379,7 @@ tests:
       - expr: ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",severity="critical"}}
         eval_time: 60m
         exp_samples:
-          - labels: 'ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",app="shop",route="create",service="orders",severity="critical",slo="create_ok"}}'
+          - labels: 'ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",app="shop",route="create",service="orders",severity="critical",slo="create_ok",team="team"}}'
             value: 1
 "#,
         post_ok = series("POST", 200),
