@@ -1,0 +1,35 @@
+//! The edge: what the proxy target cannot express, and the checker's rule
+//! on limits enforced per proxy instance (S1201–S1299).
+
+use super::{Code, Diagnostic};
+
+/// A header name nginx cannot read (`$http_…` holds letters, digits and
+/// `_`; `-` maps to `_`): `what` says where it is used.
+pub fn proxy_header_unreadable(header: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::ProxyHeaderUnreadable,
+        format!("the proxy target cannot read the header {header:?} ({what})"),
+    )
+    .help("nginx reads request headers named with letters, digits, `-` and `_` only; rename the header (for example `x-api-key`)")
+}
+
+/// A string of the spec that a proxy config format cannot hold.
+pub fn proxy_unrepresentable(format: &str, ch: char, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::ProxyUnrepresentable,
+        format!(
+            "{format} cannot hold the character U+{:04X} of {what}",
+            ch as u32
+        ),
+    )
+    .help("remove the character; the proxy configs must carry the value exactly or not at all")
+}
+
+/// More header or address limit keys than HAProxy's sticky counters.
+pub fn proxy_too_many_keys(n: usize, max: usize) -> Diagnostic {
+    Diagnostic::error(
+        Code::ProxyTooManyKeys,
+        format!("{n} limit keys are read from headers or the address; HAProxy tracks {max} per request"),
+    )
+    .help(format!("keep at most {max} `per` keys that read a header or the client address (a key read from a JWT claim does not count)"))
+}
