@@ -455,7 +455,27 @@ pub fn bootstrap(plan: &Plan) -> Value {
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}));
 
-    let routes: Vec<Value> = plan.routes.iter().map(|r| route(plan, r)).collect();
+    let mut routes: Vec<Value> = plan.routes.iter().map(|r| route(plan, r)).collect();
+    // What no route serves: 404 here, with no filter of a route on it.
+    let mut none = serde_json::Map::new();
+    if plan.jwt.is_some() {
+        none.insert(JWT_FILTER.into(), json!({"@type": JWT_ROUTE, "disabled": true}));
+    }
+    if plan.cached().next().is_some() {
+        none.insert(CACHE_FILTER.into(), json!({"@type": FILTER_CONFIG, "disabled": true}));
+        if plan.tenant_header.is_some() {
+            none.insert(LUA_FILTER.into(), json!({"@type": LUA_ROUTE, "disabled": true}));
+        }
+    }
+    let mut fallback = json!({
+        "name": "scale.no_route",
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 404},
+    });
+    if !none.is_empty() {
+        fallback["typed_per_filter_config"] = Value::Object(none);
+    }
+    routes.push(fallback);
     let mut hcm = json!({
         "@type": HCM,
         "stat_prefix": "edge",
