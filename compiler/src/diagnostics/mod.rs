@@ -161,6 +161,7 @@ codes! {
     ProxyHeaderUnreadable = "S1201", "header name the proxies cannot read";
     ProxyUnrepresentable = "S1202", "value a proxy config cannot hold";
     ProxyTooManyKeys = "S1203", "more limit keys than HAProxy tracks per request";
+    RoutePathTooLong = "S1204", "route path too long for the proxy configs";
 }
 
 impl fmt::Display for Code {

@@ -5,6 +5,7 @@
 //! it finds and carries on with what is left.
 
 mod complete;
+mod edge;
 mod exercises;
 mod fields;
 mod graph;
@@ -131,8 +132,10 @@ pub fn request_name_flaw(kind: catalog::RequestName, name: &str) -> Option<catal
         return Some(NameFlaw::Empty);
     }
     let ok = |c: char| match kind {
+        // nginx reads a header or cookie only as `$http_name` /
+        // `$cookie_name`: no `.` (or any other token character) there.
         RequestName::Header | RequestName::Cookie => {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
         }
         RequestName::Query | RequestName::Claim => {
             c.is_ascii_graphic() && !"\"'\\{}$<>`;".contains(c)

@@ -185,9 +185,16 @@ fn route(plan: &Plan, r: &RoutePlan) -> Value {
     }
     let mut v = json!({
         "name": format!("{}.{}", r.service, r.name),
-        "match": {
-            "safe_regex": {"regex": r.regex},
-            "headers": [{"name": ":method", "string_match": {"exact": r.method.as_str()}}],
+        "match": if r.has_params {
+            json!({
+                "safe_regex": {"regex": r.regex},
+                "headers": [{"name": ":method", "string_match": {"exact": r.method.as_str()}}],
+            })
+        } else {
+            json!({
+                "path": r.path,
+                "headers": [{"name": ":method", "string_match": {"exact": r.method.as_str()}}],
+            })
         },
         "route": action,
         "request_headers_to_add": [{
@@ -505,6 +512,12 @@ pub fn bootstrap(plan: &Plan) -> Value {
     }
     json!({
         "admin": {"address": socket(ENVOY_ADMIN.0, ENVOY_ADMIN.1)},
+        // A route regex is as long as its path (up to 1000 characters):
+        // above RE2's default program-size limit of 100.
+        "layered_runtime": {"layers": [{"name": "scale", "static_layer": {
+            "re2.max_program_size.error_level": 20000,
+            "re2.max_program_size.warn_level": 20000,
+        }}]},
         "static_resources": {
             "listeners": [{
                 "name": "edge",

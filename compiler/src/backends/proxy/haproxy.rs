@@ -31,7 +31,15 @@ use std::fmt::Write as _;
 const COUNTERS: usize = 3;
 
 fn comment(s: &str) -> String {
-    s.chars().filter(|c| !crate::ir::unsafe_char(*c)).collect()
+    let mut c: String = s
+        .chars()
+        .filter(|c| !crate::ir::unsafe_char(*c))
+        .take(100)
+        .collect();
+    if c.len() < s.len() {
+        c.push('…');
+    }
+    c
 }
 
 /// `(period_s, limit)`: `limit` requests per `period_s` seconds is the

@@ -129,6 +129,8 @@ pub struct RoutePlan {
     /// The path as a regex body (no anchors) that PCRE (nginx, HAProxy) and
     /// RE2 (Envoy) read alike: see [`path_regex`].
     pub regex: String,
+    /// Whether the path has a `{param}` (else it is matched exactly).
+    pub has_params: bool,
     pub timeout_ms: f64,
     pub retry: Option<RetryPlan>,
     /// Indices into [`Plan::keys`] of the buckets this route is limited by.
@@ -236,10 +238,11 @@ pub fn nginx_readable_header(h: &str) -> bool {
 }
 
 /// The route path as a regex body, the same language for PCRE and RE2:
-/// ASCII letters and digits as themselves, every other ASCII character as
-/// `\xHH` (so no character of the path is ever a metacharacter, and none is
-/// `$`, which nginx would interpolate), other characters as themselves (a
-/// literal in both), and each `{param}` as one segment `[^/]+`.
+/// ASCII letters, digits and `/-_~` (never metacharacters outside a class)
+/// as themselves, every other ASCII character as `\xHH` (so no character
+/// of the path is ever a metacharacter, and none is `$`, which nginx would
+/// interpolate), other characters as themselves (a literal in both), and
+/// each `{param}` as one segment `[^/]+`.
 pub fn path_regex(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
@@ -252,7 +255,7 @@ pub fn path_regex(path: &str) -> String {
             }
         }
         let c = rest.chars().next().unwrap_or_default();
-        if c.is_ascii_alphanumeric() {
+        if c.is_ascii_alphanumeric() || "/-_~".contains(c) {
             out.push(c);
         } else if c.is_ascii() {
             out.push_str(&format!("\\x{:02X}", c as u32));
@@ -397,6 +400,7 @@ impl Plan {
                     method: r.method,
                     path: r.path.clone(),
                     regex: path_regex(&r.path),
+                    has_params: r.path.contains('{'),
                     timeout_ms: r.budget.timeout_ms,
                     retry: retry.filter(|p| p.retries > 0),
                     keys: route_keys,
@@ -459,12 +463,9 @@ mod tests {
 
     #[test]
     fn path_regex_is_literal_but_for_params() {
-        assert_eq!(path_regex("/v1/search"), "\\x2Fv1\\x2Fsearch");
-        assert_eq!(
-            path_regex("/v1/reports/{id}"),
-            "\\x2Fv1\\x2Freports\\x2F[^/]+"
-        );
-        assert_eq!(path_regex("/a$b\"é"), "\\x2Fa\\x24b\\x22é");
+        assert_eq!(path_regex("/v1/search"), "/v1/search");
+        assert_eq!(path_regex("/v1/reports/{id}"), "/v1/reports/[^/]+");
+        assert_eq!(path_regex("/a$b\"é.~_-"), "/a\\x24b\\x22é\\x2E~_-");
         assert!(!path_regex("/$x/{y}").contains('$'));
     }
 

@@ -48,9 +48,18 @@ fn internal(r: &RoutePlan) -> String {
 }
 
 /// Text for a comment: names are identifiers, but keep any character that
-/// could end a comment line out anyway.
+/// could end a comment line out anyway, and at most 100 characters (nginx
+/// reads no word over 4 KiB, comments included).
 fn comment(s: &str) -> String {
-    s.chars().filter(|c| !crate::ir::unsafe_char(*c)).collect()
+    let mut c: String = s
+        .chars()
+        .filter(|c| !crate::ir::unsafe_char(*c))
+        .take(100)
+        .collect();
+    if c.len() < s.len() {
+        c.push('…');
+    }
+    c
 }
 
 pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagnostic>> {

@@ -33,3 +33,15 @@ pub fn proxy_too_many_keys(n: usize, max: usize) -> Diagnostic {
     )
     .help(format!("keep at most {max} `per` keys that read a header or the client address (a key read from a JWT claim does not count)"))
 }
+
+/// A route path longer than the proxies can carry.
+pub fn route_path_too_long(len: usize, max: usize, span: super::Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::RoutePathTooLong,
+        format!("a route path of {len} bytes is longer than {max}"),
+    )
+    .primary(span, "this path")
+    .help(format!(
+        "keep route paths to {max} bytes: the proxy configs carry each path as one word, and nginx reads none longer than 4 KiB"
+    ))
+}
