@@ -158,10 +158,8 @@ codes! {
     GateNotUpperBound = "S0902", "gate condition that is not an upper bound";
     CompilerVersion = "S1001", "compiler version outside the pinned range";
     BadVersion = "S1002", "malformed version";
-    ProxyHeaderUnreadable = "S1201", "header name the proxies cannot read";
-    ProxyUnrepresentable = "S1202", "value a proxy config cannot hold";
-    ProxyTooManyKeys = "S1203", "more limit keys than HAProxy tracks per request";
-    RoutePathTooLong = "S1204", "route path too long for the proxy configs";
+    RoutePathTooLong = "S1201", "route path too long for the proxy configs";
+    LimitKeysOverHaproxy = "S1202", "more limit keys than HAProxy tracks per request";
 }
 
 impl fmt::Display for Code {

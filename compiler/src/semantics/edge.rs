@@ -1,7 +1,10 @@
 //! Rules of the edge: what the proxy configs must be able to carry, and
 //! what a limit enforced per proxy instance really allows.
 
+use super::Checker;
 use crate::diagnostics::{catalog, Diagnostic, Span};
+use crate::ir::{LimitSource, Limits};
+use crate::syntax::ast::ItemKind;
 
 /// The longest route path, in bytes. nginx reads no configuration word
 /// longer than 4 KiB, and a path becomes a regex there (a `.` is written
@@ -12,4 +15,33 @@ pub const MAX_ROUTE_PATH: usize = 1000;
 pub fn path_too_long(path: &str, span: Span) -> Option<Diagnostic> {
     (path.len() > MAX_ROUTE_PATH)
         .then(|| catalog::route_path_too_long(path.len(), MAX_ROUTE_PATH, span))
+}
+
+/// Sticky counters HAProxy 2.6 tracks per request.
+pub const HAPROXY_COUNTERS: usize = 3;
+
+/// `per` keys read from a header or the client address past HAProxy's
+/// counters: a warning at the first key left out.
+pub fn check_limits(cx: &mut Checker, limits: Option<&Limits>) {
+    let Some(limits) = limits else { return };
+    let read: Vec<&str> = limits
+        .keys
+        .iter()
+        .filter(|k| !matches!(k.source, LimitSource::Claim(_)))
+        .map(|k| k.key.as_str())
+        .collect();
+    if read.len() <= HAPROXY_COUNTERS {
+        return;
+    }
+    let extra = read[HAPROXY_COUNTERS];
+    let span = cx.singletons.get("limits").and_then(|d| {
+        d.body.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Per { key, .. } if key.name == extra => Some(key.span),
+            _ => None,
+        })
+    });
+    if let Some(span) = span {
+        let d = catalog::limit_keys_over_haproxy(read.len(), HAPROXY_COUNTERS, span, extra);
+        cx.diags.push(d);
+    }
 }

@@ -132,11 +132,10 @@ pub fn request_name_flaw(kind: catalog::RequestName, name: &str) -> Option<catal
         return Some(NameFlaw::Empty);
     }
     let ok = |c: char| match kind {
-        // nginx reads a header or cookie only as `$http_name` /
-        // `$cookie_name`: no `.` (or any other token character) there.
-        RequestName::Header | RequestName::Cookie => {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
-        }
+        // nginx reads a header only as `$http_name`: no `.` (or any other
+        // token character) there.
+        RequestName::Header => c.is_ascii_alphanumeric() || matches!(c, '-' | '_'),
+        RequestName::Cookie => c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
         RequestName::Query | RequestName::Claim => {
             c.is_ascii_graphic() && !"\"'\\{}$<>`;".contains(c)
         }
@@ -316,6 +315,7 @@ pub fn analyze(project: &Project) -> Analysis {
         .collect();
     graph::check_call_graph(&mut cx, &services);
     let limits = policies::lower_limits(&mut cx, &services);
+    edge::check_limits(&mut cx, limits.as_ref());
     let auth = policies::lower_auth(&mut cx);
     let observe = policies::lower_observe(&mut cx);
     let slos = slo::lower_slos(&mut cx, &mut services);

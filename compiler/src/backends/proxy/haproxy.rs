@@ -91,22 +91,16 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
             }
         }
     }
-    // The keys HAProxy can read (not a JWT claim), each on a counter.
-    let tracked: Vec<usize> = plan
+    // The keys HAProxy can read (not a JWT claim), each on a counter; past
+    // the third, none is left (the checker warns, S1202).
+    let mut tracked: Vec<usize> = plan
         .keys
         .iter()
         .enumerate()
         .filter(|(_, k)| !matches!(k.source, LimitSource::Claim(_)))
         .map(|(i, _)| i)
         .collect();
-    if tracked.len() > COUNTERS {
-        diags.push(diagnostic_at(
-            ir,
-            &Entity::Limits,
-            catalog::proxy_too_many_keys(tracked.len(), COUNTERS),
-            "these limits",
-        ));
-    }
+    let untracked = tracked.split_off(tracked.len().min(COUNTERS));
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -117,6 +111,20 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
          # Addresses to change per deployment are on lines marked `# scale:listen` and `# scale:upstream <service>`.\n\n",
     );
     o.push_str("global\n    maxconn 4096\n\n");
+    for k in plan.keys.iter().filter(|k| matches!(k.source, LimitSource::Claim(_))) {
+        let _ = writeln!(
+            o,
+            "# per {}: keyed on a verified JWT claim; enforced by Envoy only (HAProxy does not verify the token).",
+            comment(&k.key)
+        );
+    }
+    for &i in &untracked {
+        let _ = writeln!(
+            o,
+            "# per {}: not enforced here (HAProxy tracks {COUNTERS} keys per request; see S1202).",
+            comment(&plan.keys[i].key)
+        );
+    }
     let max_timeout = plan
         .routes
         .iter()

@@ -7,7 +7,7 @@ use super::{Code, Diagnostic};
 /// `_`; `-` maps to `_`): `what` says where it is used.
 pub fn proxy_header_unreadable(header: &str, what: &str) -> Diagnostic {
     Diagnostic::error(
-        Code::ProxyHeaderUnreadable,
+        Code::InvalidName,
         format!("the proxy target cannot read the header {header:?} ({what})"),
     )
     .help("nginx reads request headers named with letters, digits, `-` and `_` only; rename the header (for example `x-api-key`)")
@@ -16,7 +16,7 @@ pub fn proxy_header_unreadable(header: &str, what: &str) -> Diagnostic {
 /// A string of the spec that a proxy config format cannot hold.
 pub fn proxy_unrepresentable(format: &str, ch: char, what: &str) -> Diagnostic {
     Diagnostic::error(
-        Code::ProxyUnrepresentable,
+        Code::InvalidPath,
         format!(
             "{format} cannot hold the character U+{:04X} of {what}",
             ch as u32
@@ -25,13 +25,16 @@ pub fn proxy_unrepresentable(format: &str, ch: char, what: &str) -> Diagnostic {
     .help("remove the character; the proxy configs must carry the value exactly or not at all")
 }
 
-/// More header or address limit keys than HAProxy's sticky counters.
-pub fn proxy_too_many_keys(n: usize, max: usize) -> Diagnostic {
-    Diagnostic::error(
-        Code::ProxyTooManyKeys,
-        format!("{n} limit keys are read from headers or the address; HAProxy tracks {max} per request"),
+/// More `per` keys read from a header or the address than HAProxy 2.6
+/// tracks per request (3 sticky counters): the keys past the third are not
+/// enforced by `haproxy.cfg`.
+pub fn limit_keys_over_haproxy(n: usize, max: usize, span: super::Span, extra: &str) -> Diagnostic {
+    Diagnostic::warning(
+        Code::LimitKeysOverHaproxy,
+        format!("{n} limit keys are read from headers or the client address; HAProxy tracks {max} per request"),
     )
-    .help(format!("keep at most {max} `per` keys that read a header or the client address (a key read from a JWT claim does not count)"))
+    .primary(span, format!("`per {extra}` is not enforced by haproxy.cfg"))
+    .help(format!("keep at most {max} `per` keys read from a header or the address (a key read from a JWT claim does not count), or use the Envoy or nginx config"))
 }
 
 /// A route path longer than the proxies can carry.
