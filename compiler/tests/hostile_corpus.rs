@@ -675,6 +675,15 @@ fn proxy_validate(files: &[PathBuf]) -> Result<(), String> {
             jobs.push((f.clone(), c));
         }
     }
+    // The Gateway resources: the strict CRD check, in batches.
+    if let (Some(python), Some(schemas)) = (support::tool("python"), support::schemas_dir()) {
+        let gateway: Vec<&PathBuf> = files.iter().filter(|f| ends(f, ".yaml") && !ends(f, "envoy.yaml")).collect();
+        for chunk in gateway.chunks(400) {
+            let mut c = Command::new(&python);
+            c.arg(support::repo_root().join("scripts/validate_crd.py")).arg(&schemas).args(chunk);
+            jobs.push((PathBuf::from("proxy/gateway"), c));
+        }
+    }
     let n = jobs.len();
     let jobs = Mutex::new(jobs);
     let errors = Mutex::new(String::new());
@@ -694,7 +703,7 @@ fn proxy_validate(files: &[PathBuf]) -> Result<(), String> {
             });
         }
     });
-    loud!("hostile corpus: envoy/nginx/haproxy checks: {n} files");
+    loud!("hostile corpus: envoy/nginx/haproxy/validate_crd.py: {n} runs");
     let errors = errors.into_inner().unwrap();
     if errors.is_empty() {
         Ok(())

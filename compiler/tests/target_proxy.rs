@@ -355,3 +355,72 @@ fn a_header_nginx_cannot_read_is_refused() {
     assert!(text.contains("S0210") && text.contains("nginx reads no other"), "{text}");
     assert!(text.contains("header(\"x.key\")"), "the diagnostic points at the header:\n{text}");
 }
+
+/// The project's strict check of custom resources (`scripts/validate_crd.py`:
+/// the CRD schema with unknown fields rejected).
+fn check_crds(files: &[PathBuf]) -> Option<(bool, String)> {
+    let python = support::tool("python")?;
+    let schemas = support::schemas_dir()?;
+    let script = support::repo_root().join("scripts/validate_crd.py");
+    Some(support::run(
+        Command::new(&python).arg(&script).arg(&schemas).args(files),
+    ))
+}
+
+/// Every HTTPRoute, BackendTrafficPolicy and SecurityPolicy passes the
+/// strict schema check, and the check can fail: the same files with an
+/// unknown field are refused.
+#[test]
+fn gateway_resources_pass_the_strict_schema_check() {
+    let mut files = Vec::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (name, out) in all_outputs() {
+        let dir = out.join("proxy/gateway");
+        let mut here: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .map(|e| e.unwrap().path())
+            .collect();
+        here.sort();
+        for f in &here {
+            let v: yaml_serde::Value = yaml_serde::from_str(&read(f)).unwrap();
+            kinds.insert(v["kind"].as_str().unwrap().to_string());
+            if v["kind"] == "BackendTrafficPolicy" || v["kind"] == "SecurityPolicy" {
+                for t in v["spec"]["targetRefs"].as_sequence().unwrap() {
+                    assert_eq!(t["kind"], "HTTPRoute", "{}", f.display());
+                    let route = dir.join(format!("{}.httproute.yaml", t["name"].as_str().unwrap()));
+                    let r: yaml_serde::Value = yaml_serde::from_str(&read(&route)).unwrap();
+                    let rules = r["spec"]["rules"].as_sequence().unwrap();
+                    assert!(
+                        rules.iter().any(|x| x["name"] == t["sectionName"]),
+                        "{}: targets a rule its HTTPRoute does not have",
+                        f.display()
+                    );
+                }
+            }
+        }
+        files.extend(here);
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["BackendTrafficPolicy", "HTTPRoute", "SecurityPolicy"]
+    );
+    let Some((ok, text)) = check_crds(&files) else {
+        return;
+    };
+    assert!(ok, "validate_crd.py:\n{text}");
+    // The same objects with an unknown field: refused.
+    let bad_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("target-proxy-bad-crds");
+    let _ = std::fs::remove_dir_all(&bad_dir);
+    std::fs::create_dir_all(&bad_dir).unwrap();
+    let mut bad = Vec::new();
+    for (i, f) in files.iter().enumerate().take(6) {
+        let mut v: yaml_serde::Value = yaml_serde::from_str(&read(f)).unwrap();
+        v["spec"]["notAField"] = 1.into();
+        let p = bad_dir.join(format!("{i}.yaml"));
+        std::fs::write(&p, yaml_serde::to_string(&v).unwrap()).unwrap();
+        bad.push(p);
+    }
+    let (ok, text) = check_crds(&bad).unwrap();
+    assert!(!ok, "an unknown field passed the check:\n{text}");
+    assert_eq!(text.matches("ERROR").count(), bad.len(), "{text}");
+}

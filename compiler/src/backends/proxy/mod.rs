@@ -65,7 +65,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
         nginx::artifact(&plan, meta, ir).map_err(EmitError::Unsupported)?,
         haproxy::artifact(&plan, meta, ir).map_err(EmitError::Unsupported)?,
     ];
-    out.extend(gateway::artifacts(&plan, meta));
+    out.extend(gateway::artifacts(&plan, meta, ir));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
