@@ -160,6 +160,7 @@ codes! {
     BadVersion = "S1002", "malformed version";
     RoutePathTooLong = "S1201", "route path too long for the proxy configs";
     LimitKeysOverHaproxy = "S1202", "more limit keys than HAProxy tracks per request";
+    UrlTooLong = "S1203", "issuer or JWKS address too long for the edge configs";
 }
 
 impl fmt::Display for Code {

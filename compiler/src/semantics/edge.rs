@@ -17,6 +17,22 @@ pub fn path_too_long(path: &str, span: Span) -> Option<Diagnostic> {
         .then(|| catalog::route_path_too_long(path.len(), MAX_ROUTE_PATH, span))
 }
 
+/// The longest JWKS address Envoy Gateway's SecurityPolicy takes; an
+/// issuer must leave room for the default JWKS address derived from it
+/// (`<issuer>/.well-known/jwks.json`).
+pub const MAX_JWKS_URL: usize = 253;
+pub const MAX_ISSUER: usize = MAX_JWKS_URL - "/.well-known/jwks.json".len();
+
+/// An issuer or JWKS address longer than the Gateway resources carry.
+pub fn url_too_long(what: &str, url: &str, span: Span) -> Option<Diagnostic> {
+    let max = if what == "issuer" {
+        MAX_ISSUER
+    } else {
+        MAX_JWKS_URL
+    };
+    (url.len() > max).then(|| catalog::url_too_long(what, url.len(), max, span))
+}
+
 /// Sticky counters HAProxy 2.6 tracks per request.
 pub const HAPROXY_COUNTERS: usize = 3;
 

@@ -294,6 +294,10 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
             .push(catalog::not_https_url(what, &s, bad, e.span, why));
         return None;
     }
+    if let Some(d) = super::edge::url_too_long(what, &s, e.span) {
+        cx.diags.push(d);
+        return None;
+    }
     Some(s)
 }
 

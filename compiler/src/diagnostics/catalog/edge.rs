@@ -48,3 +48,16 @@ pub fn route_path_too_long(len: usize, max: usize, span: super::Span) -> Diagnos
         "keep route paths to {max} bytes: the proxy configs carry each path as one word, and nginx reads none longer than 4 KiB"
     ))
 }
+
+/// A JWT issuer or JWKS address longer than Envoy Gateway takes.
+pub fn url_too_long(what: &str, len: usize, max: usize, span: super::Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UrlTooLong,
+        format!("the {what} address is {len} characters long; the edge configs take at most {max}"),
+    )
+    .primary(span, "this address")
+    .help(format!(
+        "Envoy Gateway's SecurityPolicy takes issuers and JWKS addresses of at most 253 characters (an issuer at most {}, so that `<issuer>/.well-known/jwks.json` fits); use a shorter address",
+        253 - "/.well-known/jwks.json".len()
+    ))
+}
