@@ -161,6 +161,7 @@ codes! {
     RoutePathTooLong = "S1201", "route path too long for the proxy configs";
     LimitKeysOverHaproxy = "S1202", "more limit keys than HAProxy tracks per request";
     UrlTooLong = "S1203", "issuer or JWKS address too long for the edge configs";
+    LimitMultiplied = "S1204", "per-key limit multiplied by the edge replicas past its burst";
 }
 
 impl fmt::Display for Code {

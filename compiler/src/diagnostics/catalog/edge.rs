@@ -61,3 +61,42 @@ pub fn url_too_long(what: &str, len: usize, max: usize, span: super::Span) -> Di
         253 - "/.well-known/jwks.json".len()
     ))
 }
+
+/// A per-key limit enforced by each of `replicas` proxy instances: up to
+/// `replicas × rate` in all, more than the burst over the stated rate.
+pub fn limit_multiplied(
+    key: &str,
+    rate: f64,
+    burst: u32,
+    replicas: u32,
+    span: super::Span,
+    replicas_span: Option<super::Span>,
+) -> Diagnostic {
+    let global = rate * f64::from(replicas);
+    let mut d = Diagnostic::warning(
+        Code::LimitMultiplied,
+        format!(
+            "`per {key}` is enforced by each of {replicas} edge replicas: up to {}/s in all, not {}/s",
+            num(global),
+            num(rate)
+        ),
+    )
+    .primary(span, format!("{}/s, burst {burst}, per replica", num(rate)));
+    if let Some(s) = replicas_span {
+        d = d.secondary(s, "each replica has its own buckets");
+    }
+    d.help(format!(
+        "the excess ({}/s) is more than the burst ({burst}); state the rate per replica (`rate = {}/s` gives {}/s in all) or enforce it in one place",
+        num(global - rate),
+        num(rate / f64::from(replicas)),
+        num(rate)
+    ))
+}
+
+fn num(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.2}")
+    }
+}
