@@ -630,7 +630,11 @@ fn proxy_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
     for f in &text {
         let body = read(f)?;
         if let Some(c) = body.chars().find(|&c| unsafe_char(c) && c != '\n') {
-            return Err(format!("{}: a raw character U+{:04X}", f.display(), c as u32));
+            return Err(format!(
+                "{}: a raw character U+{:04X}",
+                f.display(),
+                c as u32
+            ));
         }
         for line in body.lines().take_while(|l| l.starts_with('#')) {
             if let Some(g) = line.strip_prefix("# generator: ") {
@@ -677,10 +681,15 @@ fn proxy_validate(files: &[PathBuf]) -> Result<(), String> {
     }
     // The Gateway resources: the strict CRD check, in batches.
     if let (Some(python), Some(schemas)) = (support::tool("python"), support::schemas_dir()) {
-        let gateway: Vec<&PathBuf> = files.iter().filter(|f| ends(f, ".yaml") && !ends(f, "envoy.yaml")).collect();
+        let gateway: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| ends(f, ".yaml") && !ends(f, "envoy.yaml"))
+            .collect();
         for chunk in gateway.chunks(400) {
             let mut c = Command::new(&python);
-            c.arg(support::repo_root().join("scripts/validate_crd.py")).arg(&schemas).args(chunk);
+            c.arg(support::repo_root().join("scripts/validate_crd.py"))
+                .arg(&schemas)
+                .args(chunk);
             jobs.push((PathBuf::from("proxy/gateway"), c));
         }
     }
@@ -695,10 +704,11 @@ fn proxy_validate(files: &[PathBuf]) -> Result<(), String> {
                 };
                 let (ok, out) = support::run(&mut c);
                 if !ok {
-                    errors
-                        .lock()
-                        .unwrap()
-                        .push_str(&format!("{}: {}\n", f.display(), not_ok(&out)));
+                    errors.lock().unwrap().push_str(&format!(
+                        "{}: {}\n",
+                        f.display(),
+                        not_ok(&out)
+                    ));
                 }
             });
         }

@@ -120,7 +120,10 @@ fn every_output_passes_the_real_tools() {
                     .args(["--mode", "validate", "-l", "error", "-c"])
                     .arg(out.join("proxy/envoy.yaml")),
             );
-            assert!(ok && text.contains("OK"), "{name}: envoy --mode validate:\n{text}");
+            assert!(
+                ok && text.contains("OK"),
+                "{name}: envoy --mode validate:\n{text}"
+            );
         }
     }
     if let Some(nginx) = support::tool("nginx") {
@@ -138,7 +141,10 @@ fn every_output_passes_the_real_tools() {
                     .arg("-e")
                     .arg(prefix.join("error.log")),
             );
-            assert!(ok && text.contains("test is successful"), "{name}: nginx -t:\n{text}");
+            assert!(
+                ok && text.contains("test is successful"),
+                "{name}: nginx -t:\n{text}"
+            );
             assert!(!text.contains("[warn]"), "{name}: nginx -t warns:\n{text}");
         }
     }
@@ -151,7 +157,10 @@ fn every_output_passes_the_real_tools() {
                     .arg(out.join("proxy/haproxy.cfg")),
             );
             assert!(ok, "{name}: haproxy -c:\n{text}");
-            assert!(!text.contains("[WARNING]"), "{name}: haproxy -c warns:\n{text}");
+            assert!(
+                !text.contains("[WARNING]"),
+                "{name}: haproxy -c warns:\n{text}"
+            );
         }
     }
 }
@@ -187,36 +196,61 @@ fn envoy_routes_carry_the_spec() {
     for (name, out) in all_outputs() {
         let ir = ir(&out);
         let want = ir_routes(&ir);
-        let v: yaml_serde::Value = yaml_serde::from_str(&read(&out.join("proxy/envoy.yaml"))).unwrap();
-        let hcm = &v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
-        let routes = hcm["route_config"]["virtual_hosts"][0]["routes"].as_sequence().unwrap();
+        let v: yaml_serde::Value =
+            yaml_serde::from_str(&read(&out.join("proxy/envoy.yaml"))).unwrap();
+        let hcm = &v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+            .as_sequence()
+            .unwrap();
         let real: Vec<_> = routes.iter().filter(|r| r["route"].is_mapping()).collect();
-        assert_eq!(real.len(), want.len(), "{name}: one Envoy route per IR route");
+        assert_eq!(
+            real.len(),
+            want.len(),
+            "{name}: one Envoy route per IR route"
+        );
         let mut seen = 0;
         for r in &real {
-            let method = r["match"]["headers"][0]["string_match"]["exact"].as_str().unwrap();
+            let method = r["match"]["headers"][0]["string_match"]["exact"]
+                .as_str()
+                .unwrap();
             // The IR route of this exact path, or whose path this regex
             // matches (full match).
             let found = match r["match"]["path"].as_str() {
-                Some(path) => want.iter().find(|((m, p), _)| m == method && p == path && !p.contains('{')),
+                Some(path) => want
+                    .iter()
+                    .find(|((m, p), _)| m == method && p == path && !p.contains('{')),
                 None => {
                     let re = r["match"]["safe_regex"]["regex"].as_str().unwrap();
-                    want.iter().find(|((m, p), _)| m == method && regex_literal(re) == literal_path(p))
+                    want.iter()
+                        .find(|((m, p), _)| m == method && regex_literal(re) == literal_path(p))
                 }
             };
-            let (key, (timeout, safe)) =
-                found.unwrap_or_else(|| panic!("{name}: no IR route for {method} {:?}", r["match"]));
+            let (key, (timeout, safe)) = found
+                .unwrap_or_else(|| panic!("{name}: no IR route for {method} {:?}", r["match"]));
             seen += 1;
             let t = r["route"]["timeout"].as_str().unwrap();
             let secs: f64 = t.trim_end_matches('s').parse().unwrap();
-            assert!((secs * 1000.0 - timeout).abs() < 1e-6, "{name} {key:?}: timeout {t}, IR {timeout} ms");
+            assert!(
+                (secs * 1000.0 - timeout).abs() < 1e-6,
+                "{name} {key:?}: timeout {t}, IR {timeout} ms"
+            );
             let retry = r["route"]["retry_policy"].is_mapping();
-            assert!(!retry || *safe, "{name} {key:?}: a retry policy on a route that is not retry-safe");
+            assert!(
+                !retry || *safe,
+                "{name} {key:?}: a retry policy on a route that is not retry-safe"
+            );
             if !safe {
                 assert!(!retry, "{name} {key:?}");
             }
-            let budget = r["request_headers_to_add"][0]["header"]["value"].as_str().unwrap();
-            assert_eq!(budget, format!("{}", timeout.ceil() as u64), "{name} {key:?}");
+            let budget = r["request_headers_to_add"][0]["header"]["value"]
+                .as_str()
+                .unwrap();
+            assert_eq!(
+                budget,
+                format!("{}", timeout.ceil() as u64),
+                "{name} {key:?}"
+            );
         }
         assert_eq!(seen, want.len());
         let keys = ir["limits"]["keys"].as_array().cloned().unwrap_or_default();
@@ -231,9 +265,17 @@ fn envoy_routes_carry_the_spec() {
             for (d, k) in ds.iter().zip(&keys) {
                 let b = &d["token_bucket"];
                 let tokens = b["tokens_per_fill"].as_f64().unwrap();
-                let every: f64 = b["fill_interval"].as_str().unwrap().trim_end_matches('s').parse().unwrap();
+                let every: f64 = b["fill_interval"]
+                    .as_str()
+                    .unwrap()
+                    .trim_end_matches('s')
+                    .parse()
+                    .unwrap();
                 let rate = k["rate_rps"].as_f64().unwrap();
-                assert!((tokens / every - rate).abs() < 1e-6 * rate, "{name}: {d:?} vs {k}");
+                assert!(
+                    (tokens / every - rate).abs() < 1e-6 * rate,
+                    "{name}: {d:?} vs {k}"
+                );
                 assert_eq!(b["max_tokens"].as_u64(), k["burst"].as_u64(), "{name}");
             }
         }
@@ -308,10 +350,19 @@ fn nginx_and_haproxy_carry_the_timeouts() {
                 .nth(1)
                 .and_then(|s| s.split("\n        }").next())
                 .unwrap_or_else(|| panic!("{name}: no nginx location for route r{i}"));
-            assert!(loc.contains(&format!("proxy_read_timeout {ms}ms;")), "{name} r{i}:\n{loc}");
-            assert_eq!(loc.contains("proxy_next_upstream off;"), !safe, "{name} r{i}:\n{loc}");
             assert!(
-                haproxy.contains(&format!("http-request set-timeout server {ms}ms if {{ var(txn.route) -m str r{i} }}")),
+                loc.contains(&format!("proxy_read_timeout {ms}ms;")),
+                "{name} r{i}:\n{loc}"
+            );
+            assert_eq!(
+                loc.contains("proxy_next_upstream off;"),
+                !safe,
+                "{name} r{i}:\n{loc}"
+            );
+            assert!(
+                haproxy.contains(&format!(
+                    "http-request set-timeout server {ms}ms if {{ var(txn.route) -m str r{i} }}"
+                )),
                 "{name} r{i}"
             );
             let no_retry = haproxy
@@ -330,7 +381,11 @@ fn output_is_deterministic_and_headed() {
     let b = build("det-b", &triage);
     for f in ["envoy.yaml", "nginx.conf", "haproxy.cfg"] {
         let x = read(&a.join("proxy").join(f));
-        assert_eq!(x, read(&b.join("proxy").join(f)), "{f} differs between two builds");
+        assert_eq!(
+            x,
+            read(&b.join("proxy").join(f)),
+            "{f} differs between two builds"
+        );
         assert!(x.starts_with("# Generated by scalec "), "{f}");
     }
 }
@@ -346,14 +401,18 @@ fn a_header_nginx_cannot_read_is_refused() {
         "app a {}\nservice api {\n  image = \"r/a:1\"\n  cpu = 1\n  route r GET \"/r\" {}\n}\nlimits { per api_key { rate = 1/s  from = header(\"x.key\") } }\n",
     )
     .unwrap();
-    let (ok, text) = support::run(
-        support::scalec()
-            .current_dir(&dir)
-            .args(["build", "s.scale", "-o", "out", "--target", "proxy", "--color", "never"]),
-    );
+    let (ok, text) = support::run(support::scalec().current_dir(&dir).args([
+        "build", "s.scale", "-o", "out", "--target", "proxy", "--color", "never",
+    ]));
     assert!(!ok, "{text}");
-    assert!(text.contains("S0210") && text.contains("nginx reads no other"), "{text}");
-    assert!(text.contains("header(\"x.key\")"), "the diagnostic points at the header:\n{text}");
+    assert!(
+        text.contains("S0210") && text.contains("nginx reads no other"),
+        "{text}"
+    );
+    assert!(
+        text.contains("header(\"x.key\")"),
+        "the diagnostic points at the header:\n{text}"
+    );
 }
 
 /// The project's strict check of custom resources (`scripts/validate_crd.py`:

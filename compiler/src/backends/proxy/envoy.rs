@@ -13,8 +13,8 @@
 //! outlier detection; ring hash on the shard header and the sticky cookie.
 
 use super::{
-    fill, header_cap_kib, ms_ceil, pb_duration, KeyPlan, Plan, RoutePlan, Upstream,
-    BUDGET_HEADER, ENVOY_ADMIN, LISTEN, STICKY_COOKIE,
+    fill, header_cap_kib, ms_ceil, pb_duration, KeyPlan, Plan, RoutePlan, Upstream, BUDGET_HEADER,
+    ENVOY_ADMIN, LISTEN, STICKY_COOKIE,
 };
 use crate::backends::common::yaml::yaml_artifact;
 use crate::backends::{Artifact, Meta};
@@ -25,8 +25,10 @@ const HCM: &str =
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const LOCAL_RL: &str =
     "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
-const JWT: &str = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
-const JWT_ROUTE: &str = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig";
+const JWT: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+const JWT_ROUTE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig";
 const CACHE: &str = "type.googleapis.com/envoy.extensions.filters.http.cache.v3.CacheConfig";
 const SIMPLE_CACHE: &str =
     "type.googleapis.com/envoy.extensions.http.cache.simple_http_cache.v3.SimpleHttpCacheConfig";
@@ -466,12 +468,21 @@ pub fn bootstrap(plan: &Plan) -> Value {
     // What no route serves: 404 here, with no filter of a route on it.
     let mut none = serde_json::Map::new();
     if plan.jwt.is_some() {
-        none.insert(JWT_FILTER.into(), json!({"@type": JWT_ROUTE, "disabled": true}));
+        none.insert(
+            JWT_FILTER.into(),
+            json!({"@type": JWT_ROUTE, "disabled": true}),
+        );
     }
     if plan.cached().next().is_some() {
-        none.insert(CACHE_FILTER.into(), json!({"@type": FILTER_CONFIG, "disabled": true}));
+        none.insert(
+            CACHE_FILTER.into(),
+            json!({"@type": FILTER_CONFIG, "disabled": true}),
+        );
         if plan.tenant_header.is_some() {
-            none.insert(LUA_FILTER.into(), json!({"@type": LUA_ROUTE, "disabled": true}));
+            none.insert(
+                LUA_FILTER.into(),
+                json!({"@type": LUA_ROUTE, "disabled": true}),
+            );
         }
     }
     let mut fallback = json!({

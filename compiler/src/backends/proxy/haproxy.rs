@@ -45,7 +45,11 @@ fn comment(s: &str) -> String {
 /// `(period_s, limit)`: `limit` requests per `period_s` seconds is the
 /// key's rate (whole requests over a whole number of seconds).
 fn window(rps: f64) -> (u64, u64) {
-    let rps = if rps.is_finite() && rps > 0.0 { rps } else { 1.0 };
+    let rps = if rps.is_finite() && rps > 0.0 {
+        rps
+    } else {
+        1.0
+    };
     for p in 1..=60u64 {
         let n = rps * p as f64;
         if (n - n.round()).abs() < 1e-6 && n >= 1.0 {
@@ -111,7 +115,11 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
          # Addresses to change per deployment are on lines marked `# scale:listen` and `# scale:upstream <service>`.\n\n",
     );
     o.push_str("global\n    maxconn 4096\n\n");
-    for k in plan.keys.iter().filter(|k| matches!(k.source, LimitSource::Claim(_))) {
+    for k in plan
+        .keys
+        .iter()
+        .filter(|k| matches!(k.source, LimitSource::Claim(_)))
+    {
         let _ = writeln!(
             o,
             "# per {}: keyed on a verified JWT claim; enforced by Envoy only (HAProxy does not verify the token).",
@@ -245,7 +253,10 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
             o.push_str("    balance leastconn\n");
         }
         if plan.sticky {
-            let _ = writeln!(o, "    cookie {STICKY_COOKIE} insert indirect nocache httponly");
+            let _ = writeln!(
+                o,
+                "    cookie {STICKY_COOKIE} insert indirect nocache httponly"
+            );
         }
         let retries = routes
             .iter()
@@ -259,7 +270,11 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         if let Some(cond) = routes_cond(routes.iter().copied().filter(|r| r.retry.is_none())) {
             let _ = writeln!(o, "    http-request disable-l7-retry if {cond}");
         }
-        let max = routes.iter().map(|r| ms_ceil(r.timeout_ms)).max().unwrap_or(30_000);
+        let max = routes
+            .iter()
+            .map(|r| ms_ceil(r.timeout_ms))
+            .max()
+            .unwrap_or(30_000);
         let _ = writeln!(o, "    timeout server {max}ms");
         let queue = u.queue_timeout_ms.map(ms_ceil).unwrap_or(1).max(1);
         let _ = writeln!(o, "    timeout queue {queue}ms");
@@ -272,7 +287,10 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
             );
         }
         for r in routes.iter().filter(|r| r.cache_ttl_ms.is_some()) {
-            let t = r.cache_ttl_ms.map(|t| ms_ceil(t).div_ceil(1000).max(1)).unwrap_or(1);
+            let t = r
+                .cache_ttl_ms
+                .map(|t| ms_ceil(t).div_ceil(1000).max(1))
+                .unwrap_or(1);
             let when = format!("{{ var(txn.route) -m str {} }}", r.id);
             match &plan.tenant_header {
                 // The cache key is the Host header and the path: for the
@@ -295,7 +313,10 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
                 "    http-response set-header cache-control max-age={t} if {when} !{{ res.hdr(cache-control) -m found }}\n    http-response cache-store scale_ttl_{t}s if {when}"
             );
         }
-        let maxconn = u.max_conns.map(|n| format!(" maxconn {n}")).unwrap_or_default();
+        let maxconn = u
+            .max_conns
+            .map(|n| format!(" maxconn {n}"))
+            .unwrap_or_default();
         let cookie = if plan.sticky { " cookie s0" } else { "" };
         let _ = writeln!(
             o,

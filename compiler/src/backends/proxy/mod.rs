@@ -409,14 +409,18 @@ impl Plan {
                 });
             }
         }
-        let jwt = ir.auth.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| JwtPlan {
-            issuer: j.issuer.clone(),
-            audience: j.audience.clone(),
-            jwks_uri: j.jwks_uri.clone().unwrap_or_else(|| {
-                format!("{}/.well-known/jwks.json", j.issuer.trim_end_matches('/'))
-            }),
-            max_bytes: j.max_size_bytes,
-        });
+        let jwt = ir
+            .auth
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| JwtPlan {
+                issuer: j.issuer.clone(),
+                audience: j.audience.clone(),
+                jwks_uri: j.jwks_uri.clone().unwrap_or_else(|| {
+                    format!("{}/.well-known/jwks.json", j.issuer.trim_end_matches('/'))
+                }),
+                max_bytes: j.max_size_bytes,
+            });
         let sticky = ir
             .auth
             .as_ref()

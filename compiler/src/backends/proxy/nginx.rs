@@ -11,9 +11,7 @@
 //! Paths (pid, temp folders, the cache) are relative: nginx resolves them
 //! against its prefix (`nginx -p DIR`).
 
-use super::{
-    header_cap_kib, ms_ceil, Plan, RoutePlan, BUDGET_HEADER, LISTEN, STICKY_COOKIE,
-};
+use super::{header_cap_kib, ms_ceil, Plan, RoutePlan, BUDGET_HEADER, LISTEN, STICKY_COOKIE};
 use crate::backends::common::escape::{nginx_string, Unrepresentable};
 use crate::backends::{diagnostic_at, Artifact, Meta};
 use crate::diagnostics::{catalog, Diagnostic};
@@ -176,7 +174,10 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         } else if plan.sticky {
             o.push_str("        hash $scale_sticky consistent;\n");
         }
-        let max = u.max_conns.map(|n| format!(" max_conns={n}")).unwrap_or_default();
+        let max = u
+            .max_conns
+            .map(|n| format!(" max_conns={n}"))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
             "        server 127.0.0.1:{}{max}; # scale:upstream {}",
@@ -191,7 +192,11 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         let _ = writeln!(o, "        {re} {};", r.id);
     }
     o.push_str("    }\n\n    server {\n");
-    let _ = writeln!(o, "        listen {}:{}; # scale:listen", LISTEN.0, LISTEN.1);
+    let _ = writeln!(
+        o,
+        "        listen {}:{}; # scale:listen",
+        LISTEN.0, LISTEN.1
+    );
     o.push_str(
         "\n        location / {\n            if ($scale_route = \"\") {\n                return 404;\n            }\n            rewrite ^ /__scale/$scale_route$uri last;\n        }\n",
     );
@@ -215,7 +220,11 @@ fn route(o: &mut String, plan: &Plan, r: &RoutePlan, zones: &[Option<String>]) {
         r.method.as_str(),
         comment(&r.path)
     );
-    let _ = writeln!(o, "        location ^~ {}/ {{\n            internal;", internal(r));
+    let _ = writeln!(
+        o,
+        "        location ^~ {}/ {{\n            internal;",
+        internal(r)
+    );
     for &k in &r.keys {
         if let Some(z) = &zones[k] {
             // nginx admits the first request and then `burst` more at once:
