@@ -742,7 +742,11 @@ mod text_checks {
     fn request_names() {
         let h = RequestName::Header;
         assert_eq!(request_name_flaw(h, "Idempotency-Key"), None);
-        assert_eq!(request_name_flaw(h, "x_a.b"), None);
+        // `.` is a token character nginx cannot read in a header name;
+        // cookie names keep it.
+        assert_eq!(request_name_flaw(h, "x_a-b"), None);
+        assert_eq!(request_name_flaw(h, "x_a.b"), Some(NameFlaw::Char('.')));
+        assert_eq!(request_name_flaw(RequestName::Cookie, "x_a.b"), None);
         assert_eq!(request_name_flaw(h, ""), Some(NameFlaw::Empty));
         for bad in [
             "a\"b",
