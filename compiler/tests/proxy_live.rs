@@ -351,6 +351,7 @@ struct Outcome {
     reached_backend: u64,
     keyless_ok: u64,
     slow: Vec<(u16, f64)>,
+    slow_tries: u64,
     create: (u16, u64),
     big_header: (u16, u64),
     small_header: u16,
@@ -413,11 +414,13 @@ fn drive(port: u16, b: &Backend, key: &str) -> Outcome {
 
     // 2. A backend slower than the hard timeout.
     b.set_path_delay("/slow", Duration::from_millis(2500));
+    let before = b.count("GET", "/slow");
     for _ in 0..3 {
         let t = Instant::now();
         let code = http(port, "GET", "/slow", &[]).map(|r| r.0).unwrap_or(0);
         o.slow.push((code, t.elapsed().as_secs_f64() * 1000.0));
     }
+    o.slow_tries = b.count("GET", "/slow") - before;
 
     // 3. A non-idempotent route: one try, whatever happens.
     b.set_path_delay("/create", Duration::from_millis(2500));
@@ -511,6 +514,9 @@ fn three_proxies_agree_under_live_traffic() {
             .collect::<Vec<_>>()
             .join(" ")
     });
+    row(&mut t, "GET /slow (retry-safe): backend tries of 3", &|o| {
+        o.slow_tries.to_string()
+    });
     row(&mut t, "POST /create: status, backend tries", &|o| {
         format!("{} {}", o.create.0, o.create.1)
     });
@@ -560,6 +566,15 @@ fn three_proxies_agree_under_live_traffic() {
             if *code != 504 || (ms - TIMEOUT_MS).abs() > 0.1 * TIMEOUT_MS {
                 failures.push(format!("{name}: slow backend gave {code} after {ms:.0} ms, expected 504 at {TIMEOUT_MS} ms ±10%"));
             }
+        }
+        // The retry-safe route is retried where the config can (Envoy: a
+        // second try after the per-try timeout, within the hard timeout);
+        // nginx has no other server to go to, HAProxy does not retry past
+        // a response timeout (docs/targets/proxy.md). This shows that
+        // "not retried" below is not merely retries being off everywhere.
+        let want_tries = if *name == "envoy" { 6 } else { 3 };
+        if o.slow_tries != want_tries {
+            failures.push(format!("{name}: GET /slow reached the backend {} times for 3 requests, expected {want_tries}", o.slow_tries));
         }
         if o.create != (504, 1) {
             failures.push(format!(

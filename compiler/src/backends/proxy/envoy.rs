@@ -7,8 +7,8 @@
 //! on retry-safe routes, the remaining budget in `x-scale-budget-ms`, and
 //! per-filter settings (JWT required or not, edge cache on or not). The
 //! token buckets live in the listener's `local_ratelimit` filter, so one
-//! key's bucket is shared by every route it limits; each route's
-//! `rate_limits` say which keys count it (a header absent: not counted).
+//! key's bucket is shared by every route it limits; a route's metadata
+//! (`scale.<key>`) says which keys count it (a header absent: not counted).
 //! Per upstream a cluster with circuit breakers (the concurrency cap) and
 //! outlier detection; ring hash on the shard header and the sticky cookie.
 
