@@ -82,7 +82,15 @@ fn build(name: &str, src: &Path) -> PathBuf {
     out
 }
 
+/// Every example's and variant's output, built once for all the tests of
+/// this file (they run in parallel and would otherwise rebuild the same
+/// folders under each other).
 fn all_outputs() -> Vec<(String, PathBuf)> {
+    static OUTPUTS: std::sync::OnceLock<Vec<(String, PathBuf)>> = std::sync::OnceLock::new();
+    OUTPUTS.get_or_init(build_all).clone()
+}
+
+fn build_all() -> Vec<(String, PathBuf)> {
     let mut v: Vec<(String, PathBuf)> = examples()
         .into_iter()
         .map(|(n, p)| {
