@@ -267,6 +267,14 @@ pub struct Limits {
     pub keys: Vec<LimitKey>,
     pub concurrency: Concurrency,
     pub overflow: Overflow,
+    /// How many proxy instances enforce the limits, each with its own
+    /// buckets (`edge_replicas`, default 1).
+    #[serde(default = "one")]
+    pub edge_replicas: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -480,6 +480,14 @@ pub static LIMITS: BlockSpec = block(
             "How long a request may wait in the overflow queue.",
             "how long a request may wait in the overflow queue",
         ),
+        f(
+            "edge_replicas",
+            Quantity(Dim::Count),
+            "whole number 1–10⁴",
+            Value("1"),
+            "How many proxy instances enforce these limits, each with its own buckets.",
+            "each instance keeps its own buckets: up to rate × this in all (S1204)",
+        ),
     ],
     &["per"],
 );

@@ -995,6 +995,10 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
         ));
         return None;
     }
+    if let Some(d) = super::edge::path_too_long(path, span) {
+        cx.diags.push(d);
+        return None;
+    }
     // Each `{…}` names a parameter: an identifier, not `{}` or `{1x}`.
     let param_ok = |p: &str| {
         p.chars()
