@@ -5,7 +5,8 @@
 
 use crate::rotation::Window;
 use crate::spec::JwtSpec;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+pub use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{Algorithm, Validation};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 

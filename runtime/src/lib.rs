@@ -40,6 +40,10 @@ pub mod spec;
 pub use hooks::{ClientIp, DefaultHooks, Hooks};
 pub use jwt::{Claims, KeySet};
 pub use spec::*;
+/// tower's `Layer` trait, so a service needs no direct tower dependency.
+pub mod tower_layer {
+    pub use tower::Layer;
+}
 
 use bytes::Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -65,6 +69,8 @@ pub const BUDGET_HEADER: &str = "x-budget-ms";
 pub const STICKY_HEADER: &str = "x-session-region";
 /// On a 503 or 429: why (`budget`, `overload`, `rate`).
 pub const SHED_HEADER: &str = "x-shed-reason";
+/// On a 429: which `limits` key refused.
+pub const LIMIT_KEY_HEADER: &str = "x-rate-limit-key";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -128,9 +134,10 @@ impl Config {
         self.concurrency = Some(n.max(1));
         self
     }
-    /// How many requests may wait beyond the cap (default 8 × the cap).
+    /// How many requests may wait beyond the cap (default 8 × the cap;
+    /// at least 2).
     pub fn queue_depth(mut self, n: usize) -> Self {
-        self.queue_depth = Some(n.max(1));
+        self.queue_depth = Some(n.max(2));
         self
     }
     pub fn idempotency_store(mut self, store: Arc<idempotency::Store>) -> Self {
@@ -210,7 +217,7 @@ impl<ReqB> ScaleLayer<ReqB> {
                 Concurrency::Cores => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 Concurrency::Fixed(n) => (n as usize).max(1),
             });
-        let queue_depth = config.queue_depth.unwrap_or(concurrency * 8);
+        let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(2);
         ScaleLayer {
             shared: Arc::new(Shared {
                 spec,
@@ -313,7 +320,10 @@ where
         let limited = ConcurrencyLimit::new(inner.clone(), self.shared.concurrency);
         let stack = match self.shared.spec.overflow {
             Overflow::Queue { .. } => {
-                Stack::Queue(LoadShed::new(Buffer::new(limited, self.shared.queue_depth)))
+                // The buffer's worker holds one request out of the channel
+                // while it waits for a slot: the channel holds one less.
+                let bound = self.shared.queue_depth - 1;
+                Stack::Queue(LoadShed::new(Buffer::new(limited, bound)))
             }
             Overflow::Reject => Stack::Reject(LoadShed::new(limited)),
         };
@@ -422,7 +432,10 @@ impl Shared {
             if let Err(not_until) = l.limiter.check_key(&key) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(l.limiter.clock()));
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let r = shed(StatusCode::TOO_MANY_REQUESTS, "rate", "rate limit");
+                let mut r = shed(StatusCode::TOO_MANY_REQUESTS, "rate", "rate limit");
+                if let Ok(v) = HeaderValue::from_str(l.spec.key) {
+                    r = with_header(r, LIMIT_KEY_HEADER, v);
+                }
                 return Some(with_header(r, "retry-after", HeaderValue::from(secs)));
             }
         }

@@ -30,6 +30,7 @@ pub mod common;
 pub mod ir_json;
 pub mod kubernetes;
 pub mod prometheus;
+pub mod rust;
 
 /// One generated file: a path relative to the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +207,7 @@ pub const BACKENDS: &[&dyn Backend] = &[
     &ir_json::IrJson,
     &kubernetes::Kubernetes,
     &prometheus::Prometheus,
+    &rust::Rust,
 ];
 
 /// The targets a plain `scalec build` writes.
