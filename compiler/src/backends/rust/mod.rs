@@ -35,9 +35,6 @@ impl Backend for Rust {
     fn description(&self) -> &'static str {
         "Rust tower middleware (scale-runtime): per-service spec constants and layer, JWT rotation calendar"
     }
-    fn in_default_set(&self) -> bool {
-        false
-    }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         let header = format!("{}// @generated\n", meta.header("//"));
         let mut taken = BTreeSet::new();
@@ -76,28 +73,30 @@ const KEYWORDS: &[&str] = &[
 /// A module name for a service: `[a-z0-9_]`, not a keyword, not starting
 /// with a digit or `_`, unique among `taken`.
 pub fn module_name(name: &str, taken: &mut BTreeSet<String>) -> String {
-    let reduced: String = name
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '_' => c,
+    // Lowercase ASCII, digits and single underscores (rustc's snake case).
+    let mut reduced = String::new();
+    for c in name.chars().take(60) {
+        let c = match c {
+            'a'..='z' | '0'..='9' => c,
             'A'..='Z' => c.to_ascii_lowercase(),
             _ => '_',
-        })
-        .take(60)
-        .collect();
-    let plain = reduced
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase())
+        };
+        if !(c == '_' && reduced.ends_with('_')) {
+            reduced.push(c);
+        }
+    }
+    let plain = reduced.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && !KEYWORDS.contains(&reduced.as_str())
-        && !reduced.contains("__")
         && !reduced.ends_with('_');
     let base = if plain {
         reduced
     } else {
-        format!("svc_{}", reduced.trim_matches('_'))
-            .trim_end_matches('_')
-            .to_string()
+        let core = reduced.trim_matches('_');
+        if core.is_empty() {
+            "svc".to_string()
+        } else {
+            format!("svc_{core}")
+        }
     };
     let mut candidate = base.clone();
     let mut n = 2;
@@ -351,7 +350,12 @@ struct Phases {
 
 fn rotation_json(meta: &Meta, every_ms: f64, overlap_ms: f64) -> String {
     let f = RotationFile {
-        generated: meta.json(),
+        // No input hash: the calendar changes only when the rotation does.
+        generated: serde_json::json!({
+            "compiler": meta.compiler,
+            "generator": meta.generator,
+            "requires": meta.requires,
+        }),
         anchor: "1970-01-01T00:00:00Z",
         kid_format: "k{n}",
         every_ms,
@@ -379,7 +383,11 @@ mod tests {
         assert_eq!(module_name("api", &mut t), "api");
         assert_eq!(module_name("api", &mut t), "api_2");
         assert_eq!(module_name("type", &mut t), "svc_type");
-        assert_eq!(module_name("Web-UI", &mut t), "svc_web_ui");
+        assert_eq!(module_name("Web_UI", &mut t), "web_ui");
+        assert_eq!(module_name("a-b", &mut t), "a_b");
+        assert_eq!(module_name("a__b", &mut t), "a_b_2");
+        assert_eq!(module_name("\u{e9}", &mut t), "svc");
+        assert_eq!(module_name("9lives", &mut t), "svc_9lives");
         assert_eq!(module_name("_x", &mut t), "svc_x");
         assert_eq!(group(1_080_000), "1_080_000");
         assert_eq!(float(100.0), "100.0");
