@@ -38,9 +38,9 @@
 //! Known compiler bugs are listed in [`KNOWN_BUGS`]: each is run, printed
 //! loudly, and fails the test once it is fixed (so the list stays true).
 
-mod support;
 #[path = "support/rust_check.rs"]
 mod rust_check;
+mod support;
 
 /// Prints past libtest's output capture (which only takes `print!` and
 /// `eprint!`), so the summary and the known bugs show on a passing run too.
@@ -375,7 +375,9 @@ fn rust_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
                     let mut s = String::new();
                     loop {
                         match it.next() {
-                            None => return Err(format!("{}: an unterminated literal", f.display())),
+                            None => {
+                                return Err(format!("{}: an unterminated literal", f.display()))
+                            }
                             Some('"') => break,
                             Some('\\') => match it.next() {
                                 Some('n') => s.push('\n'),
@@ -383,9 +385,13 @@ fn rust_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
                                 Some('t') => s.push('\t'),
                                 Some('0') => s.push('\0'),
                                 Some('u') => {
-                                    let hex: String = it.by_ref().skip(1).take_while(|&c| c != '}').collect();
-                                    let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
-                                    s.push(c.ok_or_else(|| format!("{}: bad escape \\u{{{hex}}}", f.display()))?);
+                                    let hex: String =
+                                        it.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                                    let c =
+                                        u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                                    s.push(c.ok_or_else(|| {
+                                        format!("{}: bad escape \\u{{{hex}}}", f.display())
+                                    })?);
                                 }
                                 Some(c) => s.push(c),
                                 None => return Err(format!("{}: a dangling escape", f.display())),

@@ -6,9 +6,9 @@
 //! spec says. The live proof (the generated stack under load) is
 //! `examples/triage/service/tests/live.rs`.
 
-mod support;
 #[path = "support/rust_check.rs"]
 mod rust_check;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,11 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 m.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -143,7 +147,10 @@ fn every_example_and_a_wide_spec_compile_clippy_clean() {
     for e in std::fs::read_dir(repo_root().join("examples")).unwrap() {
         let dir = e.unwrap().path();
         let has_spec = std::fs::read_dir(&dir)
-            .map(|r| r.flatten().any(|f| f.path().extension().is_some_and(|x| x == "scale")))
+            .map(|r| {
+                r.flatten()
+                    .any(|f| f.path().extension().is_some_and(|x| x == "scale"))
+            })
             .unwrap_or(false);
         if !has_spec {
             continue;
@@ -160,8 +167,14 @@ fn every_example_and_a_wide_spec_compile_clippy_clean() {
     std::fs::write(dir.join("wide.scale"), &wide).unwrap();
     let built = build(&dir, &root.join("wide-out"));
     let mods = String::from_utf8(built["rust/mod.rs"].clone()).unwrap();
-    assert!(mods.contains("pub mod svc_type;") && mods.contains("pub mod web_ui;"), "{mods}");
-    assert!(!built.contains_key("auth/rotation.json"), "no rotation declared");
+    assert!(
+        mods.contains("pub mod svc_type;") && mods.contains("pub mod web_ui;"),
+        "{mods}"
+    );
+    assert!(
+        !built.contains_key("auth/rotation.json"),
+        "no rotation declared"
+    );
     let ty = String::from_utf8(built["rust/svc_type.rs"].clone()).unwrap();
     for want in [
         "concurrency: Concurrency::Fixed(7)",
@@ -209,10 +222,18 @@ fn rotation_json_is_the_calendar_the_spec_states() {
     assert_eq!(v["every_ms"], 30.0 * day);
     assert_eq!(v["overlap_ms"], 7.0 * day);
     let p = &v["phases_ms"];
-    assert_eq!(p["publish"], -7.0 * day, "published an overlap before signing");
+    assert_eq!(
+        p["publish"],
+        -7.0 * day,
+        "published an overlap before signing"
+    );
     assert_eq!(p["sign_from"], 0.0);
     assert_eq!(p["sign_until"], 30.0 * day);
-    assert_eq!(p["retire"], 37.0 * day, "retired an overlap after it stops signing");
+    assert_eq!(
+        p["retire"],
+        37.0 * day,
+        "retired an overlap after it stops signing"
+    );
     assert_eq!(v["anchor"], "1970-01-01T00:00:00Z");
     assert_eq!(v["generated"]["generator"], "appforge@3.2.1");
     let _ = std::fs::remove_dir_all(out);

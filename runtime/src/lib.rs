@@ -214,7 +214,10 @@ impl<ReqB> ScaleLayer<ReqB> {
         let concurrency = config
             .concurrency
             .unwrap_or_else(|| match spec.concurrency {
-                Concurrency::Cores => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                Concurrency::Cores => match spec.cpu_millicores {
+                    Some(m) => (m as usize).div_ceil(1000).max(1),
+                    None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                },
                 Concurrency::Fixed(n) => (n as usize).max(1),
             });
         let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(2);

@@ -76,7 +76,8 @@ pub struct LimitSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concurrency {
-    /// One in flight per core the process may use.
+    /// One in flight per core: the service's CPU request rounded up, or the
+    /// cores the process may use when the spec states none.
     Cores,
     Fixed(u32),
 }
@@ -135,6 +136,9 @@ pub struct ServiceSpec {
     pub service: &'static str,
     /// The app's region (sessions pin to it).
     pub region: Option<&'static str>,
+    /// The CPU the service requests, in millicores (`concurrency = cores`
+    /// is this rounded up to whole cores).
+    pub cpu_millicores: Option<u32>,
     pub routes: &'static [RouteSpec],
     pub limits: &'static [LimitSpec],
     pub concurrency: Concurrency,

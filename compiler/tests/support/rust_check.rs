@@ -41,7 +41,14 @@ pub fn clippy(repo: &Path, label: &str, modules: &[(String, PathBuf)]) -> Result
     std::fs::write(src.join("lib.rs"), lib).map_err(|e| e.to_string())?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["clippy", "--offline", "--quiet", "--lib", "--message-format", "short"])
+        .args([
+            "clippy",
+            "--offline",
+            "--quiet",
+            "--lib",
+            "--message-format",
+            "short",
+        ])
         .args(["--", "-D", "warnings"])
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", target.join("target"))

@@ -52,7 +52,12 @@ impl Backend for Rust {
             path: "rust/mod.rs".to_string(),
             contents: index,
         })?;
-        if let Some(rot) = ir.auth.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|j| j.rotation.as_ref()) {
+        if let Some(rot) = ir
+            .auth
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|j| j.rotation.as_ref())
+        {
             sink.put(Artifact {
                 path: "auth/rotation.json".to_string(),
                 contents: rotation_json(meta, rot.every_ms, rot.overlap_ms),
@@ -85,7 +90,10 @@ pub fn module_name(name: &str, taken: &mut BTreeSet<String>) -> String {
             reduced.push(c);
         }
     }
-    let plain = reduced.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+    let plain = reduced
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
         && !KEYWORDS.contains(&reduced.as_str())
         && !reduced.ends_with('_');
     let base = if plain {
@@ -200,6 +208,11 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
     let _ = writeln!(o, "    app: {},", s(&ir.app.name));
     let _ = writeln!(o, "    service: {},", s(&svc.name));
     let _ = writeln!(o, "    region: {},", opt(ir.app.region.as_deref().map(s)));
+    let _ = writeln!(
+        o,
+        "    cpu_millicores: {},",
+        opt(svc.cpu_millicores.map(|m| group(u64::from(m))))
+    );
     o.push_str("    routes: &[\n");
     for r in &svc.routes {
         o.push_str(&route(r));
@@ -210,7 +223,9 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
             for k in &l.keys {
                 let src = match &k.source {
                     LimitSource::ClientIp => "Source::ClientIp".to_string(),
-                    LimitSource::Header(h) => format!("Source::Header({})", s(&h.to_ascii_lowercase())),
+                    LimitSource::Header(h) => {
+                        format!("Source::Header({})", s(&h.to_ascii_lowercase()))
+                    }
                     LimitSource::Claim(c) => format!("Source::Claim({})", s(c)),
                 };
                 let _ = writeln!(
@@ -235,7 +250,10 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
             };
             (conc, overflow)
         }
-        None => ("Concurrency::Cores".to_string(), "Overflow::Reject".to_string()),
+        None => (
+            "Concurrency::Cores".to_string(),
+            "Overflow::Reject".to_string(),
+        ),
     };
     o.push_str("    ],\n");
     let _ = writeln!(o, "    concurrency: {conc},");
@@ -278,9 +296,15 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
     let _ = writeln!(
         o,
         "    mfa_required_for: {},",
-        opt(auth.and_then(|a| a.mfa_required_for.as_ref()).map(auth_rule))
+        opt(auth
+            .and_then(|a| a.mfa_required_for.as_ref())
+            .map(auth_rule))
     );
-    let _ = writeln!(o, "    device_binding: {},", auth.is_some_and(|a| a.device_binding));
+    let _ = writeln!(
+        o,
+        "    device_binding: {},",
+        auth.is_some_and(|a| a.device_binding)
+    );
     let _ = writeln!(
         o,
         "    risk_scoring: {},",

@@ -353,6 +353,9 @@ fn base64_url(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_cap_queues_and_beyond_the_queue_sheds() {
+    // The flagship's `concurrency = cores` on `cpu = 500m`: one in flight.
+    let flagship = scale_runtime::ScaleLayer::<axum::body::Body>::new(&SPEC, Config::new());
+    assert_eq!((flagship.concurrency(), flagship.queue_depth()), (1, 8));
     // cap 2, queue 2: of 8 requests at once, 2 run, 2 wait, 4 are shed.
     let d = Downstream {
         delay: Duration::from_millis(400),

@@ -15,6 +15,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     app: "triage",
     service: "api",
     region: Some("eu-west-1"),
+    cpu_millicores: Some(500),
     routes: &[
         RouteSpec {
             name: "signin",
