@@ -164,7 +164,7 @@ fn every_example_and_a_wide_spec_compile_clippy_clean() {
     let wide = WIDE;
     let dir = root.join("wide");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("wide.scale"), &wide).unwrap();
+    std::fs::write(dir.join("wide.scale"), wide).unwrap();
     let built = build(&dir, &root.join("wide-out"));
     let mods = String::from_utf8(built["rust/mod.rs"].clone()).unwrap();
     assert!(

@@ -260,14 +260,23 @@ impl<ReqB> ScaleLayer<ReqB> {
 
 type Fut<R> = Pin<Box<dyn Future<Output = R> + Send>>;
 
-/// `LoadShed → Buffer → ConcurrencyLimit`, or without the buffer when the
-/// spec rejects on overflow.
-enum Stack<S, ReqB>
+/// The bounded queue in front of the concurrency cap.
+type Queue<S, ReqB> =
+    Buffer<Request<ReqB>, <ConcurrencyLimit<S> as Service<Request<ReqB>>>::Future>;
+
+/// `LoadShed → Buffer → ConcurrencyLimit` (no buffer when the spec rejects
+/// on overflow), with a fast path: while the cap has a free slot the request
+/// takes it and calls the service directly, skipping the buffer's channel
+/// hop. The slot comes from the same semaphore the `ConcurrencyLimit` uses,
+/// and tokio's semaphore is fair (a freed slot goes to a queued request
+/// first), so the fast path never overtakes the queue.
+struct Stack<S, ReqB>
 where
     S: Service<Request<ReqB>>,
 {
-    Queue(LoadShed<Buffer<Request<ReqB>, <ConcurrencyLimit<S> as Service<Request<ReqB>>>::Future>>),
-    Reject(LoadShed<ConcurrencyLimit<S>>),
+    slots: Arc<tokio::sync::Semaphore>,
+    direct: S,
+    queue: Option<LoadShed<Queue<S, ReqB>>>,
 }
 
 impl<S, ReqB> Clone for Stack<S, ReqB>
@@ -277,9 +286,10 @@ where
     ReqB: Send + 'static,
 {
     fn clone(&self) -> Self {
-        match self {
-            Stack::Queue(s) => Stack::Queue(s.clone()),
-            Stack::Reject(s) => Stack::Reject(s.clone()),
+        Stack {
+            slots: self.slots.clone(),
+            direct: self.direct.clone(),
+            queue: self.queue.clone(),
         }
     }
 }
@@ -320,15 +330,21 @@ where
 
     /// Spawns the queue's worker on the current tokio runtime.
     fn layer(&self, inner: S) -> Self::Service {
-        let limited = ConcurrencyLimit::new(inner.clone(), self.shared.concurrency);
-        let stack = match self.shared.spec.overflow {
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.shared.concurrency));
+        let limited = ConcurrencyLimit::with_semaphore(inner.clone(), slots.clone());
+        let queue = match self.shared.spec.overflow {
             Overflow::Queue { .. } => {
                 // The buffer's worker holds one request out of the channel
                 // while it waits for a slot: the channel holds one less.
                 let bound = self.shared.queue_depth - 1;
-                Stack::Queue(LoadShed::new(Buffer::new(limited, bound)))
+                Some(LoadShed::new(Buffer::new(limited, bound)))
             }
-            Overflow::Reject => Stack::Reject(LoadShed::new(limited)),
+            Overflow::Reject => None,
+        };
+        let stack = Stack {
+            slots,
+            direct: inner.clone(),
+            queue,
         };
         ScaleService {
             shared: self.shared.clone(),
@@ -580,9 +596,14 @@ where
     S::Future: Send + 'static,
     ReqB: Send + 'static,
 {
-    match stack {
-        Stack::Queue(s) => s.oneshot(req).await,
-        Stack::Reject(s) => s.oneshot(req).await,
+    if let Ok(slot) = stack.slots.clone().try_acquire_owned() {
+        let r = stack.direct.oneshot(req).await.map_err(Into::into);
+        drop(slot);
+        return r;
+    }
+    match stack.queue {
+        Some(q) => q.oneshot(req).await,
+        None => Err(Box::new(tower::load_shed::error::Overloaded::new())),
     }
 }
 

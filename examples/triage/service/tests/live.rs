@@ -25,6 +25,7 @@ fn bearer(t: &str) -> String {
 /// 127.0.0.`src0`, `src0 + 1`, …) as fast
 /// as they go for `secs`, at most `max` requests in all; returns, per
 /// request, (status, the limit key that refused it).
+#[allow(clippy::too_many_arguments)]
 async fn hammer(
     addr: std::net::SocketAddr,
     conns: u8,
