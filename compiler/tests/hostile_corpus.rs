@@ -885,6 +885,8 @@ fn run_case_inner(case: &Case, root: &Path) -> Result<Outcome, String> {
     cmd.current_dir(&dir)
         .args(["build", "spec.scale", "-o"])
         .arg(&out)
+        // Every target, those a plain build skips too.
+        .args(["--target", &scalec::backends::names().join(",")])
         .args([
             "--emit",
             "ir",

@@ -35,6 +35,11 @@ impl Backend for Rust {
     fn description(&self) -> &'static str {
         "Rust tower middleware (scale-runtime): per-service spec constants and layer, JWT rotation calendar"
     }
+    /// Only when asked for (`--target rust`): most services of a spec are
+    /// not written in Rust, and a plain build stays what it was.
+    fn in_default_set(&self) -> bool {
+        false
+    }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         let header = format!("{}// @generated\n", meta.header("//"));
         let mut taken = BTreeSet::new();
