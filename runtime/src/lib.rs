@@ -198,10 +198,15 @@ impl<ReqB> std::fmt::Debug for ScaleLayer<ReqB> {
 
 /// A governor quota for `rate` per second with `burst` cells.
 pub fn quota(rate_per_sec: f64, burst: u32) -> Quota {
+    // One cell per period; a rate too small to state (or not a rate)
+    // admits one request a year.
+    let year = Duration::from_secs(3600 * 24 * 365);
     let period = if rate_per_sec.is_finite() && rate_per_sec > 0.0 {
-        Duration::from_secs_f64(1.0 / rate_per_sec).max(Duration::from_nanos(1))
+        Duration::try_from_secs_f64(1.0 / rate_per_sec)
+            .unwrap_or(year)
+            .clamp(Duration::from_nanos(1), year)
     } else {
-        Duration::from_secs(3600 * 24 * 365)
+        year
     };
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period)

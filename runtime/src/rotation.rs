@@ -56,14 +56,21 @@ impl Calendar {
     }
 
     /// Key `n`'s window.
+    /// Key `n`'s window (times past what the clock can state saturate to
+    /// [`Window::always`]'s far end).
     pub fn window(&self, n: u32) -> Window {
-        let sign_from = self.anchor + self.every * n;
-        let sign_until = sign_from + self.every;
+        let far = Window::always().retire;
+        let at = |d: Option<Duration>| d.and_then(|d| self.anchor.checked_add(d)).unwrap_or(far);
+        let sign_from = at(self.every.checked_mul(n));
+        let sign_until = at(self
+            .every
+            .checked_mul(n)
+            .and_then(|d| d.checked_add(self.every)));
         Window {
             publish: sign_from.checked_sub(self.overlap).unwrap_or(sign_from),
             sign_from,
             sign_until,
-            retire: sign_until + self.overlap,
+            retire: sign_until.checked_add(self.overlap).unwrap_or(far),
         }
     }
 
@@ -103,5 +110,12 @@ mod tests {
         assert_eq!(c.verifying_at(t + day * 24), vec![100, 101]);
         let w = c.window(100);
         assert_eq!(w.retire.duration_since(w.publish).unwrap(), day * 44);
+        // Absurd periods saturate instead of overflowing.
+        let huge = Calendar::new(Duration::from_secs(u64::MAX / 2), day);
+        assert!(huge.window(u32::MAX).retire >= Window::always().retire);
+        assert!(
+            crate::quota(1e-300, 1).replenish_interval() <= Duration::from_secs(3600 * 24 * 365)
+        );
+        assert_eq!(crate::quota(f64::NAN, 0).burst_size().get(), 1);
     }
 }

@@ -35,7 +35,7 @@
 //! `cargo test --all-targets` runs it) it is a smoke run of 0.3 s each,
 //! checking that every answer is a 200.
 
-#[path = "../tests/support.rs"]
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use axum::extract::{ConnectInfo, Request};
