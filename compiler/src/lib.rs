@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod diagnostics;
 pub mod ir;
+pub mod mask;
 pub mod output;
 pub mod project;
 pub mod semantics;

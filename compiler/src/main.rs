@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod init;
+
 #[derive(Parser)]
 #[command(
     name = "scalec",
@@ -85,6 +87,25 @@ enum Command {
     },
     /// List the build targets.
     Targets,
+    /// Mask a production trace for replay: the fields a load test's `mask`
+    /// names become keyed pseudonyms (key from $SCALE_MASK_KEY).
+    Mask {
+        /// The spec: `.scale` files, or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The load test whose `mask` fields (and target's route parameters) apply.
+        #[arg(long)]
+        test: String,
+        /// The raw trace: JSON lines, one request each.
+        #[arg(long)]
+        trace: PathBuf,
+        /// The masked trace. Default: the test's `replay`, under the project root.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Another field to mask (repeatable).
+        #[arg(long)]
+        field: Vec<String>,
+    },
     /// Format `.scale` files in place (canonical layout, comments kept).
     Fmt {
         /// `.scale` files, or folders (every `.scale` file below them).
@@ -93,6 +114,19 @@ enum Command {
         /// Write nothing; list the files that would change with a diff, and exit 1 if any.
         #[arg(long)]
         check: bool,
+    },
+    /// Create a starter project in DIR (default: the current folder): a spec
+    /// using the standard library, a CI workflow, a README.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run the language server on stdin/stdout (for editors; runs the
+    /// `scalec-lsp` binary installed beside `scalec`, see docs/editors.md).
+    Lsp {
+        /// Passed to the server (`--stdio` is accepted and is the default).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -119,6 +153,30 @@ fn main() -> ExitCode {
         } => build(&inputs, &out, target, emit, check, &diag),
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
+        Command::Mask {
+            inputs,
+            test,
+            trace,
+            out,
+            field,
+        } => mask(&inputs, &test, &trace, out, field),
+        Command::Lsp { args } => lsp(args),
+        Command::Init { dir } => match init::init(&dir) {
+            Ok(files) => {
+                for f in &files {
+                    eprintln!("created {}", f.display());
+                }
+                eprintln!(
+                    "next: `scalec check {0}` and `scalec build {0} -o {0}/out`",
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Targets => {
             for b in scalec::backends::BACKENDS {
                 let opt_in = if b.in_default_set() {
@@ -504,4 +562,144 @@ fn fmt(inputs: &[PathBuf], check: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `scalec mask`: exit 1 on errors in the spec, 2 on a usage or I/O
+/// problem (no key, an unknown test, an unreadable or malformed trace).
+fn mask(
+    inputs: &[PathBuf],
+    test: &str,
+    trace: &std::path::Path,
+    out: Option<PathBuf>,
+    extra: Vec<String>,
+) -> ExitCode {
+    let diag = DiagOpts {
+        message_format: MessageFormat::Human,
+        color: Color::Auto,
+        deny_warnings: false,
+    };
+    let Some(c) = load_and_check(inputs, &diag) else {
+        return ExitCode::from(2);
+    };
+    let Some(ir) = c.ir.as_ref() else {
+        eprintln!("error: the spec has errors; nothing was masked");
+        return ExitCode::from(1);
+    };
+    let Some(lt) = ir.load_tests.iter().find(|t| t.name == test) else {
+        let names: Vec<&str> = ir.load_tests.iter().map(|t| t.name.as_str()).collect();
+        eprintln!(
+            "error: no load test `{}`; the spec has: {}",
+            diagnostics::escape_text(test),
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let mut fields = lt.mask.clone();
+    fields.extend(extra);
+    if fields.is_empty() {
+        eprintln!("error: the load test names no `mask` fields and no --field was given");
+        return ExitCode::from(2);
+    }
+    let out = match (out, &lt.replay) {
+        (Some(o), _) => o,
+        (None, Some(r)) => c.project.root.join(r),
+        (None, None) => {
+            eprintln!("error: the load test has no `replay` path; give -o FILE");
+            return ExitCode::from(2);
+        }
+    };
+    let key = match std::env::var("SCALE_MASK_KEY") {
+        Ok(k) if !k.is_empty() => k,
+        _ => {
+            eprintln!(
+                "error: set SCALE_MASK_KEY to a secret of at least {} bytes (the same key masks the same way)",
+                scalec::mask::MIN_KEY_BYTES
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let routes: Vec<String> = ir
+        .service(&lt.target)
+        .map(|s| s.routes.iter().map(|r| r.path.clone()).collect())
+        .unwrap_or_default();
+    let masker = match scalec::mask::Masker::new(key.as_bytes(), &fields, &routes) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let raw = match std::fs::read_to_string(trace) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (masked, stats) = match masker.mask(&raw) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    // Written next to its place and renamed, so a reader never sees half.
+    let tmp = out.with_extension("jsonl.tmp");
+    let written = out
+        .parent()
+        .map_or(Ok(()), |p| {
+            if p.as_os_str().is_empty() {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(p)
+            }
+        })
+        .and_then(|_| std::fs::write(&tmp, masked.as_bytes()))
+        .and_then(|_| std::fs::rename(&tmp, &out));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "masked {} requests ({} distinct values) into {}",
+        stats.lines,
+        stats.values,
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `scalec lsp`: the server is the `scalec-lsp` binary of the `lsp/`
+/// crate (which depends on this package's library, so this binary cannot
+/// link it in): `$SCALEC_LSP` if set, else `scalec-lsp` beside this
+/// executable, else on `PATH`. On Unix it replaces this process, so the
+/// editor talks to it directly.
+fn lsp(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let exe_name = format!("scalec-lsp{}", std::env::consts::EXE_SUFFIX);
+    let server = std::env::var_os("SCALEC_LSP")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let beside = std::env::current_exe().ok()?.with_file_name(&exe_name);
+            beside.is_file().then_some(beside)
+        })
+        .unwrap_or_else(|| PathBuf::from(&exe_name));
+    let mut cmd = std::process::Command::new(&server);
+    cmd.args(&args);
+    #[cfg(unix)]
+    let err = {
+        use std::os::unix::process::CommandExt;
+        cmd.exec()
+    };
+    #[cfg(not(unix))]
+    let err = match cmd.status() {
+        Ok(s) => return ExitCode::from(s.code().unwrap_or(2).clamp(0, 255) as u8),
+        Err(e) => e,
+    };
+    eprintln!(
+        "error: cannot run the language server {}: {err}\n\
+         help: install it beside scalec: `cargo install --path lsp` (or set SCALEC_LSP to its path)",
+        server.display()
+    );
+    ExitCode::from(2)
 }

@@ -16,6 +16,9 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("shapes", include_str!("../../stdlib/shapes.scale")),
 ];
 
+/// A parser: [`parse`], or one that answers the same from a cache.
+pub type Parser<'a> = &'a mut dyn FnMut(FileId, &str) -> (File, Vec<Diagnostic>);
+
 /// The UTF-8 byte-order mark some editors write at the start of a file.
 const BOM: &str = "\u{FEFF}";
 
@@ -48,6 +51,10 @@ impl std::fmt::Display for LoadError {
 
 impl Project {
     fn empty(root: PathBuf) -> Project {
+        Project::empty_with(root, &mut parse)
+    }
+
+    fn empty_with(root: PathBuf, parser: Parser) -> Project {
         let mut p = Project {
             sources: SourceMap::default(),
             files: Vec::new(),
@@ -55,10 +62,11 @@ impl Project {
             diags: Diagnostics::default(),
         };
         for (module, text) in STDLIB {
-            p.add(
+            p.add_with(
                 format!("std/{module}.scale"),
                 text.to_string(),
                 Some(module.to_string()),
+                parser,
             );
         }
         p
@@ -103,13 +111,23 @@ impl Project {
     }
 
     fn add(&mut self, name: String, text: String, std_module: Option<String>) -> usize {
+        self.add_with(name, text, std_module, &mut parse)
+    }
+
+    fn add_with(
+        &mut self,
+        name: String,
+        text: String,
+        std_module: Option<String>,
+        parser: Parser,
+    ) -> usize {
         // An invisible byte-order mark is not part of the spec.
         let text = match text.strip_prefix(BOM) {
             Some(rest) => rest.to_string(),
             None => text,
         };
         let id = self.sources.add(name.clone(), text);
-        let (ast, diags) = parse(id, &self.sources.get(id).text);
+        let (ast, diags) = parser(id, &self.sources.get(id).text);
         self.diags.extend(diags);
         self.files.push(ParsedFile {
             id,
@@ -123,9 +141,16 @@ impl Project {
     /// A project from texts in memory (editor buffers, tests, benchmarks).
     /// `use "file"` is resolved among these texts only.
     pub fn from_memory(files: &[(&str, &str)]) -> Project {
-        let mut p = Project::empty(PathBuf::from("."));
+        Project::from_memory_with(files, &mut parse)
+    }
+
+    /// [`Project::from_memory`] with the parser given: the language server
+    /// passes one that reuses the syntax trees of texts it parsed before
+    /// (it must return what [`parse`] returns for the same file and text).
+    pub fn from_memory_with(files: &[(&str, &str)], parser: Parser) -> Project {
+        let mut p = Project::empty_with(PathBuf::from("."), parser);
         for (name, text) in files {
-            p.add(name.to_string(), text.to_string(), None);
+            p.add_with(name.to_string(), text.to_string(), None, parser);
         }
         let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
         p.check_uses(&mut |p, name, span| {

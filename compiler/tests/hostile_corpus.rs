@@ -164,6 +164,8 @@ const IR: (&str, Shown) = ("ir", Shown::Same);
 const K8S: (&str, Shown) = ("k8s", Shown::Same);
 const PROM: (&str, Shown) = ("prometheus", Shown::Same);
 const IR_LOWER: (&str, Shown) = ("ir", Shown::Lower);
+const K6: (&str, Shown) = ("k6", Shown::Same);
+const K6_LOWER: (&str, Shown) = ("k6", Shown::Lower);
 
 macro_rules! place {
     ($name:literal, $old:literal => $new:literal, [$($t:expr),*]) => {
@@ -183,7 +185,7 @@ const PLACES: &[Place] = &[
     place!("app.region", r#"region     = "eu-west-1""# => r#"region = "%V%""#, [IR]),
     place!("app.generator", r#"generator  = "gen@1.0""# => r#"generator = "%V%@1.0""#, [IR, K8S, PROM]),
     place!("app.scalec", r#"scalec     = "0.1""# => r#"scalec = "%V%""#, [IR, K8S, PROM]),
-    place!("app.tenant.header", r#"tenant     = header("x-tenant-id")"# => r#"tenant = header("%V%")"#, [IR_LOWER]),
+    place!("app.tenant.header", r#"tenant     = header("x-tenant-id")"# => r#"tenant = header("%V%")"#, [IR_LOWER, K6_LOWER]),
     place!("app.tenant.cookie", r#"tenant     = header("x-tenant-id")"# => r#"tenant = cookie("%V%")"#, [IR]),
     place!("app.prometheus", r#"prometheus = "http://prom.example:9090""# => r#"prometheus = "http://prom.example:9090/%V%""#, [IR, K8S]),
     place!("service.image", r#"image    = "reg.example/api:1.0""# => r#"image = "reg.example/%V%:1.0""#, [IR, K8S]),
@@ -196,9 +198,9 @@ const PLACES: &[Place] = &[
     place!("metrics.route", r#"label("route")"# => r#"label("%V%")"#, [IR, K8S, PROM]),
     place!("metrics.service", r#"label("svc")"# => r#"label("%V%")"#, [IR, K8S, PROM]),
     place!("route.path", r#""/v1/items/{id}""# => r#""/v1/%V%/{id}""#, [IR, K8S, PROM]),
-    place!("route.param", r#""/v1/items/{id}""# => r#""/v1/items/{%V%}""#, [IR, K8S, PROM]),
-    place!("route.idempotency.header", r#"idempotency = header("Idempotency-Key")"# => r#"idempotency = header("%V%")"#, [IR_LOWER]),
-    place!("route.idempotency.query", r#"idempotency = query("key")"# => r#"idempotency = query("%V%")"#, [IR]),
+    place!("route.param", r#""/v1/items/{id}""# => r#""/v1/items/{%V%}""#, [IR, K8S, PROM, K6]),
+    place!("route.idempotency.header", r#"idempotency = header("Idempotency-Key")"# => r#"idempotency = header("%V%")"#, [IR_LOWER, K6_LOWER]),
+    place!("route.idempotency.query", r#"idempotency = query("key")"# => r#"idempotency = query("%V%")"#, [IR, K6]),
     place!("route.auth.role", r#"role("admin")"# => r#"role("%V%")"#, [IR]),
     place!("limits.from.header", r#"from = header("x-org")"# => r#"from = header("%V%")"#, [IR_LOWER]),
     place!("limits.from.claim", r#"from = claim("sub")"# => r#"from = claim("%V%")"#, [IR]),
@@ -223,11 +225,11 @@ const PLACES: &[Place] = &[
 const IDENT_PLACES: &[Place] = &[
     place!("ident.service", "service side {" => "service %V% {", [IR]),
     place!("ident.route", "route post POST" => "route %V% POST", [IR]),
-    place!("ident.route_class", "class read {" => "class %V% {", [IR]),
+    place!("ident.route_class", "class read {" => "class %V% {", [IR, K6]),
     place!("ident.slo", "slo avail {" => "slo %V% {", [IR]),
     // Window names are not carried: the IR keeps each window's values.
     place!("ident.alert_policy_window", "fast { severity" => "%V% { severity", []),
-    place!("ident.load_test", "load_test lt {" => "load_test %V% {", [IR]),
+    place!("ident.load_test", "load_test lt {" => "load_test %V% {", [IR, K6]),
 ];
 
 /// Where the IR keeps a place's field (a JSON pointer into `ir.json`):
@@ -345,12 +347,124 @@ const TARGETS: &[Target] = &[
         validate: prometheus_validate,
     },
     Target {
+        name: "k6",
+        files: &["k6/*.js", "k6/*.yaml"],
+        value_intact: k6_intact,
+        validate: k6_validate,
+    },
+    Target {
+        name: "chaos",
+        files: &["chaos/*.js", "chaos/*.yaml"],
+        value_intact: k6_intact,
+        validate: k6_validate,
+    },
+    Target {
         name: "rust",
         files: &["rust/*.rs"],
         value_intact: rust_intact,
         validate: rust_validate,
     },
 ];
+
+/// k6 scripts (the k6 and chaos targets): no raw control, bidi or line
+/// separator anywhere, the `const SPEC = …;` line is JSON and its strings
+/// are searched; YAML files as [`yaml_intact`].
+fn k6_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
+    let (js, yaml): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .iter()
+        .cloned()
+        .partition(|f| f.extension().is_some_and(|e| e == "js"));
+    let mut strings = Vec::new();
+    for f in &js {
+        let text = read(f)?;
+        if let Some(c) = text.chars().find(|&c| unsafe_char(c) && c != '\t') {
+            return Err(format!("{}: raw U+{:04X}", f.display(), c as u32));
+        }
+        let spec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("const SPEC = ")?.strip_suffix(';'))
+            .ok_or_else(|| format!("{}: no SPEC line", f.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(spec).map_err(|e| format!("{}: SPEC: {e}", f.display()))?;
+        json_strings(&v, &mut strings);
+    }
+    match (want, yaml_intact(&yaml, want)) {
+        (Some(w), Err(_)) if strings.iter().any(|s| s == w) => Ok(()),
+        (_, Err(e)) => Err(e),
+        (_, Ok(())) => Ok(()),
+    }
+}
+
+/// `k6 inspect --execution-requirements` on every script (it runs the
+/// init code and validates every scenario), and the strict CRD check on
+/// the TestRuns and Schedules.
+fn k6_validate(files: &[PathBuf]) -> Result<(), String> {
+    let mut errors = String::new();
+    if let Some(k6) = support::tool("k6") {
+        // One script per body (the `//` header left out), inspected by a
+        // few threads at once.
+        let mut bodies = BTreeMap::new();
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "js"))
+        {
+            let text = read(f)?;
+            let body: String = text.lines().skip_while(|l| l.starts_with("//")).collect();
+            bodies.entry(body).or_insert(f);
+        }
+        let js: Vec<&PathBuf> = bodies.into_values().collect();
+        let started = Instant::now();
+        let next = AtomicUsize::new(0);
+        let failed = Mutex::new(String::new());
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = js.get(i) else { break };
+                    let (ok, out) = support::run(
+                        Command::new(&k6)
+                            .args(["inspect", "--execution-requirements"])
+                            .arg(f)
+                            .env("K6_NO_USAGE_REPORT", "true"),
+                    );
+                    if !ok {
+                        let msg = format!("k6 inspect {}:\n{}\n", f.display(), not_ok(&out));
+                        failed.lock().unwrap().push_str(&msg);
+                    }
+                });
+            }
+        });
+        errors.push_str(&failed.into_inner().unwrap());
+        loud!(
+            "hostile corpus: k6 inspect: {} scripts in {:.1?}",
+            js.len(),
+            started.elapsed()
+        );
+    }
+    let yaml: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    if let (Some(python), Some(schemas)) = (support::tool("python"), support::schemas_dir()) {
+        let script = support::repo_root().join("scripts/validate_crd.py");
+        for chunk in yaml.chunks(400) {
+            let (ok, out) =
+                support::run(Command::new(&python).arg(&script).arg(&schemas).args(chunk));
+            if !ok {
+                errors.push_str(&format!("validate_crd.py:\n{}\n", not_ok(&out)));
+            }
+        }
+        loud!(
+            "hostile corpus: validate_crd.py: {} k6/chaos objects",
+            yaml.len()
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
 
 /// The string literals of generated Rust, decoded; no raw control, bidi or
 /// invisible character anywhere in the file (the escaper writes `\u{…}`).

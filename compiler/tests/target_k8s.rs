@@ -36,13 +36,21 @@ fn objects(ir: &Ir) -> Vec<(String, Value)> {
         .collect()
 }
 
-const CORE: [&str; 4] = [
+const CORE: [&str; 7] = [
     "Deployment",
     "Service",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
+    "ServiceAccount",
+    "NetworkPolicy",
+    "Namespace",
 ];
-const CRDS: [(&str, &str, &str); 2] = [
+const CRDS: [(&str, &str, &str); 3] = [
+    (
+        "ServiceMonitor",
+        "monitoring.coreos.com/v1",
+        "monitoring.coreos.com_servicemonitor_v1.json",
+    ),
     (
         "ScaledObject",
         "keda.sh/v1alpha1",
@@ -80,13 +88,20 @@ fn emits_the_expected_objects() {
     let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
     // The backend emits in parallel; the writer (and `emit`) sort by path.
     let mut expected = [
+        "k8s/namespace.yaml",
         "k8s/api.deployment.yaml",
         "k8s/api.service.yaml",
+        "k8s/api.serviceaccount.yaml",
         "k8s/api.pdb.yaml",
+        "k8s/api.networkpolicy.yaml",
+        "k8s/api.servicemonitor.yaml",
         "k8s/api.scaledobject.yaml",
         "k8s/search-index.deployment.yaml",
         "k8s/search-index.service.yaml",
+        "k8s/search-index.serviceaccount.yaml",
         "k8s/search-index.pdb.yaml",
+        "k8s/search-index.networkpolicy.yaml",
+        "k8s/search-index.servicemonitor.yaml",
         "k8s/search-index.hpa.yaml",
         "k8s/api-availability.prometheusrule.yaml",
         "k8s/search-latency.prometheusrule.yaml",
@@ -198,7 +213,7 @@ fn one_autoscaler_per_deployment_and_startup_probe_iff_prewarm() {
     assert_eq!(trigger["type"].as_str(), Some("prometheus"));
     assert_eq!(
         trigger["metadata"]["query"].as_str(),
-        Some(r#"sum(app_queue_depth{queue="tickets"})"#)
+        Some(r#"sum(app_queue_depth{namespace="triage",queue="tickets"})"#)
     );
     assert_eq!(trigger["metadata"]["threshold"].as_str(), Some("100"));
     let d = &objs
@@ -271,7 +286,9 @@ fn kubernetes_validate_strict_accepts_the_core_kinds() {
     let objs = objects(&ir);
     let dir = write("k8s-core", &artifacts(&ir));
     let files = files_of(&dir, &objs, &CORE);
-    assert_eq!(files.len(), 7);
+    // Namespace + per workload (2) Deployment, Service, ServiceAccount,
+    // PDB, NetworkPolicy, and search_index's HPA.
+    assert_eq!(files.len(), 12);
     let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
     assert!(ok, "kubernetes-validate --strict failed:\n{out}");
     assert!(!out.contains("WARN") && !out.contains("ERROR"), "{out}");
@@ -285,13 +302,14 @@ fn custom_resources_match_their_crd_schemas() {
     let dir = write("k8s-crd", &artifacts(&ir));
     let kinds: Vec<&str> = CRDS.iter().map(|c| c.0).collect();
     let files = files_of(&dir, &objs, &kinds);
-    assert_eq!(files.len(), 4);
+    // 2 ServiceMonitors, 1 ScaledObject, 3 PrometheusRules.
+    assert_eq!(files.len(), 6);
     let Some((ok, out)) = check_crds(&files) else {
         return;
     };
     assert!(ok, "CRD schema check failed:\n{out}");
     assert!(
-        out.contains("4 validated") && out.contains(" 0 errors"),
+        out.contains("6 validated") && out.contains(" 0 errors"),
         "{out}"
     );
     eprintln!("CRD schema check:\n{out}");
@@ -427,5 +445,229 @@ fn an_slo_without_its_service_is_a_diagnostic_at_the_slo() {
             assert_eq!(primary.len(), 1, "{target}: one label at the SLO");
             assert_eq!(c.project.sources.snippet(primary[0].span), slo.name);
         }
+    }
+}
+
+fn flagship_objects() -> Vec<(String, Value)> {
+    let dir = support::repo_root().join("examples/triage");
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    objects(c.ir.as_ref().expect("the flagship checks clean"))
+}
+
+/// What a platform reviewer looks for, with values worked out by hand from
+/// `examples/triage/triage.scale`.
+#[test]
+fn workloads_meet_the_production_review() {
+    let objs = flagship_objects();
+    let get = |p: &str| {
+        &objs
+            .iter()
+            .find(|(q, _)| q == p)
+            .unwrap_or_else(|| panic!("no {p}"))
+            .1
+    };
+    for (_, o) in &objs {
+        if kind(o) != "Namespace" {
+            assert_eq!(o["metadata"]["namespace"].as_str(), Some("triage"), "{o:?}");
+        }
+    }
+    let ns = get("k8s/namespace.yaml");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str(),
+        Some("restricted")
+    );
+
+    // api: the report route's p99 is 3s, so its hard timeout is 3.6s; the
+    // grace period is the 5s preStop + 4s + 5s. search_index: p99 300ms →
+    // 360ms → 1s, so 11s.
+    for (name, grace, pod_count_max) in [("api", 14, 60), ("search-index", 11, 6)] {
+        let d = get(&format!("k8s/{name}.deployment.yaml"));
+        let pod = &d["spec"]["template"]["spec"];
+        let c = &pod["containers"][0];
+        assert_eq!(
+            pod["terminationGracePeriodSeconds"].as_u64(),
+            Some(grace),
+            "{name}"
+        );
+        assert_eq!(
+            c["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64(),
+            Some(5)
+        );
+        // Restricted Pod Security Standard.
+        assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"].as_str(),
+            Some("RuntimeDefault")
+        );
+        let sc = &c["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"].as_bool(), Some(false));
+        assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
+        assert_eq!(sc["capabilities"]["drop"][0].as_str(), Some("ALL"));
+        assert_eq!(c["volumeMounts"][0]["mountPath"].as_str(), Some("/tmp"));
+        assert_eq!(pod["serviceAccountName"].as_str(), Some(name));
+        assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(false));
+        let sa = get(&format!("k8s/{name}.serviceaccount.yaml"));
+        assert_eq!(sa["automountServiceAccountToken"].as_bool(), Some(false));
+        // Memory limit = request, no CPU limit.
+        let r = &c["resources"];
+        assert_eq!(r["limits"]["memory"], r["requests"]["memory"]);
+        assert!(r["limits"]["cpu"].is_null(), "{name}: no CPU limit");
+        assert!(r["requests"]["cpu"].is_string());
+        // More than one replica: spread over zones and hosts.
+        assert!(pod_count_max > 1);
+        let keys: Vec<&str> = pod["topologySpreadConstraints"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|t| t["topologyKey"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        );
+        // The selector holds only the label that never changes.
+        let sel = d["spec"]["selector"]["matchLabels"].as_mapping().unwrap();
+        assert_eq!(sel.len(), 1, "{name}: {sel:?}");
+        assert_eq!(sel["app.kubernetes.io/name"].as_str(), Some(name));
+        let labels = &d["metadata"]["labels"];
+        for key in [
+            "name",
+            "instance",
+            "component",
+            "part-of",
+            "managed-by",
+            "version",
+        ] {
+            assert!(
+                labels[format!("app.kubernetes.io/{key}").as_str()].is_string(),
+                "{name}: app.kubernetes.io/{key}"
+            );
+        }
+        // A ServiceMonitor scrapes the Service the rules' `job` names.
+        let sm = get(&format!("k8s/{name}.servicemonitor.yaml"));
+        assert_eq!(
+            sm["spec"]["selector"]["matchLabels"],
+            get(&format!("k8s/{name}.service.yaml"))["spec"]["selector"]
+        );
+        assert_eq!(sm["spec"]["endpoints"][0]["port"].as_str(), Some("http"));
+    }
+    assert_eq!(
+        get("k8s/api.deployment.yaml")["metadata"]["labels"]["app.kubernetes.io/version"].as_str(),
+        Some("1.8.0")
+    );
+    // Scale down slowly.
+    let so = get("k8s/api.scaledobject.yaml");
+    assert_eq!(
+        so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+            ["stabilizationWindowSeconds"]
+            .as_u64(),
+        Some(300)
+    );
+
+    // The call graph: api calls db (postgres, not deployed) and
+    // search_index; nothing calls api, which serves routes.
+    let api = &get("k8s/api.networkpolicy.yaml")["spec"];
+    assert_eq!(api["ingress"].as_sequence().unwrap().len(), 1);
+    assert!(api["ingress"][0]["from"].is_null(), "the edge reaches api");
+    assert_eq!(api["ingress"][0]["ports"][0]["port"].as_u64(), Some(8080));
+    let egress = api["egress"].as_sequence().unwrap();
+    assert_eq!(egress.len(), 3, "DNS, db, search_index: {egress:?}");
+    assert_eq!(egress[0]["ports"][0]["port"].as_u64(), Some(53));
+    assert!(egress[1]["to"].is_null(), "db's address is not in the spec");
+    assert_eq!(egress[1]["ports"][0]["port"].as_u64(), Some(5432));
+    assert_eq!(
+        egress[2]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str(),
+        Some("search-index")
+    );
+    assert_eq!(egress[2]["ports"][0]["port"].as_u64(), Some(6333));
+    let idx = &get("k8s/search-index.networkpolicy.yaml")["spec"];
+    let ingress = idx["ingress"].as_sequence().unwrap();
+    assert_eq!(
+        ingress.len(),
+        2,
+        "from api, and from monitoring: {ingress:?}"
+    );
+    assert_eq!(
+        ingress[0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str(),
+        Some("api")
+    );
+    assert_eq!(
+        ingress[1]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            .as_str(),
+        Some("monitoring")
+    );
+    assert_eq!(idx["egress"].as_sequence().unwrap().len(), 1, "DNS only");
+}
+
+/// checkov's Kubernetes checks that the target does not pass on purpose,
+/// each with its reason (also in docs/targets/kubernetes.md).
+const CHECKOV_SKIPS: &[(&str, &str)] = &[
+    (
+        "CKV_K8S_11",
+        "no CPU limit by default: CFS throttling makes a latency-critical service miss its budget while the node has idle CPU",
+    ),
+    (
+        "CKV_K8S_43",
+        "images are pinned by digest only when the spec names one (`image = \"…@sha256:…\"`); a tag is the spec's choice",
+    ),
+];
+
+/// checkov (PyPI) on every example's manifests: no failed check apart from
+/// the documented skips; and it fails on a manifest that breaks a rule.
+#[test]
+fn checkov_passes_every_example() {
+    let Some(checkov) = support::tool("checkov") else {
+        return;
+    };
+    let examples = support::repo_root().join("examples");
+    let mut dirs: Vec<_> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|s| s.0).collect();
+    let run = |dir: &Path| {
+        support::run(
+            Command::new(&checkov)
+                .args(["--framework", "kubernetes", "--compact", "--quiet"])
+                .args(["--skip-check", &skips.join(",")])
+                .args(["--output", "cli", "-d"])
+                .arg(dir),
+        )
+    };
+    for ex in &dirs {
+        let c = scalec::check(scalec::project::Project::load(std::slice::from_ref(ex)).unwrap());
+        let ir =
+            c.ir.unwrap_or_else(|| panic!("{} checks clean", ex.display()));
+        let name = ex.file_name().unwrap().to_string_lossy().to_string();
+        let out_dir = write(&format!("checkov-{name}"), &emit(&ir, &fixtures_ir::meta()));
+        let (ok, out) = run(&out_dir.join("k8s"));
+        assert!(ok, "checkov failed on {name}:\n{out}");
+        assert!(out.contains("Failed checks: 0"), "{name}:\n{out}");
+        eprintln!(
+            "checkov {name}: {}",
+            out.lines()
+                .find(|l| l.contains("Passed checks"))
+                .unwrap_or("")
+        );
+
+        // The same run fails once a rule is broken: privilege escalation on.
+        let mut arts = emit(&ir, &fixtures_ir::meta());
+        let d = arts
+            .iter_mut()
+            .find(|a| a.path.ends_with(".deployment.yaml"))
+            .unwrap();
+        d.contents = d.contents.replace(
+            "allowPrivilegeEscalation: false",
+            "allowPrivilegeEscalation: true",
+        );
+        let bad = write(&format!("checkov-{name}-mutant"), &arts);
+        let (ok, out) = run(&bad.join("k8s"));
+        assert!(
+            !ok && out.contains("CKV_K8S_20"),
+            "checkov missed the mutant:\n{out}"
+        );
     }
 }

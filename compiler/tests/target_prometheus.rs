@@ -112,8 +112,8 @@ fn factors_scale_with_the_period() {
     }
     assert!(lat.contains("record: slo:sli_error:ratio_rate28d\n"));
     // The SLIs read the right series.
-    assert!(avail.contains(r#"http_server_request_duration_seconds_count{job="api",http_response_status_code=~"5.."}[5m]"#));
-    assert!(lat.contains(r#"http_server_request_duration_seconds_bucket{job="api",http_route="/v1/search",le="0.4"}[1h]"#));
+    assert!(avail.contains(r#"http_server_request_duration_seconds_count{namespace="triage",job="api",http_response_status_code=~"5.."}[5m]"#));
+    assert!(lat.contains(r#"http_server_request_duration_seconds_bucket{namespace="triage",job="api",http_route="/v1/search",http_request_method="GET",le="0.4"}[1h]"#));
 }
 
 /// Runs `promtool VERB rules FILE` (`check` or `test`): (success, output).
@@ -263,12 +263,14 @@ fn promtool_accepts_and_passes_the_variants() {
     let dir = write("prometheus-variants", &a);
     let rules = contents(&a, "prometheus/legacy_latency.rules.yml");
     assert!(
-        rules.contains(r#"request_latency_seconds_bucket{job="legacy-nginx",le=~"1|1\\.0"}"#),
+        rules.contains(
+            r#"request_latency_seconds_bucket{namespace="shop",job="legacy-nginx",le=~"1|1\\.0"}"#
+        ),
         "{rules}"
     );
     let checkout = contents(&a, "prometheus/checkout_errors.rules.yml");
     assert!(
-        checkout.contains(r#"{job="web",http_route="/v1/checkout/{id}",http_response_status_code=~"429|4[3-9].|5.."}"#),
+        checkout.contains(r#"{namespace="shop",job="web",http_route="/v1/checkout/{id}",http_request_method="POST",http_response_status_code=~"429|4[3-9].|5.."}"#),
         "{checkout}"
     );
     for f in files(&a, ".rules.yml") {
@@ -293,4 +295,142 @@ fn snapshots() {
         let name = a.path.replace('/', "__");
         insta::assert_snapshot!(name, a.contents);
     }
+}
+
+/// Builds a spec given as text and returns its artifacts.
+fn build_spec(name: &str, spec: &str) -> Vec<Artifact> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-spec"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spec.scale"), spec).unwrap();
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    emit(c.ir.as_ref().unwrap(), &fixtures_ir::meta())
+}
+
+/// `POST /v1/orders` and `GET /v1/orders` share a path: the SLO of the
+/// POST route reads only POST requests. Proved by promtool on hand-made
+/// traffic: every GET fails and the POST SLO reads 0 and stays quiet; then
+/// 10% of POSTs fail and it pages.
+#[test]
+fn a_route_slo_ignores_other_methods() {
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let a = build_spec(
+        "route-method",
+        r#"
+app shop { owner = "team" }
+service orders {
+  image = "shop/orders:1"
+  route create POST "/v1/orders"
+  route list GET "/v1/orders"
+}
+slo create_ok {
+  service   = orders.create
+  objective = 99.9%
+  sli       = errors(status >= 500) / requests
+}
+"#,
+    );
+    let dir = write("prometheus-route-method", &a);
+    // The series a ServiceMonitor on the `orders` Service in namespace
+    // `shop` yields, as the OpenTelemetry HTTP server conventions label them.
+    let series = |method: &str, status: u16| {
+        format!(
+            "http_server_request_duration_seconds_count{{namespace=\"shop\",job=\"orders\",http_route=\"/v1/orders\",http_request_method=\"{method}\",http_response_status_code=\"{status}\"}}"
+        )
+    };
+    let test = format!(
+        r#"rule_files: [create_ok.rules.yml]
+evaluation_interval: 1m
+group_eval_order: [scalec-slo-sli-recordings-create_ok, scalec-slo-meta-recordings-create_ok, scalec-slo-alerts-create_ok]
+tests:
+  - interval: 1m
+    input_series:
+      - series: '{post_ok}'
+        values: '0+600x90'
+      - series: '{get_err}'
+        values: '0+600x90'
+    promql_expr_test:
+      - expr: slo:sli_error:ratio_rate5m{{slo="create_ok"}}
+        eval_time: 60m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{{app="shop",route="create",service="orders",slo="create_ok",window="5m"}}'
+            value: 0
+    alert_rule_test:
+      - eval_time: 60m
+        alertname: CreateOkErrorBudgetBurn
+        exp_alerts: []
+  - interval: 1m
+    input_series:
+      - series: '{post_ok}'
+        values: '0+540x90'
+      - series: '{post_err}'
+        values: '0+60x90'
+      - series: '{get_ok}'
+        values: '0+600x90'
+    promql_expr_test:
+      - expr: slo:sli_error:ratio_rate5m{{slo="create_ok"}}
+        eval_time: 60m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{{app="shop",route="create",service="orders",slo="create_ok",window="5m"}}'
+            value: 0.1
+      - expr: ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",severity="critical"}}
+        eval_time: 60m
+        exp_samples:
+          - labels: 'ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",app="shop",route="create",service="orders",severity="critical",slo="create_ok"}}'
+            value: 1
+"#,
+        post_ok = series("POST", 200),
+        post_err = series("POST", 500),
+        get_ok = series("GET", 200),
+        get_err = series("GET", 500),
+    );
+    let file = dir.join("prometheus/route_method.test.yml");
+    std::fs::write(&file, test).unwrap();
+    let (ok, out) = support::run(
+        Command::new(&promtool)
+            .current_dir(dir.join("prometheus"))
+            .args(["test", "rules", "route_method.test.yml"]),
+    );
+    assert!(ok, "promtool test rules failed:\n{out}");
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
+/// A latency SLO whose threshold is not a boundary of the default
+/// histogram is refused (S0604), naming the nearest boundaries.
+#[test]
+fn a_latency_slo_off_the_default_boundaries_is_rejected() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("latency-off-boundary");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.scale"),
+        r#"
+app shop { owner = "team" }
+service api {
+  image = "shop/api:1"
+  route search GET "/search"
+}
+slo fast { service = api.search  objective = 99%  sli = latency < 800ms }
+"#,
+    )
+    .unwrap();
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    let d: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.as_str() == "S0604")
+        .collect();
+    assert_eq!(d.len(), 1, "{:?}", c.diagnostics);
+    assert!(
+        d[0].message.contains("750ms and 1s"),
+        "the nearest OpenTelemetry boundaries: {}",
+        d[0].message
+    );
+    assert!(
+        c.ir.is_none(),
+        "nothing is built from an SLO that reads no series"
+    );
 }

@@ -26,8 +26,10 @@ use crate::diagnostics::Diagnostic;
 use crate::ir::{Entity, Ir};
 use std::io;
 
+pub mod chaos;
 pub mod common;
 pub mod ir_json;
+pub mod k6;
 pub mod kubernetes;
 pub mod prometheus;
 pub mod rust;
@@ -204,7 +206,9 @@ pub fn emit_all(backend: &dyn Backend, ir: &Ir, meta: &Meta) -> Result<Vec<Artif
 
 /// Every target, by the name `--target` takes.
 pub const BACKENDS: &[&dyn Backend] = &[
+    &chaos::ChaosMesh,
     &ir_json::IrJson,
+    &k6::K6,
     &kubernetes::Kubernetes,
     &prometheus::Prometheus,
     &rust::Rust,

@@ -158,6 +158,9 @@ codes! {
     GateNotUpperBound = "S0902", "gate condition that is not an upper bound";
     CompilerVersion = "S1001", "compiler version outside the pinned range";
     BadVersion = "S1002", "malformed version";
+    RampGoesNowhere = "S1101", "ramp that stays at one rate";
+    NoTraffic = "S1102", "load test that sends no traffic";
+    KeyRateAboveLimit = "S1103", "load test's per-key rate above the spec's own limit";
 }
 
 impl fmt::Display for Code {
@@ -458,6 +461,28 @@ impl SourceFile {
             .unwrap_or(0);
         (line, col)
     }
+
+    /// The byte offset of a zero-based (line, column in UTF-16 code units),
+    /// as LSP sends positions: a line past the end is the end of the text, a
+    /// column past the line's end is its end (before the `\n`), and a column
+    /// inside a surrogate pair is the start of that character.
+    pub fn offset_utf16(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line) else {
+            return self.text.len();
+        };
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next - 1);
+        let mut units = 0;
+        for (i, ch) in self.text[start..end].char_indices() {
+            units += ch.len_utf16();
+            if units > col {
+                return start + i;
+            }
+        }
+        end
+    }
 }
 
 /// All files of one compilation: the project's and the standard library's.
@@ -637,5 +662,22 @@ mod tests {
         assert_eq!(f.line_col(3), (1, 0));
         assert_eq!(f.line_col(6), (1, 2));
         assert_eq!(f.line_col_utf16(6), (1, 2));
+    }
+
+    #[test]
+    fn offset_utf16_inverts_line_col_utf16() {
+        // `😀` is two UTF-16 units and four bytes; `é` one unit, two bytes.
+        let f = SourceFile::new("a", "a😀b\né\r\nz");
+        for off in [0, 1, 5, 6, 7, 9, 11, 12] {
+            let (l, c) = f.line_col_utf16(off);
+            assert_eq!(f.offset_utf16(l, c), off, "offset {off} -> {l}:{c}");
+        }
+        assert_eq!(
+            f.offset_utf16(0, 2),
+            1,
+            "inside the pair: the character's start"
+        );
+        assert_eq!(f.offset_utf16(0, 99), 6, "past the line: its end");
+        assert_eq!(f.offset_utf16(9, 0), f.text.len(), "past the text: its end");
     }
 }

@@ -17,6 +17,10 @@ pub use words::{BreakerEvent, DriftSignal, RouteClass, Severity, StageKind};
 
 pub const IR_VERSION: u32 = 1;
 
+/// The API keys a load test draws from when it does not say
+/// (`load_test { api_keys = N }`).
+pub const DEFAULT_API_KEYS: u32 = 1000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ir {
     pub ir_version: u32,
@@ -241,9 +245,13 @@ pub struct Metrics {
     pub status_label: String,
     pub route_label: String,
     pub method_label: String,
-    /// The label naming the service (`job` by default) and its value.
+    /// The label naming the service (`job` by default).
     pub service_label: String,
-    pub service_value: String,
+    /// Its value, when the spec states one. Unset, it is the `job` the
+    /// generated ServiceMonitor gives the series (the Kubernetes Service's
+    /// name) for the `job` label, the service's name for another label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -377,6 +385,18 @@ pub struct LoadTest {
     pub stages: Vec<Stage>,
     /// Routes whose budgets become thresholds (`thresholds = budgets`).
     pub thresholds_from_budgets: bool,
+    /// `api_keys = N`: how many API keys the test draws from
+    /// ([`DEFAULT_API_KEYS`] when absent). Absent from older `ir.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<u32>,
+    /// `replay = "traces/peak.jsonl"`: a masked trace the test replays
+    /// instead of its stages, relative to the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+    /// `mask = ["email", "authorization", "id"]`: the request fields
+    /// `scalec mask` replaces with pseudonyms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -53,6 +53,10 @@ fn lower_load_test(
     let peak = f
         .expr(cx, "peak")
         .and_then(|e| cx.positive(e, Dim::Rate, false));
+    let replay = f.expr(cx, "replay").and_then(|e| {
+        let s = cx.string(e)?;
+        cx.project_path(&s, e.span)
+    });
     let stages = match (f.block(cx, "stages"), f.expr(cx, "shape")) {
         (Some(_), Some(e)) => {
             cx.diags.push(catalog::stages_and_shape(e.span));
@@ -80,6 +84,8 @@ fn lower_load_test(
                 }
             }
         }
+        // A replayed trace sets its own pace.
+        (None, None) if f.get("replay").is_some() => Some(Vec::new()),
         (None, None) => {
             f.required(cx, "stages", "{ ramp 10 rps -> 100 rps over 1m }");
             None
@@ -92,6 +98,14 @@ fn lower_load_test(
             .map(|w| w == "budgets")
             .unwrap_or(true),
     };
+    let api_keys = f
+        .expr(cx, "api_keys")
+        .and_then(|e| cx.integer(e, 1.0, 1e9))
+        .map(|n| n as u32);
+    let mask = f
+        .expr(cx, "mask")
+        .map(|e| super::load::mask_fields(cx, e))
+        .unwrap_or_default();
     let target = target?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = target.routes.iter().map(|r| r.class.as_str()).collect();
@@ -119,6 +133,9 @@ fn lower_load_test(
         mix,
         stages: stages?,
         thresholds_from_budgets,
+        api_keys,
+        replay,
+        mask,
     })
 }
 
@@ -315,13 +332,21 @@ fn latency(
             basis: None,
         }),
         Dim::Fraction if v.v > 0.0 => {
-            let p99 = svc.budget.as_ref().and_then(|b| b.p99_ms).or_else(|| {
-                svc.routes
-                    .iter()
-                    .filter_map(|r| r.budget.p99_ms)
-                    .reduce(f64::max)
-            });
-            let Some(p99) = p99 else {
+            // The percentile a relative delay is taken of: the service's
+            // p95 (its own budget, else the slowest of its routes'), else
+            // its p99.
+            let pick = |f: fn(&ir::Budget) -> Option<f64>| {
+                svc.budget.as_ref().and_then(f).or_else(|| {
+                    svc.routes
+                        .iter()
+                        .filter_map(|r| f(&r.budget))
+                        .reduce(f64::max)
+                })
+            };
+            let basis = pick(|b| b.p95_ms)
+                .map(|v| ("p95", v))
+                .or_else(|| pick(|b| b.p99_ms).map(|v| ("p99", v)));
+            let Some((which, p99)) = basis else {
                 cx.diags.push(catalog::chaos_no_budget(
                     &svc.name,
                     round3(v.v * 100.0),
@@ -334,7 +359,7 @@ fn latency(
                 service: svc.name.clone(),
                 added_ms: added,
                 basis: Some(format!(
-                    "{}% of {}'s p99 ({}) = {}",
+                    "{}% of {}'s {which} ({}) = {}",
                     round3(v.v * 100.0),
                     svc.name,
                     fmt_ms(p99),

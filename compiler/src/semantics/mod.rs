@@ -8,6 +8,7 @@ mod complete;
 mod exercises;
 mod fields;
 mod graph;
+mod load;
 pub mod model;
 mod origins;
 mod policies;
@@ -317,6 +318,7 @@ pub fn analyze(project: &Project) -> Analysis {
     let observe = policies::lower_observe(&mut cx);
     let slos = slo::lower_slos(&mut cx, &mut services);
     let load_tests = exercises::lower_load_tests(&mut cx, &services);
+    load::check(&mut cx, &load_tests, limits.as_ref());
     let chaos = exercises::lower_chaos(&mut cx, &services);
     let gates = exercises::lower_gates(&mut cx, &services);
     services::check_unused_budgets(&mut cx);

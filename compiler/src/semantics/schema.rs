@@ -795,6 +795,13 @@ pub static LOAD_TEST: BlockSpec = block(
           "required with `shape`, and with percentage stages"),
         f("thresholds", Words(&["budgets", "none"]), "`budgets` or `none`", Value("budgets"),
           "Whether every route's budget becomes a threshold.", "`budgets`: every route's budget becomes a threshold"),
+        f("api_keys", Quantity(Dim::Count), "whole number 1–10⁹", Value("1000"),
+          "How many API keys the test draws from.",
+          "the peak over this many keys must fit `per api_key` ([S1103](diagnostics/S1103.md))"),
+        f("replay", Str, "string, a path", NONE, "A masked traffic trace to replay instead of the stages.",
+          "JSON lines, one request each (see `scalec mask`); relative to the **project root**, which it must not leave; `stages` may then be left out"),
+        f("mask", Other, "list of strings", Value("[]"), "The request fields `scalec mask` replaces with pseudonyms.",
+          "header, query, JSON body field or path parameter names (letters, digits, `.`, `_`, `-`)"),
     ],
     &[],
 );

@@ -388,7 +388,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         .unwrap_or(false);
     let shard_by = f.expr(cx, "shard_by").and_then(|e| shard_by(cx, e));
     let metrics_block = f.block(cx, "metrics");
-    let metrics = lower_metrics(cx, name, metrics_block);
+    let metrics = lower_metrics(cx, metrics_block);
     // An HTTP service answers its probes over HTTP; another kind (a vector
     // index, a cache) is probed by a TCP connect unless a path is named.
     let probe = |cx: &mut Checker, key: &str, default: &str| match f.expr(cx, key) {
@@ -859,16 +859,16 @@ pub fn auth_rule(cx: &mut Checker, e: &Expr) -> Option<AuthRule> {
     }
 }
 
-fn lower_metrics(cx: &mut Checker, service: &str, block: Option<&Block>) -> Metrics {
+fn lower_metrics(cx: &mut Checker, block: Option<&Block>) -> Metrics {
     let mut m = Metrics {
         requests: "http_server_request_duration_seconds_count".into(),
-        latency_histogram: "http_server_request_duration_seconds".into(),
+        latency_histogram: super::slo::DEFAULT_LATENCY_HISTOGRAM.into(),
         buckets_ms: None,
         status_label: "http_response_status_code".into(),
         route_label: "http_route".into(),
         method_label: "http_request_method".into(),
         service_label: "job".into(),
-        service_value: service.to_string(),
+        service_value: None,
     };
     let Some(b) = block else { return m };
     let f = cx.fields(b, &schema::METRICS);

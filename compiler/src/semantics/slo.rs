@@ -6,15 +6,27 @@ use super::{schema, Checker, Dim};
 use crate::diagnostics::{catalog, Span};
 use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
-use std::collections::HashMap;
 
 /// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
+/// The histogram a service exports unless `metrics { latency = … }` says otherwise.
+pub const DEFAULT_LATENCY_HISTOGRAM: &str = "http_server_request_duration_seconds";
+
 pub const OTEL_BUCKETS_MS: &[f64] = &[
     5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
     10000.0,
 ];
 
 pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
+    // A service that keeps the default histogram exports the OpenTelemetry
+    // default boundaries (`http.server.request.duration`): a latency SLI can
+    // only count requests under one of them.
+    for s in services.iter_mut() {
+        if s.metrics.buckets_ms.is_none()
+            && s.metrics.latency_histogram == DEFAULT_LATENCY_HISTOGRAM
+        {
+            s.metrics.buckets_ms = Some(OTEL_BUCKETS_MS.to_vec());
+        }
+    }
     let mut out = Vec::new();
     for r in cx.decls("slo") {
         if let Some(s) = lower_slo(cx, &r.name.name, &r.decl.body, services) {
@@ -26,26 +38,6 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
     for r in cx.decls("alert_policy") {
         if r.std.is_none() {
             lower_policy(cx, r.name.name.clone(), &r.decl.body);
-        }
-    }
-    // Services that keep the default histogram get the OTel buckets plus
-    // every latency threshold their SLOs use: the generated middleware emits them.
-    let mut thresholds: HashMap<&str, Vec<f64>> = HashMap::new();
-    for slo in &out {
-        if let Sli::Latency { threshold_ms } = slo.sli {
-            thresholds
-                .entry(slo.service.as_str())
-                .or_default()
-                .push(threshold_ms);
-        }
-    }
-    for s in services.iter_mut() {
-        if s.metrics.buckets_ms.is_none() {
-            let mut b: Vec<f64> = OTEL_BUCKETS_MS.to_vec();
-            b.extend(thresholds.get(s.name.as_str()).into_iter().flatten());
-            b.sort_by(f64::total_cmp);
-            b.dedup();
-            s.metrics.buckets_ms = Some(b);
         }
     }
     out
@@ -252,9 +244,20 @@ fn check_bucket(cx: &mut Checker, s: &Service, t: f64, span: Span) -> Option<()>
     if b.iter().any(|x| (x - t).abs() < 1e-9) {
         return Some(());
     }
+    let below = b
+        .iter()
+        .copied()
+        .filter(|x| *x < t)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let above = b
+        .iter()
+        .copied()
+        .filter(|x| *x > t)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))));
     cx.diags.push(catalog::latency_not_bucket(
         &fmt_ms(t),
         &s.metrics.latency_histogram,
+        (below.map(fmt_ms), above.map(fmt_ms)),
         &b.iter().map(|x| fmt_ms(*x)).collect::<Vec<_>>(),
         span,
     ));

@@ -21,7 +21,7 @@ fn budget(p50: Option<f64>, p95: Option<f64>, p99: f64) -> Budget {
 }
 
 /// OpenTelemetry HTTP server metrics as Prometheus exports them.
-pub fn otel_metrics(service: &str, buckets_ms: Option<Vec<f64>>) -> Metrics {
+pub fn otel_metrics(buckets_ms: Option<Vec<f64>>) -> Metrics {
     Metrics {
         requests: "http_server_request_duration_seconds_count".into(),
         latency_histogram: "http_server_request_duration_seconds".into(),
@@ -30,7 +30,7 @@ pub fn otel_metrics(service: &str, buckets_ms: Option<Vec<f64>>) -> Metrics {
         route_label: "http_route".into(),
         method_label: "http_request_method".into(),
         service_label: "job".into(),
-        service_value: service.into(),
+        service_value: None,
     }
 }
 
@@ -88,7 +88,7 @@ fn service(name: &str, kind: ServiceKind) -> Service {
         routes: vec![],
         prewarm: false,
         shard_by: None,
-        metrics: otel_metrics(name, None),
+        metrics: otel_metrics(None),
         health: Probe::Http {
             path: "/healthz".into(),
         },
@@ -166,7 +166,7 @@ pub fn variants() -> Ir {
             route_label: "path".into(),
             method_label: "method".into(),
             service_label: "job".into(),
-            service_value: "legacy-nginx".into(),
+            service_value: Some("legacy-nginx".into()),
         },
         ..service("legacy", ServiceKind::Http)
     };

@@ -127,6 +127,29 @@ pub fn is_dns_1035(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The Kubernetes name `Names::new` gives `name` among all of `services`
+/// (the Service a ServiceMonitor scrapes, so the `job` of its series),
+/// without building the table when it cannot matter: a plain name maps by
+/// rule 1 unless its plain form looks like a suffixed one (rule 3).
+pub fn service_name(services: &[crate::ir::Service], name: &str) -> String {
+    if is_plain(name) {
+        let plain = name.replace('_', "-");
+        let looks_suffixed = plain.rsplit_once('-').is_some_and(|(_, tail)| {
+            tail.len() == HASH_HEX && tail.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !looks_suffixed {
+            return plain;
+        }
+    }
+    let names = Names::new(
+        services
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(std::iter::once(name)),
+    );
+    names.get(name).to_string()
+}
+
 /// The name of a single thing (the app): same rules, a set of one.
 pub fn single(name: &str) -> String {
     Names::new([name]).get(name).to_string()

@@ -30,6 +30,7 @@
 //! `Display` of user text.
 
 pub mod escape;
+pub mod k6_script;
 pub mod k8s_labels;
 pub mod k8s_names;
 pub mod promql;

@@ -10,7 +10,7 @@
 //!   rule `rate(http_server_request_duration_seconds_count[2m])` per pod
 //!   named `http_server_requests_per_second`.
 //! - `queue_depth(q)`: a KEDA `prometheus` trigger on
-//!   `sum(app_queue_depth{queue="q"})` (a gauge of items waiting in queue
+//!   `sum(app_queue_depth{namespace="<app>",queue="q"})` (a gauge of items waiting in queue
 //!   `q`, which the generated middleware exports), `metricType:
 //!   AverageValue`, `threshold` = the target per replica, against the
 //!   Prometheus the app names (`app { prometheus = "…" }`, by default the
@@ -22,6 +22,7 @@
 
 use super::objects::*;
 use super::workload::labels;
+use super::Ctx;
 use crate::backends::common::promql;
 use crate::ir::{Autoscale, Service};
 use std::collections::BTreeMap;
@@ -56,20 +57,51 @@ fn target(name: &str) -> ScaleTargetRef {
     }
 }
 
-fn hpa(app: &str, name: &str, svc: &Service, metric: MetricSpec) -> Scaler {
+/// Up fast (double, or four pods, every 15s, whichever is more); down
+/// slowly (at most half every minute, after five minutes of lower load),
+/// so a dip between bursts does not drop capacity the next burst needs.
+pub fn behavior() -> ScalingBehavior {
+    ScalingBehavior {
+        scale_up: ScalingRules {
+            stabilization_window_seconds: 0,
+            select_policy: "Max",
+            policies: vec![
+                ScalingPolicy {
+                    type_: "Percent",
+                    value: 100,
+                    period_seconds: 15,
+                },
+                ScalingPolicy {
+                    type_: "Pods",
+                    value: 4,
+                    period_seconds: 15,
+                },
+            ],
+        },
+        scale_down: ScalingRules {
+            stabilization_window_seconds: 300,
+            select_policy: "Max",
+            policies: vec![ScalingPolicy {
+                type_: "Percent",
+                value: 50,
+                period_seconds: 60,
+            }],
+        },
+    }
+}
+
+fn hpa(cx: &Ctx, name: &str, svc: &Service, metric: MetricSpec) -> Scaler {
     let min = svc.replicas.min.max(1);
     Scaler::Hpa(Object {
         api_version: "autoscaling/v2",
         kind: "HorizontalPodAutoscaler",
-        metadata: ObjectMeta {
-            name: name.into(),
-            labels: labels(app, name),
-        },
+        metadata: cx.meta(name, labels(cx, name, svc)),
         spec: HpaSpec {
             scale_target_ref: target(name),
             min_replicas: min,
             max_replicas: svc.replicas.max.max(min),
             metrics: vec![metric],
+            behavior: behavior(),
         },
     })
 }
@@ -90,13 +122,14 @@ fn cpu(utilization: f64) -> MetricSpec {
 }
 
 /// The autoscaler for a workload, if any.
-pub fn scaler(app: &str, prometheus: &str, name: &str, svc: &Service) -> Option<Scaler> {
+pub fn scaler(cx: &Ctx, name: &str, svc: &Service) -> Option<Scaler> {
+    let prometheus = cx.ir.app.prometheus_url.as_str();
     match &svc.autoscale {
         Some(Autoscale::Cpu { target_utilization }) => {
-            Some(hpa(app, name, svc, cpu(*target_utilization)))
+            Some(hpa(cx, name, svc, cpu(*target_utilization)))
         }
         Some(Autoscale::Rps { target_per_replica }) => Some(hpa(
-            app,
+            cx,
             name,
             svc,
             MetricSpec {
@@ -120,7 +153,13 @@ pub fn scaler(app: &str, prometheus: &str, name: &str, svc: &Service) -> Option<
         }) => {
             let query = format!(
                 "sum({})",
-                promql::selector(QUEUE_DEPTH_METRIC, &[promql::Matcher::eq("queue", queue)])
+                promql::selector(
+                    QUEUE_DEPTH_METRIC,
+                    &[
+                        promql::Matcher::eq("namespace", &cx.namespace),
+                        promql::Matcher::eq("queue", queue),
+                    ]
+                )
             );
             let mut metadata = BTreeMap::new();
             metadata.insert("serverAddress", prometheus.to_string());
@@ -129,14 +168,16 @@ pub fn scaler(app: &str, prometheus: &str, name: &str, svc: &Service) -> Option<
             Some(Scaler::Keda(Object {
                 api_version: "keda.sh/v1alpha1",
                 kind: "ScaledObject",
-                metadata: ObjectMeta {
-                    name: name.into(),
-                    labels: labels(app, name),
-                },
+                metadata: cx.meta(name, labels(cx, name, svc)),
                 spec: ScaledObjectSpec {
                     scale_target_ref: target(name),
                     min_replica_count: svc.replicas.min,
                     max_replica_count: svc.replicas.max.max(svc.replicas.min).max(1),
+                    advanced: KedaAdvanced {
+                        horizontal_pod_autoscaler_config: KedaHpaConfig {
+                            behavior: behavior(),
+                        },
+                    },
                     triggers: vec![Trigger {
                         type_: "prometheus",
                         metric_type: "AverageValue",

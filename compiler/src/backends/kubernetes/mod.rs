@@ -1,18 +1,19 @@
-//! The Kubernetes target (`k8s/`): per workload service a Deployment, a
-//! Service, a PodDisruptionBudget and one autoscaler (an HPA or a KEDA
-//! ScaledObject, never both); per SLO a `PrometheusRule` holding the same
-//! rule groups as `prometheus/<slo>.rules.yml`, and one for the `observe`
-//! drift alerts.
+//! The Kubernetes target (`k8s/`): the app's Namespace; per workload
+//! service a Deployment, a Service, a ServiceAccount, a
+//! PodDisruptionBudget, a NetworkPolicy, a ServiceMonitor and one
+//! autoscaler (an HPA or a KEDA ScaledObject, never both); per SLO a
+//! `PrometheusRule` holding the same rule groups as
+//! `prometheus/<slo>.rules.yml`, and one for the `observe` drift alerts.
 //!
 //! One object per file, flat, so `kubectl apply -f k8s/` takes them all:
 //! `k8s/<name>.<kind>.yaml` (`api.deployment.yaml`, `api.service.yaml`,
-//! `api.pdb.yaml`, `api.scaledobject.yaml` or `api.hpa.yaml`,
-//! `api-availability.prometheusrule.yaml`). Names follow [`names`]. No
-//! namespace is set: `kubectl apply -n` chooses it.
+//! `api.serviceaccount.yaml`, `api.pdb.yaml`, `api.networkpolicy.yaml`,
+//! `api.servicemonitor.yaml`, `api.scaledobject.yaml` or `api.hpa.yaml`,
+//! `api-availability.prometheusrule.yaml`, `namespace.yaml`). Names follow
+//! [`names`]. Every object lives in the app's namespace (the app's name),
+//! which enforces the restricted Pod Security Standard.
 //!
-//! Every object carries `app.kubernetes.io/part-of: <app>` and
-//! `app.kubernetes.io/managed-by: scalec`; a workload's objects also
-//! `app.kubernetes.io/name: <service>`, and rules
+//! Labels follow [`crate::backends::common::k8s_labels`]; rules carry
 //! `app.kubernetes.io/component: slo` or `drift`. (A Prometheus picks
 //! PrometheusRules by its `ruleSelector`; match on these labels there.)
 
@@ -23,6 +24,7 @@ use crate::ir::Ir;
 use rayon::prelude::*;
 
 pub mod autoscale;
+pub mod network;
 pub mod objects;
 pub mod workload;
 
@@ -31,7 +33,69 @@ pub use super::common::k8s_names as names;
 
 use autoscale::Scaler;
 use names::Names;
-use objects::{Labels, Object, ObjectMeta, PrometheusRuleSpec};
+use objects::{Bare, Labels, Object, ObjectMeta, PrometheusRuleSpec};
+use std::collections::HashMap;
+
+/// What every object of one build shares: the app, its namespace, the
+/// service name table and the call graph's reverse edges.
+pub struct Ctx<'a> {
+    pub ir: &'a Ir,
+    /// The app's Kubernetes name (`app.kubernetes.io/part-of`).
+    pub app: String,
+    pub namespace: String,
+    pub names: Names,
+    callers: HashMap<&'a str, Vec<&'a crate::ir::Service>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(ir: &'a Ir) -> Self {
+        let app = names::single(&ir.app.name);
+        let mut callers: HashMap<&str, Vec<&crate::ir::Service>> = HashMap::new();
+        for s in &ir.services {
+            for c in &s.calls {
+                callers.entry(c.as_str()).or_default().push(s);
+            }
+        }
+        Ctx {
+            ir,
+            namespace: app.clone(),
+            app,
+            names: Names::new(ir.services.iter().map(|s| s.name.as_str())),
+            callers,
+        }
+    }
+
+    /// Metadata of an object in the app's namespace.
+    pub fn meta(&self, name: &str, labels: Labels) -> ObjectMeta {
+        ObjectMeta::new(name, &self.namespace, labels)
+    }
+
+    /// The services that call this one, in declaration order.
+    pub fn callers(&self, service: &str) -> impl Iterator<Item = &'a crate::ir::Service> + '_ {
+        self.callers.get(service).into_iter().flatten().copied()
+    }
+}
+
+/// The app's namespace: it enforces the restricted Pod Security Standard.
+fn namespace(cx: &Ctx) -> Bare {
+    let mut labels = k8s_labels::component(&cx.app, "namespace");
+    for mode in ["enforce", "audit", "warn"] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            "restricted".into(),
+        );
+    }
+    Bare {
+        api_version: "v1",
+        kind: "Namespace",
+        metadata: ObjectMeta {
+            name: cx.namespace.clone(),
+            namespace: None,
+            labels,
+        },
+        automount_service_account_token: None,
+    }
+}
 
 /// `k8s`: Deployments, Services, PDBs, autoscalers and PrometheusRules.
 pub struct Kubernetes;
@@ -71,6 +135,7 @@ fn rule_labels(app: &str, component: &str) -> Labels {
 }
 
 fn prometheus_rule(
+    cx: &Ctx,
     name: &str,
     labels: Labels,
     groups: Vec<RuleGroup>,
@@ -78,10 +143,7 @@ fn prometheus_rule(
     Object {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
-        metadata: ObjectMeta {
-            name: name.into(),
-            labels,
-        },
+        metadata: cx.meta(name, labels),
         spec: PrometheusRuleSpec { groups },
     }
 }
@@ -97,26 +159,50 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
 
 /// Writes the target's artifacts into `sink`, services and SLOs in parallel.
 pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
-    let app = names::single(&ir.app.name);
-    let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
+    let cx = Ctx::new(ir);
+    let cx = &cx;
+    sink.put(yaml_artifact(
+        "k8s/namespace.yaml".into(),
+        meta,
+        &namespace(cx),
+    ))?;
     ir.services
         .par_iter()
         .filter(|s| s.is_workload())
         .try_for_each(|svc| -> std::io::Result<()> {
-            let name = services.get(&svc.name);
-            let scaler = autoscale::scaler(&app, &ir.app.prometheus_url, name, svc);
+            let name = cx.names.get(&svc.name);
+            let scaler = autoscale::scaler(cx, name, svc);
             let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
             sink.put(yaml_artifact(
                 file("deployment"),
                 meta,
-                &workload::deployment(&app, name, svc, scaler.is_some()),
+                &workload::deployment(cx, name, svc, scaler.is_some()),
             ))?;
             sink.put(yaml_artifact(
                 file("service"),
                 meta,
-                &workload::service(&app, name, svc),
+                &workload::service(cx, name, svc),
             ))?;
-            sink.put(yaml_artifact(file("pdb"), meta, &workload::pdb(&app, name)))?;
+            sink.put(yaml_artifact(
+                file("serviceaccount"),
+                meta,
+                &workload::service_account(cx, name, svc),
+            ))?;
+            sink.put(yaml_artifact(
+                file("pdb"),
+                meta,
+                &workload::pdb(cx, name, svc),
+            ))?;
+            sink.put(yaml_artifact(
+                file("networkpolicy"),
+                meta,
+                &network::network_policy(cx, name, svc),
+            ))?;
+            sink.put(yaml_artifact(
+                file("servicemonitor"),
+                meta,
+                &workload::service_monitor(cx, name, svc),
+            ))?;
             match &scaler {
                 Some(Scaler::Hpa(h)) => sink.put(yaml_artifact(file("hpa"), meta, h)),
                 Some(Scaler::Keda(k)) => sink.put(yaml_artifact(file("scaledobject"), meta, k)),
@@ -140,7 +226,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             sink.put(yaml_artifact(
                 format!("k8s/{name}.prometheusrule.yaml"),
                 meta,
-                &prometheus_rule(name, rule_labels(&app, "slo"), plan.groups()),
+                &prometheus_rule(cx, name, rule_labels(&cx.app, "slo"), plan.groups()),
             ))?;
             Ok(())
         })?;
@@ -149,7 +235,12 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         sink.put(yaml_artifact(
             format!("k8s/{name}.prometheusrule.yaml"),
             meta,
-            &prometheus_rule(name, rule_labels(&app, "drift"), drift::groups(ir, obs)),
+            &prometheus_rule(
+                cx,
+                name,
+                rule_labels(&cx.app, "drift"),
+                drift::groups(ir, obs),
+            ),
         ))?;
     }
     Ok(())

@@ -18,13 +18,39 @@ pub enum IntOrString {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ObjectMeta {
     pub name: String,
+    /// Left out only for cluster-scoped objects (the Namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     pub labels: Labels,
+}
+
+impl ObjectMeta {
+    /// A namespaced object's metadata.
+    pub fn new(name: &str, namespace: &str, labels: Labels) -> Self {
+        ObjectMeta {
+            name: name.into(),
+            namespace: Some(namespace.into()),
+            labels,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     pub match_labels: Labels,
+}
+
+/// An object with no `spec` (Namespace, ServiceAccount).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bare {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    /// A ServiceAccount's `automountServiceAccountToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
 }
 
 /// `apiVersion`, `kind`, `metadata`, `spec`, in that order.
@@ -77,8 +103,92 @@ pub struct PodTemplateSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PodSpec {
+    pub service_account_name: String,
+    pub automount_service_account_token: bool,
+    pub security_context: PodSecurityContext,
+    pub termination_grace_period_seconds: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpread>,
     pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurityContext {
+    pub run_as_non_root: bool,
+    pub run_as_user: u32,
+    pub run_as_group: u32,
+    pub fs_group: u32,
+    pub seccomp_profile: SeccompProfile,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeccompProfile {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContext {
+    pub allow_privilege_escalation: bool,
+    pub read_only_root_filesystem: bool,
+    pub run_as_non_root: bool,
+    pub capabilities: Capabilities,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capabilities {
+    pub drop: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologySpread {
+    pub max_skew: u32,
+    pub topology_key: &'static str,
+    pub when_unsatisfiable: &'static str,
+    pub label_selector: LabelSelector,
+    pub match_label_keys: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub name: &'static str,
+    pub empty_dir: EmptyDir,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptyDir {
+    pub size_limit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMount {
+    pub name: &'static str,
+    pub mount_path: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    pub pre_stop: LifecycleHandler,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LifecycleHandler {
+    pub sleep: SleepAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SleepAction {
+    pub seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,7 +196,11 @@ pub struct PodSpec {
 pub struct Container {
     pub name: String,
     pub image: String,
+    pub image_pull_policy: &'static str,
     pub ports: Vec<ContainerPort>,
+    pub security_context: SecurityContext,
+    pub volume_mounts: Vec<VolumeMount>,
+    pub lifecycle: Lifecycle,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,6 +220,7 @@ pub struct ContainerPort {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resources {
     pub requests: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<&'static str, String>,
 }
 
@@ -180,6 +295,32 @@ pub struct HpaSpec {
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub metrics: Vec<MetricSpec>,
+    pub behavior: ScalingBehavior,
+}
+
+/// How fast an autoscaler may move (`autoscaling/v2` `behavior`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingBehavior {
+    pub scale_up: ScalingRules,
+    pub scale_down: ScalingRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingRules {
+    pub stabilization_window_seconds: u32,
+    pub select_policy: &'static str,
+    pub policies: Vec<ScalingPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingPolicy {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    pub value: u32,
+    pub period_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -228,7 +369,19 @@ pub struct ScaledObjectSpec {
     pub scale_target_ref: ScaleTargetRef,
     pub min_replica_count: u32,
     pub max_replica_count: u32,
+    pub advanced: KedaAdvanced,
     pub triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KedaAdvanced {
+    pub horizontal_pod_autoscaler_config: KedaHpaConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KedaHpaConfig {
+    pub behavior: ScalingBehavior,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,4 +398,63 @@ pub struct Trigger {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrometheusRuleSpec {
     pub groups: Vec<RuleGroup>,
+}
+
+// --- networking.k8s.io/v1 NetworkPolicy ---------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    pub pod_selector: LabelSelector,
+    pub policy_types: Vec<&'static str>,
+    pub ingress: Vec<NetworkPolicyRule>,
+    pub egress: Vec<NetworkPolicyRule>,
+}
+
+/// One ingress (`from`) or egress (`to`) rule; no peers means any peer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkPolicyRule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<NetworkPolicyPeer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<NetworkPolicyPeer>>,
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyPeer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkPolicyPort {
+    pub protocol: &'static str,
+    pub port: u16,
+}
+
+// --- monitoring.coreos.com/v1 ServiceMonitor ---------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorSpec {
+    pub selector: LabelSelector,
+    pub namespace_selector: NamespaceSelector,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSelector {
+    pub match_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Endpoint {
+    pub port: &'static str,
+    pub path: &'static str,
+    pub interval: &'static str,
 }

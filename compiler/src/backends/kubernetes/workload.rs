@@ -1,36 +1,71 @@
-//! Deployment, Service and PodDisruptionBudget of one workload service.
+//! Deployment, Service, ServiceAccount, PodDisruptionBudget, NetworkPolicy
+//! and ServiceMonitor of one workload service.
 //!
-//! - **Deployment**: one container named like the service, port `http`,
-//!   requests = limits from `cpu`/`memory` (Guaranteed QoS when both are
-//!   set), a rolling update that never takes a serving pod away before its
-//!   replacement is ready (`maxUnavailable: 0`, `maxSurge: 25%`),
-//!   readiness on `ready` (every 5s) and liveness on `health` (HTTP GET or TCP connect)
-//!   (every 10s). `spec.replicas` is `replicas.min` only when no autoscaler
-//!   owns the count; with an HPA or a ScaledObject it is left out, as the
-//!   Kubernetes docs advise, so that re-applying the manifest does not
-//!   reset a scaled-out Deployment to its minimum.
-//! - **prewarm**: a `startupProbe` on `warmup` (every 5s, up to 5
-//!   minutes). Kubernetes runs neither readiness nor liveness until it
-//!   succeeds, so the pod takes traffic only once warm and is not killed
-//!   while warming. Without prewarm, liveness waits 10s instead.
+//! - **Deployment**: one container named like the service, port `http`.
+//!   Resources: requests from `cpu`/`memory`; the memory limit equals the
+//!   request (a pod cannot be OOM-killed for using what it asked for); no
+//!   CPU limit (CFS throttling makes a latency-critical service miss its
+//!   budget while the node has idle CPU). A rolling update never takes a
+//!   serving pod away before its replacement is ready (`maxUnavailable: 0`,
+//!   `maxSurge: 25%`), readiness on `ready` (every 5s) and liveness on
+//!   `health` (HTTP GET or TCP connect) (every 10s). `spec.replicas` is
+//!   `replicas.min` only when no autoscaler owns the count.
+//! - **Pod security**: the restricted Pod Security Standard: non-root (uid,
+//!   gid and fsGroup 10001), `RuntimeDefault` seccomp, no privilege
+//!   escalation, every capability dropped, a read-only root filesystem with
+//!   a writable `emptyDir` at `/tmp`; its own ServiceAccount with the API
+//!   token not mounted.
+//! - **Shutdown**: a `preStop` sleep of 5s (endpoints stop sending before
+//!   the process is told to stop) and a grace period of that plus the
+//!   longest hard timeout of the service's routes plus 5s, so a request
+//!   admitted just before the stop can finish.
+//! - **Topology**: with more than one replica, pods spread across zones and
+//!   hosts (`ScheduleAnyway`: a preference, never a reason not to schedule).
+//! - **prewarm**: a `startupProbe` on `warmup` (every 5s, up to 5 minutes).
 //! - **Service**: ClusterIP, port = the container port, to the `http` port.
-//! - **PodDisruptionBudget** (`policy/v1`): `maxUnavailable: 1`. It bounds a
-//!   voluntary disruption (drain, upgrade) to one pod at a time whatever
-//!   the autoscaler has scaled to, never blocks a drain forever (as
-//!   `minAvailable: replicas.min` would on a single-replica service), and
-//!   `unhealthyPodEvictionPolicy: AlwaysAllow` lets a drain evict pods that
-//!   are not ready anyway.
+//! - **PodDisruptionBudget** (`policy/v1`): `maxUnavailable: 1`,
+//!   `unhealthyPodEvictionPolicy: AlwaysAllow`.
+//! - **Image**: pulled `Always` when named by tag, `IfNotPresent` when
+//!   pinned by digest (`@sha256:…`).
 //!
 //! A workload is a service with an image (`Service::is_workload`); one
 //! without a port listens on 8080.
 
 use super::objects::*;
+use super::Ctx;
 use crate::ir::{self, Service};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_PORT: u16 = 8080;
 
-pub use crate::backends::common::k8s_labels::{selector, workload as labels};
+/// The uid and gid the containers run as.
+pub const RUN_AS: u32 = 10001;
+
+/// Seconds a stopping pod keeps serving while endpoints forget it.
+pub const PRE_STOP_SECONDS: u32 = 5;
+
+pub use crate::backends::common::k8s_labels::selector;
+
+/// The labels of every object of this workload. The `version` label is
+/// only on the Deployment and its pods (what the image version describes),
+/// so a new image rewrites one object, not seven.
+pub fn labels(cx: &Ctx, name: &str, svc: &Service) -> Labels {
+    crate::backends::common::k8s_labels::workload(
+        &cx.app,
+        name,
+        crate::backends::common::k8s_labels::component_of(svc.kind),
+        None,
+    )
+}
+
+fn versioned_labels(cx: &Ctx, name: &str, svc: &Service) -> Labels {
+    crate::backends::common::k8s_labels::workload(
+        &cx.app,
+        name,
+        crate::backends::common::k8s_labels::component_of(svc.kind),
+        svc.image.as_deref(),
+    )
+}
 
 /// `500m`, `2`.
 pub fn cpu_quantity(millicores: u32) -> String {
@@ -41,13 +76,18 @@ pub fn cpu_quantity(millicores: u32) -> String {
     }
 }
 
-/// `512Mi`, `4Gi`, `1500` (bytes) — the largest binary suffix that divides.
+/// `512Mi`, `4Gi`, `1G`, `1500` (bytes): the largest binary suffix that
+/// divides, else the largest decimal one, else bytes.
 pub fn memory_quantity(bytes: u64) -> String {
     for (suffix, size) in [
         ("Ti", 1u64 << 40),
         ("Gi", 1 << 30),
         ("Mi", 1 << 20),
         ("Ki", 1 << 10),
+        ("T", 1_000_000_000_000),
+        ("G", 1_000_000_000),
+        ("M", 1_000_000),
+        ("k", 1_000),
     ] {
         if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{suffix}", bytes / size);
@@ -57,17 +97,16 @@ pub fn memory_quantity(bytes: u64) -> String {
 }
 
 fn resources(svc: &Service) -> Option<Resources> {
-    let mut r = BTreeMap::new();
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
     if let Some(m) = svc.cpu_millicores {
-        r.insert("cpu", cpu_quantity(m));
+        requests.insert("cpu", cpu_quantity(m));
     }
     if let Some(b) = svc.memory_bytes {
-        r.insert("memory", memory_quantity(b));
+        requests.insert("memory", memory_quantity(b));
+        limits.insert("memory", memory_quantity(b));
     }
-    (!r.is_empty()).then(|| Resources {
-        requests: r.clone(),
-        limits: r,
-    })
+    (!requests.is_empty()).then_some(Resources { requests, limits })
 }
 
 fn probe(how: &ir::Probe, initial_delay: Option<u32>, period: u32, failures: u32) -> Probe {
@@ -95,20 +134,70 @@ pub fn port(svc: &Service) -> u16 {
     svc.port.unwrap_or(DEFAULT_PORT)
 }
 
-pub fn deployment(
-    app: &str,
-    name: &str,
-    svc: &Service,
-    autoscaled: bool,
-) -> Object<DeploymentSpec> {
+/// The longest hard timeout of the service's routes (or its own budget's),
+/// in whole seconds, rounded up.
+pub fn longest_timeout_s(svc: &Service) -> u32 {
+    let ms = svc
+        .routes
+        .iter()
+        .map(|r| r.budget.timeout_ms)
+        .chain(svc.budget.as_ref().map(|b| b.timeout_ms))
+        .fold(0.0f64, f64::max);
+    (ms / 1000.0).ceil().clamp(0.0, 3600.0) as u32
+}
+
+/// Whether the image is pinned by digest.
+pub fn pinned(image: &str) -> bool {
+    image.contains("@sha256:")
+}
+
+fn spread(name: &str) -> Vec<TopologySpread> {
+    ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        .into_iter()
+        .map(|key| TopologySpread {
+            max_skew: 1,
+            topology_key: key,
+            when_unsatisfiable: "ScheduleAnyway",
+            label_selector: LabelSelector {
+                match_labels: selector(name),
+            },
+            match_label_keys: vec!["pod-template-hash"],
+        })
+        .collect()
+}
+
+pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Object<DeploymentSpec> {
+    let image = svc.image.clone().unwrap_or_default();
     let container = Container {
         name: name.into(),
-        image: svc.image.clone().unwrap_or_default(),
+        image_pull_policy: if pinned(&image) {
+            "IfNotPresent"
+        } else {
+            "Always"
+        },
+        image,
         ports: vec![ContainerPort {
             name: "http",
             container_port: port(svc),
             protocol: "TCP",
         }],
+        security_context: SecurityContext {
+            allow_privilege_escalation: false,
+            read_only_root_filesystem: true,
+            run_as_non_root: true,
+            capabilities: Capabilities { drop: vec!["ALL"] },
+        },
+        volume_mounts: vec![VolumeMount {
+            name: "tmp",
+            mount_path: "/tmp",
+        }],
+        lifecycle: Lifecycle {
+            pre_stop: LifecycleHandler {
+                sleep: SleepAction {
+                    seconds: PRE_STOP_SECONDS,
+                },
+            },
+        },
         resources: resources(svc),
         startup_probe: svc.prewarm.then(|| probe(&svc.warmup, None, 5, 60)),
         readiness_probe: probe(&svc.ready, None, 5, 3),
@@ -117,14 +206,11 @@ pub fn deployment(
     Object {
         api_version: "apps/v1",
         kind: "Deployment",
-        metadata: ObjectMeta {
-            name: name.into(),
-            labels: labels(app, name),
-        },
+        metadata: cx.meta(name, versioned_labels(cx, name, svc)),
         spec: DeploymentSpec {
             replicas: (!autoscaled).then_some(svc.replicas.min),
             selector: LabelSelector {
-                match_labels: selector(app, name),
+                match_labels: selector(name),
             },
             strategy: DeploymentStrategy {
                 type_: "RollingUpdate",
@@ -135,27 +221,47 @@ pub fn deployment(
             },
             template: PodTemplateSpec {
                 metadata: PodTemplateMeta {
-                    labels: labels(app, name),
+                    labels: versioned_labels(cx, name, svc),
                 },
                 spec: PodSpec {
+                    service_account_name: name.into(),
+                    automount_service_account_token: false,
+                    security_context: PodSecurityContext {
+                        run_as_non_root: true,
+                        run_as_user: RUN_AS,
+                        run_as_group: RUN_AS,
+                        fs_group: RUN_AS,
+                        seccomp_profile: SeccompProfile {
+                            type_: "RuntimeDefault",
+                        },
+                    },
+                    termination_grace_period_seconds: PRE_STOP_SECONDS + longest_timeout_s(svc) + 5,
+                    topology_spread_constraints: if svc.replicas.max > 1 {
+                        spread(name)
+                    } else {
+                        Vec::new()
+                    },
                     containers: vec![container],
+                    volumes: vec![Volume {
+                        name: "tmp",
+                        empty_dir: EmptyDir {
+                            size_limit: "256Mi".into(),
+                        },
+                    }],
                 },
             },
         },
     }
 }
 
-pub fn service(app: &str, name: &str, svc: &Service) -> Object<ServiceSpec> {
+pub fn service(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceSpec> {
     Object {
         api_version: "v1",
         kind: "Service",
-        metadata: ObjectMeta {
-            name: name.into(),
-            labels: labels(app, name),
-        },
+        metadata: cx.meta(name, labels(cx, name, svc)),
         spec: ServiceSpec {
             type_: "ClusterIP",
-            selector: selector(app, name),
+            selector: selector(name),
             ports: vec![ServicePort {
                 name: "http",
                 port: port(svc),
@@ -166,20 +272,53 @@ pub fn service(app: &str, name: &str, svc: &Service) -> Object<ServiceSpec> {
     }
 }
 
-pub fn pdb(app: &str, name: &str) -> Object<PdbSpec> {
+/// The workload's own identity; the API token is not mounted.
+pub fn service_account(cx: &Ctx, name: &str, svc: &Service) -> Bare {
+    Bare {
+        api_version: "v1",
+        kind: "ServiceAccount",
+        metadata: cx.meta(name, labels(cx, name, svc)),
+        automount_service_account_token: Some(false),
+    }
+}
+
+pub fn pdb(cx: &Ctx, name: &str, svc: &Service) -> Object<PdbSpec> {
     Object {
         api_version: "policy/v1",
         kind: "PodDisruptionBudget",
-        metadata: ObjectMeta {
-            name: name.into(),
-            labels: labels(app, name),
-        },
+        metadata: cx.meta(name, labels(cx, name, svc)),
         spec: PdbSpec {
             max_unavailable: IntOrString::Int(1),
             selector: LabelSelector {
-                match_labels: selector(app, name),
+                match_labels: selector(name),
             },
             unhealthy_pod_eviction_policy: "AlwaysAllow",
+        },
+    }
+}
+
+/// The path the metrics are scraped from.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Scrapes the workload's Service: Prometheus names the series' `job`
+/// after the Service and adds `namespace`, the labels the rules select on.
+pub fn service_monitor(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceMonitorSpec> {
+    Object {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: cx.meta(name, labels(cx, name, svc)),
+        spec: ServiceMonitorSpec {
+            selector: LabelSelector {
+                match_labels: selector(name),
+            },
+            namespace_selector: NamespaceSelector {
+                match_names: vec![cx.namespace.clone()],
+            },
+            endpoints: vec![Endpoint {
+                port: "http",
+                path: METRICS_PATH,
+                interval: "30s",
+            }],
         },
     }
 }
@@ -196,6 +335,8 @@ mod tests {
         assert_eq!(memory_quantity(512 * 1024 * 1024), "512Mi");
         assert_eq!(memory_quantity(4 << 30), "4Gi");
         assert_eq!(memory_quantity(1536 * 1024 * 1024), "1536Mi");
-        assert_eq!(memory_quantity(1000), "1000");
+        assert_eq!(memory_quantity(1000), "1k");
+        assert_eq!(memory_quantity(1_000_000_000), "1G");
+        assert_eq!(memory_quantity(1500), "1500");
     }
 }

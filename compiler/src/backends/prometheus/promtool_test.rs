@@ -34,7 +34,9 @@
 //!
 //! A further group sends only good traffic (and, for availability, no
 //! error series at all) and checks that the SLI reads 0, the period ratio
-//! 0, the remaining budget 1, and that nothing fires.
+//! 0, the remaining budget 1, and that nothing fires. Another stops the
+//! SLI's series after 30 minutes: the missing-data alert is quiet at 30m
+//! and fires at 60m.
 
 use crate::backends::common::promql::{self, Matcher};
 use crate::backends::common::rules::slo::{Severity, SliSource, SloPlan};
@@ -373,6 +375,9 @@ fn setup(plan: &SloPlan) -> Setup {
 fn render(plan: &SloPlan, searched: &Searched, rules_file: &str) -> TestFile {
     let setup = &searched.setup;
     let mut tests = vec![no_errors_group(plan, setup)];
+    if !plan.severities.is_empty() {
+        tests.push(missing_group(plan, setup));
+    }
     let mut first_fire = true;
     let pairs = plan
         .severities
@@ -541,6 +546,45 @@ fn no_errors_group(plan: &SloPlan, s: &Setup) -> TestGroup {
         input_series: inputs(plan, s, s.sample_ms, end, end, 0),
         alert_rule_test: alerts,
         promql_expr_test: checks,
+    }
+}
+
+/// The SLI's series stop after 30 minutes: nothing fires while they are
+/// there; once they are stale (5m) and absent for `for` (10m), the
+/// missing-data alert fires, with the selector's labels.
+fn missing_group(plan: &SloPlan, s: &Setup) -> TestGroup {
+    const MIN: u64 = 60_000;
+    let stop = 30 * MIN;
+    let end = 70 * MIN;
+    let values = format!(
+        "{} _x{}",
+        counter_values(s.start, &[(s.per_sample, stop / MIN)]),
+        (end - stop) / MIN
+    );
+    let check = |t: u64, firing: bool| AlertTest {
+        eval_time: promql::duration(t as f64),
+        alertname: plan.missing_alert_name(),
+        exp_alerts: if firing {
+            vec![ExpAlert {
+                exp_labels: plan.missing_alert_labels(),
+                exp_annotations: plan.missing_alert_annotations(),
+            }]
+        } else {
+            vec![]
+        },
+    };
+    TestGroup {
+        name: format!(
+            "{}: the SLI's series vanish after 30m: the missing-data alert fires once they are gone for 10m",
+            plan.slo.name
+        ),
+        interval: promql::duration(MIN as f64),
+        input_series: vec![InputSeries {
+            series: plan.total_selector(),
+            values,
+        }],
+        alert_rule_test: vec![check(stop, false), check(60 * MIN, true)],
+        promql_expr_test: vec![],
     }
 }
 

@@ -97,11 +97,11 @@ pub fn unknown_chaos_action(verb: &str, name: &str, span: Span, allowed: &[&str]
 pub fn chaos_no_budget(service: &str, pct: f64, span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::ChaosNoBudget,
-        format!("`{service}` has no p99 to take {pct}% of"),
+        format!("`{service}` has no p95 or p99 to take {pct}% of"),
     )
     .primary(span, "relative to what?")
     .help(format!(
-        "give `{service}` a budget with p99, or write an absolute delay such as `+50ms`"
+        "give `{service}` a budget with p95 (or p99), or write an absolute delay such as `+50ms`"
     ))
 }
 

@@ -6,6 +6,7 @@
 //! services and budgets, policies, SLOs, exercises.
 
 mod exercises;
+mod load;
 mod names;
 mod policies;
 mod services;
@@ -14,6 +15,7 @@ mod syntax;
 mod values;
 
 pub use exercises::*;
+pub use load::*;
 pub use names::*;
 pub use policies::*;
 pub use services::*;

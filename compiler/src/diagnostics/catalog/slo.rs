@@ -104,19 +104,26 @@ pub fn status_counts_success(min: u16, span: Span) -> Diagnostic {
 }
 
 /// `threshold` and `buckets` as written for people.
+/// `nearest`: the closest boundaries below and above the threshold.
 pub fn latency_not_bucket(
     threshold: &str,
     histogram: &str,
+    nearest: (Option<String>, Option<String>),
     buckets: &[String],
     span: Span,
 ) -> Diagnostic {
+    let near = match nearest {
+        (Some(a), Some(b)) => format!("the nearest are {a} and {b}"),
+        (Some(a), None) | (None, Some(a)) => format!("the nearest is {a}"),
+        (None, None) => "it has none".to_string(),
+    };
     Diagnostic::error(
         Code::LatencyNotBucket,
-        format!("{threshold} is not a bucket bound of `{histogram}`"),
+        format!("{threshold} is not a bucket boundary of `{histogram}`: {near}"),
     )
-    .primary(span, "not a declared bucket")
+    .primary(span, "not a boundary: no series counts requests under it")
     .help(format!(
-        "a latency SLI counts `le` buckets; use one of: {}, or add it to the histogram's buckets",
+        "a latency SLI counts the `le` bucket at the threshold; use one of: {}, or declare the buckets the service exports: `metrics {{ latency = histogram(\"{histogram}\", buckets = [...]) }}`",
         buckets.join(", ")
     ))
 }

@@ -13,11 +13,14 @@
 //!    `slo:time_period:days`, `slo:current_burn_rate:ratio` (shortest window
 //!    over budget), `slo:period_burn_rate:ratio` and
 //!    `slo:period_error_budget_remaining:ratio`.
-//! 3. **Alerts** — one rule per severity (`page`, `ticket`), named
-//!    `<Slo>ErrorBudgetBurn` with a `severity` label; it fires when, for any
-//!    of that severity's window pairs, the error ratio over both the short
-//!    and the long window is above `factor × (1 − objective)`. No `for:`
-//!    (the short window already resets the alert quickly), as in Sloth.
+//! 3. **Alerts** — one rule per severity, named `<Slo>ErrorBudgetBurn` with
+//!    a `severity` label as kube-prometheus routes it (a `page` is
+//!    `critical`, a `ticket` `warning`); it fires when, for any of that
+//!    severity's window pairs, the error ratio over both the short and the
+//!    long window is above `factor × (1 − objective)`. No `for:` (the short
+//!    window already resets the alert quickly), as in Sloth. And
+//!    `<Slo>SliMissing` (`warning`): the SLI's total series has been
+//!    absent for 10 minutes, so the SLO reads nothing (as in Pyrra).
 //!
 //! Every recorded series carries the identity labels `app`, `service`,
 //! `slo` and, for a route's SLO, `route` (the route's name); SLI ratios add
@@ -66,9 +69,25 @@ pub enum SliSource {
 /// The alert windows of one severity, in the order written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Severity<'a> {
+    /// The `severity` label Alertmanager routes on ([`routing_severity`]).
     pub name: String,
+    /// What the spec says: `page` or `ticket`.
+    pub urgency: &'static str,
     pub windows: Vec<&'a BurnWindow>,
 }
+
+/// The `severity` label of an alert, as kube-prometheus routes it: a page
+/// is `critical`, a ticket `warning`.
+pub fn routing_severity(s: crate::ir::Severity) -> &'static str {
+    match s {
+        crate::ir::Severity::Page => "critical",
+        crate::ir::Severity::Ticket => "warning",
+    }
+}
+
+/// How long the SLI's series must be gone before the missing-data alert
+/// fires.
+pub const MISSING_FOR_MS: u64 = 600_000;
 
 /// Everything derived from one SLO, shared by the rules and their tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,20 +137,38 @@ impl<'a> SloPlan<'a> {
             )));
         };
         let m = &service.metrics;
-        let mut base = vec![Matcher::eq(&m.service_label, &m.service_value)];
+        // The series of this service in the app's namespace: a ServiceMonitor
+        // names `job` after the Kubernetes Service and adds `namespace`.
+        let value = match &m.service_value {
+            Some(v) => v.clone(),
+            None if m.service_label == "job" => {
+                super::super::k8s_names::service_name(&ir.services, &service.name)
+            }
+            None => service.name.clone(),
+        };
+        let mut base = vec![
+            Matcher::eq("namespace", &super::super::k8s_names::single(&ir.app.name)),
+            Matcher::eq(&m.service_label, &value),
+        ];
         let mut labels = BTreeMap::new();
         labels.insert("app".to_string(), ir.app.name.clone());
         labels.insert("service".to_string(), slo.service.clone());
         labels.insert("slo".to_string(), slo.name.clone());
         if let Some(route) = &slo.route {
             // The IR names the route; the series carry its path template.
-            let path = service
+            // A route is a method and a path: `POST /v1/orders` does not
+            // count `GET /v1/orders`.
+            let found = service
                 .routes
                 .iter()
-                .find(|r| &r.name == route || &r.path == route)
+                .find(|r| &r.name == route || &r.path == route);
+            let path = found
                 .map(|r| r.path.clone())
                 .unwrap_or_else(|| route.clone());
             base.push(Matcher::eq(&m.route_label, &path));
+            if let Some(r) = found {
+                base.push(Matcher::eq(&m.method_label, r.method.as_str()));
+            }
             labels.insert("route".to_string(), route.clone());
         }
         let sli = match slo.sli {
@@ -162,13 +199,12 @@ impl<'a> SloPlan<'a> {
         windows_ms.dedup();
         let mut severities: Vec<Severity<'a>> = Vec::new();
         for w in &slo.alerts.windows {
-            match severities
-                .iter_mut()
-                .find(|s| s.name == w.severity.as_str())
-            {
+            let name = routing_severity(w.severity);
+            match severities.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.windows.push(w),
                 None => severities.push(Severity {
-                    name: w.severity.as_str().to_string(),
+                    name: name.to_string(),
+                    urgency: w.severity.as_str(),
                     windows: vec![w],
                 }),
             }
@@ -393,7 +429,7 @@ impl<'a> SloPlan<'a> {
             "summary".to_string(),
             format!(
                 "SLO {} is burning its error budget too fast ({})",
-                self.slo.name, sev.name
+                self.slo.name, sev.urgency
             ),
         );
         a.insert(
@@ -426,6 +462,77 @@ impl<'a> SloPlan<'a> {
         parts.join("\nor\n")
     }
 
+    /// `<Slo>SliMissing`
+    pub fn missing_alert_name(&self) -> String {
+        format!("{}SliMissing", camel(&self.slo.name))
+    }
+
+    /// The series the SLI divides by: when it is gone, the SLO reads nothing.
+    pub fn total_selector(&self) -> String {
+        match &self.sli {
+            SliSource::Availability { requests, base, .. } => promql::selector(requests, base),
+            SliSource::Latency {
+                histogram, base, ..
+            } => promql::selector(&format!("{histogram}_count"), base),
+        }
+    }
+
+    fn base_matchers(&self) -> &[Matcher] {
+        match &self.sli {
+            SliSource::Availability { base, .. } | SliSource::Latency { base, .. } => base,
+        }
+    }
+
+    /// The labels the missing-data alert carries: `absent()` keeps the
+    /// selector's equality matchers, the rule adds the identity labels and
+    /// a ticket's severity.
+    pub fn missing_alert_labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.labels_with(&[(
+            "severity",
+            routing_severity(crate::ir::Severity::Ticket).to_string(),
+        )]);
+        for m in self.base_matchers() {
+            if m.op == promql::Op::Eq {
+                l.insert(m.label.clone(), m.value.clone());
+            }
+        }
+        l
+    }
+
+    pub fn missing_alert_annotations(&self) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::new();
+        a.insert(
+            "summary".to_string(),
+            format!("SLO {} has no data: its SLI reads nothing", self.slo.name),
+        );
+        a.insert(
+            "description".to_string(),
+            format!(
+                "No series {} for {}: the SLO cannot burn or alert. Is {} scraped, and does it export this metric with these labels?",
+                self.total_selector(),
+                promql::duration(MISSING_FOR_MS as f64),
+                self.target()
+            ),
+        );
+        a
+    }
+
+    /// Fires when the SLI's series are gone for [`MISSING_FOR_MS`] (as
+    /// Pyrra's absent alert), so an SLO that reads nothing is not silent.
+    fn missing_rule(&self) -> Rule {
+        Rule {
+            record: None,
+            alert: Some(self.missing_alert_name()),
+            expr: format!("absent({})", self.total_selector()),
+            for_: Some(promql::duration(MISSING_FOR_MS as f64)),
+            labels: self.labels_with(&[(
+                "severity",
+                routing_severity(crate::ir::Severity::Ticket).to_string(),
+            )]),
+            annotations: self.missing_alert_annotations(),
+        }
+    }
+
     fn alert_group(&self) -> RuleGroup {
         RuleGroup {
             name: self.alert_group_name(),
@@ -442,6 +549,7 @@ impl<'a> SloPlan<'a> {
                         .collect(),
                     annotations: self.alert_annotations(sev),
                 })
+                .chain(std::iter::once(self.missing_rule()))
                 .collect(),
         }
     }
