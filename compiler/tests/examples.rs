@@ -107,3 +107,26 @@ fn triage_lowers_to_the_documented_model() {
     let soak = &ir.load_tests[1];
     assert_eq!(soak.stages[1].from_rps, 3000.0, "60% of the 5k rps peak");
 }
+
+/// docs/language.md's appendix is the flagship, as it stands.
+#[test]
+fn the_language_appendix_is_the_flagship() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("docs/language.md")).unwrap();
+    let flagship = std::fs::read_to_string(root.join("examples/triage/triage.scale")).unwrap();
+    let at = doc
+        .find("## Appendix: the whole triage example")
+        .expect("the appendix");
+    let start = doc[at..]
+        .find("```scale\n// check: ok\n")
+        .expect("its code block")
+        + at
+        + 22;
+    let end = doc[start..].find("```\n").expect("its end") + start;
+    let body = &flagship[flagship.find("use std.budgets").expect("the imports")..];
+    assert_eq!(
+        &doc[start..end],
+        body,
+        "docs/language.md's appendix differs from examples/triage/triage.scale (from its `use` lines on)"
+    );
+}

@@ -166,6 +166,7 @@ const PROM: (&str, Shown) = ("prometheus", Shown::Same);
 const IR_LOWER: (&str, Shown) = ("ir", Shown::Lower);
 const K6: (&str, Shown) = ("k6", Shown::Same);
 const K6_LOWER: (&str, Shown) = ("k6", Shown::Lower);
+const PROXY: (&str, Shown) = ("proxy", Shown::Same);
 
 macro_rules! place {
     ($name:literal, $old:literal => $new:literal, [$($t:expr),*]) => {
@@ -183,8 +184,8 @@ macro_rules! place {
 const PLACES: &[Place] = &[
     place!("app.owner", r#"owner      = "team-core""# => r#"owner = "%V%""#, [IR]),
     place!("app.region", r#"region     = "eu-west-1""# => r#"region = "%V%""#, [IR]),
-    place!("app.generator", r#"generator  = "gen@1.0""# => r#"generator = "%V%@1.0""#, [IR, K8S, PROM]),
-    place!("app.scalec", r#"scalec     = "0.1""# => r#"scalec = "%V%""#, [IR, K8S, PROM]),
+    place!("app.generator", r#"generator  = "gen@1.0""# => r#"generator = "%V%@1.0""#, [IR, K8S, PROM, PROXY]),
+    place!("app.scalec", r#"scalec     = "0.1""# => r#"scalec = "%V%""#, [IR, K8S, PROM, PROXY]),
     place!("app.tenant.header", r#"tenant     = header("x-tenant-id")"# => r#"tenant = header("%V%")"#, [IR_LOWER, K6_LOWER]),
     place!("app.tenant.cookie", r#"tenant     = header("x-tenant-id")"# => r#"tenant = cookie("%V%")"#, [IR]),
     place!("app.prometheus", r#"prometheus = "http://prom.example:9090""# => r#"prometheus = "http://prom.example:9090/%V%""#, [IR, K8S]),
@@ -202,12 +203,12 @@ const PLACES: &[Place] = &[
     place!("route.idempotency.header", r#"idempotency = header("Idempotency-Key")"# => r#"idempotency = header("%V%")"#, [IR_LOWER, K6_LOWER]),
     place!("route.idempotency.query", r#"idempotency = query("key")"# => r#"idempotency = query("%V%")"#, [IR, K6]),
     place!("route.auth.role", r#"role("admin")"# => r#"role("%V%")"#, [IR]),
-    place!("limits.from.header", r#"from = header("x-org")"# => r#"from = header("%V%")"#, [IR_LOWER]),
-    place!("limits.from.claim", r#"from = claim("sub")"# => r#"from = claim("%V%")"#, [IR]),
+    place!("limits.from.header", r#"from = header("x-org")"# => r#"from = header("%V%")"#, [IR_LOWER, ("proxy", Shown::Lower)]),
+    place!("limits.from.claim", r#"from = claim("sub")"# => r#"from = claim("%V%")"#, [IR, PROXY]),
     place!("limits.overflow.queue", r#"queue("spill")"# => r#"queue("%V%")"#, [IR]),
-    place!("jwt.issuer", r#"issuer     = "https://id.example""# => r#"issuer = "https://id.example/%V%""#, [IR]),
-    place!("jwt.audience", r#"audience   = "aud""# => r#"audience = "%V%""#, [IR]),
-    place!("jwt.jwks", r#"jwks       = "https://id.example/jwks.json""# => r#"jwks = "https://id.example/%V%""#, [IR]),
+    place!("jwt.issuer", r#"issuer     = "https://id.example""# => r#"issuer = "https://id.example/%V%""#, [IR, PROXY]),
+    place!("jwt.audience", r#"audience   = "aud""# => r#"audience = "%V%""#, [IR, PROXY]),
+    place!("jwt.jwks", r#"jwks       = "https://id.example/jwks.json""# => r#"jwks = "https://id.example/%V%""#, [IR, PROXY]),
     place!("auth.risk_scoring.hook", r#"hook("risk.score")"# => r#"hook("%V%")"#, [IR]),
     place!("gate.contract", r#"contract = "openapi.yaml""# => r#"contract = "specs/%V%.yaml""#, [IR]),
     // A file path: the file does not exist, so at best S0110; never a
@@ -357,6 +358,17 @@ const TARGETS: &[Target] = &[
         files: &["chaos/*.js", "chaos/*.yaml"],
         value_intact: k6_intact,
         validate: k6_validate,
+    },
+    Target {
+        name: "proxy",
+        files: &[
+            "proxy/envoy.yaml",
+            "proxy/nginx.conf",
+            "proxy/haproxy.cfg",
+            "proxy/gateway/*.yaml",
+        ],
+        value_intact: proxy_intact,
+        validate: proxy_validate,
     },
     Target {
         name: "rust",
@@ -797,6 +809,110 @@ fn prometheus_validate(files: &[PathBuf]) -> Result<(), String> {
         "hostile corpus: promtool check rules: {} files",
         rules.len()
     );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// The proxy configs: YAML files as [`yaml_intact`]; nginx and HAProxy
+/// files hold no raw control or bidi character anywhere, and their
+/// `# generator:` / `# requires:` header lines are searched.
+fn proxy_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
+    let (yaml, text): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .iter()
+        .cloned()
+        .partition(|f| f.extension().is_some_and(|e| e == "yaml"));
+    let mut strings = Vec::new();
+    for f in &text {
+        let body = read(f)?;
+        if let Some(c) = body.chars().find(|&c| unsafe_char(c) && c != '\n') {
+            return Err(format!(
+                "{}: a raw character U+{:04X}",
+                f.display(),
+                c as u32
+            ));
+        }
+        for line in body.lines().take_while(|l| l.starts_with('#')) {
+            if let Some(g) = line.strip_prefix("# generator: ") {
+                strings.push(g.to_string());
+            } else if let Some(r) = line.strip_prefix("# requires: scalec ") {
+                strings.push(r.to_string());
+            }
+        }
+    }
+    if want.is_some_and(|w| strings.iter().any(|s| s == w)) {
+        return yaml_intact(&yaml, None);
+    }
+    yaml_intact(&yaml, want).map_err(|e| format!("{e} (nor in {} nginx/HAProxy files)", text.len()))
+}
+
+/// `envoy --mode validate`, `nginx -t` and `haproxy -c`, each file once
+/// (two workers).
+fn proxy_validate(files: &[PathBuf]) -> Result<(), String> {
+    let ends = |f: &PathBuf, s: &str| f.to_string_lossy().ends_with(s);
+    let mut jobs: Vec<(PathBuf, Command)> = Vec::new();
+    if let Some(envoy) = support::tool("envoy") {
+        for f in files.iter().filter(|f| ends(f, "proxy/envoy.yaml")) {
+            let mut c = Command::new(&envoy);
+            c.args(["--mode", "validate", "-l", "error", "-c"]).arg(f);
+            jobs.push((f.clone(), c));
+        }
+    }
+    if let Some(nginx) = support::tool("nginx") {
+        for f in files.iter().filter(|f| ends(f, "proxy/nginx.conf")) {
+            let prefix = f.with_file_name("nginx-prefix");
+            let _ = std::fs::create_dir_all(&prefix);
+            let mut c = Command::new(&nginx);
+            c.arg("-t").arg("-p").arg(&prefix).arg("-c").arg(f);
+            c.arg("-e").arg(prefix.join("error.log"));
+            jobs.push((f.clone(), c));
+        }
+    }
+    if let Some(haproxy) = support::tool("haproxy") {
+        for f in files.iter().filter(|f| ends(f, "proxy/haproxy.cfg")) {
+            let mut c = Command::new(&haproxy);
+            c.arg("-c").arg("-f").arg(f);
+            jobs.push((f.clone(), c));
+        }
+    }
+    // The Gateway resources: the strict CRD check, in batches.
+    if let (Some(python), Some(schemas)) = (support::tool("python"), support::schemas_dir()) {
+        let gateway: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| ends(f, ".yaml") && !ends(f, "envoy.yaml"))
+            .collect();
+        for chunk in gateway.chunks(400) {
+            let mut c = Command::new(&python);
+            c.arg(support::repo_root().join("scripts/validate_crd.py"))
+                .arg(&schemas)
+                .args(chunk);
+            jobs.push((PathBuf::from("proxy/gateway"), c));
+        }
+    }
+    let n = jobs.len();
+    let jobs = Mutex::new(jobs);
+    let errors = Mutex::new(String::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some((f, mut c)) = jobs.lock().unwrap().pop() else {
+                    break;
+                };
+                let (ok, out) = support::run(&mut c);
+                if !ok {
+                    errors.lock().unwrap().push_str(&format!(
+                        "{}: {}\n",
+                        f.display(),
+                        not_ok(&out)
+                    ));
+                }
+            });
+        }
+    });
+    loud!("hostile corpus: envoy/nginx/haproxy/validate_crd.py: {n} runs");
+    let errors = errors.into_inner().unwrap();
     if errors.is_empty() {
         Ok(())
     } else {

@@ -555,6 +555,16 @@ fn workloads_meet_the_production_review() {
         get("k8s/api.deployment.yaml")["metadata"]["labels"]["app.kubernetes.io/version"].as_str(),
         Some("1.8.0")
     );
+    // The app's rule_labels pick the rules for kube-prometheus-stack.
+    for (p, o) in &objs {
+        if kind(o) == "PrometheusRule" {
+            assert_eq!(
+                o["metadata"]["labels"]["release"].as_str(),
+                Some("kube-prometheus-stack"),
+                "{p}"
+            );
+        }
+    }
     // Scale down slowly.
     let so = get("k8s/api.scaledobject.yaml");
     assert_eq!(

@@ -379,7 +379,7 @@ tests:
       - expr: ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",severity="critical"}}
         eval_time: 60m
         exp_samples:
-          - labels: 'ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",app="shop",route="create",service="orders",severity="critical",slo="create_ok"}}'
+          - labels: 'ALERTS{{alertname="CreateOkErrorBudgetBurn",alertstate="firing",app="shop",route="create",service="orders",severity="critical",slo="create_ok",team="team"}}'
             value: 1
 "#,
         post_ok = series("POST", 200),
@@ -432,5 +432,70 @@ slo fast { service = api.search  objective = 99%  sli = latency < 800ms }
     assert!(
         c.ir.is_none(),
         "nothing is built from an SLO that reads no series"
+    );
+}
+
+/// The routing the spec states reaches every alert: `team` from the owner,
+/// the app's and the SLO's labels, `runbook_url`; the generated promtool
+/// tests expect them (so promtool proves they are on the firing alerts).
+#[test]
+fn alerts_carry_the_routing_the_spec_states() {
+    let a = build_spec(
+        "routing",
+        r#"
+app shop {
+  owner        = "payments"
+  alert_labels { tier = "gold" }
+}
+service api { image = "shop/api:1"  route pay POST "/v1/pay" }
+slo pay_ok {
+  service     = api.pay
+  objective   = 99.9%
+  sli         = errors(status >= 500) / requests
+  runbook     = "https://runbooks.example.com/pay"
+  labels      { channel = "oncall"  tier = "platinum" }
+}
+"#,
+    );
+    let rules: yaml_serde::Value =
+        yaml_serde::from_str(contents(&a, "prometheus/pay_ok.rules.yml")).unwrap();
+    let alerts: Vec<&yaml_serde::Value> = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .filter(|r| r["alert"].is_string())
+        .collect();
+    // critical (page), warning (ticket), and the missing-data alert.
+    assert_eq!(alerts.len(), 3);
+    for r in &alerts {
+        let l = &r["labels"];
+        assert_eq!(l["team"].as_str(), Some("payments"), "{r:?}");
+        assert_eq!(l["tier"].as_str(), Some("platinum"), "the SLO's label wins");
+        assert_eq!(l["channel"].as_str(), Some("oncall"));
+        assert_eq!(
+            r["annotations"]["runbook_url"].as_str(),
+            Some("https://runbooks.example.com/pay")
+        );
+    }
+    let severities: Vec<&str> = alerts
+        .iter()
+        .map(|r| r["labels"]["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["critical", "warning", "warning"]);
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-routing", &a);
+    let (ok, out) = support::run(
+        Command::new(&promtool)
+            .current_dir(dir.join("prometheus"))
+            .args(["test", "rules", "pay_ok.rules.test.yml"]),
+    );
+    assert!(ok, "{out}");
+    let test = contents(&a, "prometheus/pay_ok.rules.test.yml");
+    assert!(
+        test.contains("team: payments") && test.contains("runbook_url:"),
+        "{test}"
     );
 }

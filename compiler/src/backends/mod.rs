@@ -32,6 +32,7 @@ pub mod ir_json;
 pub mod k6;
 pub mod kubernetes;
 pub mod prometheus;
+pub mod proxy;
 pub mod rust;
 
 /// One generated file: a path relative to the output folder, and its bytes.
@@ -211,6 +212,7 @@ pub const BACKENDS: &[&dyn Backend] = &[
     &k6::K6,
     &kubernetes::Kubernetes,
     &prometheus::Prometheus,
+    &proxy::Proxy,
     &rust::Rust,
 ];
 

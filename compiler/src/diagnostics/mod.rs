@@ -148,6 +148,8 @@ codes! {
     LatencyNotBucket = "S0604", "latency threshold is not a histogram bucket";
     BadSli = "S0605", "SLI not understood";
     AlertBeyondSlo = "S0606", "alert window longer than the SLO window";
+    ReservedAlertLabel = "S0607", "alert label the rules set themselves";
+    BadLabelValue = "S0608", "not a Kubernetes label";
     MixSum = "S0701", "traffic mix does not sum to 100%";
     UnknownClass = "S0702", "request class not served by the target";
     BadStage = "S0703", "malformed load stage";
@@ -161,6 +163,10 @@ codes! {
     RampGoesNowhere = "S1101", "ramp that stays at one rate";
     NoTraffic = "S1102", "load test that sends no traffic";
     KeyRateAboveLimit = "S1103", "load test's per-key rate above the spec's own limit";
+    RoutePathTooLong = "S1201", "route path too long for the proxy configs";
+    LimitKeysOverHaproxy = "S1202", "more limit keys than HAProxy tracks per request";
+    UrlTooLong = "S1203", "issuer or JWKS address too long for the edge configs";
+    LimitMultiplied = "S1204", "per-key limit multiplied by the edge replicas past its burst";
 }
 
 impl fmt::Display for Code {

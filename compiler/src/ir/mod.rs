@@ -62,6 +62,13 @@ pub struct App {
     /// `app { prometheus = "…" }`, by default the service kube-prometheus
     /// creates (`http://prometheus-operated.monitoring.svc:9090`).
     pub prometheus_url: String,
+    /// Labels every SLO alert carries (`alert_labels { … }`), as written;
+    /// `team` is added from `owner` by the backends when not given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_labels: BTreeMap<String, String>,
+    /// Labels on every PrometheusRule object (`rule_labels { … }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rule_labels: BTreeMap<String, String>,
 }
 
 /// A value read from a request.
@@ -260,6 +267,14 @@ pub struct Limits {
     pub keys: Vec<LimitKey>,
     pub concurrency: Concurrency,
     pub overflow: Overflow,
+    /// How many proxy instances enforce the limits, each with its own
+    /// buckets (`edge_replicas`, default 1).
+    #[serde(default = "one")]
+    pub edge_replicas: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,6 +362,15 @@ pub struct Slo {
     pub window_ms: f64,
     pub sli: Sli,
     pub alerts: AlertPolicy,
+    /// `runbook = "https://…"`: the alerts' `runbook_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    /// Alert labels of this SLO (`labels { … }`), as written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Alert annotations of this SLO (`annotations { … }`), as written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! it finds and carries on with what is left.
 
 mod complete;
+mod edge;
 mod exercises;
 mod fields;
 mod graph;
@@ -132,9 +133,10 @@ pub fn request_name_flaw(kind: catalog::RequestName, name: &str) -> Option<catal
         return Some(NameFlaw::Empty);
     }
     let ok = |c: char| match kind {
-        RequestName::Header | RequestName::Cookie => {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-        }
+        // nginx reads a header only as `$http_name`: no `.` (or any other
+        // token character) there.
+        RequestName::Header => c.is_ascii_alphanumeric() || matches!(c, '-' | '_'),
+        RequestName::Cookie => c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
         RequestName::Query | RequestName::Claim => {
             c.is_ascii_graphic() && !"\"'\\{}$<>`;".contains(c)
         }
@@ -314,6 +316,7 @@ pub fn analyze(project: &Project) -> Analysis {
         .collect();
     graph::check_call_graph(&mut cx, &services);
     let limits = policies::lower_limits(&mut cx, &services);
+    edge::check_limits(&mut cx, limits.as_ref());
     let auth = policies::lower_auth(&mut cx);
     let observe = policies::lower_observe(&mut cx);
     let slos = slo::lower_slos(&mut cx, &mut services);
@@ -741,7 +744,11 @@ mod text_checks {
     fn request_names() {
         let h = RequestName::Header;
         assert_eq!(request_name_flaw(h, "Idempotency-Key"), None);
-        assert_eq!(request_name_flaw(h, "x_a.b"), None);
+        // `.` is a token character nginx cannot read in a header name;
+        // cookie names keep it.
+        assert_eq!(request_name_flaw(h, "x_a-b"), None);
+        assert_eq!(request_name_flaw(h, "x_a.b"), Some(NameFlaw::Char('.')));
+        assert_eq!(request_name_flaw(RequestName::Cookie, "x_a.b"), None);
         assert_eq!(request_name_flaw(h, ""), Some(NameFlaw::Empty));
         for bad in [
             "a\"b",

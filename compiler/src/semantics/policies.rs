@@ -131,11 +131,18 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                 _ => cx.word(e, &["reject"]).map(|_| Overflow::Reject),
             },
         };
-        if let (Some(concurrency), Some(overflow)) = (concurrency, overflow) {
+        let edge_replicas = match f.expr(cx, "edge_replicas") {
+            None => Some(1),
+            Some(e) => cx.integer(e, 1.0, 1e4).map(|n| n as u32),
+        };
+        if let (Some(concurrency), Some(overflow), Some(edge_replicas)) =
+            (concurrency, overflow, edge_replicas)
+        {
             out = Some(ir::Limits {
                 keys: keys.clone(),
                 concurrency,
                 overflow,
+                edge_replicas,
             });
         }
     }
@@ -292,6 +299,10 @@ fn https_url(cx: &mut Checker, e: &Expr, what: &str, why: &str) -> Option<String
     if host.is_empty() || bad.is_some() {
         cx.diags
             .push(catalog::not_https_url(what, &s, bad, e.span, why));
+        return None;
+    }
+    if let Some(d) = super::edge::url_too_long(what, &s, e.span) {
+        cx.diags.push(d);
         return None;
     }
     Some(s)

@@ -175,7 +175,33 @@ pub static APP: BlockSpec = block(
             "The Prometheus that KEDA queries for `queue_depth` scaling.",
             "the Prometheus that KEDA queries for `queue_depth` scaling; IR `prometheus_url`",
         ),
+        f(
+            "alert_labels",
+            Ty::Block(&LABELS),
+            "block `name = \"text\" …`",
+            Text("`team = owner`"),
+            "Labels every SLO alert carries, for Alertmanager routing.",
+            "every SLO alert carries them (an SLO's own `labels` win); `team` defaults to `owner`",
+        ),
+        f(
+            "rule_labels",
+            Ty::Block(&LABELS),
+            "block `name = \"text\" …`, Kubernetes label values",
+            NONE,
+            "Labels on every PrometheusRule object, for a Prometheus `ruleSelector`.",
+            "on every PrometheusRule object, e.g. `release = \"kube-prometheus-stack\"` for that chart's rule selector",
+        ),
     ],
+    &[],
+);
+
+pub static LABELS: BlockSpec = block("labels", "labels", "`name = \"text\"` per label.", &[], &[]);
+
+pub static ANNOTATIONS: BlockSpec = block(
+    "annotations",
+    "annotations",
+    "`name = \"text\"` per annotation.",
+    &[],
     &[],
 );
 
@@ -454,6 +480,14 @@ pub static LIMITS: BlockSpec = block(
             "How long a request may wait in the overflow queue.",
             "how long a request may wait in the overflow queue",
         ),
+        f(
+            "edge_replicas",
+            Quantity(Dim::Count),
+            "whole number 1–10⁴",
+            Value("1"),
+            "How many proxy instances enforce these limits, each with its own buckets.",
+            "each instance keeps its own buckets: up to rate × this in all (S1204)",
+        ),
     ],
     &["per"],
 );
@@ -698,6 +732,30 @@ pub static SLO: BlockSpec = block(
             "The alert policy (burn-rate windows).",
             "naming a std policy needs its import",
         ),
+        f(
+            "runbook",
+            Str,
+            "string, an `https://` URL",
+            NONE,
+            "Where the on-call finds what to do when this SLO alerts.",
+            "the alerts' `runbook_url` annotation",
+        ),
+        f(
+            "labels",
+            Ty::Block(&LABELS),
+            "block `name = \"text\" …`",
+            NONE,
+            "Labels this SLO's alerts carry, for Alertmanager routing.",
+            "added to the app's `alert_labels`; not `app`, `service`, `slo`, `route`, `window`, `severity` (S0607)",
+        ),
+        f(
+            "annotations",
+            Ty::Block(&ANNOTATIONS),
+            "block `name = \"text\" …`",
+            NONE,
+            "Annotations this SLO's alerts carry.",
+            "`summary` and `description` are written by scalec unless given here",
+        ),
     ],
     &[],
 );
@@ -887,6 +945,8 @@ pub static BLOCKS: &[&BlockSpec] = &[
     &SESSION,
     &PROOF_OF_WORK,
     &SLO,
+    &LABELS,
+    &ANNOTATIONS,
     &ALERT_POLICY,
     &WINDOW,
     &LOAD_TEST,

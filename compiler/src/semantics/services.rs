@@ -66,7 +66,21 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
             url
         }
     };
+    let alert_labels = match f.block(cx, "alert_labels") {
+        Some(b) => {
+            super::slo::lower_text_map(cx, b, "alert_labels", super::slo::MapKeys::AlertLabels)?
+        }
+        None => Default::default(),
+    };
+    let rule_labels = match f.block(cx, "rule_labels") {
+        Some(b) => {
+            super::slo::lower_text_map(cx, b, "rule_labels", super::slo::MapKeys::KubernetesLabels)?
+        }
+        None => Default::default(),
+    };
     Some(ir::App {
+        alert_labels,
+        rule_labels,
         name: name.name.clone(),
         owner,
         region,
@@ -979,6 +993,10 @@ pub fn checked_path(cx: &mut Checker, path: &str, span: Span) -> Option<String> 
             !path.starts_with('/'),
             span,
         ));
+        return None;
+    }
+    if let Some(d) = super::edge::path_too_long(path, span) {
+        cx.diags.push(d);
         return None;
     }
     // Each `{…}` names a parameter: an identifier, not `{}` or `{1x}`.

@@ -6,11 +6,12 @@ use super::{schema, Checker, Dim};
 use crate::diagnostics::{catalog, Span};
 use crate::ir::{self, AlertPolicy, BurnWindow, Service, Sli};
 use crate::syntax::ast::{BinOp, Block, CmpOp, Expr, ExprKind, ItemKind};
+use std::collections::BTreeMap;
 
-/// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
 /// The histogram a service exports unless `metrics { latency = … }` says otherwise.
 pub const DEFAULT_LATENCY_HISTOGRAM: &str = "http_server_request_duration_seconds";
 
+/// OpenTelemetry's default bucket bounds for `http.server.request.duration`, in ms.
 pub const OTEL_BUCKETS_MS: &[f64] = &[
     5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
     10000.0,
@@ -97,7 +98,33 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         .required(cx, "sli", "errors(status >= 500) / requests")
         .and_then(|e| lower_sli(cx, e));
     let alerts_expr = f.expr(cx, "alerts");
+    let runbook = match f.expr(cx, "runbook") {
+        None => Some(None),
+        Some(e) => cx.text(e).and_then(|url| {
+            let bad = super::url_flaw(&url);
+            if url.strip_prefix("https://").is_none_or(|r| r.is_empty()) || bad.is_some() {
+                cx.diags.push(catalog::not_http_url(
+                    &url,
+                    bad,
+                    e.span,
+                    "https://runbooks.example.com/slo",
+                ));
+                None
+            } else {
+                Some(Some(url))
+            }
+        }),
+    };
+    let labels = match f.block(cx, "labels") {
+        Some(b) => lower_text_map(cx, b, "labels", MapKeys::AlertLabels),
+        None => Some(BTreeMap::new()),
+    };
+    let annotations = match f.block(cx, "annotations") {
+        Some(b) => lower_text_map(cx, b, "annotations", MapKeys::Annotations),
+        None => Some(BTreeMap::new()),
+    };
     let policy = lower_policy_ref(cx, alerts_expr)?;
+    let (runbook, labels, annotations) = (runbook?, labels?, annotations?);
     let (service, (objective, objective_span), window_ms, sli) =
         (service?, objective?, window_ms?, sli?);
     let sli = match sli {
@@ -151,6 +178,9 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         return None;
     }
     Some(ir::Slo {
+        runbook,
+        labels,
+        annotations,
         name: name.to_string(),
         service: service.name.clone(),
         route,
@@ -384,4 +414,88 @@ fn lower_policy_once(cx: &mut Checker, name: String, body: &Block) -> Option<Pol
         return None;
     }
     Some(Policy { name, windows })
+}
+
+/// Labels the SLO rules set themselves.
+pub const RESERVED_ALERT_LABELS: &[&str] =
+    &["app", "service", "slo", "route", "window", "severity"];
+
+/// What the names of a text map must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MapKeys {
+    /// Alert labels: Prometheus label names, not `__…`, not reserved.
+    AlertLabels,
+    /// Annotations: any name.
+    Annotations,
+    /// Labels of Kubernetes objects: names and values as Kubernetes takes them.
+    KubernetesLabels,
+}
+
+fn k8s_label_ok(s: &str, empty_ok: bool) -> bool {
+    if s.is_empty() {
+        return empty_ok;
+    }
+    s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// `labels { name = "text" … }` and the like: one-line texts by name.
+pub(crate) fn lower_text_map(
+    cx: &mut Checker,
+    b: &Block,
+    what: &str,
+    keys: MapKeys,
+) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut first: BTreeMap<String, Span> = BTreeMap::new();
+    let mut ok = true;
+    for item in &b.items {
+        let ItemKind::Property { key, value, .. } = &item.kind else {
+            cx.diags.push(catalog::map_item_not_text(what, item.span));
+            ok = false;
+            continue;
+        };
+        let name = key.name.as_str();
+        if let Some(prev) = first.get(name) {
+            cx.diags
+                .push(catalog::duplicate_field(name, key.span, *prev));
+            ok = false;
+            continue;
+        }
+        first.insert(name.to_string(), key.span);
+        match keys {
+            MapKeys::AlertLabels if name.starts_with("__") => {
+                cx.diags.push(catalog::internal_label(name, key.span));
+                ok = false;
+                continue;
+            }
+            MapKeys::AlertLabels if RESERVED_ALERT_LABELS.contains(&name) => {
+                cx.diags.push(catalog::reserved_alert_label(name, key.span));
+                ok = false;
+                continue;
+            }
+            MapKeys::KubernetesLabels if !k8s_label_ok(name, false) => {
+                cx.diags
+                    .push(catalog::bad_label_value("name", name, key.span));
+                ok = false;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(text) = cx.text(value) else {
+            ok = false;
+            continue;
+        };
+        if keys == MapKeys::KubernetesLabels && !k8s_label_ok(&text, true) {
+            cx.diags
+                .push(catalog::bad_label_value("value", &text, value.span));
+            ok = false;
+            continue;
+        }
+        out.insert(name.to_string(), text);
+    }
+    ok.then_some(out)
 }

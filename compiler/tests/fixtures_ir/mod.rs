@@ -181,6 +181,9 @@ pub fn variants() -> Ir {
     };
     ir.slos = vec![
         Slo {
+            runbook: None,
+            labels: Default::default(),
+            annotations: Default::default(),
             name: "checkout_errors".into(),
             service: "web".into(),
             route: Some("checkout".into()),
@@ -192,6 +195,9 @@ pub fn variants() -> Ir {
             alerts: multiwindow(30.0 * DAY),
         },
         Slo {
+            runbook: None,
+            labels: Default::default(),
+            annotations: Default::default(),
             name: "legacy_latency".into(),
             service: "legacy".into(),
             route: None,
@@ -209,6 +215,9 @@ pub fn variants() -> Ir {
             },
         },
         Slo {
+            runbook: None,
+            labels: Default::default(),
+            annotations: Default::default(),
             name: "no_alerts".into(),
             service: "worker".into(),
             route: None,

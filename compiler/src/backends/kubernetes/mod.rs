@@ -130,8 +130,13 @@ fn observe_key(ir: &Ir) -> String {
     key
 }
 
-fn rule_labels(app: &str, component: &str) -> Labels {
-    k8s_labels::component(app, component)
+/// A PrometheusRule's labels: the app's, its component's, and the app's
+/// `rule_labels` (what a Prometheus `ruleSelector` picks, such as
+/// kube-prometheus-stack's `release`).
+fn rule_labels(cx: &Ctx, component: &str) -> Labels {
+    let mut l = k8s_labels::component(&cx.app, component);
+    l.extend(cx.ir.app.rule_labels.clone());
+    l
 }
 
 fn prometheus_rule(
@@ -226,7 +231,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             sink.put(yaml_artifact(
                 format!("k8s/{name}.prometheusrule.yaml"),
                 meta,
-                &prometheus_rule(cx, name, rule_labels(&cx.app, "slo"), plan.groups()),
+                &prometheus_rule(cx, name, rule_labels(cx, "slo"), plan.groups()),
             ))?;
             Ok(())
         })?;
@@ -235,12 +240,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         sink.put(yaml_artifact(
             format!("k8s/{name}.prometheusrule.yaml"),
             meta,
-            &prometheus_rule(
-                cx,
-                name,
-                rule_labels(&cx.app, "drift"),
-                drift::groups(ir, obs),
-            ),
+            &prometheus_rule(cx, name, rule_labels(cx, "drift"), drift::groups(ir, obs)),
         ))?;
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! One file per area: syntax and project, names and structure, values,
 //! services and budgets, policies, SLOs, exercises.
 
+mod edge;
 mod exercises;
 mod load;
 mod names;
@@ -14,6 +15,7 @@ mod slo;
 mod syntax;
 mod values;
 
+pub use edge::*;
 pub use exercises::*;
 pub use load::*;
 pub use names::*;

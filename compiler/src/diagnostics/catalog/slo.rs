@@ -154,3 +154,43 @@ pub fn window_budget_above_all(span: Span) -> Diagnostic {
     .primary(span, "above 100%")
     .help("use a share such as 2% (page) or 10% (ticket)")
 }
+
+/// A label an SLO's rules set themselves (`app`, `service`, `slo`, …).
+pub fn reserved_alert_label(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::ReservedAlertLabel,
+        format!("`{name}` is a label the SLO rules set themselves"),
+    )
+    .primary(span, "set by scalec")
+    .help("the rules label every series with `app`, `service`, `slo`, `route`, `window` and `severity`; choose another name (`team`, `tier`, …)")
+}
+
+/// A label name Prometheus reserves (`__…`).
+pub fn internal_label(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        format!("`{name}` starts with `__`, which Prometheus reserves"),
+    )
+    .primary(span, "reserved prefix")
+    .help("label names starting with `__` are internal to Prometheus; drop the leading underscores")
+}
+
+/// A name or value a Kubernetes label cannot hold (`part`: "name" or "value").
+pub fn bad_label_value(part: &str, value: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::BadLabelValue,
+        format!("\"{}\" is not a Kubernetes label {part}", value.escape_debug()),
+    )
+    .primary(span, "labels the PrometheusRule objects")
+    .help(format!("a label {part} is at most 63 characters: letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit"))
+}
+
+/// An item of a `labels { … }` or `annotations { … }` block that is not `name = "text"`.
+pub fn map_item_not_text(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("each item of `{what}` is `name = \"text\"`"),
+    )
+    .primary(span, "not `name = \"text\"`")
+    .help(format!("write `{what} {{ team = \"payments\" }}`"))
+}

@@ -553,8 +553,11 @@ pub fn invalid_request_name(
         ),
     };
     let help = match kind {
-        RequestName::Header | RequestName::Cookie => format!(
-            "{word} names are HTTP tokens (RFC 9110); so that every generated proxy carries them safely, use letters, digits, `-`, `_` and `.`, such as \"x-tenant-id\""
+        RequestName::Header => format!(
+            "{word} names are HTTP tokens (RFC 9110); so that every generated proxy carries them safely, use letters, digits, `-` and `_` (nginx reads no other), such as \"x-tenant-id\""
+        ),
+        RequestName::Cookie => format!(
+            "{word} names are HTTP tokens (RFC 9110); so that every generated proxy carries them safely, use letters, digits, `-`, `_` and `.`, such as \"session_id\""
         ),
         RequestName::Query => "query parameter names use printable ASCII without spaces, quotes, `\\`, `{}`, `$`, `<>`, a backtick or `;`, such as \"tenant\"".to_string(),
         RequestName::Claim => "claim names use printable ASCII without spaces, quotes, `\\`, `{}`, `$`, `<>`, a backtick or `;`, such as \"tenant\" or \"https://example.com/tenant\"".to_string(),

@@ -105,6 +105,10 @@ pub struct SloPlan<'a> {
     pub alert_name: String,
     pub severities: Vec<Severity<'a>>,
     pub sli: SliSource,
+    /// Labels for Alertmanager routing on every alert of this SLO: `team`
+    /// (the app's owner), the app's `alert_labels`, the SLO's `labels`,
+    /// later ones winning.
+    pub routing_labels: BTreeMap<String, String>,
 }
 
 /// `api_availability` → `ApiAvailability`.
@@ -209,7 +213,14 @@ impl<'a> SloPlan<'a> {
                 }),
             }
         }
+        let mut routing_labels = BTreeMap::new();
+        if let Some(owner) = &ir.app.owner {
+            routing_labels.insert("team".to_string(), owner.clone());
+        }
+        routing_labels.extend(ir.app.alert_labels.clone());
+        routing_labels.extend(slo.labels.clone());
         Ok(SloPlan {
+            routing_labels,
             slo,
             labels,
             base_ms: windows_ms[0],
@@ -388,7 +399,26 @@ impl<'a> SloPlan<'a> {
     /// The labels an alert of `severity` carries (identity labels, as the
     /// expression keeps them, plus `severity`).
     pub fn alert_labels(&self, severity: &str) -> BTreeMap<String, String> {
-        self.labels_with(&[("severity", severity.to_string())])
+        let mut l = self.labels_with(&[("severity", severity.to_string())]);
+        l.extend(self.routing_labels.clone());
+        l
+    }
+
+    /// The labels an alerting rule sets: `severity` and the routing labels.
+    fn rule_labels(&self, severity: &str) -> BTreeMap<String, String> {
+        let mut l = self.routing_labels.clone();
+        l.insert("severity".to_string(), severity.to_string());
+        l
+    }
+
+    /// `runbook_url` and the SLO's own annotations (which may replace
+    /// `summary` and `description`).
+    fn with_spec_annotations(&self, mut a: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        if let Some(url) = &self.slo.runbook {
+            a.insert("runbook_url".to_string(), url.clone());
+        }
+        a.extend(self.slo.annotations.clone());
+        a
     }
 
     fn target(&self) -> String {
@@ -443,7 +473,7 @@ impl<'a> SloPlan<'a> {
                 pairs.join(", or ")
             ),
         );
-        a
+        self.with_spec_annotations(a)
     }
 
     fn alert_expr(&self, sev: &Severity) -> String {
@@ -487,10 +517,7 @@ impl<'a> SloPlan<'a> {
     /// selector's equality matchers, the rule adds the identity labels and
     /// a ticket's severity.
     pub fn missing_alert_labels(&self) -> BTreeMap<String, String> {
-        let mut l = self.labels_with(&[(
-            "severity",
-            routing_severity(crate::ir::Severity::Ticket).to_string(),
-        )]);
+        let mut l = self.alert_labels(routing_severity(crate::ir::Severity::Ticket));
         for m in self.base_matchers() {
             if m.op == promql::Op::Eq {
                 l.insert(m.label.clone(), m.value.clone());
@@ -514,7 +541,7 @@ impl<'a> SloPlan<'a> {
                 self.target()
             ),
         );
-        a
+        self.with_spec_annotations(a)
     }
 
     /// Fires when the SLI's series are gone for [`MISSING_FOR_MS`] (as
@@ -525,10 +552,9 @@ impl<'a> SloPlan<'a> {
             alert: Some(self.missing_alert_name()),
             expr: format!("absent({})", self.total_selector()),
             for_: Some(promql::duration(MISSING_FOR_MS as f64)),
-            labels: self.labels_with(&[(
-                "severity",
-                routing_severity(crate::ir::Severity::Ticket).to_string(),
-            )]),
+            // `absent()` keeps only the selector's labels: the identity
+            // labels come from the rule.
+            labels: self.alert_labels(routing_severity(crate::ir::Severity::Ticket)),
             annotations: self.missing_alert_annotations(),
         }
     }
@@ -544,9 +570,7 @@ impl<'a> SloPlan<'a> {
                     alert: Some(self.alert_name.clone()),
                     expr: self.alert_expr(sev),
                     for_: None,
-                    labels: [("severity".to_string(), sev.name.clone())]
-                        .into_iter()
-                        .collect(),
+                    labels: self.rule_labels(&sev.name),
                     annotations: self.alert_annotations(sev),
                 })
                 .chain(std::iter::once(self.missing_rule()))
