@@ -213,7 +213,59 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
 }
 
 fn report(c: &scalec::Compilation, diag: &DiagOpts) {
-    report_list(&c.project.sources, &c.diagnostics, diag);
+    report_list(&shown_from_cwd(&c.project), &c.diagnostics, diag);
+}
+
+/// The project's files named as a user in the current folder reaches them
+/// (`shop/api.scale`, `../specs/x.scale`), so an editor or terminal can open
+/// them from a diagnostic. The project itself names them relative to its
+/// root (what the build hashes and records, the same on every machine);
+/// only what is shown changes. `std/…` names stay as they are.
+fn shown_from_cwd(project: &scalec::project::Project) -> diagnostics::SourceMap {
+    let cwd = std::env::current_dir().ok();
+    let root = match &cwd {
+        Some(c) => c.join(&project.root),
+        None => project.root.clone(),
+    };
+    let mut shown = diagnostics::SourceMap::default();
+    for (i, (_, f)) in project.sources.files().enumerate() {
+        let is_std = project
+            .files
+            .get(i)
+            .is_some_and(|pf| pf.std_module.is_some());
+        let name = match (&cwd, is_std) {
+            (Some(cwd), false) => relative_to(&root.join(&f.name), cwd),
+            _ => f.name.clone(),
+        };
+        shown.add(name, f.text.clone());
+    }
+    shown
+}
+
+/// `path` as seen from `base` (both absolute): `a/b.scale`, `../x/b.scale`.
+fn relative_to(path: &std::path::Path, base: &std::path::Path) -> String {
+    use std::path::Component;
+    let norm = |p: &std::path::Path| -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other.as_os_str().to_os_string()),
+            }
+        }
+        out
+    };
+    let (p, b) = (norm(path), norm(base));
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.to_string_lossy().into_owned();
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    parts.extend(p[common..].iter().map(|s| s.to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 fn report_list(
@@ -437,7 +489,7 @@ fn unsupported(
     diag: &DiagOpts,
     out: &std::path::Path,
 ) -> ExitCode {
-    report_list(&c.project.sources, &diags, diag);
+    report_list(&shown_from_cwd(&c.project), &diags, diag);
     eprintln!(
         "error: a target cannot express the spec (above); {} was left as it was",
         out.display()

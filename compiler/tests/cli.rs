@@ -77,6 +77,7 @@ fn json_diagnostics_are_one_object_per_line() {
     )
     .unwrap();
     let out = scalec()
+        .current_dir(&dir)
         .args(["check", "--message-format", "json"])
         .arg(&file)
         .output()
@@ -700,5 +701,41 @@ fn an_slo_named_like_the_drift_rule_builds() {
         "k8s/observe-drift-2.prometheusrule.yaml",
     ] {
         assert!(out.join(f).is_file(), "{f}");
+    }
+}
+
+/// A diagnostic names its file as the user reaches it from where scalec
+/// runs, so a terminal or editor can open it.
+#[test]
+fn diagnostic_paths_are_relative_to_the_current_folder() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwd-paths");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("specs/shop")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    std::fs::write(
+        dir.join("specs/shop/api.scale"),
+        "app shop { owner = \"t\" }\nservice api { image = \"a:1\"  replicas = 2-10 }\n",
+    )
+    .unwrap();
+    for (cwd, arg, shown) in [
+        ("", "specs/shop", "specs/shop/api.scale:2:"),
+        ("specs", "shop/api.scale", "shop/api.scale:2:"),
+        ("elsewhere", "../specs/shop", "../specs/shop/api.scale:2:"),
+    ] {
+        let out = support::scalec()
+            .current_dir(dir.join(cwd))
+            .args(["check", arg, "--color", "never"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(shown), "from {cwd:?} with {arg}: {err}");
+        let json = support::scalec()
+            .current_dir(dir.join(cwd))
+            .args(["check", arg, "--message-format", "json"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&json.stdout);
+        let file = shown.trim_end_matches(":2:");
+        assert!(text.contains(&format!("\"file\":\"{file}\"")), "{text}");
     }
 }

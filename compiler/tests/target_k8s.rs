@@ -681,3 +681,55 @@ fn checkov_passes_every_example() {
         );
     }
 }
+
+/// Every example's manifests, judged like the flagship's: core kinds by
+/// `kubernetes-validate --strict`, custom resources (PodMonitor for a
+/// worker included) by the strict CRD check. A worker has no Service.
+#[test]
+fn every_example_validates() {
+    let examples = support::repo_root().join("examples");
+    let mut dirs: Vec<_> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let crd_kinds: Vec<&str> = CRDS.iter().map(|c| c.0).chain(["PodMonitor"]).collect();
+    for ex in &dirs {
+        let c = scalec::check(scalec::project::Project::load(std::slice::from_ref(ex)).unwrap());
+        let Some(ir) = c.ir else {
+            panic!("{} checks clean", ex.display())
+        };
+        let arts = emit(&ir, &fixtures_ir::meta());
+        let objs: Vec<(String, Value)> = arts.iter().map(|a| (a.path.clone(), parse(a))).collect();
+        for svc in ir
+            .services
+            .iter()
+            .filter(|s| s.kind == scalec::ir::ServiceKind::Worker)
+        {
+            let name = scalec::backends::kubernetes::names::single(&svc.name);
+            assert!(!objs
+                .iter()
+                .any(|(p, _)| *p == format!("k8s/{name}.service.yaml")));
+            assert!(objs
+                .iter()
+                .any(|(p, _)| *p == format!("k8s/{name}.podmonitor.yaml")));
+        }
+        let name = ex.file_name().unwrap().to_string_lossy().to_string();
+        let dir = write(&format!("k8s-example-{name}"), &arts);
+        if let Some(kv) = support::tool("kubernetes-validate") {
+            let files = files_of(&dir, &objs, &CORE);
+            assert!(!files.is_empty());
+            let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
+            assert!(
+                ok && !out.contains("WARN"),
+                "{name}: kubernetes-validate --strict:\n{out}"
+            );
+        }
+        let crs = files_of(&dir, &objs, &crd_kinds);
+        if let Some((ok, out)) = check_crds(&crs) {
+            assert!(ok, "{name}: CRD schema check failed:\n{out}");
+            assert!(out.contains(&format!("{} validated", crs.len())), "{out}");
+        }
+    }
+}

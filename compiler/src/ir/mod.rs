@@ -102,11 +102,21 @@ pub enum ServiceKind {
     Vector,
     Queue,
     External,
+    /// The application's own code that serves no HTTP routes (a queue
+    /// consumer): deployed without a Service, probed by a TCP connect to
+    /// its metrics port, scraped through a PodMonitor.
+    Worker,
 }
 
 impl ServiceKind {
-    /// An HTTP service is the application's own code: it must name its image.
+    /// The application's own code (an HTTP service, a worker): it must
+    /// name its image.
     pub fn needs_image(self) -> bool {
+        matches!(self, ServiceKind::Http | ServiceKind::Worker)
+    }
+
+    /// Only an HTTP service has routes.
+    pub fn serves_routes(self) -> bool {
         matches!(self, ServiceKind::Http)
     }
 }

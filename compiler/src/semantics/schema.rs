@@ -251,7 +251,7 @@ pub static BUDGET: BlockSpec = block(
 // ------------------------------------------------------------------ services
 
 pub const SERVICE_KINDS: &[&str] = &[
-    "http", "postgres", "mysql", "redis", "vector", "queue", "external",
+    "http", "postgres", "mysql", "redis", "vector", "queue", "external", "worker",
 ];
 
 pub static CACHE: BlockSpec = block(
@@ -382,9 +382,9 @@ pub static SERVICE: BlockSpec = block(
     "a service",
     "An HTTP workload the spec deploys (the default kind), or a dependency it calls.",
     &[
-        f("kind", Words(SERVICE_KINDS), "`http`, `postgres`, `mysql`, `redis`, `vector`, `queue`, `external`", Value("http"),
-          "What the service is; only `http` needs an image and may have routes.",
-          "only `http` needs an image and may have routes; any kind with an image is deployed"),
+        f("kind", Words(SERVICE_KINDS), "`http`, `postgres`, `mysql`, `redis`, `vector`, `queue`, `external`, `worker`", Value("http"),
+          "What the service is; `http` and `worker` need an image, only `http` may have routes.",
+          "`http` and `worker` (the app's own code) need an image; only `http` may have routes; a `worker` gets no Service and is probed by a TCP connect to its metrics port; any kind with an image is deployed"),
         f("image", Str, "string", Text("required for `http`"),
           "The container image, `REGISTRY/NAME:TAG` or `NAME@sha256:…`.",
           "`[REGISTRY[:PORT]/]name/path[:TAG][@sha256:DIGEST]` by the OCI reference grammar: lower-case name components, at most 255 characters"),

@@ -346,6 +346,7 @@ const KINDS: &[(&str, ServiceKind)] = &[
     ("vector", ServiceKind::Vector),
     ("queue", ServiceKind::Queue),
     ("external", ServiceKind::External),
+    ("worker", ServiceKind::Worker),
 ];
 
 pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
@@ -411,7 +412,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             .and_then(|s| checked_path(cx, &s, e.span))
             .map(|path| ir::Probe::Http { path })
             .unwrap_or(ir::Probe::Tcp),
-        None if workload || kind.is_none() => ir::Probe::Http {
+        None if kind.is_none_or(ServiceKind::serves_routes) => ir::Probe::Http {
             path: default.to_string(),
         },
         None => ir::Probe::Tcp,
@@ -507,7 +508,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             _ => {}
         }
     }
-    if let (Some(k), false, Some(first)) = (kind, workload, first_route) {
+    if let (Some(k), Some(first)) = (kind.filter(|k| !k.serves_routes()), first_route) {
         cx.diags
             .push(catalog::routes_on_dependency(kind_name(k), first));
     }

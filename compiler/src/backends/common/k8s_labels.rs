@@ -23,6 +23,7 @@ pub fn component_of(kind: crate::ir::ServiceKind) -> &'static str {
         Vector => "vector-store",
         Queue => "queue",
         External => "external",
+        Worker => "worker",
     }
 }
 

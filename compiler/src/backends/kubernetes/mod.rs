@@ -183,11 +183,13 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                 meta,
                 &workload::deployment(cx, name, svc, scaler.is_some()),
             ))?;
-            sink.put(yaml_artifact(
-                file("service"),
-                meta,
-                &workload::service(cx, name, svc),
-            ))?;
+            if svc.kind != crate::ir::ServiceKind::Worker {
+                sink.put(yaml_artifact(
+                    file("service"),
+                    meta,
+                    &workload::service(cx, name, svc),
+                ))?;
+            }
             sink.put(yaml_artifact(
                 file("serviceaccount"),
                 meta,
@@ -203,11 +205,15 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                 meta,
                 &network::network_policy(cx, name, svc),
             ))?;
-            sink.put(yaml_artifact(
-                file("servicemonitor"),
-                meta,
-                &workload::service_monitor(cx, name, svc),
-            ))?;
+            match workload::monitor(cx, name, svc) {
+                Some(workload::Monitor::Service(m)) => {
+                    sink.put(yaml_artifact(file("servicemonitor"), meta, &m))?
+                }
+                Some(workload::Monitor::Pod(m)) => {
+                    sink.put(yaml_artifact(file("podmonitor"), meta, &m))?
+                }
+                None => {}
+            }
             match &scaler {
                 Some(Scaler::Hpa(h)) => sink.put(yaml_artifact(file("hpa"), meta, h)),
                 Some(Scaler::Keda(k)) => sink.put(yaml_artifact(file("scaledobject"), meta, k)),

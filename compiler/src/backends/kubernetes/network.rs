@@ -4,7 +4,8 @@
 //! - **Ingress** on the `http` port: from the pods of the services that
 //!   call it (`calls`); from anywhere when it serves routes (the edge, an
 //!   ingress controller in another namespace, reaches it); and from the
-//!   `monitoring` namespace, so Prometheus can scrape it.
+//!   `monitoring` namespace, so Prometheus can scrape it. A worker serves
+//!   no routes: only its callers (if any) and `monitoring` reach it.
 //! - **Egress**: DNS (port 53, UDP and TCP, to `kube-dns` in `kube-system`);
 //!   to the pods of each deployed callee on its port; to a callee that is not
 //!   deployed here (a managed database, an external API) on its port, at any
@@ -24,7 +25,7 @@ pub fn service_port(svc: &Service) -> u16 {
         return p;
     }
     match svc.kind {
-        ServiceKind::Http => port(svc),
+        ServiceKind::Http | ServiceKind::Worker => port(svc),
         ServiceKind::Postgres => 5432,
         ServiceKind::Mysql => 3306,
         ServiceKind::Redis => 6379,
@@ -59,7 +60,7 @@ fn tcp(port: u16) -> Vec<NetworkPolicyPort> {
 pub fn network_policy(cx: &Ctx, name: &str, svc: &Service) -> Object<NetworkPolicySpec> {
     let own = tcp(port(svc));
     let mut ingress = Vec::new();
-    if !svc.routes.is_empty() {
+    if svc.kind.serves_routes() && !svc.routes.is_empty() {
         ingress.push(NetworkPolicyRule {
             from: None,
             to: None,

@@ -453,6 +453,14 @@ pub struct NamespaceSelector {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMonitorSpec {
+    pub selector: LabelSelector,
+    pub namespace_selector: NamespaceSelector,
+    pub pod_metrics_endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Endpoint {
     pub port: &'static str,
     pub path: &'static str,

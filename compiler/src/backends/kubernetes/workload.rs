@@ -109,8 +109,14 @@ fn resources(svc: &Service) -> Option<Resources> {
     (!requests.is_empty()).then_some(Resources { requests, limits })
 }
 
-fn probe(how: &ir::Probe, initial_delay: Option<u32>, period: u32, failures: u32) -> Probe {
-    let port = IntOrString::Str("http".into());
+fn probe(
+    how: &ir::Probe,
+    port_name: &str,
+    initial_delay: Option<u32>,
+    period: u32,
+    failures: u32,
+) -> Probe {
+    let port = IntOrString::Str(port_name.into());
     Probe {
         http_get: match how {
             ir::Probe::Http { path } => Some(HttpGet {
@@ -132,6 +138,21 @@ fn probe(how: &ir::Probe, initial_delay: Option<u32>, period: u32, failures: u32
 
 pub fn port(svc: &Service) -> u16 {
     svc.port.unwrap_or(DEFAULT_PORT)
+}
+
+/// The name of the container's port, after what it speaks: `http` for an
+/// HTTP service (and a vector index, which answers HTTP), `metrics` for a
+/// worker (it serves nothing else), the protocol for a data store.
+pub fn port_name(svc: &Service) -> &'static str {
+    use ir::ServiceKind::*;
+    match svc.kind {
+        Http | Vector | External => "http",
+        Worker => "metrics",
+        Postgres => "postgres",
+        Mysql => "mysql",
+        Redis => "redis",
+        Queue => "amqp",
+    }
 }
 
 /// The longest hard timeout of the service's routes (or its own budget's),
@@ -177,7 +198,7 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
         },
         image,
         ports: vec![ContainerPort {
-            name: "http",
+            name: port_name(svc),
             container_port: port(svc),
             protocol: "TCP",
         }],
@@ -199,9 +220,17 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
             },
         },
         resources: resources(svc),
-        startup_probe: svc.prewarm.then(|| probe(&svc.warmup, None, 5, 60)),
-        readiness_probe: probe(&svc.ready, None, 5, 3),
-        liveness_probe: probe(&svc.health, (!svc.prewarm).then_some(10), 10, 3),
+        startup_probe: svc
+            .prewarm
+            .then(|| probe(&svc.warmup, port_name(svc), None, 5, 60)),
+        readiness_probe: probe(&svc.ready, port_name(svc), None, 5, 3),
+        liveness_probe: probe(
+            &svc.health,
+            port_name(svc),
+            (!svc.prewarm).then_some(10),
+            10,
+            3,
+        ),
     };
     Object {
         api_version: "apps/v1",
@@ -263,9 +292,9 @@ pub fn service(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceSpec> {
             type_: "ClusterIP",
             selector: selector(name),
             ports: vec![ServicePort {
-                name: "http",
+                name: port_name(svc),
                 port: port(svc),
-                target_port: IntOrString::Str("http".into()),
+                target_port: IntOrString::Str(port_name(svc).into()),
                 protocol: "TCP",
             }],
         },
@@ -315,11 +344,46 @@ pub fn service_monitor(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceMon
                 match_names: vec![cx.namespace.clone()],
             },
             endpoints: vec![Endpoint {
-                port: "http",
+                port: port_name(svc),
                 path: METRICS_PATH,
                 interval: "30s",
             }],
         },
+    }
+}
+
+/// How Prometheus finds a workload's metrics: a ServiceMonitor on its
+/// Service for what serves HTTP, a PodMonitor on its pods for a worker
+/// (which has no Service), nothing for a data store (its metrics come from
+/// an exporter the spec does not name).
+pub enum Monitor {
+    Service(Object<ServiceMonitorSpec>),
+    Pod(Object<PodMonitorSpec>),
+}
+
+pub fn monitor(cx: &Ctx, name: &str, svc: &Service) -> Option<Monitor> {
+    use ir::ServiceKind::*;
+    match svc.kind {
+        Http | Vector => Some(Monitor::Service(service_monitor(cx, name, svc))),
+        Worker => Some(Monitor::Pod(Object {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: cx.meta(name, labels(cx, name, svc)),
+            spec: PodMonitorSpec {
+                selector: LabelSelector {
+                    match_labels: selector(name),
+                },
+                namespace_selector: NamespaceSelector {
+                    match_names: vec![cx.namespace.clone()],
+                },
+                pod_metrics_endpoints: vec![Endpoint {
+                    port: port_name(svc),
+                    path: METRICS_PATH,
+                    interval: "30s",
+                }],
+            },
+        })),
+        Postgres | Mysql | Redis | Queue | External => None,
     }
 }
 
