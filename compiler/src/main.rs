@@ -402,6 +402,37 @@ fn build(
             );
         }
         return match result {
+            Ok((drift, files)) if diag.message_format == MessageFormat::Json => {
+                // One JSON record per file that would change, then a summary.
+                let mut o = std::io::stdout().lock();
+                for d in &drift {
+                    let record = match d {
+                        Drift::Changed { path, diff } => serde_json::json!({
+                            "kind": "drift", "change": "changed", "path": path, "diff": diff,
+                        }),
+                        Drift::Missing { path } => serde_json::json!({
+                            "kind": "drift", "change": "missing", "path": path,
+                        }),
+                        Drift::Extra { path } => serde_json::json!({
+                            "kind": "drift", "change": "extra", "path": path,
+                        }),
+                    };
+                    let _ = writeln!(o, "{record}");
+                }
+                let summary = serde_json::json!({
+                    "kind": "summary",
+                    "up_to_date": drift.is_empty(),
+                    "compared": files,
+                    "changed": drift.len(),
+                    "output": out.display().to_string(),
+                });
+                let _ = writeln!(o, "{summary}");
+                if drift.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
             Ok((drift, files)) if drift.is_empty() => {
                 eprintln!("{} is up to date ({files} files)", out.display());
                 ExitCode::SUCCESS

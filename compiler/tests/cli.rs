@@ -739,3 +739,71 @@ fn diagnostic_paths_are_relative_to_the_current_folder() {
         assert!(text.contains(&format!("\"file\":\"{file}\"")), "{text}");
     }
 }
+
+/// `build --check --message-format json`: one record per file that would
+/// change, then a summary; exit 1 on drift, 0 when up to date.
+#[test]
+fn check_drift_as_json_records() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("drift-json");
+    let _ = std::fs::remove_dir_all(&dir);
+    let spec = support::repo_root().join("examples/shop");
+    let out = dir.join("out");
+    let st = support::scalec()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = || {
+        support::scalec()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(&out)
+            .args(["--check", "--message-format", "json"])
+            .output()
+            .unwrap()
+    };
+    let clean = run();
+    assert_eq!(clean.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&clean.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["kind"], "summary");
+    assert_eq!(lines[0]["up_to_date"], true);
+
+    std::fs::write(out.join("k8s/namespace.yaml"), "edited\n").unwrap();
+    std::fs::remove_file(out.join("k8s/gateway.service.yaml")).unwrap();
+    let drift = run();
+    assert_eq!(drift.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&drift.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let changes: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "drift")
+        .map(|l| (l["change"].as_str().unwrap(), l["path"].as_str().unwrap()))
+        .collect();
+    assert!(
+        changes.contains(&("changed", "k8s/namespace.yaml")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&("missing", "k8s/gateway.service.yaml")),
+        "{changes:?}"
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["changed"], 2);
+    assert!(
+        lines[0]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+edited"))
+            || lines[1]["diff"].is_string()
+    );
+}
