@@ -295,6 +295,7 @@ fn report_list(
                 match d.severity {
                     Severity::Error => errors += n,
                     Severity::Warning => warnings += n,
+                    Severity::Note => {}
                 }
             }
             let mut err = std::io::stderr().lock();

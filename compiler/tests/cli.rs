@@ -807,3 +807,35 @@ fn check_drift_as_json_records() {
             || lines[1]["diff"].is_string()
     );
 }
+
+/// A note is shown but never fails a command, `--deny-warnings` included.
+#[test]
+fn a_note_never_fails_a_check() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("note");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("n.scale"),
+        "app shop { owner = \"t\" }\nservice api { image = \"a:1\"  route a GET \"/a\" }\nlimits {\n  per api_key { rate = 20/s  burst = 100 }\n  edge_replicas = 2\n}\n",
+    )
+    .unwrap();
+    let out = support::scalec()
+        .current_dir(&dir)
+        .args(["check", "n.scale", "--deny-warnings", "--color", "never"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note[S1205]") && err.contains("40/s in all"),
+        "{err}"
+    );
+    let json = support::scalec()
+        .current_dir(&dir)
+        .args(["check", "n.scale", "--message-format", "json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&json.stdout);
+    assert!(text.contains("\"severity\":\"note\""), "{text}");
+    assert_eq!(json.status.code(), Some(0));
+}

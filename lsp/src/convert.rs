@@ -52,6 +52,7 @@ pub fn to_lsp_diagnostic(d: &sd::Diagnostic, unit: &Unit, explain: Option<&Uri>)
         severity: Some(match d.severity {
             sd::Severity::Error => DiagnosticSeverity::ERROR,
             sd::Severity::Warning => DiagnosticSeverity::WARNING,
+            sd::Severity::Note => DiagnosticSeverity::INFORMATION,
         }),
         code: Some(NumberOrString::String(d.code.as_str().to_string())),
         code_description: explain.map(|u| CodeDescription { href: u.clone() }),

@@ -58,6 +58,9 @@ impl Span {
 pub enum Severity {
     Error,
     Warning,
+    /// Information the author should see (a derived number, a consequence);
+    /// never fails a command, `--deny-warnings` included.
+    Note,
 }
 
 macro_rules! codes {
@@ -167,6 +170,7 @@ codes! {
     LimitKeysOverHaproxy = "S1202", "more limit keys than HAProxy tracks per request";
     UrlTooLong = "S1203", "issuer or JWKS address too long for the edge configs";
     LimitMultiplied = "S1204", "per-key limit multiplied by the edge replicas past its burst";
+    EffectiveRate = "S1205", "the effective global rate of a per-replica limit";
 }
 
 impl fmt::Display for Code {
@@ -243,6 +247,13 @@ impl Diagnostic {
     pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn informational(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Note,
             ..Diagnostic::error(code, message)
         }
     }

@@ -104,6 +104,7 @@ fn to_codespan(
     let base = match d.severity {
         Severity::Error => cs::Diagnostic::error(),
         Severity::Warning => cs::Diagnostic::warning(),
+        Severity::Note => cs::Diagnostic::note(),
     };
     let mut notes: Vec<String> = d
         .notes

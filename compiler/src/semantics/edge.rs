@@ -58,7 +58,7 @@ fn key_span(cx: &Checker, key: &str) -> Option<Span> {
 /// `edge_replicas = N`, one key admits up to `N × rate` in all. A warning
 /// when the excess over the stated rate, `(N − 1) × rate`, is more than
 /// the key's burst (what one bucket already lets through at once); within
-/// the burst, nothing is said (the diagnostics have no note severity).
+/// the burst, a note gives the effective global rate.
 fn check_replicas(cx: &mut Checker, limits: &Limits) {
     let n = limits.edge_replicas;
     if n <= 1 {
@@ -73,6 +73,11 @@ fn check_replicas(cx: &mut Checker, limits: &Limits) {
     for k in &limits.keys {
         let excess = k.rate_rps * f64::from(n - 1);
         if excess <= f64::from(k.burst) {
+            if let Some(span) = key_span(cx, &k.key) {
+                let d =
+                    catalog::effective_rate(&k.key, k.rate_rps, k.burst, n, span, replicas_span);
+                cx.diags.push(d);
+            }
             continue;
         }
         if let Some(span) = key_span(cx, &k.key) {

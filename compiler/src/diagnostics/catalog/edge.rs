@@ -100,3 +100,31 @@ fn num(x: f64) -> String {
         format!("{x:.2}")
     }
 }
+
+/// Within the burst: what the key admits in all, for the author to see.
+pub fn effective_rate(
+    key: &str,
+    rate: f64,
+    burst: u32,
+    replicas: u32,
+    span: super::Span,
+    replicas_span: Option<super::Span>,
+) -> Diagnostic {
+    let global = rate * f64::from(replicas);
+    let mut d = Diagnostic::informational(
+        Code::EffectiveRate,
+        format!(
+            "`per {key}` admits up to {}/s in all across {replicas} edge replicas",
+            num(global)
+        ),
+    )
+    .primary(span, format!("{}/s per replica", num(rate)));
+    if let Some(s) = replicas_span {
+        d = d.secondary(s, "each replica has its own buckets");
+    }
+    d.help(format!(
+        "the excess over the stated rate ({}/s) is within the burst ({burst}); nothing to change unless {}/s is meant for all replicas together",
+        num(global - rate),
+        num(rate)
+    ))
+}
