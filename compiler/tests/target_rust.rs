@@ -238,3 +238,18 @@ fn rotation_json_is_the_calendar_the_spec_states() {
     assert_eq!(v["generated"]["generator"], "appforge@3.2.1");
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// The edge (proxy target) and the middleware (runtime crate) agree on the
+/// header that carries the remaining budget.
+#[test]
+fn the_edge_and_the_middleware_name_the_same_budget_header() {
+    let runtime = std::fs::read_to_string(support::repo_root().join("runtime/src/lib.rs")).unwrap();
+    let wanted = format!(
+        "pub const BUDGET_HEADER: &str = \"{}\";",
+        scalec::backends::proxy::BUDGET_HEADER
+    );
+    assert!(
+        runtime.contains(&wanted),
+        "runtime/src/lib.rs should hold `{wanted}`"
+    );
+}

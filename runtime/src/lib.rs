@@ -63,8 +63,9 @@ use tower::load_shed::LoadShed;
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tracing::Instrument;
 
-/// The remaining budget of a request, in whole milliseconds.
-pub const BUDGET_HEADER: &str = "x-budget-ms";
+/// The remaining budget of a request, in whole milliseconds: the header the
+/// `proxy` target's edge configs set (`backends::proxy::BUDGET_HEADER`).
+pub const BUDGET_HEADER: &str = "x-scale-budget-ms";
 /// On a 421: the region the session belongs to.
 pub const STICKY_HEADER: &str = "x-session-region";
 /// On a 503 or 429: why (`budget`, `overload`, `rate`).
