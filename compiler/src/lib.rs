@@ -7,6 +7,7 @@
 //! that writes files.
 
 pub mod backends;
+pub mod gate;
 pub mod diagnostics;
 pub mod ir;
 pub mod mask;
