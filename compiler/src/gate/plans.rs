@@ -270,3 +270,36 @@ pub fn evaluate(baseline: &Path, current: &Path, max_increase: f64) -> Result<Re
         checks,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_columns_takes_compared_columns_only() {
+        assert_eq!(filter_columns("(tenant_id = 42)"), ["tenant_id"]);
+        assert_eq!(
+            filter_columns("((t.tenant_id = $1) AND (status = 'a = b'::text))"),
+            ["tenant_id", "status"]
+        );
+        assert_eq!(filter_columns("(\"Owner\" IS NULL)"), ["Owner"]);
+        assert_eq!(filter_columns("(lower(email) = 'x'::text)"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn hint_quotes_identifiers_that_are_not_plain() {
+        let scan = SeqScan {
+            relation: "Tick\"ets".into(),
+            filter: Some("((\"Tenant\" = 1) OR (x > 2))".into()),
+        };
+        assert_eq!(
+            index_hint(&scan).as_deref(),
+            Some("CREATE INDEX ON \"Tick\"\"ets\" (\"Tenant\", x)")
+        );
+        let none = SeqScan {
+            relation: "t".into(),
+            filter: None,
+        };
+        assert_eq!(index_hint(&none), None);
+    }
+}
