@@ -67,8 +67,10 @@ pub fn run(cmd: GateCommand) -> ExitCode {
             test,
             format,
             inputs,
-        } => with_ir(&inputs, |ir| gate::k6::evaluate(ir, test.as_deref(), &summary))
-            .map(|r| (r, format)),
+        } => with_ir(&inputs, |ir| {
+            gate::k6::evaluate(ir, test.as_deref(), &summary)
+        })
+        .map(|r| (r, format)),
         GateCommand::Plans {
             baseline,
             current,
@@ -146,7 +148,10 @@ fn plan_threshold(ir: &scalec::ir::Ir, name: Option<&str>) -> Result<f64, InputE
         })),
         _ => Err(InputError(format!(
             "several gates set `query_plans`; name one with --gate ({})",
-            with.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
+            with.iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

@@ -7,8 +7,8 @@
 //! that writes files.
 
 pub mod backends;
-pub mod gate;
 pub mod diagnostics;
+pub mod gate;
 pub mod ir;
 pub mod mask;
 pub mod output;

@@ -19,7 +19,9 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("gate")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -62,7 +64,11 @@ fn k6_failed(summary: &Path) -> BTreeSet<(String, String)> {
         };
         for (expr, crossed) in m["thresholds"].as_object().unwrap() {
             if crossed.as_bool().unwrap() {
-                let metric = if expr.starts_with("p(95)") { "p95" } else { "p99" };
+                let metric = if expr.starts_with("p(95)") {
+                    "p95"
+                } else {
+                    "p99"
+                };
                 out.insert((route.to_string(), metric.to_string()));
             }
         }
@@ -246,7 +252,10 @@ fn plans_cost_past_threshold_fails_naming_query_scan_and_index() {
         &[
             (
                 "tickets_by_tenant",
-                plan(2041.0, Some("((tenant_id = 42) AND (status = 'open'::text))")),
+                plan(
+                    2041.0,
+                    Some("((tenant_id = 42) AND (status = 'open'::text))"),
+                ),
             ),
             ("open_count", plan(119.0, None)),
         ],
@@ -259,7 +268,9 @@ fn plans_cost_past_threshold_fails_naming_query_scan_and_index() {
         .unwrap();
     assert!(row.ends_with("FAIL"), "{out}");
     assert!(
-        out.contains("new Seq Scan on tickets (Filter: ((tenant_id = 42) AND (status = 'open'::text)))"),
+        out.contains(
+            "new Seq Scan on tickets (Filter: ((tenant_id = 42) AND (status = 'open'::text)))"
+        ),
         "{out}"
     );
     assert!(
@@ -374,7 +385,11 @@ fn migration_drift_fails_and_is_named() {
     let (code, out, _) = migration("mig-drop", &before, &dropped);
     assert_eq!(code, 1);
     assert!(out.contains("table `tenants` is missing"), "{out}");
-    for bad in ["", "{}", "{\"tables\": {\"t\": {\"rows\": -1, \"hash\": \"x\"}}}"] {
+    for bad in [
+        "",
+        "{}",
+        "{\"tables\": {\"t\": {\"rows\": -1, \"hash\": \"x\"}}}",
+    ] {
         let (code, out, err) = migration("mig-bad", &before, bad);
         assert_eq!(code, 2, "{bad}: {out}{err}");
         assert!(err.contains("table digest"), "{err}");

@@ -400,7 +400,10 @@ fn ci_validate(files: &[PathBuf]) -> Result<(), String> {
             }
         }
     }
-    loud!("hostile corpus: actionlint + check-jsonschema: {} files", files.len());
+    loud!(
+        "hostile corpus: actionlint + check-jsonschema: {} files",
+        files.len()
+    );
     if errors.is_empty() {
         Ok(())
     } else {

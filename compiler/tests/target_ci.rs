@@ -121,7 +121,10 @@ fn actions_are_pinned_by_sha_and_runs_use_no_expressions() {
     for j in ["check", "sast", "supply_chain", "db_gates", "smoke_peak"] {
         assert!(jobs.contains_key(j), "{j}");
     }
-    assert_eq!(v["jobs"]["smoke_peak"]["env"]["SCALE_TEST"].as_str(), Some("peak"));
+    assert_eq!(
+        v["jobs"]["smoke_peak"]["env"]["SCALE_TEST"].as_str(),
+        Some("peak")
+    );
     assert!(text.contains("scalec gate k6 --test \"$SCALE_TEST\""));
     assert!(text.contains("cosign sign-blob"));
 }

@@ -19,12 +19,16 @@ use std::path::Path;
 /// Evaluates `summary` for load test `test` (the only one when `None`).
 pub fn evaluate(ir: &Ir, test: Option<&str>, summary: &Path) -> Result<Report, InputError> {
     let lt = match test {
-        Some(name) => ir.load_tests.iter().find(|t| t.name == name).ok_or_else(|| {
-            InputError(format!(
-                "no load test `{name}`; the spec has: {}",
-                names(ir)
-            ))
-        })?,
+        Some(name) => ir
+            .load_tests
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                InputError(format!(
+                    "no load test `{name}`; the spec has: {}",
+                    names(ir)
+                ))
+            })?,
         None => match &ir.load_tests[..] {
             [one] => one,
             [] => return Err(InputError("the spec has no load test".into())),
@@ -117,7 +121,12 @@ pub fn evaluate(ir: &Ir, test: Option<&str>, summary: &Path) -> Result<Report, I
     }
     Ok(Report::new(
         "k6",
-        format!("load test {} on {} ({})", lt.name, target.name, summary.display()),
+        format!(
+            "load test {} on {} ({})",
+            lt.name,
+            target.name,
+            summary.display()
+        ),
         checks,
     ))
 }

@@ -182,9 +182,8 @@ pub fn jnum(x: f64) -> Value {
 
 /// Reads and parses a JSON file; every failure names the file.
 pub fn read_json(path: &std::path::Path, what: &str) -> Result<Value, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        InputError(format!("cannot read the {what} `{}`: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read the {what} `{}`: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
         InputError(format!(
             "the {what} `{}` is not valid JSON: {e}",

@@ -25,12 +25,19 @@ struct Plan {
 }
 
 fn load_dir(dir: &Path) -> Result<BTreeMap<String, Plan>, InputError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| InputError(format!("cannot read the plan folder `{}`: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        InputError(format!(
+            "cannot read the plan folder `{}`: {e}",
+            dir.display()
+        ))
+    })?;
     let mut out = BTreeMap::new();
     for e in entries {
         let e = e.map_err(|e| {
-            InputError(format!("cannot read the plan folder `{}`: {e}", dir.display()))
+            InputError(format!(
+                "cannot read the plan folder `{}`: {e}",
+                dir.display()
+            ))
         })?;
         let path = e.path();
         if path.extension().and_then(|x| x.to_str()) != Some("json") {
@@ -283,7 +290,10 @@ mod tests {
             ["tenant_id", "status"]
         );
         assert_eq!(filter_columns("(\"Owner\" IS NULL)"), ["Owner"]);
-        assert_eq!(filter_columns("(lower(email) = 'x'::text)"), Vec::<String>::new());
+        assert_eq!(
+            filter_columns("(lower(email) = 'x'::text)"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -259,7 +259,8 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
         j.cond = Some("vars.SCALE_SMOKE_URL != ''");
         j.needs = vec!["check"];
         j.env.insert("SCALE_TEST", gha_literal(&t.name));
-        j.env.insert("K6_SCRIPT", gha_literal(&format!("k6/{file}.js")));
+        j.env
+            .insert("K6_SCRIPT", gha_literal(&format!("k6/{file}.js")));
         j.env.insert("K6_VERSION", K6_VERSION.to_string());
         j.env.insert("RATE_SCALE", SMOKE_RATE_SCALE.to_string());
         j.env.insert("TIME_SCALE", SMOKE_TIME_SCALE.to_string());
@@ -388,7 +389,10 @@ mod tests {
 
     #[test]
     fn expressions_in_spec_text_are_literal() {
-        assert_eq!(gha_literal("a${{ secrets.X }}"), "a${{ '${{' }} secrets.X }}");
+        assert_eq!(
+            gha_literal("a${{ secrets.X }}"),
+            "a${{ '${{' }} secrets.X }}"
+        );
         assert_eq!(gha_literal("plain"), "plain");
     }
 }
