@@ -160,3 +160,27 @@ fn a_spec_without_gates_gets_no_supply_chain_or_db_jobs() {
         assert!(a && c, "{o}");
     }
 }
+
+#[test]
+fn the_workflow_is_the_same_from_any_folder() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("target_ci/paths");
+    let _ = std::fs::remove_dir_all(&base);
+    let src = support::repo_root().join("examples/triage/triage.scale");
+    let mut outs = Vec::new();
+    for dir in ["a", "deeper/b c"] {
+        let d = base.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(&src, d.join("triage.scale")).unwrap();
+        let out = d.join("out");
+        let ok = support::scalec()
+            .args(["build", "--target", "ci", "-o"])
+            .arg(&out)
+            .arg(&d)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        outs.push(std::fs::read(out.join("ci/scale.yml")).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+}
