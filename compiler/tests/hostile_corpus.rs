@@ -38,6 +38,8 @@
 //! Known compiler bugs are listed in [`KNOWN_BUGS`]: each is run, printed
 //! loudly, and fails the test once it is fixed (so the list stays true).
 
+#[path = "support/rust_check.rs"]
+mod rust_check;
 mod support;
 
 /// Prints past libtest's output capture (which only takes `print!` and
@@ -374,6 +376,12 @@ const TARGETS: &[Target] = &[
         value_intact: yaml_intact,
         validate: ci_validate,
     },
+    Target {
+        name: "rust",
+        files: &["rust/*.rs"],
+        value_intact: rust_intact,
+        validate: rust_validate,
+    },
 ];
 
 /// The CI workflow: actionlint (with shellcheck on every `run:`) and the
@@ -509,6 +517,82 @@ fn k6_validate(files: &[PathBuf]) -> Result<(), String> {
     } else {
         Err(errors)
     }
+}
+
+/// The string literals of generated Rust, decoded; no raw control, bidi or
+/// invisible character anywhere in the file (the escaper writes `\u{…}`).
+fn rust_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
+    let mut strings = Vec::new();
+    for f in files {
+        let text = read(f)?;
+        if let Some(c) = text.chars().find(|&c| unsafe_char(c) && c != '\n') {
+            return Err(format!("{}: raw {c:?}", f.display()));
+        }
+        let mut it = text.chars().peekable();
+        while let Some(c) = it.next() {
+            match c {
+                '/' if it.peek() == Some(&'/') => {
+                    for c in it.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '"' => {
+                    let mut s = String::new();
+                    loop {
+                        match it.next() {
+                            None => {
+                                return Err(format!("{}: an unterminated literal", f.display()))
+                            }
+                            Some('"') => break,
+                            Some('\\') => match it.next() {
+                                Some('n') => s.push('\n'),
+                                Some('r') => s.push('\r'),
+                                Some('t') => s.push('\t'),
+                                Some('0') => s.push('\0'),
+                                Some('u') => {
+                                    let hex: String =
+                                        it.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                                    let c =
+                                        u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                                    s.push(c.ok_or_else(|| {
+                                        format!("{}: bad escape \\u{{{hex}}}", f.display())
+                                    })?);
+                                }
+                                Some(c) => s.push(c),
+                                None => return Err(format!("{}: a dangling escape", f.display())),
+                            },
+                            Some(c) => s.push(c),
+                        }
+                    }
+                    strings.push(s);
+                }
+                _ => {}
+            }
+        }
+    }
+    found(want, &strings, files)
+}
+
+/// Every accepted case's modules compile against `scale-runtime` with
+/// clippy `-D warnings`, in one crate.
+fn rust_validate(files: &[PathBuf]) -> Result<(), String> {
+    let mut mods: BTreeSet<PathBuf> = BTreeSet::new();
+    for f in files {
+        if let Some(dir) = f.parent() {
+            mods.insert(dir.join("mod.rs"));
+        }
+    }
+    let modules: Vec<(String, PathBuf)> = mods
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("case_{i}"), p))
+        .collect();
+    if modules.is_empty() {
+        return Ok(());
+    }
+    rust_check::clippy(&support::repo_root(), "hostile", &modules)
 }
 
 fn ir_intact(files: &[PathBuf], want: Option<&str>) -> Result<(), String> {
@@ -1072,6 +1156,8 @@ fn run_case_inner(case: &Case, root: &Path) -> Result<Outcome, String> {
     cmd.current_dir(&dir)
         .args(["build", "spec.scale", "-o"])
         .arg(&out)
+        // Every target, those a plain build skips too.
+        .args(["--target", &scalec::backends::names().join(",")])
         .args([
             "--emit",
             "ir",

@@ -499,3 +499,74 @@ slo pay_ok {
         "{test}"
     );
 }
+
+/// Errors can be a set of codes: Sloth's common `5..|429` is
+/// `errors(status >= 500 | status == 429)`. Proved by promtool on
+/// hand-made traffic: 429s and 503s burn the budget, 404s do not.
+#[test]
+fn errors_can_be_a_set_of_codes() {
+    let a = build_spec(
+        "error-set",
+        r#"
+app shop { owner = "team" }
+service api { image = "shop/api:1"  route r GET "/r" }
+slo api_ok {
+  service   = api
+  objective = 99%
+  sli       = errors(status >= 500 | status == 429) / requests
+}
+"#,
+    );
+    let rules = contents(&a, "prometheus/api_ok.rules.yml");
+    assert!(
+        rules.contains(r#"http_response_status_code=~"429|5.."}"#),
+        "{rules}"
+    );
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-error-set", &a);
+    let series = |status: u16| {
+        format!(
+            "http_server_request_duration_seconds_count{{namespace=\"shop\",job=\"api\",http_response_status_code=\"{status}\"}}"
+        )
+    };
+    // 600 requests a minute (10/s, so the rates are exact): 420 fine, 60
+    // each of 404, 429 and 503.
+    let test = format!(
+        r#"rule_files: [api_ok.rules.yml]
+evaluation_interval: 1m
+group_eval_order: [scalec-slo-sli-recordings-api_ok, scalec-slo-meta-recordings-api_ok, scalec-slo-alerts-api_ok]
+tests:
+  - interval: 1m
+    input_series:
+      - series: '{ok}'
+        values: '0+420x60'
+      - series: '{nf}'
+        values: '0+60x60'
+      - series: '{tm}'
+        values: '0+60x60'
+      - series: '{su}'
+        values: '0+60x60'
+    promql_expr_test:
+      - expr: slo:sli_error:ratio_rate5m{{slo="api_ok"}}
+        eval_time: 30m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{{app="shop",service="api",slo="api_ok",window="5m"}}'
+            value: 0.2
+"#,
+        ok = series(200),
+        nf = series(404),
+        tm = series(429),
+        su = series(503),
+    );
+    std::fs::write(dir.join("prometheus/error_set.test.yml"), test).unwrap();
+    for file in ["error_set.test.yml", "api_ok.rules.test.yml"] {
+        let (ok, out) = support::run(
+            Command::new(&promtool)
+                .current_dir(dir.join("prometheus"))
+                .args(["test", "rules", file]),
+        );
+        assert!(ok, "{file}:\n{out}");
+    }
+}

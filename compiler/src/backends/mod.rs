@@ -34,6 +34,7 @@ pub mod k6;
 pub mod kubernetes;
 pub mod prometheus;
 pub mod proxy;
+pub mod rust;
 
 /// One generated file: a path relative to the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +215,7 @@ pub const BACKENDS: &[&dyn Backend] = &[
     &kubernetes::Kubernetes,
     &prometheus::Prometheus,
     &proxy::Proxy,
+    &rust::Rust,
 ];
 
 /// The targets a plain `scalec build` writes.

@@ -386,8 +386,15 @@ pub struct Slo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Sli {
-    /// Errors are responses with status ≥ `error_status_min`.
-    Availability { error_status_min: u16 },
+    /// Errors are responses with status ≥ `error_status_min` (a whole
+    /// class: 400 or 500), or one of `error_codes` (`status == 429`).
+    Availability {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_status_min: Option<u16>,
+        /// Exact codes, ascending, none inside the class above.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        error_codes: Vec<u16>,
+    },
     /// Good requests finish under `threshold_ms` (a histogram bucket bound).
     Latency { threshold_ms: f64 },
 }

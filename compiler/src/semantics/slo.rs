@@ -224,32 +224,67 @@ fn lower_sli(cx: &mut Checker, e: &Expr) -> Option<(Sli, Span)> {
             if callee.name != "errors" || !ok_rhs || args.len() != 1 {
                 return bad(cx);
             }
-            let ExprKind::Binary {
-                op: BinOp::Cmp(op),
-                lhs: l,
-                rhs: r,
-            } = &args[0].value.kind
-            else {
-                return bad(cx);
-            };
-            if l.as_ident().is_none_or(|i| i.name != "status")
-                || !matches!(op, CmpOp::Ge | CmpOp::Gt)
-            {
-                return bad(cx);
+            // Terms joined by `|`: `status >= 500` (a whole class, 4xx or
+            // 5xx) or `status == 429` (one code, any: spelled out).
+            let mut terms = Vec::new();
+            let mut stack = vec![&args[0].value];
+            while let Some(t) = stack.pop() {
+                match &t.kind {
+                    ExprKind::Binary {
+                        op: BinOp::Or,
+                        lhs,
+                        rhs,
+                    } => {
+                        stack.push(rhs);
+                        stack.push(lhs);
+                    }
+                    _ => terms.push(t),
+                }
             }
-            let v = cx.integer(r, 100.0, 599.0)? as u16;
-            let min = if *op == CmpOp::Gt { v + 1 } else { v };
-            if min % 100 != 0 {
-                cx.diags.push(catalog::status_not_class(r.span));
-                return None;
+            let mut min: Option<u16> = None;
+            let mut codes: Vec<u16> = Vec::new();
+            for t in terms {
+                let ExprKind::Binary {
+                    op: BinOp::Cmp(op),
+                    lhs: l,
+                    rhs: r,
+                } = &t.kind
+                else {
+                    return bad(cx);
+                };
+                if l.as_ident().is_none_or(|i| i.name != "status") {
+                    return bad(cx);
+                }
+                match op {
+                    CmpOp::Ge | CmpOp::Gt => {
+                        let v = cx.integer(r, 100.0, 599.0)? as u16;
+                        let from = if *op == CmpOp::Gt { v + 1 } else { v };
+                        if from % 100 != 0 {
+                            cx.diags.push(catalog::status_not_class(r.span));
+                            return None;
+                        }
+                        if from < 400 {
+                            cx.diags.push(catalog::status_counts_success(from, r.span));
+                            return None;
+                        }
+                        min = Some(min.map_or(from, |m| m.min(from)));
+                    }
+                    CmpOp::Eq => {
+                        let v = cx.integer(r, 100.0, 599.0)? as u16;
+                        codes.push(v);
+                    }
+                    _ => return bad(cx),
+                }
             }
-            if min < 400 {
-                cx.diags.push(catalog::status_counts_success(min, r.span));
-                return None;
+            codes.sort_unstable();
+            codes.dedup();
+            if let Some(m) = min {
+                codes.retain(|c| *c < m);
             }
             Some((
                 Sli::Availability {
                     error_status_min: min,
+                    error_codes: codes,
                 },
                 e.span,
             ))

@@ -190,7 +190,8 @@ pub fn variants() -> Ir {
             objective: 0.9999,
             window_ms: 30.0 * DAY,
             sli: Sli::Availability {
-                error_status_min: 429,
+                error_status_min: Some(429),
+                error_codes: vec![],
             },
             alerts: multiwindow(30.0 * DAY),
         },
@@ -224,7 +225,8 @@ pub fn variants() -> Ir {
             objective: 0.99,
             window_ms: 30.0 * DAY,
             sli: Sli::Availability {
-                error_status_min: 500,
+                error_status_min: Some(500),
+                error_codes: vec![],
             },
             alerts: AlertPolicy {
                 name: "none".into(),

@@ -423,10 +423,11 @@ fn inputs(
             requests,
             base,
             status_label,
-            error_status_min,
+            error_example,
+            ok_example,
+            ..
         } => {
-            let err = (*error_status_min).clamp(100, 599);
-            let ok = if err > 200 { 200 } else { 100 };
+            let (err, ok) = (*error_example, *ok_example);
             let mut series = vec![InputSeries {
                 series: promql::selector(
                     requests,

@@ -55,8 +55,11 @@ pub enum SliSource {
         /// Service (and route) matchers.
         base: Vec<Matcher>,
         status_label: String,
-        /// The lowest status counted as an error.
-        error_status_min: u16,
+        /// The statuses counted as errors, as a regex (`429|5..`).
+        errors_regex: String,
+        /// A status that is an error, and one that is not (for tests).
+        error_example: u16,
+        ok_example: u16,
     },
     Latency {
         /// The histogram's base name (without `_bucket`).
@@ -109,6 +112,36 @@ pub struct SloPlan<'a> {
     /// (the app's owner), the app's `alert_labels`, the SLO's `labels`,
     /// later ones winning.
     pub routing_labels: BTreeMap<String, String>,
+}
+
+/// The error statuses of an availability SLI: the exact codes, then the
+/// class from `min` up (`429|5..`), as a regex of three-digit codes; a
+/// status that matches and one that does not.
+pub fn error_statuses(min: Option<u16>, codes: &[u16]) -> (String, u16, u16) {
+    let mut alts: Vec<String> = codes
+        .iter()
+        .filter(|c| min.is_none_or(|m| **c < m))
+        .map(|c| c.clamp(&100, &599).to_string())
+        .collect();
+    if let Some(m) = min {
+        alts.push(promql::status_at_least(m));
+    }
+    if alts.is_empty() {
+        // An IR written by hand: nothing is an error.
+        alts.push("600".to_string());
+    }
+    let is_error = |s: u16| codes.contains(&s) || min.is_some_and(|m| s >= m);
+    let error_example = codes
+        .first()
+        .copied()
+        .or(min)
+        .unwrap_or(600)
+        .clamp(100, 599);
+    let ok_example = [200, 204, 201, 202, 302, 100]
+        .into_iter()
+        .find(|s| !is_error(*s))
+        .unwrap_or(299);
+    (alts.join("|"), error_example, ok_example)
 }
 
 /// `api_availability` → `ApiAvailability`.
@@ -176,12 +209,21 @@ impl<'a> SloPlan<'a> {
             labels.insert("route".to_string(), route.clone());
         }
         let sli = match slo.sli {
-            Sli::Availability { error_status_min } => SliSource::Availability {
-                requests: m.requests.clone(),
-                base,
-                status_label: m.status_label.clone(),
+            Sli::Availability {
                 error_status_min,
-            },
+                ref error_codes,
+            } => {
+                let (errors_regex, error_example, ok_example) =
+                    error_statuses(error_status_min, error_codes);
+                SliSource::Availability {
+                    requests: m.requests.clone(),
+                    base,
+                    status_label: m.status_label.clone(),
+                    errors_regex,
+                    error_example,
+                    ok_example,
+                }
+            }
             Sli::Latency { threshold_ms } => SliSource::Latency {
                 histogram: m.latency_histogram.clone(),
                 base,
@@ -285,13 +327,11 @@ impl<'a> SloPlan<'a> {
                 requests,
                 base,
                 status_label,
-                error_status_min,
+                errors_regex,
+                ..
             } => {
                 let mut errors = base.clone();
-                errors.push(Matcher::re(
-                    status_label,
-                    &promql::status_at_least(*error_status_min),
-                ));
+                errors.push(Matcher::re(status_label, errors_regex));
                 format!(
                     "(\n  sum(rate({}[{w}]))\n  or vector(0)\n)\n/\nsum(rate({}[{w}]))",
                     promql::selector(requests, &errors),
@@ -430,9 +470,13 @@ impl<'a> SloPlan<'a> {
 
     pub fn alert_annotations(&self, sev: &Severity) -> BTreeMap<String, String> {
         let what = match &self.slo.sli {
-            Sli::Availability { error_status_min } => {
+            Sli::Availability {
+                error_status_min,
+                error_codes,
+            } => {
+                let (regex, _, _) = error_statuses(*error_status_min, error_codes);
                 format!(
-                    "{} requests answered below status {error_status_min}",
+                    "{} requests answered without an error status ({regex})",
                     self.target()
                 )
             }

@@ -1,0 +1,196 @@
+//! The typed constants the generated module fills in: everything the
+//! middleware needs to know about one service, as `'static` data.
+
+use std::time::Duration;
+
+/// Where a value is read from in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A request header (lowercase name).
+    Header(&'static str),
+    /// A query-string parameter.
+    Query(&'static str),
+    /// A cookie.
+    Cookie(&'static str),
+    /// A claim of the verified JWT.
+    Claim(&'static str),
+    /// The client's address ([`crate::Hooks::client_ip`]).
+    ClientIp,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthRule {
+    /// No credential needed.
+    Public,
+    /// Any valid JWT.
+    Authenticated,
+    /// A JWT whose `roles` (or `role`) claim holds this role.
+    Role(&'static str),
+    /// The MFA hook passes.
+    Mfa,
+    /// The device-binding hook passes.
+    DeviceBound,
+    All(&'static [AuthRule]),
+    Any(&'static [AuthRule]),
+}
+
+impl AuthRule {
+    /// Whether the rule needs a verified JWT at all.
+    pub fn needs_token(&self) -> bool {
+        !matches!(self, AuthRule::Public)
+    }
+}
+
+/// One route of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub name: &'static str,
+    /// `GET`, `POST`, …
+    pub method: &'static str,
+    /// As written: `/v1/reports/{id}`.
+    pub path: &'static str,
+    /// `read`, `write`, `admin`, …
+    pub class: &'static str,
+    /// Requests whose remaining budget cannot cover this are shed at once.
+    pub p50: Option<Duration>,
+    /// The hard timeout (504 past it).
+    pub timeout: Duration,
+    pub auth: AuthRule,
+    /// The `limits` key this route is limited by; `None`: every key.
+    pub limit: Option<&'static str>,
+    /// Where the idempotency key comes from, when the route requires one.
+    pub idempotency: Option<Source>,
+}
+
+/// One keyed rate limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitSpec {
+    /// `api_key`, `ip`, `identity`, `tenant`.
+    pub key: &'static str,
+    pub source: Source,
+    /// Requests per second admitted per key value.
+    pub rate_per_sec: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// One in flight per core: the service's CPU request rounded up, or the
+    /// cores the process may use when the spec states none.
+    Cores,
+    Fixed(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Beyond the concurrency cap: 503 at once.
+    Reject,
+    /// Beyond the cap: wait in a bounded queue; beyond the queue: 503.
+    Queue {
+        name: &'static str,
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwtSpec {
+    pub issuer: &'static str,
+    pub audience: &'static str,
+    /// `ES256`, `RS256`, … (the only ones accepted).
+    pub algorithms: &'static [&'static str],
+    /// Tokens longer than this are refused before any parsing.
+    pub max_size_bytes: u64,
+    pub rotation: Option<RotationSpec>,
+    pub jwks_uri: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationSpec {
+    pub every: Duration,
+    pub overlap: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSpec {
+    /// `region`: a session is served only in the region that made it.
+    pub pin: Option<&'static str>,
+    /// `sticky`: another region's session is answered with a hint to go home.
+    pub fallback: Option<&'static str>,
+    /// A session older than this is not refreshed.
+    pub refresh_cap: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowSpec {
+    /// `suspicious`: asked only of requests the risk hook scores so.
+    pub when: Option<&'static str>,
+    /// Leading zero bits of the stamp's SHA-256.
+    pub difficulty: u32,
+}
+
+/// Everything about one service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServiceSpec {
+    pub app: &'static str,
+    pub service: &'static str,
+    /// The app's region (sessions pin to it).
+    pub region: Option<&'static str>,
+    /// The CPU the service requests, in millicores (`concurrency = cores`
+    /// is this rounded up to whole cores).
+    pub cpu_millicores: Option<u32>,
+    pub routes: &'static [RouteSpec],
+    pub limits: &'static [LimitSpec],
+    pub concurrency: Concurrency,
+    pub overflow: Overflow,
+    pub jwt: Option<JwtSpec>,
+    pub session: Option<SessionSpec>,
+    /// Principals matching this rule must also pass the MFA hook.
+    pub mfa_required_for: Option<AuthRule>,
+    pub device_binding: bool,
+    pub risk_scoring: Option<&'static str>,
+    pub proof_of_work: Option<PowSpec>,
+    /// Span tags: `model`, `prompt_hash`, `dataset`.
+    pub attach: &'static [&'static str],
+}
+
+impl ServiceSpec {
+    /// The route a request is for: method and path template (`{x}` matches
+    /// one non-empty segment).
+    pub fn route(&self, method: &str, path: &str) -> Option<&'static RouteSpec> {
+        self.routes
+            .iter()
+            .find(|r| r.method == method && path_matches(r.path, path))
+    }
+}
+
+fn path_matches(template: &str, path: &str) -> bool {
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) => {
+                let var = ts.starts_with('{') && ts.ends_with('}');
+                if (var && ps.is_empty()) || (!var && ts != ps) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_matches;
+
+    #[test]
+    fn templates_match_one_segment_per_variable() {
+        assert!(path_matches("/v1/reports/{id}", "/v1/reports/7"));
+        assert!(!path_matches("/v1/reports/{id}", "/v1/reports/"));
+        assert!(!path_matches("/v1/reports/{id}", "/v1/reports/7/x"));
+        assert!(path_matches("/v1/search", "/v1/search"));
+        assert!(!path_matches("/v1/search", "/v1/searchx"));
+    }
+}
