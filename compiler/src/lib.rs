@@ -8,6 +8,7 @@
 
 pub mod backends;
 pub mod diagnostics;
+pub mod gate;
 pub mod ir;
 pub mod mask;
 pub mod output;

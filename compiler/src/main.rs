@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod gate_cmd;
 mod init;
 
 #[derive(Parser)]
@@ -121,6 +122,12 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Judge measurements (a k6 summary, query plans, table digests) against
+    /// the spec: exit 0 pass, 1 a gate failed, 2 a usage or input error.
+    Gate {
+        #[command(subcommand)]
+        gate: gate_cmd::GateCommand,
+    },
     /// Run the language server on stdin/stdout (for editors; runs the
     /// `scalec-lsp` binary installed beside `scalec`, see docs/editors.md).
     Lsp {
@@ -161,6 +168,7 @@ fn main() -> ExitCode {
             field,
         } => mask(&inputs, &test, &trace, out, field),
         Command::Lsp { args } => lsp(args),
+        Command::Gate { gate } => gate_cmd::run(gate),
         Command::Init { dir } => match init::init(&dir) {
             Ok(files) => {
                 for f in &files {

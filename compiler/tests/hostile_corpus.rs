@@ -371,12 +371,53 @@ const TARGETS: &[Target] = &[
         validate: proxy_validate,
     },
     Target {
+        name: "ci",
+        files: &["ci/*.yml"],
+        value_intact: yaml_intact,
+        validate: ci_validate,
+    },
+    Target {
         name: "rust",
         files: &["rust/*.rs"],
         value_intact: rust_intact,
         validate: rust_validate,
     },
 ];
+
+/// The CI workflow: actionlint (with shellcheck on every `run:`) and the
+/// GitHub workflow JSON Schema.
+fn ci_validate(files: &[PathBuf]) -> Result<(), String> {
+    let mut errors = String::new();
+    if let Some(actionlint) = support::tool("actionlint") {
+        for chunk in files.chunks(400) {
+            let (ok, out) = support::run(Command::new(&actionlint).arg("-no-color").args(chunk));
+            if !ok {
+                errors.push_str(&format!("actionlint:\n{}\n", not_ok(&out)));
+            }
+        }
+    }
+    if let Some(cj) = support::tool("check-jsonschema") {
+        for chunk in files.chunks(400) {
+            let (ok, out) = support::run(
+                Command::new(&cj)
+                    .args(["--builtin-schema", "vendor.github-workflows"])
+                    .args(chunk),
+            );
+            if !ok {
+                errors.push_str(&format!("check-jsonschema:\n{}\n", not_ok(&out)));
+            }
+        }
+    }
+    loud!(
+        "hostile corpus: actionlint + check-jsonschema: {} files",
+        files.len()
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
 
 /// k6 scripts (the k6 and chaos targets): no raw control, bidi or line
 /// separator anywhere, the `const SPEC = …;` line is JSON and its strings

@@ -27,6 +27,7 @@ use crate::ir::{Entity, Ir};
 use std::io;
 
 pub mod chaos;
+pub mod ci;
 pub mod common;
 pub mod ir_json;
 pub mod k6;
@@ -208,6 +209,7 @@ pub fn emit_all(backend: &dyn Backend, ir: &Ir, meta: &Meta) -> Result<Vec<Artif
 /// Every target, by the name `--target` takes.
 pub const BACKENDS: &[&dyn Backend] = &[
     &chaos::ChaosMesh,
+    &ci::Ci,
     &ir_json::IrJson,
     &k6::K6,
     &kubernetes::Kubernetes,

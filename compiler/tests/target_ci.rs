@@ -1,0 +1,186 @@
+//! The `ci` target: every example's `ci/scale.yml` is accepted by
+//! actionlint (which runs shellcheck on each `run:`) and by the GitHub
+//! workflow JSON Schema; a broken workflow is refused by both (so the
+//! acceptance means something); actions are pinned by full commit SHA;
+//! spec text reaches shells only through `env:`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds an example's workflow into a folder of the calling test's own.
+fn build(example: &str, test: &str) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("target_ci")
+        .join(test)
+        .join(example);
+    let _ = std::fs::remove_dir_all(&out);
+    let status = support::scalec()
+        .args(["build", "--target", "ci", "-o"])
+        .arg(&out)
+        .arg(support::repo_root().join("examples").join(example))
+        .status()
+        .unwrap();
+    assert!(status.success(), "build {example}");
+    out.join("ci/scale.yml")
+}
+
+fn examples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(support::repo_root().join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    assert!(v.len() >= 2, "{v:?}");
+    v
+}
+
+/// (actionlint accepts, check-jsonschema accepts, output) or None if a tool is missing.
+fn judge(file: &Path) -> Option<(bool, bool, String)> {
+    let actionlint = support::tool("actionlint")?;
+    let cj = support::tool("check-jsonschema")?;
+    let (a, out_a) = support::run(Command::new(actionlint).arg("-no-color").arg(file));
+    let (c, out_c) = support::run(
+        Command::new(cj)
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .arg(file),
+    );
+    Some((a, c, format!("{out_a}\n{out_c}")))
+}
+
+#[test]
+fn every_example_workflow_is_accepted_by_actionlint_and_the_schema() {
+    for ex in examples() {
+        let f = build(&ex, "every");
+        let Some((a, c, out)) = judge(&f) else { return };
+        assert!(a && c, "{ex}: {out}");
+    }
+}
+
+#[test]
+fn a_broken_workflow_is_refused_by_both_tools() {
+    let f = build("triage", "broken");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("runs-on: ubuntu-latest"));
+    let dir = f.parent().unwrap();
+    // An unknown job key and a step that both uses an action and runs a script.
+    let mutations = [
+        ("typo.yml", text.replace("runs-on:", "runs_on:")),
+        (
+            "both.yml",
+            text.replacen(
+                "    - name: Install scalec\n",
+                "    - name: Install scalec\n      uses: actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd\n",
+                1,
+            ),
+        ),
+    ];
+    for (name, bad) in mutations {
+        assert_ne!(bad, text, "{name}: the mutation applied");
+        let p = dir.join(name);
+        std::fs::write(&p, bad).unwrap();
+        let Some((a, c, out)) = judge(&p) else { return };
+        assert!(!a, "actionlint accepted {name}: {out}");
+        assert!(!c, "check-jsonschema accepted {name}: {out}");
+    }
+}
+
+#[test]
+fn actions_are_pinned_by_sha_and_runs_use_no_expressions() {
+    let text = std::fs::read_to_string(build("triage", "pinned")).unwrap();
+    let v: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    let mut uses = 0;
+    let mut runs = 0;
+    for (_, job) in v["jobs"].as_mapping().unwrap() {
+        for step in job["steps"].as_sequence().unwrap() {
+            if let Some(u) = step["uses"].as_str() {
+                uses += 1;
+                let (_, sha) = u.split_once('@').unwrap();
+                assert!(
+                    sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{u}"
+                );
+            }
+            if let Some(r) = step["run"].as_str() {
+                runs += 1;
+                assert!(!r.contains("${{"), "an expression in a run: {r}");
+            }
+        }
+    }
+    assert!(uses >= 4 && runs >= 6, "{uses} {runs}");
+    // Each pinned line names its version.
+    for line in text.lines().filter(|l| l.contains("uses: ")) {
+        assert!(line.contains(" # v"), "{line}");
+    }
+    // The flagship's gate asks for an SBOM and Sigstore signing; its two
+    // load tests each get a smoke job gated by `scalec gate k6`.
+    let jobs = v["jobs"].as_mapping().unwrap();
+    for j in ["check", "sast", "supply_chain", "db_gates", "smoke_peak"] {
+        assert!(jobs.contains_key(j), "{j}");
+    }
+    assert_eq!(
+        v["jobs"]["smoke_peak"]["env"]["SCALE_TEST"].as_str(),
+        Some("peak")
+    );
+    assert!(text.contains("scalec gate k6 --test \"$SCALE_TEST\""));
+    assert!(text.contains("cosign sign-blob"));
+}
+
+#[test]
+fn a_spec_without_gates_gets_no_supply_chain_or_db_jobs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("target_ci/nogate");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("app.scale"),
+        "app a { owner = \"t\" }\nservice api {\n  image = \"a/api:1\"\n  route r GET \"/r\"\n}\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let ok = support::scalec()
+        .args(["build", "--target", "ci", "-o"])
+        .arg(&out)
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let f = out.join("ci/scale.yml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let v: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    let jobs = v["jobs"].as_mapping().unwrap();
+    assert!(jobs.contains_key("check") && jobs.contains_key("sast"));
+    for j in ["supply_chain", "db_gates"] {
+        assert!(!jobs.contains_key(j), "{j}: {text}");
+    }
+    if let Some((a, c, o)) = judge(&f) {
+        assert!(a && c, "{o}");
+    }
+}
+
+#[test]
+fn the_workflow_is_the_same_from_any_folder() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("target_ci/paths");
+    let _ = std::fs::remove_dir_all(&base);
+    let src = support::repo_root().join("examples/triage/triage.scale");
+    let mut outs = Vec::new();
+    for dir in ["a", "deeper/b c"] {
+        let d = base.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(&src, d.join("triage.scale")).unwrap();
+        let out = d.join("out");
+        let ok = support::scalec()
+            .args(["build", "--target", "ci", "-o"])
+            .arg(&out)
+            .arg(&d)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        outs.push(std::fs::read(out.join("ci/scale.yml")).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+}
