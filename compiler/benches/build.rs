@@ -243,10 +243,12 @@ fn main() {
         // Every service: 8 k8s objects (Deployment, Service, ServiceAccount,
         // PDB, NetworkPolicy, ServiceMonitor, HPA, PrometheusRule), a rule
         // file and its test; + the Namespace and the manifest (and the
-        // proxy target's edge files, counted apart).
+        // app-wide files of the proxy and ci targets, counted apart).
         let edge = count_files(&dir.join("out/proxy"));
         assert!(edge >= 3, "the proxy target wrote {edge} files");
-        assert_eq!(files - edge, 10 * n + 2, "files written for N={n}");
+        let ci = count_files(&dir.join("out/ci"));
+        assert_eq!(ci, 1, "the ci target writes one workflow");
+        assert_eq!(files - edge - ci, 10 * n + 2, "files written for N={n}");
         assert_eq!(wrote(&err), (files, 0), "a first build writes every file");
 
         std::fs::write(dir.join("spec.scale"), generate(n, 1)).expect("spec written");

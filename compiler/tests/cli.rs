@@ -839,3 +839,18 @@ fn a_note_never_fails_a_check() {
     assert!(text.contains("\"severity\":\"note\""), "{text}");
     assert_eq!(json.status.code(), Some(0));
 }
+
+/// docs/cli.md shows what `scalec targets` prints.
+#[test]
+fn the_cli_doc_lists_the_targets_as_printed() {
+    let out = support::scalec().arg("targets").output().unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let doc = std::fs::read_to_string(support::repo_root().join("docs/cli.md")).unwrap();
+    let at = doc.find("$ scalec targets\n").expect("the targets example") + 17;
+    let end = doc[at..].find("```").unwrap() + at;
+    assert_eq!(
+        &doc[at..end],
+        printed,
+        "docs/cli.md's `scalec targets` block is stale"
+    );
+}

@@ -130,3 +130,20 @@ fn the_language_appendix_is_the_flagship() {
         "docs/language.md's appendix differs from examples/triage/triage.scale (from its `use` lines on)"
     );
 }
+
+/// docs/language.md's table of codes lists every code `scalec explain`
+/// knows.
+#[test]
+fn the_language_code_table_lists_every_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("docs/language.md")).unwrap();
+    let missing: Vec<&str> = scalec::diagnostics::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !doc.contains(&format!("| [{c}](diagnostics/{c}.md) |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/language.md's code table: {missing:?}"
+    );
+}

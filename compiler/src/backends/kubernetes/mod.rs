@@ -105,7 +105,7 @@ impl Backend for Kubernetes {
         "k8s"
     }
     fn description(&self) -> &'static str {
-        "Kubernetes manifests: Deployment, Service, PDB, HPA or KEDA ScaledObject, PrometheusRule"
+        "Kubernetes manifests: Namespace, Deployment, Service, ServiceAccount, PDB, NetworkPolicy, Service/PodMonitor, HPA or KEDA ScaledObject, PrometheusRule"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         super::check_slos(ir)?;
