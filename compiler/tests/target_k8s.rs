@@ -733,3 +733,27 @@ fn every_example_validates() {
         }
     }
 }
+
+/// `replicas = 0..N` with KEDA: the ScaledObject may scale to zero.
+#[test]
+fn keda_scales_a_worker_to_zero() {
+    let c = scalec::check(scalec::project::Project::from_memory(&[(
+        "z.scale",
+        "app shop { owner = \"t\" }\nservice jobs { kind = queue }\nservice worker {\n  kind = worker\n  image = \"shop/w:1\"\n  replicas = 0..10\n  cpu = 100m\n  memory = 64Mi\n  autoscale on queue_depth(\"jobs\") target 10\n  calls jobs\n}\n",
+    )]));
+    let ir = c.ir.expect("checks clean");
+    let objs = objects(&ir);
+    let so = &objs
+        .iter()
+        .find(|(p, _)| p == "k8s/worker.scaledobject.yaml")
+        .expect("a ScaledObject")
+        .1;
+    assert_eq!(so["spec"]["minReplicaCount"].as_u64(), Some(0));
+    assert_eq!(so["spec"]["maxReplicaCount"].as_u64(), Some(10));
+    let d = &objs
+        .iter()
+        .find(|(p, _)| p == "k8s/worker.deployment.yaml")
+        .unwrap()
+        .1;
+    assert!(d["spec"]["replicas"].is_null(), "KEDA owns the count");
+}

@@ -390,7 +390,7 @@ pub static SERVICE: BlockSpec = block(
           "`[REGISTRY[:PORT]/]name/path[:TAG][@sha256:DIGEST]` by the OCI reference grammar: lower-case name components, at most 255 characters"),
         f("port", Quantity(Dim::Count), "whole number 1–65535", ValueWhen("8080", "for `http`, none otherwise"),
           "The port the service listens on.", ""),
-        f("replicas", Ty::Range(Dim::Count), "whole number, or range `MIN..MAX`, 1–10 000", Value("1..1"),
+        f("replicas", Ty::Range(Dim::Count), "whole number, or range `MIN..MAX`, 1–10 000 (a range may start at 0 with `autoscale on queue_depth`)", Value("1..1"),
           "How many pods: a number, or `MIN..MAX` for autoscaling.", "a single number means MIN = MAX"),
         f("cpu", Quantity(Dim::Cpu), "CPU amount, `1m..256` cores", NONE,
           "The CPU request per replica (`500m`, or cores).",

@@ -518,6 +518,12 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             .push(catalog::autoscale_fixed_replicas(replicas.min, at));
     }
     let kind = kind?;
+    // Only KEDA (`autoscale on queue_depth`) scales a workload to zero and
+    // back: an HPA needs at least one pod to measure.
+    if replicas.min == 0 && !matches!(autoscale, Some(Autoscale::QueueDepth { .. })) {
+        let at = written_span(&f, "replicas").unwrap_or(body.span);
+        cx.diags.push(catalog::zero_replicas_without_keda(at));
+    }
     // A replica range without a rule scales on CPU at 70%.
     if autoscale.is_none() && replicas.min < replicas.max {
         autoscale = Some(Autoscale::Cpu {
@@ -596,7 +602,10 @@ fn replicas(cx: &mut Checker, e: &Expr) -> Option<Replicas> {
         },
         _ => (e, e),
     };
-    let min = cx.integer(lo, 1.0, 10_000.0)?;
+    // A range may start at 0 (KEDA scales to zero; checked with the
+    // autoscaler); a fixed count may not.
+    let floor = if std::ptr::eq(lo, hi) { 1.0 } else { 0.0 };
+    let min = cx.integer(lo, floor, 10_000.0)?;
     let max = cx.integer(hi, 1.0, 10_000.0)?;
     if min > max {
         cx.diags.push(catalog::replicas_backwards(min, max, e.span));

@@ -375,3 +375,13 @@ pub fn critical_path(
         None => d,
     }
 }
+
+/// `replicas = 0..N` without an autoscaler that can scale to zero.
+pub fn zero_replicas_without_keda(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        "`replicas` may start at 0 only when KEDA scales the service",
+    )
+    .primary(span, "scales to zero")
+    .help("scaling to zero needs `autoscale on queue_depth(\"queue\") target N` (KEDA wakes the service when work arrives); otherwise start the range at 1")
+}
