@@ -153,18 +153,22 @@ impl Project {
             p.add_with(name.to_string(), text.to_string(), None, parser);
         }
         let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
-        p.check_uses(&mut |p, name, span| {
+        p.check_uses(&mut |p, from, name, span| {
             if let Some(d) = unsafe_text(name, span) {
                 p.diags.push(d);
                 Err(())
-            } else if normalize_inside(name).is_none() {
-                p.diags.push(escapes(name, span));
-                Err(())
-            } else if names.contains(name) {
-                Ok(())
             } else {
-                p.diags.push(not_found(name, span));
-                Err(())
+                match use_target(from, name) {
+                    None => {
+                        p.diags.push(escapes(name, span));
+                        Err(())
+                    }
+                    Some(target) if names.contains(&target) => Ok(()),
+                    Some(_) => {
+                        p.diags.push(not_found(name, span));
+                        Err(())
+                    }
+                }
             }
         });
         p
@@ -315,12 +319,14 @@ impl Project {
             }
             i += 1;
         }
-        p.check_uses(&mut |_, _, _| Ok(()));
+        p.check_uses(&mut |_, _, _, _| Ok(()));
         Ok(p)
     }
 
     /// Checks `use std.…` lines (module exists); file uses go to `file_ok`.
-    fn check_uses(&mut self, file_ok: &mut dyn FnMut(&mut Project, &str, Span) -> Result<(), ()>) {
+    /// Checks every `use`: modules here, files through `file_ok(project,
+    /// using file's name, written path, span)`.
+    fn check_uses(&mut self, file_ok: &mut UseCheck<'_>) {
         let mut found = Vec::new();
         for f in self.files.iter().filter(|f| f.std_module.is_none()) {
             for u in &f.ast.uses {
@@ -330,15 +336,17 @@ impl Project {
                             found.push(Err(bad_module(path)));
                         }
                     }
-                    UseTarget::File { path, span } => found.push(Ok((path.clone(), *span))),
+                    UseTarget::File { path, span } => {
+                        found.push(Ok((f.name.clone(), path.clone(), *span)))
+                    }
                 }
             }
         }
         for item in found {
             match item {
                 Err(d) => self.diags.push(d),
-                Ok((path, span)) => {
-                    let _ = file_ok(self, &path, span);
+                Ok((from, path, span)) => {
+                    let _ = file_ok(self, &from, &path, span);
                 }
             }
         }
@@ -420,6 +428,21 @@ fn display_name(root: &Path, path: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
+/// Checks one `use "…"` of a file: (project, using file, written path, span).
+type UseCheck<'a> = dyn FnMut(&mut Project, &str, &str, Span) -> Result<(), ()> + 'a;
+
+/// The project-relative name of the file `use "written"` names from the
+/// file `from` (itself project-relative): relative to `from`'s folder, as
+/// `scalec check` reads it from disk; `None` when it leaves the project.
+pub fn use_target(from: &str, written: &str) -> Option<String> {
+    let dir = from.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    if dir.is_empty() {
+        normalize_inside(written)
+    } else {
+        normalize_inside(&format!("{dir}/{written}"))
+    }
+}
+
 /// Normalises a `/`-separated relative path, refusing one that is absolute
 /// or climbs above its root. `a/../b.scale` → `b.scale`.
 pub fn normalize_inside(path: &str) -> Option<String> {
@@ -484,6 +507,29 @@ fn bad_module(path: &[Ident]) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
+    /// In memory as on disk, `use "…"` is relative to the using file.
+    #[test]
+    fn uses_in_memory_are_relative_to_the_using_file() {
+        let p = Project::from_memory(&[
+            (
+                "main.scale",
+                "use \"sub/a.scale\"\napp x { owner = \"t\" }\n",
+            ),
+            ("sub/a.scale", "use \"b.scale\"\nbudget a { p99 = 1s }\n"),
+            ("sub/b.scale", "budget b { p99 = 1s }\n"),
+        ]);
+        assert!(p.diags.is_empty(), "{:?}", p.diags);
+        let p = Project::from_memory(&[
+            (
+                "main.scale",
+                "use \"sub/a.scale\"\napp x { owner = \"t\" }\n",
+            ),
+            ("sub/a.scale", "use \"b.scale\"\n"),
+            ("b.scale", "budget b { p99 = 1s }\n"),
+        ]);
+        assert_eq!(p.diags.len(), 1, "sub/b.scale is not there: {:?}", p.diags);
+    }
+
     use super::*;
 
     #[test]
@@ -493,6 +539,19 @@ mod tests {
             Some("a/c.yaml")
         );
         assert_eq!(normalize_inside("../x"), None);
+        assert_eq!(
+            use_target("sub/a.scale", "b.scale").as_deref(),
+            Some("sub/b.scale")
+        );
+        assert_eq!(
+            use_target("sub/a.scale", "../c.scale").as_deref(),
+            Some("c.scale")
+        );
+        assert_eq!(
+            use_target("a.scale", "lib/x.scale").as_deref(),
+            Some("lib/x.scale")
+        );
+        assert_eq!(use_target("a.scale", "../x.scale"), None);
         assert_eq!(normalize_inside("a/../../x"), None);
         assert_eq!(normalize_inside("/etc/passwd"), None);
         assert_eq!(normalize_inside(""), None);

@@ -285,11 +285,11 @@ pub fn compile(
         for f in project.files.iter().filter(|f| f.std_module.is_none()) {
             for u in &f.ast.uses {
                 if let scalec::syntax::ast::UseTarget::File { path, .. } = &u.target {
-                    if scalec::project::normalize_inside(path).is_some()
-                        && !texts.iter().any(|(n, ..)| n == path)
-                        && !wanted.contains(path)
-                    {
-                        wanted.push(path.clone());
+                    // Relative to the using file's folder, as `scalec check` reads it.
+                    if let Some(target) = scalec::project::use_target(&f.name, path) {
+                        if !texts.iter().any(|(n, ..)| *n == target) && !wanted.contains(&target) {
+                            wanted.push(target);
+                        }
                     }
                 }
             }
