@@ -2,78 +2,13 @@
 //! and shed, the deadline's 504, `overflow = reject`, pass-through of
 //! unmatched requests, a token route without a JWT spec.
 
-use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use scale_runtime::*;
 use std::time::Duration;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 
-static ROUTES: &[RouteSpec] = &[
-    RouteSpec {
-        name: "fast",
-        method: "GET",
-        path: "/fast/{id}",
-        class: "read",
-        p50: Some(Duration::from_millis(20)),
-        timeout: Duration::from_millis(300),
-        auth: AuthRule::Public,
-        limit: None,
-        idempotency: None,
-    },
-    RouteSpec {
-        name: "locked",
-        method: "GET",
-        path: "/locked",
-        class: "read",
-        p50: None,
-        timeout: Duration::from_millis(300),
-        auth: AuthRule::Authenticated,
-        limit: None,
-        idempotency: None,
-    },
-];
-
-static SPEC: ServiceSpec = ServiceSpec {
-    app: "t",
-    service: "s",
-    region: None,
-    cpu_millicores: Some(1_500),
-    routes: ROUTES,
-    limits: &[],
-    concurrency: Concurrency::Fixed(1),
-    overflow: Overflow::Reject,
-    jwt: None,
-    session: None,
-    mfa_required_for: None,
-    device_binding: false,
-    risk_scoring: None,
-    proof_of_work: None,
-    attach: &["model", "dataset"],
-};
-
-type Body = Full<Bytes>;
-
-/// An inner service that sleeps `?ms` and answers with the budget header it saw.
-fn inner() -> impl Service<
-    Request<Body>,
-    Response = Response<Body>,
-    Error = std::convert::Infallible,
-    Future = impl Send,
-> + Clone
-       + Send
-       + 'static {
-    tower::service_fn(|req: Request<Body>| async move {
-        let ms: u64 = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        let seen = req
-            .headers()
-            .get(BUDGET_HEADER)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_else(|| "none".into());
-        Ok(Response::new(Body::from(Bytes::from(seen))))
-    })
-}
+mod fixture;
+use fixture::{inner, Body, SPEC};
 
 fn get(path: &str, budget: Option<&str>) -> Request<Body> {
     let mut b = Request::get(path);
