@@ -217,7 +217,7 @@ fn rotation_json_is_the_calendar_the_spec_states() {
     let out = tmp("rotation");
     let built = build(&repo_root().join("examples/triage"), &out.join("o"));
     let v: serde_json::Value = serde_json::from_slice(&built["auth/rotation.json"]).unwrap();
-    // triage.scale: rotation { every = 30d  overlap = 7d }
+    // triage.scale: rotation { every = 30d  overlap = 7d  starts = "2027-01-04" }
     let day = 86_400_000.0;
     assert_eq!(v["every_ms"], 30.0 * day);
     assert_eq!(v["overlap_ms"], 7.0 * day);
@@ -234,8 +234,44 @@ fn rotation_json_is_the_calendar_the_spec_states() {
         37.0 * day,
         "retired an overlap after it stops signing"
     );
-    assert_eq!(v["anchor"], "1970-01-01T00:00:00Z");
+    // starts = "2027-01-04"; the dates below are from `date -u -d '2027-01-04 +N days'`.
+    assert_eq!(v["anchor"], "2027-01-04T00:00:00Z");
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 14, "a year of 30-day keys: ceil(365 / 30) + 1");
+    let dates = |k: &serde_json::Value| {
+        ["kid", "publish", "sign_from", "sign_until", "retire"]
+            .map(|f| k[f].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        dates(&keys[0]),
+        [
+            "k0",
+            "2026-12-28T00:00:00Z",
+            "2027-01-04T00:00:00Z",
+            "2027-02-03T00:00:00Z",
+            "2027-02-10T00:00:00Z"
+        ]
+    );
+    assert_eq!(
+        dates(&keys[13]),
+        [
+            "k13",
+            "2028-01-22T00:00:00Z",
+            "2028-01-29T00:00:00Z",
+            "2028-02-28T00:00:00Z",
+            "2028-03-06T00:00:00Z"
+        ]
+    );
+    for pair in keys.windows(2) {
+        assert!(
+            pair[1]["publish"].as_str() < pair[0]["sign_until"].as_str()
+                && pair[0]["retire"].as_str() > pair[1]["sign_from"].as_str(),
+            "each kid is published before its predecessor stops signing, and the predecessor retires after it starts: {pair:?}"
+        );
+    }
     assert_eq!(v["generated"]["generator"], "appforge@3.2.1");
+    let api = String::from_utf8(built["rust/api.rs"].clone()).unwrap();
+    assert!(api.contains("anchor_unix_secs: 1799020800,"), "{api}");
     let _ = std::fs::remove_dir_all(out);
 }
 

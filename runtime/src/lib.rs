@@ -21,8 +21,9 @@
 //!    refresh cap (401); roles (403), MFA and device-binding hooks (403);
 //! 5. risk hook and proof of work (428 with a challenge);
 //! 6. idempotency key (400 without it, replay with it);
-//! 7. `LoadShed → Buffer → ConcurrencyLimit`: beyond the concurrency cap
-//!    requests wait in the bounded queue, beyond the queue 503.
+//! 7. `LoadShed → Buffer → ConcurrencyLimit` (as two fair
+//!    semaphores): beyond the concurrency cap requests wait in the
+//!    bounded queue at most the queue's timeout, beyond the queue 503.
 //!
 //! A route limited by `limit = per_x` is limited by that key only; a route
 //! without `limit` by every key the spec declares whose value the request
@@ -57,9 +58,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
-use tower::buffer::Buffer;
-use tower::limit::ConcurrencyLimit;
-use tower::load_shed::LoadShed;
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tracing::Instrument;
 
@@ -136,9 +134,9 @@ impl Config {
         self
     }
     /// How many requests may wait beyond the cap (default 8 × the cap;
-    /// at least 2).
+    /// at least 1).
     pub fn queue_depth(mut self, n: usize) -> Self {
-        self.queue_depth = Some(n.max(2));
+        self.queue_depth = Some(n.max(1));
         self
     }
     pub fn idempotency_store(mut self, store: Arc<idempotency::Store>) -> Self {
@@ -226,7 +224,7 @@ impl<ReqB> ScaleLayer<ReqB> {
                 },
                 Concurrency::Fixed(n) => (n as usize).max(1),
             });
-        let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(2);
+        let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(1);
         ScaleLayer {
             shared: Arc::new(Shared {
                 spec,
@@ -266,23 +264,27 @@ impl<ReqB> ScaleLayer<ReqB> {
 
 type Fut<R> = Pin<Box<dyn Future<Output = R> + Send>>;
 
-/// The bounded queue in front of the concurrency cap.
-type Queue<S, ReqB> =
-    Buffer<Request<ReqB>, <ConcurrencyLimit<S> as Service<Request<ReqB>>>::Future>;
-
-/// `LoadShed → Buffer → ConcurrencyLimit` (no buffer when the spec rejects
-/// on overflow), with a fast path: while the cap has a free slot the request
-/// takes it and calls the service directly, skipping the buffer's channel
-/// hop. The slot comes from the same semaphore the `ConcurrencyLimit` uses,
-/// and tokio's semaphore is fair (a freed slot goes to a queued request
-/// first), so the fast path never overtakes the queue.
+/// The concurrency cap and the bounded queue in front of it: the tower
+/// `LoadShed → Buffer → ConcurrencyLimit` semantics, on two fair (FIFO)
+/// semaphores, so a request's wait in the queue has its own bound.
+///
+/// A request takes a slot of the cap when one is free and calls the service
+/// directly. Otherwise, with `overflow = queue(…)`, it takes a place in the
+/// queue (none left: 503 `overload`, at once) and waits for a slot at most
+/// the queue's timeout (then 503 `queue-timeout`); the place is given back
+/// when the slot is taken. tower's `Buffer` cannot bound the wait apart from
+/// the service time (its channel hides when a request is dispatched), and
+/// its worker task costs a channel hop per queued request. tokio's semaphore
+/// hands a freed slot to the longest waiter first, so a new request never
+/// overtakes the queue.
 struct Stack<S, ReqB>
 where
     S: Service<Request<ReqB>>,
 {
     slots: Arc<tokio::sync::Semaphore>,
     direct: S,
-    queue: Option<LoadShed<Queue<S, ReqB>>>,
+    queue: Option<(Arc<tokio::sync::Semaphore>, Duration)>,
+    _req: std::marker::PhantomData<fn(ReqB)>,
 }
 
 impl<S, ReqB> Clone for Stack<S, ReqB>
@@ -296,6 +298,7 @@ where
             slots: self.slots.clone(),
             direct: self.direct.clone(),
             queue: self.queue.clone(),
+            _req: std::marker::PhantomData,
         }
     }
 }
@@ -334,23 +337,20 @@ where
 {
     type Service = ScaleService<S, ReqB>;
 
-    /// Spawns the queue's worker on the current tokio runtime.
     fn layer(&self, inner: S) -> Self::Service {
         let slots = Arc::new(tokio::sync::Semaphore::new(self.shared.concurrency));
-        let limited = ConcurrencyLimit::with_semaphore(inner.clone(), slots.clone());
         let queue = match self.shared.spec.overflow {
-            Overflow::Queue { .. } => {
-                // The buffer's worker holds one request out of the channel
-                // while it waits for a slot: the channel holds one less.
-                let bound = self.shared.queue_depth - 1;
-                Some(LoadShed::new(Buffer::new(limited, bound)))
-            }
+            Overflow::Queue { timeout, .. } => Some((
+                Arc::new(tokio::sync::Semaphore::new(self.shared.queue_depth)),
+                timeout,
+            )),
             Overflow::Reject => None,
         };
         let stack = Stack {
             slots,
             direct: inner.clone(),
             queue,
+            _req: std::marker::PhantomData,
         };
         ScaleService {
             shared: self.shared.clone(),
@@ -602,22 +602,58 @@ where
     S::Future: Send + 'static,
     ReqB: Send + 'static,
 {
-    if let Ok(slot) = stack.slots.clone().try_acquire_owned() {
-        let r = stack.direct.oneshot(req).await.map_err(Into::into);
-        drop(slot);
-        return r;
-    }
-    match stack.queue {
-        Some(q) => q.oneshot(req).await,
-        None => Err(Box::new(tower::load_shed::error::Overloaded::new())),
+    let slot = match stack.slots.clone().try_acquire_owned() {
+        Ok(slot) => slot,
+        Err(_) => {
+            let Some((places, wait)) = &stack.queue else {
+                return Err(Box::new(Shed::Overload));
+            };
+            let Ok(place) = places.clone().try_acquire_owned() else {
+                return Err(Box::new(Shed::Overload));
+            };
+            let slot = tokio::time::timeout(*wait, stack.slots.clone().acquire_owned()).await;
+            drop(place);
+            match slot {
+                Ok(Ok(slot)) => slot,
+                Ok(Err(_)) => return Err(Box::new(Shed::Overload)),
+                Err(_) => return Err(Box::new(Shed::QueueTimeout)),
+            }
+        }
+    };
+    let r = stack.direct.oneshot(req).await.map_err(Into::into);
+    drop(slot);
+    r
+}
+
+/// Why the concurrency stage refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shed {
+    /// The cap and the queue are full (or there is no queue).
+    Overload,
+    /// The request waited in the queue for the queue's whole timeout.
+    QueueTimeout,
+}
+
+impl std::fmt::Display for Shed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Shed::Overload => "overloaded",
+            Shed::QueueTimeout => "queued too long",
+        })
     }
 }
 
+impl std::error::Error for Shed {}
+
 fn from_error<B: From<Bytes>>(e: BoxError) -> Response<B> {
-    if e.is::<tower::load_shed::error::Overloaded>() {
-        shed(StatusCode::SERVICE_UNAVAILABLE, "overload", "overloaded")
-    } else {
-        reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    match e.downcast_ref::<Shed>() {
+        Some(Shed::Overload) => shed(StatusCode::SERVICE_UNAVAILABLE, "overload", "overloaded"),
+        Some(Shed::QueueTimeout) => shed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue-timeout",
+            "queued too long",
+        ),
+        None => reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }
 
@@ -635,8 +671,8 @@ where
     type Future = Fut<Result<Response<ResB>, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Readiness is taken per request inside `call`, where LoadShed turns
-        // a full queue into a 503.
+        // Readiness is taken per request inside `call`, where a full
+        // queue becomes a 503.
         Poll::Ready(Ok(()))
     }
 

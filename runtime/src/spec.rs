@@ -109,6 +109,18 @@ pub struct JwtSpec {
 pub struct RotationSpec {
     pub every: Duration,
     pub overlap: Duration,
+    /// When key `k0` starts signing, in seconds since the Unix epoch (the
+    /// spec's `rotation.starts`; 0, the epoch itself, when it states none).
+    pub anchor_unix_secs: u64,
+}
+
+impl RotationSpec {
+    /// The calendar this rotation implies, anchored where the spec says.
+    pub fn calendar(&self) -> crate::rotation::Calendar {
+        crate::rotation::Calendar::new(self.every, self.overlap).anchored_at(
+            std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(self.anchor_unix_secs),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -129,3 +129,63 @@ fn cores_is_the_cpu_request_rounded_up() {
         assert_eq!(layer.concurrency(), 2, "1500m → 2");
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_request_waits_at_most_the_queue_timeout() {
+    // overflow = queue("q") with a 100 ms timeout, one slot, one place.
+    static QUEUED: ServiceSpec = ServiceSpec {
+        overflow: Overflow::Queue {
+            name: "q",
+            timeout: Duration::from_millis(100),
+        },
+        ..SPEC
+    };
+    let layer: ScaleLayer<Body> = ScaleLayer::new(&QUEUED, Config::new().queue_depth(1));
+    assert_eq!((layer.concurrency(), layer.queue_depth()), (1, 1));
+    let svc = layer.layer(inner());
+    let t0 = std::time::Instant::now();
+    // Holds the one slot for 250 ms (inside the route's 300 ms deadline).
+    let running = tokio::spawn(svc.clone().oneshot(get("/fast/1?250", None)));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Takes the one place in the queue and gives up after 100 ms.
+    let queued = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = svc.oneshot(get("/fast/2", None)).await.unwrap();
+            (r, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The queue is full: shed at once.
+    let t = std::time::Instant::now();
+    let r = svc.clone().oneshot(get("/fast/3", None)).await.unwrap();
+    assert_eq!(
+        (r.status(), r.headers()[SHED_HEADER].to_str().unwrap()),
+        (StatusCode::SERVICE_UNAVAILABLE, "overload")
+    );
+    assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+    let (r, waited) = queued.await.unwrap();
+    assert_eq!(
+        (r.status(), r.headers()[SHED_HEADER].to_str().unwrap()),
+        (StatusCode::SERVICE_UNAVAILABLE, "queue-timeout")
+    );
+    assert!(
+        waited >= Duration::from_millis(95) && waited < Duration::from_millis(225),
+        "gave up after {waited:?}, not at the queue's 100 ms (nor when the slot freed at 230 ms)"
+    );
+    assert_eq!(running.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert!(t0.elapsed() >= Duration::from_millis(250));
+    // A wait shorter than the timeout is served: the slot is free again,
+    // so hold it for 50 ms and queue one behind it.
+    let running = tokio::spawn(svc.clone().oneshot(get("/fast/1?50", None)));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let t = std::time::Instant::now();
+    let r = svc.clone().oneshot(get("/fast/2", None)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        t.elapsed() >= Duration::from_millis(30),
+        "it waited for the slot"
+    );
+    assert_eq!(running.await.unwrap().unwrap().status(), StatusCode::OK);
+}

@@ -145,6 +145,7 @@ codes! {
     RotationOverlap = "S0503", "key rotation overlap not shorter than the period";
     RefreshCapLong = "S0504", "session refresh cap above 30 days";
     UnknownAlgorithm = "S0505", "unknown JWT algorithm";
+    RotationStart = "S0506", "key rotation start is not a UTC date";
     ObjectiveRange = "S0601", "SLO objective outside (0%, 100%)";
     AlertWindows = "S0602", "alert long window not longer than short window";
     BurnFactorImpossible = "S0603", "burn factor needs more than 100% errors";

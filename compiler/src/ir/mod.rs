@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod index;
+pub mod time;
 mod words;
 pub use index::{Entity, Origins};
 pub use words::{BreakerEvent, DriftSignal, RouteClass, Severity, StageKind};
@@ -346,6 +347,10 @@ pub struct Jwt {
 pub struct Rotation {
     pub every_ms: f64,
     pub overlap_ms: f64,
+    /// `starts`: when key `k0` signs, in seconds since the Unix epoch
+    /// (`None`: the calendar is anchored at the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_unix_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

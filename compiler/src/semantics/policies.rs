@@ -383,9 +383,23 @@ fn lower_jwt(cx: &mut Checker, b: &crate::syntax::ast::Block) -> Option<ir::Jwt>
             ));
             return None;
         }
+        let starts_unix_secs = match rf.expr(cx, "starts") {
+            Some(e) => {
+                let s = cx.string(e)?;
+                match crate::ir::time::parse_utc(&s) {
+                    Some(t) => Some(t),
+                    None => {
+                        cx.diags.push(catalog::rotation_start(&s, e.span));
+                        return None;
+                    }
+                }
+            }
+            None => None,
+        };
         Some(ir::Rotation {
             every_ms: every,
             overlap_ms: overlap,
+            starts_unix_secs,
         })
     });
     if algorithms.is_empty() {

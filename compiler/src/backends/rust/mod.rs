@@ -65,7 +65,7 @@ impl Backend for Rust {
         {
             sink.put(Artifact {
                 path: "auth/rotation.json".to_string(),
-                contents: rotation_json(meta, rot.every_ms, rot.overlap_ms),
+                contents: rotation_json(meta, rot),
             })?;
         }
         Ok(())
@@ -270,9 +270,10 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
             let algs: Vec<String> = j.algorithms.iter().map(|a| s(a)).collect();
             let rotation = opt(j.rotation.as_ref().map(|r| {
                 format!(
-                    "RotationSpec {{\n            every: {},\n            overlap: {},\n        }}",
+                    "RotationSpec {{\n            every: {},\n            overlap: {},\n            anchor_unix_secs: {},\n        }}",
                     duration(r.every_ms),
-                    duration(r.overlap_ms)
+                    duration(r.overlap_ms),
+                    r.starts_unix_secs.unwrap_or(0)
                 )
             }));
             let _ = writeln!(
@@ -358,15 +359,35 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
 #[derive(serde::Serialize)]
 struct RotationFile {
     generated: serde_json::Value,
-    /// Key `n` signs from `anchor + n × every`.
-    anchor: &'static str,
+    /// Key `n` signs from `anchor + n × every` (the spec's `starts`, or the
+    /// Unix epoch).
+    anchor: String,
     kid_format: &'static str,
     every_ms: f64,
     overlap_ms: f64,
     /// Each phase of key `n`, as an offset from its `sign_from`.
     phases_ms: Phases,
-    /// The first keys after the anchor; the rest follow the same rule.
     rule: &'static str,
+    /// With `starts`: each kid's dates for the first year (at least two
+    /// kids); later kids follow the same rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<DatedKey>,
+}
+
+#[derive(serde::Serialize)]
+struct DatedKey {
+    kid: String,
+    publish: String,
+    sign_from: String,
+    sign_until: String,
+    retire: String,
+}
+
+/// How many kids `rotation.json` dates: enough to cover a year from the
+/// first, at least two, at most 400 (a rotation every day).
+fn dated_kids(every_ms: f64) -> u64 {
+    let year_ms = 365.0 * 86_400_000.0;
+    ((year_ms / every_ms).ceil() + 1.0).clamp(2.0, 400.0) as u64
 }
 
 #[derive(serde::Serialize)]
@@ -377,7 +398,27 @@ struct Phases {
     retire: f64,
 }
 
-fn rotation_json(meta: &Meta, every_ms: f64, overlap_ms: f64) -> String {
+fn rotation_json(meta: &Meta, rot: &crate::ir::Rotation) -> String {
+    use crate::ir::time::format_utc_ms;
+    let (every_ms, overlap_ms) = (rot.every_ms, rot.overlap_ms);
+    let anchor_ms = rot.starts_unix_secs.unwrap_or(0).saturating_mul(1000);
+    // Milliseconds since the epoch of `anchor + x` (never before 1970).
+    let at = |x: f64| format_utc_ms((anchor_ms as f64 + x).max(0.0).round() as u64);
+    let keys = match rot.starts_unix_secs {
+        None => Vec::new(),
+        Some(_) => (0..dated_kids(every_ms))
+            .map(|n| {
+                let from = n as f64 * every_ms;
+                DatedKey {
+                    kid: format!("k{n}"),
+                    publish: at(from - overlap_ms),
+                    sign_from: at(from),
+                    sign_until: at(from + every_ms),
+                    retire: at(from + every_ms + overlap_ms),
+                }
+            })
+            .collect(),
+    };
     let f = RotationFile {
         // No input hash: the calendar changes only when the rotation does.
         generated: serde_json::json!({
@@ -385,7 +426,7 @@ fn rotation_json(meta: &Meta, every_ms: f64, overlap_ms: f64) -> String {
             "generator": meta.generator,
             "requires": meta.requires,
         }),
-        anchor: "1970-01-01T00:00:00Z",
+        anchor: at(0.0),
         kid_format: "k{n}",
         every_ms,
         overlap_ms,
@@ -396,6 +437,7 @@ fn rotation_json(meta: &Meta, every_ms: f64, overlap_ms: f64) -> String {
             retire: every_ms + overlap_ms,
         },
         rule: "key n signs from anchor + n*every until anchor + (n+1)*every; it is published overlap before it signs and retired overlap after it stops, so two kids verify inside every overlap; scale_runtime::rotation::Calendar computes the dates",
+        keys,
     };
     let mut out = serde_json::to_string_pretty(&f).unwrap_or_default();
     out.push('\n');

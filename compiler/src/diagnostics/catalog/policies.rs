@@ -123,6 +123,15 @@ pub fn jwt_size_large(bytes: f64, span: Span) -> Diagnostic {
     )
 }
 
+pub fn rotation_start(value: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::RotationStart,
+        format!("`{}` is not a UTC date or time", value.escape_debug()),
+    )
+    .primary(span, "not a date")
+    .help("write the day key `k0` starts signing as \"YYYY-MM-DD\" (UTC midnight) or \"YYYY-MM-DDTHH:MM:SSZ\", a year from 1970 to 9999")
+}
+
 pub fn rotation_overlap(overlap: &str, every: &str, span: Span, every_span: Span) -> Diagnostic {
     Diagnostic::error(
         Code::RotationOverlap,

@@ -2,7 +2,6 @@
 //! generated middleware, JWT keys from `SCALE_JWT_KEYS` (`kid=path.pem,…`,
 //! EC public keys, each verifying over its rotation window).
 
-use scale_runtime::rotation::Calendar;
 use scale_runtime::KeySet;
 
 #[tokio::main]
@@ -12,9 +11,7 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let mut keys = KeySet::new();
     let jwt = triage_service::generated::api::SPEC.jwt;
-    let calendar = jwt
-        .and_then(|j| j.rotation)
-        .map(|r| Calendar::new(r.every, r.overlap));
+    let calendar = jwt.and_then(|j| j.rotation).map(|r| r.calendar());
     for entry in std::env::var("SCALE_JWT_KEYS")
         .unwrap_or_default()
         .split(',')

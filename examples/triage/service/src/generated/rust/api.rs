@@ -95,6 +95,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         rotation: Some(RotationSpec {
             every: Duration::from_micros(2_592_000_000_000),
             overlap: Duration::from_micros(604_800_000_000),
+            anchor_unix_secs: 1799020800,
         }),
         jwks_uri: None,
     }),
