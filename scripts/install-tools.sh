@@ -72,7 +72,7 @@ mkdir -p "$BIN"
 # ---------------------------------------------------------------- Debian ----
 # pkg:binary pairs; one `apt-get update` and one `apt-get install` for all
 # that are missing.
-APT_PKGS=(prometheus:promtool)
+APT_PKGS=(prometheus:promtool prometheus:prometheus)
 [[ $WANT_PROXIES == 1 ]] && APT_PKGS+=(nginx:nginx haproxy:haproxy)
 [[ $WANT_CILINT == 1 ]] && APT_PKGS+=(shellcheck:shellcheck)
 [[ $WANT_DB == 1 ]] && APT_PKGS+=(postgresql:psql)
