@@ -3,13 +3,16 @@
 //!
 //! Jobs: `check` (`scalec check`, `scalec build --check` for drift of the
 //! committed artifacts); `sast` (cargo-audit, when the repository has a
-//! `Cargo.lock`); one `smoke_<test>` per load test (the scaled-down k6
-//! script against `vars.SCALE_SMOKE_URL`, then `scalec gate k6` on its
-//! summary); `supply_chain` when a gate sets `sbom = required` or
-//! `signing = sigstore` (an SBOM with syft, signed keyless with cosign);
-//! `db_gates` when a gate sets `query_plans` or `migrations` (`scalec gate
-//! plans` / `scalec gate migration` on the JSON files the project's own
-//! capture step writes).
+//! `Cargo.lock`; Semgrep when a gate sets `sast = semgrep`); one
+//! `smoke_<test>` per load test (the scaled-down k6 script, then `scalec
+//! gate k6` on its summary) in the pull request's environment or against
+//! `vars.SCALE_SMOKE_URL`; `supply_chain` when a gate sets `sbom =
+//! required` or `signing = sigstore` (an SBOM with syft, signed keyless
+//! with cosign); `db_gates` when a gate sets `query_plans` or `migrations`
+//! (the capture of [`db`] against PostgreSQL, then `scalec gate plans` /
+//! `scalec gate migration`); `burn_<gate>` per gate with `slo_burn`
+//! ([`burn`]); `env_up`, `dast` and `env_down`, the pull request's
+//! environment ([`env`]).
 //!
 //! The workflow is a typed serde value: spec text is only ever a YAML
 //! string (serde escapes it) and reaches a shell only through `env:`
@@ -71,7 +74,7 @@ impl Backend for Ci {
         "ci"
     }
     fn description(&self) -> &'static str {
-        "a GitHub Actions workflow: check, drift, k6 smoke with `scalec gate`, SBOM, signing, SAST"
+        "a GitHub Actions workflow: check, drift, k6 smoke with `scalec gate`, SBOM, signing, SAST, DAST, query plans, migrations, SLO burn, pull-request environments"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         for a in emit(ir, meta) {
