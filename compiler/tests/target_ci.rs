@@ -372,9 +372,17 @@ fn gate_words_are_checked() {
     let out = support::scalec().arg("check").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("zap_baseline"), "{err}");
-    assert!(err.contains("semgrep"), "{err}");
-    assert!(err.contains("../x"), "{err}");
+    // All three in one pass, each with its code.
+    assert!(
+        err.contains("error[S0208]: `zap` is not one of zap_baseline, none"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `semgrep`?"), "{err}");
+    assert!(
+        err.contains("error[S0108]: the path \"../x\" leaves the project root"),
+        "{err}"
+    );
+    assert!(err.contains("3 errors"), "{err}");
 }
 
 #[test]
