@@ -201,6 +201,8 @@ impl Drop for Prom {
 fn serve(dir: &Path, traffic: &Traffic) -> Option<Prom> {
     let promtool = support::tool("promtool")?;
     let prometheus = support::tool("prometheus")?;
+    // The job's step asks with curl.
+    let curl = support::tool("curl")?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -256,7 +258,7 @@ fn serve(dir: &Path, traffic: &Traffic) -> Option<Prom> {
             if let Ok(Some(_)) = prom.child.try_wait() {
                 break;
             }
-            let ready = Command::new("curl")
+            let ready = Command::new(&curl)
                 .args(["-fs", "-o", "/dev/null", &format!("{}/-/ready", prom.url)])
                 .status()
                 .map(|s| s.success())
