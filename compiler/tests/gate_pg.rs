@@ -465,3 +465,27 @@ fn plans_and_migration_gates_on_a_live_postgres() {
     );
     assert_eq!(pg.sql("SELECT count(*) FROM tenants").trim(), "1000");
 }
+
+/// The guard stops the server when the test panics: its pid is gone, and
+/// so is its folder.
+#[test]
+fn the_server_is_stopped_when_a_test_fails() {
+    let mut seen: Option<(u32, PathBuf)> = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let Some(pg) = Pg::start("gate-pg-panic") else {
+            return;
+        };
+        assert_eq!(pg.sql("SELECT 40 + 2").trim(), "42");
+        seen = Some((pg.child.id(), pg.dir.clone()));
+        panic!("a deliberate failure with the server up");
+    }));
+    let Some((pid, dir)) = seen else {
+        return; // PostgreSQL missing: SKIP printed above.
+    };
+    assert!(result.is_err(), "the closure panicked");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "postgres (pid {pid}) still runs"
+    );
+    assert!(!dir.exists(), "{} is left", dir.display());
+}
