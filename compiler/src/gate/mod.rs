@@ -12,6 +12,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod burn;
 pub mod k6;
 pub mod migration;
 pub mod plans;

@@ -500,6 +500,16 @@ pub struct Gate {
     pub signing: Option<String>,
     /// `slo_burn < 1x over 1h`
     pub slo_burn: Option<BurnGate>,
+    /// `queries = "db/queries"`: the folder of named queries (`<name>.sql`),
+    /// relative to the project root; set when `query_plans` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<String>,
+    /// `sast = semgrep`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sast: Option<String>,
+    /// `dast = zap_baseline`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dast: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -444,6 +444,23 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
             .expr(cx, "signing")
             .and_then(|e| cx.word(e, schema::words(&schema::GATE, "signing")))
             .filter(|s| s != "none");
+        let queries = f.expr(cx, "queries").and_then(|e| {
+            let s = cx.string(e)?;
+            cx.project_path(&s, e.span)
+        });
+        let queries = match (&max_query_cost_increase, queries) {
+            (Some(_), Some(q)) => Some(q),
+            (Some(_), None) => Some("db/queries".to_string()),
+            (None, _) => None,
+        };
+        let sast = f
+            .expr(cx, "sast")
+            .and_then(|e| cx.word(e, schema::words(&schema::GATE, "sast")))
+            .filter(|s| s != "none");
+        let dast = f
+            .expr(cx, "dast")
+            .and_then(|e| cx.word(e, schema::words(&schema::GATE, "dast")))
+            .filter(|s| s != "none");
         let mut slo_burn = None;
         for item in &f.stmts {
             let ItemKind::Condition {
@@ -490,6 +507,9 @@ pub fn lower_gates(cx: &mut Checker, _services: &[Service]) -> Vec<ir::Gate> {
             sbom_required,
             signing,
             slo_burn,
+            queries,
+            sast,
+            dast,
         });
     }
     out

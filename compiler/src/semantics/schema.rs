@@ -916,6 +916,13 @@ pub static GATE: BlockSpec = block(
           "The largest allowed migration drift.", "the largest allowed migration drift, a plain number ≥ 0"),
         f("sbom", Switch, "switch", Value("off"), "Whether an SBOM is required.", ""),
         f("signing", Words(&["sigstore", "none"]), "`sigstore` or `none`", NONE, "How artifacts are signed.", ""),
+        f("queries", Str, "string, a path", Value("\"db/queries\""),
+          "The folder of the named queries whose plans `query_plans` compares: one `<name>.sql` per query.",
+          "relative to the **project root**, which it must not leave; used only when `query_plans` is set"),
+        f("sast", Words(&["semgrep", "none"]), "`semgrep` or `none`", Value("none"),
+          "A static analysis (Semgrep) the workflow runs.", "cargo-audit runs whenever the repository has a `Cargo.lock`"),
+        f("dast", Words(&["zap_baseline", "none"]), "`zap_baseline` or `none`", Value("none"),
+          "A dynamic scan (OWASP ZAP baseline) the workflow runs against the pull request's environment.", ""),
     ],
     &["condition"],
 );

