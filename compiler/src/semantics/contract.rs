@@ -617,7 +617,8 @@ fn validate_schema(
         }
     }
     let mut sub = |key: &str, v: &Value, out: &mut Vec<(String, String)>| {
-        validate_schema(root, v, &format!("{ptr}/{}", escape_ptr(key)), d + 1, nodes, out);
+        // `key` is already a pointer suffix (its segments escaped).
+        validate_schema(root, v, &format!("{ptr}/{key}"), d + 1, nodes, out);
     };
     for key in ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"] {
         match o.get(key) {

@@ -160,7 +160,10 @@ pub fn body_schema_mismatch(
         ),
     )
     .primary(span, "this body schema")
-    .help("make the contract's requestBody (its application/json schema) state the same types, properties and required names as the body schema, or refer to the file itself (`$ref: schemas/ticket.json`)");
+    .help(format!(
+        "make the contract's requestBody (its application/json schema) state the same types, properties and required names as the body schema, or refer to the file itself (`$ref: {}`, relative to the contract)",
+        body.escape_debug()
+    ));
     for diff in differences {
         d = d.note(diff.clone());
     }
