@@ -352,11 +352,23 @@ impl Project {
             i += 1;
         }
         p.check_uses(&mut |_, _, _, _| Ok(()));
-        // The contracts and schemas the spec names, read once here (a link
-        // must not lead out of the project).
-        let real_root = std::fs::canonicalize(&root).ok();
-        for name in p.asset_names() {
+        p.read_assets(&root, &|_| None);
+        Ok(p)
+    }
+
+    /// Reads the contracts and schemas the spec names ([`Project::asset_names`])
+    /// below `root`: from `buffer` (an editor's unsaved text, by full path)
+    /// when it has them, else from disk, where a link must not lead out of
+    /// the project. `scalec check` and the language server both read them
+    /// here.
+    pub fn read_assets(&mut self, root: &Path, buffer: &dyn Fn(&Path) -> Option<Vec<u8>>) {
+        let real_root = std::fs::canonicalize(root).ok();
+        for name in self.asset_names() {
             let path = root.join(&name);
+            if let Some(bytes) = buffer(&path) {
+                self.add_asset(name, bytes);
+                continue;
+            }
             let asset = match (std::fs::canonicalize(&path), &real_root) {
                 (Ok(real), Some(r)) if !real.starts_with(r) => Asset::Unreadable(format!(
                     "it is a link to {}, outside the project root",
@@ -364,9 +376,8 @@ impl Project {
                 )),
                 _ => read_asset(&path),
             };
-            p.assets.insert(name, asset);
+            self.assets.insert(name, asset);
         }
-        Ok(p)
     }
 
     /// The project-relative names of the assets the spec names: every

@@ -171,6 +171,10 @@ fn the_workflow_is_the_same_from_any_folder() {
         let d = base.join(dir);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::copy(&src, d.join("triage.scale")).unwrap();
+        for f in ["openapi.yaml", "schemas/ticket.json"] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::copy(src.with_file_name(f), d.join(f)).unwrap();
+        }
         let out = d.join("out");
         let ok = support::scalec()
             .args(["build", "--target", "ci", "-o"])

@@ -126,13 +126,18 @@ pub fn check(cx: &mut Checker) {
                 .filter(|&i| contract.ops[i].keys.contains(&key))
                 .collect();
             if at_path.is_empty() {
-                let candidates: Vec<String> = contract
+                // Compared as templates (parameter names dropped); the
+                // contract's own spelling is what is offered.
+                let candidates: BTreeMap<String, String> = contract
                     .ops
                     .iter()
                     .filter(|o| o.method == r.method)
                     .flat_map(|o| full_paths(&contract.doc, &o.path))
+                    .map(|p| (normalise(&p), p))
                     .collect();
-                let nearest = suggest(r.path, candidates.iter().map(String::as_str));
+                let nearest = suggest(&key, candidates.keys().map(String::as_str))
+                    .and_then(|k| candidates.get(k))
+                    .map(String::as_str);
                 cx.diags.push(catalog::route_not_in_contract(
                     &r.method,
                     r.path,
