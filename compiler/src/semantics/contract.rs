@@ -43,6 +43,8 @@ const METHODS: &[&str] = &[
 
 /// A route as written.
 struct RouteRef<'a> {
+    service: &'a str,
+    name: &'a str,
     method: String,
     path: &'a str,
     path_span: Span,
@@ -75,8 +77,17 @@ struct Contract {
     ops: Vec<Operation>,
 }
 
-pub fn check(cx: &mut Checker) {
-    let routes = collect_routes(cx);
+/// Checks the routes of `services` (those that lowered: a route refused
+/// already, a malformed path say, is not compared again).
+pub fn check(cx: &mut Checker, services: &[crate::ir::Service]) {
+    let lowered: BTreeSet<(&str, &str)> = services
+        .iter()
+        .flat_map(|s| s.routes.iter().map(move |r| (s.name.as_str(), r.name.as_str())))
+        .collect();
+    let routes: Vec<RouteRef> = collect_routes(cx)
+        .into_iter()
+        .filter(|r| lowered.contains(&(r.service, r.name)))
+        .collect();
     let mut contracts: Vec<ContractRef> = Vec::new();
     for r in cx.decls("gate").into_iter().filter(|r| r.std.is_none()) {
         for item in &r.decl.body.items {
@@ -200,6 +211,7 @@ fn collect_routes<'a>(cx: &Checker<'a>) -> Vec<RouteRef<'a>> {
     for s in cx.decls("service").into_iter().filter(|r| r.std.is_none()) {
         for item in &s.decl.body.items {
             if let ItemKind::Route {
+                name,
                 method,
                 path,
                 block,
@@ -207,6 +219,8 @@ fn collect_routes<'a>(cx: &Checker<'a>) -> Vec<RouteRef<'a>> {
             } = &item.kind
             {
                 out.push(RouteRef {
+                    service: &s.name.name,
+                    name: &name.name,
                     method: method.name.to_ascii_uppercase(),
                     path: &path.value,
                     path_span: path.span,
