@@ -407,10 +407,7 @@ impl Project {
                     "gate" => take(&d.body.items, "contract"),
                     "service" => {
                         for item in &d.body.items {
-                            if let ItemKind::Route {
-                                block: Some(b), ..
-                            } = &item.kind
-                            {
+                            if let ItemKind::Route { block: Some(b), .. } = &item.kind {
                                 take(&b.items, "body");
                             }
                         }
@@ -514,11 +511,9 @@ pub fn read_asset(path: &Path) -> Asset {
     }
     let mut bytes = Vec::new();
     match file.take(MAX_ASSET_BYTES + 1).read_to_end(&mut bytes) {
-        Ok(n) if n as u64 > MAX_ASSET_BYTES => Asset::TooLarge(
-            std::fs::metadata(path)
-                .map(|m| m.len())
-                .unwrap_or(n as u64),
-        ),
+        Ok(n) if n as u64 > MAX_ASSET_BYTES => {
+            Asset::TooLarge(std::fs::metadata(path).map(|m| m.len()).unwrap_or(n as u64))
+        }
         Ok(_) => Asset::Bytes(bytes),
         Err(e) => Asset::Unreadable(e.to_string()),
     }

@@ -73,33 +73,84 @@ fn lcg(seed: &mut u64) -> u64 {
 fn hostile_contracts_never_panic() {
     let mut cases: Vec<(String, Vec<u8>, Option<Code>)> = Vec::new();
     // A billion laughs: aliases that expand exponentially.
-    let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for i in 0..9 {
-        let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+        let prev = if i == 0 {
+            "a".to_string()
+        } else {
+            format!("b{}", i - 1)
+        };
         let refs = vec![format!("*{prev}"); 9].join(",");
         bomb.push_str(&format!("b{i}: &b{i} [{refs}]\n"));
     }
     bomb.push_str("openapi: 3.1.0\npaths: {}\n");
-    cases.push(("alias bomb".into(), bomb.into_bytes(), Some(Code::ContractUnreadable)));
+    cases.push((
+        "alias bomb".into(),
+        bomb.into_bytes(),
+        Some(Code::ContractUnreadable),
+    ));
     cases.push((
         "deep YAML flow".into(),
-        format!("openapi: 3.1.0\npaths: {}{}\n", "[".repeat(5000), "]".repeat(5000)).into_bytes(),
+        format!(
+            "openapi: 3.1.0\npaths: {}{}\n",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        )
+        .into_bytes(),
         Some(Code::ContractUnreadable),
     ));
     let mut deep_block = String::from("openapi: 3.1.0\npaths:\n");
     for i in 0..200 {
         deep_block.push_str(&format!("{}k{i}:\n", "  ".repeat(i + 1)));
     }
-    cases.push(("deep YAML block".into(), deep_block.into_bytes(), Some(Code::ContractUnreadable)));
-    cases.push(("not UTF-8".into(), b"openapi: 3.1.0\ninfo: \xff\xfe\n".to_vec(), Some(Code::ContractUnreadable)));
+    cases.push((
+        "deep YAML block".into(),
+        deep_block.into_bytes(),
+        Some(Code::ContractUnreadable),
+    ));
+    cases.push((
+        "not UTF-8".into(),
+        b"openapi: 3.1.0\ninfo: \xff\xfe\n".to_vec(),
+        Some(Code::ContractUnreadable),
+    ));
     cases.push(("empty".into(), Vec::new(), Some(Code::ContractNotOpenApi)));
-    cases.push(("null".into(), b"~\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("a list".into(), b"- openapi: 3.1.0\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("swagger".into(), b"swagger: '2.0'\npaths: {}\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("version a number".into(), b"openapi: 3.1\npaths: {}\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("3.0 without paths".into(), b"openapi: 3.0.3\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("paths a list".into(), b"openapi: 3.1.0\npaths: [1, 2]\n".to_vec(), Some(Code::ContractNotOpenApi)));
-    cases.push(("non-scalar key".into(), b"openapi: 3.1.0\npaths:\n  ? [a]\n  : 1\n".to_vec(), Some(Code::ContractUnreadable)));
+    cases.push((
+        "null".into(),
+        b"~\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "a list".into(),
+        b"- openapi: 3.1.0\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "swagger".into(),
+        b"swagger: '2.0'\npaths: {}\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "version a number".into(),
+        b"openapi: 3.1\npaths: {}\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "3.0 without paths".into(),
+        b"openapi: 3.0.3\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "paths a list".into(),
+        b"openapi: 3.1.0\npaths: [1, 2]\n".to_vec(),
+        Some(Code::ContractNotOpenApi),
+    ));
+    cases.push((
+        "non-scalar key".into(),
+        b"openapi: 3.1.0\npaths:\n  ? [a]\n  : 1\n".to_vec(),
+        Some(Code::ContractUnreadable),
+    ));
     cases.push(("BOM".into(), "\u{FEFF}openapi: 3.1.0\npaths:\n  /v1/orders: {get: {}, post: {requestBody: {content: {application/json: {schema: {type: object}}}}}}\n".as_bytes().to_vec(), None));
     // Odd but parseable shapes: nothing may panic on them.
     for (name, text) in [
@@ -123,7 +174,14 @@ fn hostile_contracts_never_panic() {
         let bytes: Vec<u8> = (0..len)
             .map(|_| {
                 let b = lcg(&mut seed) as u8;
-                if n % 2 == 0 { b } else { b" \n:-[]{}'\"&*!#|>ab/01".get((b % 21) as usize).copied().unwrap_or(b'a') }
+                if n % 2 == 0 {
+                    b
+                } else {
+                    b" \n:-[]{}'\"&*!#|>ab/01"
+                        .get((b % 21) as usize)
+                        .copied()
+                        .unwrap_or(b'a')
+                }
             })
             .collect();
         cases.push((format!("random {n}"), bytes, None));
@@ -134,8 +192,11 @@ fn hostile_contracts_never_panic() {
     )
     .unwrap();
     for text in [TRIAGE_OPENAPI, json.as_str()] {
-        for i in (0..text.len()).step_by(13).filter(|i| text.is_char_boundary(*i)) {
-            cases.push((format!("prefix {i}"), text[..i].as_bytes().to_vec(), None));
+        for i in (0..text.len())
+            .step_by(13)
+            .filter(|i| text.is_char_boundary(*i))
+        {
+            cases.push((format!("prefix {i}"), text.as_bytes()[..i].to_vec(), None));
         }
     }
     let mut failures = Vec::new();
@@ -152,7 +213,13 @@ fn hostile_contracts_never_panic() {
         }
     }
     assert!(cases.len() > 100, "only {} cases", cases.len());
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -162,14 +229,21 @@ fn a_contract_over_the_size_cap_is_refused() {
     big.extend_from_slice(b"\"\n");
     let mut p = Project::from_memory(&[("main.scale", SPEC)]);
     p.add_asset("openapi.yaml".into(), big);
-    assert!(matches!(p.assets.get("openapi.yaml"), Some(Asset::TooLarge(_))));
+    assert!(matches!(
+        p.assets.get("openapi.yaml"),
+        Some(Asset::TooLarge(_))
+    ));
     let c = scalec::check(p);
     let d = c
         .diagnostics
         .iter()
         .find(|d| d.code == Code::ContractUnreadable && d.message.contains("\"openapi.yaml\""))
         .expect("S1301 for the contract");
-    assert!(d.message.contains("more than the 8388608 bytes"), "{}", d.message);
+    assert!(
+        d.message.contains("more than the 8388608 bytes"),
+        "{}",
+        d.message
+    );
 
     // On disk, the loader stops reading at the cap.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-big");
@@ -178,8 +252,11 @@ fn a_contract_over_the_size_cap_is_refused() {
     std::fs::write(dir.join("main.scale"), SPEC).unwrap();
     let f = std::fs::File::create(dir.join("openapi.yaml")).unwrap();
     f.set_len(scalec::project::MAX_ASSET_BYTES + 1).unwrap();
-    let p = Project::load(&[dir.clone()]).unwrap();
-    assert!(matches!(p.assets.get("openapi.yaml"), Some(Asset::TooLarge(_))));
+    let p = Project::load(std::slice::from_ref(&dir)).unwrap();
+    assert!(matches!(
+        p.assets.get("openapi.yaml"),
+        Some(Asset::TooLarge(_))
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -194,7 +271,11 @@ fn files_below(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
         if p.is_dir() {
             files_below(&p, base, out);
         } else {
-            let name = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+            let name = p
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             let bytes = std::fs::read(&p).unwrap();
             out.push((name, String::from_utf8_lossy(&bytes).into_owned()));
         }
@@ -216,9 +297,14 @@ fn disk_and_memory_read_contracts_alike() {
         let disk = scalec::check(Project::load(std::slice::from_ref(&dir)).unwrap());
         let mut files = Vec::new();
         files_below(&dir, &dir, &mut files);
-        let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
         let memory = scalec::check(Project::from_memory(&refs));
-        let render = |c: &scalec::Compilation| diagnostics::render(&c.project.sources, &c.diagnostics, false);
+        let render = |c: &scalec::Compilation| {
+            diagnostics::render(&c.project.sources, &c.diagnostics, false)
+        };
         assert_eq!(render(&disk), render(&memory), "{}", dir.display());
         assert!(!disk.diagnostics.is_empty() || dir.ends_with("contract_ok_json31"));
         compared += 1;
@@ -227,7 +313,10 @@ fn disk_and_memory_read_contracts_alike() {
 }
 
 fn check_flagship(contract_name: &str, contract: &str) -> Vec<Diagnostic> {
-    let spec = TRIAGE.replace("contract    = \"openapi.yaml\"", &format!("contract    = \"{contract_name}\""));
+    let spec = TRIAGE.replace(
+        "contract    = \"openapi.yaml\"",
+        &format!("contract    = \"{contract_name}\""),
+    );
     scalec::check(Project::from_memory(&[
         ("triage.scale", spec.as_str()),
         (contract_name, contract),
@@ -258,12 +347,24 @@ fn the_flagship_contract_in_every_form() {
 
         // A route the contract lacks: /v1/search removed.
         let mut doc: serde_json::Value = yaml_serde::from_str(text).unwrap();
-        doc["paths"].as_object_mut().unwrap().remove("/v1/search").unwrap();
+        doc["paths"]
+            .as_object_mut()
+            .unwrap()
+            .remove("/v1/search")
+            .unwrap();
         let lacking = serde_json::to_string(&doc).unwrap();
         let ds = check_flagship(name, &lacking);
         assert_eq!(codes(&ds), vec!["S1303"], "{name}");
-        assert!(ds[0].message.contains("GET \"/v1/search\""), "{}", ds[0].message);
-        assert!(ds[0].message.contains(name), "names the contract: {}", ds[0].message);
+        assert!(
+            ds[0].message.contains("GET \"/v1/search\""),
+            "{}",
+            ds[0].message
+        );
+        assert!(
+            ds[0].message.contains(name),
+            "names the contract: {}",
+            ds[0].message
+        );
 
         // A mismatched method: the contract opens tickets with PUT.
         let mut doc: serde_json::Value = yaml_serde::from_str(text).unwrap();
@@ -273,8 +374,23 @@ fn the_flagship_contract_in_every_form() {
         let mismatched = serde_json::to_string(&doc).unwrap();
         let ds = check_flagship(name, &mismatched);
         assert_eq!(codes(&ds), vec!["S1304", "S1305"], "{name}");
-        let s1304 = ds.iter().find(|d| d.code == Code::MethodNotInContract).unwrap();
-        assert!(s1304.message.contains("has no POST for \"/v1/tickets\""), "{}", s1304.message);
-        assert!(s1304.help.as_deref().unwrap().contains("the contract has PUT"), "{:?}", s1304.help);
+        let s1304 = ds
+            .iter()
+            .find(|d| d.code == Code::MethodNotInContract)
+            .unwrap();
+        assert!(
+            s1304.message.contains("has no POST for \"/v1/tickets\""),
+            "{}",
+            s1304.message
+        );
+        assert!(
+            s1304
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("the contract has PUT"),
+            "{:?}",
+            s1304.help
+        );
     }
 }

@@ -166,7 +166,10 @@ fn the_contract_job_passes_a_conforming_service_and_fails_a_breaking_one() {
     std::fs::write(dir.join("schemas/item.json"), ITEM).unwrap();
     std::fs::write(dir.join("api/openapi.yaml"), CONTRACT).unwrap();
     let job = workflow_job(&dir);
-    assert_eq!(job["env"]["SCALE_CONTRACT"].as_str(), Some("api/openapi.yaml"));
+    assert_eq!(
+        job["env"]["SCALE_CONTRACT"].as_str(),
+        Some("api/openapi.yaml")
+    );
 
     let b = Backend::start();
     let (code, out) = run_step(&job, &dir, &b.url(), &tool_dir);
@@ -199,7 +202,10 @@ fn the_contract_job_passes_a_conforming_service_and_fails_a_breaking_one() {
     assert_ne!(breaking, CONTRACT, "the replacement applies");
     std::fs::write(dir.join("api/openapi.yaml"), &breaking).unwrap();
     let (code, out) = run_step(&job, &dir, &b.url(), &tool_dir);
-    assert_ne!(code, 0, "a backend that breaks the contract fails the job:\n{out}");
+    assert_ne!(
+        code, 0,
+        "a backend that breaks the contract fails the job:\n{out}"
+    );
     assert!(
         out.contains("Undocumented status code") && out.contains("GET /items/{itemId}"),
         "the failure names the check and the operation:\n{out}"
@@ -210,9 +216,8 @@ fn the_contract_job_passes_a_conforming_service_and_fails_a_breaking_one() {
 /// The workflow installs the schemathesis the tests run.
 #[test]
 fn the_workflow_pins_the_tested_schemathesis() {
-    let pins =
-        std::fs::read_to_string(support::repo_root().join("scripts/tools/schemathesis.txt"))
-            .unwrap();
+    let pins = std::fs::read_to_string(support::repo_root().join("scripts/tools/schemathesis.txt"))
+        .unwrap();
     let pinned = pins
         .lines()
         .find_map(|l| l.strip_prefix("schemathesis=="))

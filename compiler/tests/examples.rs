@@ -131,10 +131,7 @@ fn the_language_appendix_is_the_flagship() {
     );
     // The files the flagship names, which the appendix shows (and its
     // doc-example check reads) before the spec.
-    for (lang, file) in [
-        ("yaml", "openapi.yaml"),
-        ("json", "schemas/ticket.json"),
-    ] {
+    for (lang, file) in [("yaml", "openapi.yaml"), ("json", "schemas/ticket.json")] {
         let fence = format!("```{lang} file={file}\n");
         let start = doc[at..]
             .find(&fence)

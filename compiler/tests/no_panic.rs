@@ -37,7 +37,10 @@ const TRIAGE: &str = include_str!("../../examples/triage/triage.scale");
 /// The files the flagship names: every checked text gets them, so a text
 /// that names them goes through the contract checks too.
 const TRIAGE_ASSETS: &[(&str, &str)] = &[
-    ("openapi.yaml", include_str!("../../examples/triage/openapi.yaml")),
+    (
+        "openapi.yaml",
+        include_str!("../../examples/triage/openapi.yaml"),
+    ),
     (
         "schemas/ticket.json",
         include_str!("../../examples/triage/schemas/ticket.json"),

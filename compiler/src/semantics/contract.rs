@@ -82,7 +82,11 @@ struct Contract {
 pub fn check(cx: &mut Checker, services: &[crate::ir::Service]) {
     let lowered: BTreeSet<(&str, &str)> = services
         .iter()
-        .flat_map(|s| s.routes.iter().map(move |r| (s.name.as_str(), r.name.as_str())))
+        .flat_map(|s| {
+            s.routes
+                .iter()
+                .map(move |r| (s.name.as_str(), r.name.as_str()))
+        })
         .collect();
     let routes: Vec<RouteRef> = collect_routes(cx)
         .into_iter()
@@ -158,7 +162,10 @@ pub fn check(cx: &mut Checker, services: &[crate::ir::Service]) {
                 ));
                 continue;
             }
-            let Some(&i) = at_path.iter().find(|&&i| contract.ops[i].method == r.method) else {
+            let Some(&i) = at_path
+                .iter()
+                .find(|&&i| contract.ops[i].method == r.method)
+            else {
                 let mut has: Vec<String> = at_path
                     .iter()
                     .map(|&i| contract.ops[i].method.clone())
@@ -408,7 +415,10 @@ fn load_contract(cx: &mut Checker, c: ContractRef) -> Option<Contract> {
             if let Some(op) = item.get(*m) {
                 ops.push(Operation {
                     path: path.clone(),
-                    keys: full_paths(&doc, path).iter().map(|p| normalise(p)).collect(),
+                    keys: full_paths(&doc, path)
+                        .iter()
+                        .map(|p| normalise(p))
+                        .collect(),
                     method: m.to_ascii_uppercase(),
                     line: line_of(&text, path, m),
                     op: op.clone(),
@@ -474,7 +484,10 @@ fn bases(doc: &Value) -> Vec<String> {
 }
 
 fn full_paths(doc: &Value, path: &str) -> Vec<String> {
-    bases(doc).into_iter().map(|b| format!("{b}{path}")).collect()
+    bases(doc)
+        .into_iter()
+        .map(|b| format!("{b}{path}"))
+        .collect()
 }
 
 /// A path template with its parameter names dropped: `/a/{id}` → `/a/{}`.
@@ -598,14 +611,23 @@ fn validate_schema(
         return;
     }
     if d > MAX_DEPTH {
-        out.push((ptr.into(), format!("it nests deeper than {MAX_DEPTH} levels")));
+        out.push((
+            ptr.into(),
+            format!("it nests deeper than {MAX_DEPTH} levels"),
+        ));
         return;
     }
     let o = match v {
         Value::Bool(_) => return,
         Value::Object(o) => o,
         other => {
-            out.push((ptr.into(), format!("a schema must be an object or a boolean, not {}", kind(other))));
+            out.push((
+                ptr.into(),
+                format!(
+                    "a schema must be an object or a boolean, not {}",
+                    kind(other)
+                ),
+            ));
             return;
         }
     };
@@ -613,7 +635,10 @@ fn validate_schema(
         match r.as_str() {
             Some(s) if s.starts_with('#') => {
                 if pointer(root, s).is_none() {
-                    out.push((format!("{ptr}/$ref"), format!("\"{}\" points at nothing in the file", s.escape_debug())));
+                    out.push((
+                        format!("{ptr}/$ref"),
+                        format!("\"{}\" points at nothing in the file", s.escape_debug()),
+                    ));
                 }
             }
             Some(_) => {} // another file: not followed
@@ -623,23 +648,39 @@ fn validate_schema(
     if let Some(t) = o.get("type") {
         let ok = match t {
             Value::String(s) => TYPES.contains(&s.as_str()),
-            Value::Array(a) => !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|s| TYPES.contains(&s))),
+            Value::Array(a) => {
+                !a.is_empty()
+                    && a.iter()
+                        .all(|x| x.as_str().is_some_and(|s| TYPES.contains(&s)))
+            }
             _ => false,
         };
         if !ok {
-            out.push((format!("{ptr}/type"), format!("{t} is not a JSON Schema type")));
+            out.push((
+                format!("{ptr}/type"),
+                format!("{t} is not a JSON Schema type"),
+            ));
         }
     }
     if let Some(r) = o.get("required") {
         if !r.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-            out.push((format!("{ptr}/required"), "`required` must be a list of property names".into()));
+            out.push((
+                format!("{ptr}/required"),
+                "`required` must be a list of property names".into(),
+            ));
         }
     }
     let mut sub = |key: &str, v: &Value, out: &mut Vec<(String, String)>| {
         // `key` is already a pointer suffix (its segments escaped).
         validate_schema(root, v, &format!("{ptr}/{key}"), d + 1, nodes, out);
     };
-    for key in ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"] {
+    for key in [
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+    ] {
         match o.get(key) {
             None => {}
             Some(Value::Object(m)) => {
@@ -647,10 +688,25 @@ fn validate_schema(
                     sub(&format!("{key}/{}", escape_ptr(k)), s, out);
                 }
             }
-            Some(other) => out.push((format!("{ptr}/{key}"), format!("`{key}` must be a map of schemas, not {}", kind(other)))),
+            Some(other) => out.push((
+                format!("{ptr}/{key}"),
+                format!("`{key}` must be a map of schemas, not {}", kind(other)),
+            )),
         }
     }
-    for key in ["items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems", "additionalItems"] {
+    for key in [
+        "items",
+        "additionalProperties",
+        "not",
+        "contains",
+        "propertyNames",
+        "if",
+        "then",
+        "else",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "additionalItems",
+    ] {
         match o.get(key) {
             None => {}
             // `items: [..]` is draft 4's tuple form.
@@ -670,7 +726,10 @@ fn validate_schema(
                     sub(&format!("{key}/{i}"), s, out);
                 }
             }
-            Some(_) => out.push((format!("{ptr}/{key}"), format!("`{key}` must be a non-empty list of schemas"))),
+            Some(_) => out.push((
+                format!("{ptr}/{key}"),
+                format!("`{key}` must be a non-empty list of schemas"),
+            )),
         }
     }
 }
@@ -708,7 +767,11 @@ fn check_body(
     let mut nodes = 0;
     let rb = match op.op.get("requestBody") {
         None => {
-            mismatch(cx, &format!("the contract's {} has no requestBody", op.method), &[]);
+            mismatch(
+                cx,
+                &format!("the contract's {} has no requestBody", op.method),
+                &[],
+            );
             return;
         }
         Some(rb) => match resolve(&c.doc, rb, &mut nodes) {
@@ -733,7 +796,10 @@ fn check_body(
     let Some(theirs) = media else {
         mismatch(
             cx,
-            &format!("the contract's {} requestBody has no application/json schema", op.method),
+            &format!(
+                "the contract's {} requestBody has no application/json schema",
+                op.method
+            ),
             &[],
         );
         return;
@@ -743,7 +809,11 @@ fn check_body(
         if !r.starts_with('#') {
             let dir = c.name.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let file = r.split('#').next().unwrap_or("");
-            let joined = if dir.is_empty() { file.to_string() } else { format!("{dir}/{file}") };
+            let joined = if dir.is_empty() {
+                file.to_string()
+            } else {
+                format!("{dir}/{file}")
+            };
             if normalize_inside(&joined).as_deref() == Some(body) {
                 return;
             }
@@ -763,14 +833,21 @@ fn check_body(
     }
     let mut diffs = Vec::new();
     let mut n = 0;
-    compare(&c.doc, theirs, schema, schema, "", 0, &mut n, &mut diffs, body, &c.name);
+    compare(
+        &c.doc, theirs, schema, schema, "", 0, &mut n, &mut diffs, body, &c.name,
+    );
     if !diffs.is_empty() {
         mismatch(cx, "they state different shapes", &diffs);
     }
 }
 
 fn is_json_media(k: &str) -> bool {
-    let base = k.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = k
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     base == "application/json" || base.ends_with("+json")
 }
 
@@ -778,7 +855,10 @@ fn is_json_media(k: &str) -> bool {
 fn types(v: &Value) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = match v.get("type") {
         Some(Value::String(s)) => [s.clone()].into(),
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         _ => BTreeSet::new(),
     };
     if !out.is_empty() && v.get("nullable") == Some(&Value::Bool(true)) {
@@ -790,7 +870,10 @@ fn types(v: &Value) -> BTreeSet<String> {
 fn names(v: &Value, key: &str) -> BTreeSet<String> {
     match v.get(key) {
         Some(Value::Object(o)) => o.keys().cloned().collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         _ => BTreeSet::new(),
     }
 }
@@ -824,20 +907,34 @@ fn compare(
     let (Some(a), Some(b)) = (resolve(a_root, a, nodes), resolve(b_root, b, nodes)) else {
         return;
     };
-    let at = if ptr.is_empty() { "the root".to_string() } else { ptr.to_string() };
+    let at = if ptr.is_empty() {
+        "the root".to_string()
+    } else {
+        ptr.to_string()
+    };
     let (ta, tb) = (types(a), types(b));
     if !ta.is_empty() && !tb.is_empty() && ta != tb {
-        out.push(format!("at {at}: type {} in {contract}, {} in {body}", list(&ta), list(&tb)));
+        out.push(format!(
+            "at {at}: type {} in {contract}, {} in {body}",
+            list(&ta),
+            list(&tb)
+        ));
     }
     let (pa, pb) = (names(a, "properties"), names(b, "properties"));
     if a.get("properties").is_some() && b.get("properties").is_some() {
         let only_a: BTreeSet<_> = pa.difference(&pb).cloned().collect();
         let only_b: BTreeSet<_> = pb.difference(&pa).cloned().collect();
         if !only_a.is_empty() {
-            out.push(format!("at {at}: properties only in {contract}: {}", list(&only_a)));
+            out.push(format!(
+                "at {at}: properties only in {contract}: {}",
+                list(&only_a)
+            ));
         }
         if !only_b.is_empty() {
-            out.push(format!("at {at}: properties only in {body}: {}", list(&only_b)));
+            out.push(format!(
+                "at {at}: properties only in {body}: {}",
+                list(&only_b)
+            ));
         }
         for k in pa.intersection(&pb) {
             if let (Some(x), Some(y)) = (
@@ -845,18 +942,45 @@ fn compare(
                 b.get("properties").and_then(|p| p.get(k)),
             ) {
                 let sub = format!("{ptr}/properties/{}", escape_ptr(k));
-                compare(a_root, x, b_root, y, &sub, d + 1, nodes, out, body, contract);
+                compare(
+                    a_root,
+                    x,
+                    b_root,
+                    y,
+                    &sub,
+                    d + 1,
+                    nodes,
+                    out,
+                    body,
+                    contract,
+                );
             }
         }
     }
     let (ra, rb) = (names(a, "required"), names(b, "required"));
-    let objects = ta.contains("object") || tb.contains("object") || !pa.is_empty() || !pb.is_empty();
+    let objects =
+        ta.contains("object") || tb.contains("object") || !pa.is_empty() || !pb.is_empty();
     if (a.get("required").is_some() || b.get("required").is_some()) && objects && ra != rb {
-        out.push(format!("at {at}: required {} in {contract}, {} in {body}", list(&ra), list(&rb)));
+        out.push(format!(
+            "at {at}: required {} in {contract}, {} in {body}",
+            list(&ra),
+            list(&rb)
+        ));
     }
     if let (Some(x), Some(y)) = (a.get("items"), b.get("items")) {
         if x.is_object() && y.is_object() {
-            compare(a_root, x, b_root, y, &format!("{ptr}/items"), d + 1, nodes, out, body, contract);
+            compare(
+                a_root,
+                x,
+                b_root,
+                y,
+                &format!("{ptr}/items"),
+                d + 1,
+                nodes,
+                out,
+                body,
+                contract,
+            );
         }
     }
 }
@@ -891,7 +1015,11 @@ mod tests {
         assert!(v["responses"]["200"].is_object());
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
         for i in 0..12 {
-            let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
             ));
@@ -905,7 +1033,8 @@ mod tests {
 
     #[test]
     fn lines_of_operations() {
-        let text = "paths:\n  /a:\n    get:\n      x: 1\n  /b/{id}:\n    summary: s\n    post: {}\n";
+        let text =
+            "paths:\n  /a:\n    get:\n      x: 1\n  /b/{id}:\n    summary: s\n    post: {}\n";
         assert_eq!(line_of(text, "/a", "get"), Some(3));
         assert_eq!(line_of(text, "/b/{id}", "post"), Some(7));
         assert_eq!(line_of(text, "/c", "get"), None);

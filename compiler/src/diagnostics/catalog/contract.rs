@@ -120,7 +120,13 @@ pub fn contract_operation_unused(method: &str, path: &str, at: &str, span: Span)
             at.escape_debug()
         ),
     )
-    .primary(span, format!("{method} \"{}\" is not served by any route", path.escape_debug()))
+    .primary(
+        span,
+        format!(
+            "{method} \"{}\" is not served by any route",
+            path.escape_debug()
+        ),
+    )
     .help("add a route for it (with its budget), or remove the operation from the contract")
 }
 
