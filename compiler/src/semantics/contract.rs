@@ -34,6 +34,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const MAX_DEPTH: usize = 64;
 /// At most this many schema nodes are visited per comparison or check.
 const MAX_NODES: usize = 20_000;
+/// Routes missing from a contract that get a "did you mean".
+const MAX_SUGGESTIONS: usize = 50;
 /// At most this many differences or schema problems per file.
 const MAX_FINDINGS: usize = 8;
 /// The operations of a path item.
@@ -135,21 +137,33 @@ pub fn check(cx: &mut Checker, services: &[crate::ir::Service]) {
             continue;
         };
         let mut used = vec![false; contract.ops.len()];
+        // Normalised full path → the operations there.
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, op) in contract.ops.iter().enumerate() {
+            for k in &op.keys {
+                by_key.entry(k.as_str()).or_default().push(i);
+            }
+        }
+        let mut suggested = 0;
         for r in &routes {
             let key = normalise(r.path);
-            let at_path: Vec<usize> = (0..contract.ops.len())
-                .filter(|&i| contract.ops[i].keys.contains(&key))
-                .collect();
+            let at_path: &[usize] = by_key.get(key.as_str()).map_or(&[], Vec::as_slice);
             if at_path.is_empty() {
                 // Compared as templates (parameter names dropped); the
-                // contract's own spelling is what is offered.
-                let candidates: BTreeMap<String, String> = contract
-                    .ops
-                    .iter()
-                    .filter(|o| o.method == r.method)
-                    .flat_map(|o| full_paths(&contract.doc, &o.path))
-                    .map(|p| (normalise(&p), p))
-                    .collect();
+                // contract's own spelling is what is offered. Only for the
+                // first routes: the search is linear in the contract.
+                suggested += 1;
+                let candidates: BTreeMap<String, String> = if suggested <= MAX_SUGGESTIONS {
+                    contract
+                        .ops
+                        .iter()
+                        .filter(|o| o.method == r.method)
+                        .flat_map(|o| full_paths(&contract.doc, &o.path))
+                        .map(|p| (normalise(&p), p))
+                        .collect()
+                } else {
+                    BTreeMap::new()
+                };
                 let nearest = suggest(&key, candidates.keys().map(String::as_str))
                     .and_then(|k| candidates.get(k))
                     .map(String::as_str);
