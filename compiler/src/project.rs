@@ -499,6 +499,12 @@ impl Project {
 /// Reads an asset from disk, at most [`MAX_ASSET_BYTES`] of it.
 pub fn read_asset(path: &Path) -> Asset {
     use std::io::Read;
+    // A folder, a FIFO or a device is not read (a FIFO would block).
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Asset::Unreadable("it is a folder".into()),
+        Ok(m) if !m.is_file() => return Asset::Unreadable("it is not a regular file".into()),
+        _ => {}
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -506,9 +512,6 @@ pub fn read_asset(path: &Path) -> Asset {
         }
         Err(e) => return Asset::Unreadable(e.to_string()),
     };
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Asset::Unreadable("it is a folder".into());
-    }
     let mut bytes = Vec::new();
     match file.take(MAX_ASSET_BYTES + 1).read_to_end(&mut bytes) {
         Ok(n) if n as u64 > MAX_ASSET_BYTES => {

@@ -394,3 +394,45 @@ fn the_flagship_contract_in_every_form() {
         );
     }
 }
+
+/// A contract that is a FIFO (opening it would block) or a folder is
+/// reported, not read.
+#[test]
+fn special_files_are_not_read() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-special");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("schemas/order.json")).unwrap();
+    std::fs::write(dir.join("main.scale"), SPEC).unwrap();
+    let ok = std::process::Command::new("mkfifo")
+        .arg(dir.join("openapi.yaml"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let d = dir.clone();
+    std::thread::spawn(move || {
+        let c = scalec::check(Project::load(&[d]).unwrap());
+        let _ = tx.send(
+            c.diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>(),
+        );
+    });
+    let messages = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the check does not block on a FIFO");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("\"openapi.yaml\": it is not a regular file")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("\"schemas/order.json\": it is a folder")),
+        "{messages:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
