@@ -9,6 +9,10 @@
 #   // check: S0202 S0301     must report exactly these codes (any order,
 #                             repeats count), and nothing else
 #
+# A ```yaml file=NAME (or ```json file=NAME) block is a file the examples
+# read (a contract, a schema): it is written, as NAME, into the project of
+# every later marked block of the same document.
+#
 # Blocks without a marker are not checked. Exits non-zero if any block fails.
 #
 # The last line of output is "N examples checked, M failed".
@@ -65,8 +69,20 @@ for doc in "${docs[@]}"; do
         printf "%s", body > (base ".scale"); close(base ".scale")
         print doc ":" start > (base ".where"); close(base ".where")
         print expect > (base ".expect"); close(base ".expect")
+        print nasset + 0 > (base ".assets"); close(base ".assets")
       }
     }
+    /^```(yaml|json) file=[^[:space:]]+[[:space:]]*$/ && !inside && !inasset {
+      inasset = 1; nasset++; abody = ""
+      aname = $0; sub(/^```(yaml|json) file=/, "", aname); sub(/[[:space:]]+$/, "", aname)
+      printf "%s", aname > (out "/asset-" nasset ".name"); close(out "/asset-" nasset ".name")
+      next
+    }
+    /^```[[:space:]]*$/ && inasset {
+      printf "%s", abody > (out "/asset-" nasset ".body"); close(out "/asset-" nasset ".body")
+      inasset = 0; next
+    }
+    inasset { abody = abody $0 "\n"; next }
     /^```scale[[:space:]]*$/ && !inside { inside = 1; n = 0; body = ""; marked = 0; start = NR + 1; next }
     /^```[[:space:]]*$/ && inside { flush(); inside = 0; next }
     inside {
@@ -90,6 +106,12 @@ for doc in "${docs[@]}"; do
     proj="$base.d"
     mkdir -p "$proj"
     cp "$src" "$proj/example.scale"
+    # The files the document defined before this block.
+    for ((k = 1; k <= $(cat "$base.assets"); k++)); do
+      aname="$(cat "$out/asset-$k.name")"
+      mkdir -p "$proj/$(dirname "$aname")"
+      cp "$out/asset-$k.body" "$proj/$aname"
+    done
     checked=$((checked + 1))
     set +e
     json="$("$SCALEC" check --message-format json "$proj" 2>"$base.stderr")"

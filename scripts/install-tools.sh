@@ -18,6 +18,7 @@
 #   db       PostgreSQL server and psql (Debian `postgresql`): the live test
 #            of `scalec gate plans` / `migration` (compiler/tests/gate_pg.rs)
 #   review   checkov (PyPI, its own venv .tools/checkov-venv)
+#   contract schemathesis (PyPI, its own venv .tools/schemathesis-venv)
 #   bench    jrsonnet 0.5.0-pre98 (crates.io, `cargo install --locked`; minutes
 #            to compile), the baseline of `cargo bench --bench build`.
 #            OFF by default: --with-bench or SCALE_TOOLS_BENCH=1 turns it on.
@@ -217,6 +218,23 @@ else
 fi
 ln -sfn "$CHECKOV_VENV/bin/checkov" "$BIN/checkov"
 
+# ----------------------------------------------------------- schemathesis ----
+# The ci target's contract tests, run live by compiler/tests/contract_live.rs.
+# Its own venv, like checkov's.
+ST_VENV=$TOOLS/schemathesis-venv
+if [[ ! -x $ST_VENV/bin/python ]]; then
+    log "creating $ST_VENV"
+    "$VENV/bin/python" -m venv "$ST_VENV"
+fi
+if VENV=$ST_VENV pins_satisfied "$REQS/schemathesis.txt"; then
+    log "present: $(grep -oE '^schemathesis==[^ ]+' "$REQS/schemathesis.txt")"
+else
+    log "pip install -r scripts/tools/schemathesis.txt (into $ST_VENV)"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$ST_VENV/bin/python" -m pip install \
+        --no-input -q --no-deps -r "$REQS/schemathesis.txt"
+fi
+ln -sfn "$ST_VENV/bin/schemathesis" "$BIN/schemathesis"
+
 # ------------------------------------------------------------------- npm ----
 # Upstream schemas of custom resources (@kubernetes-models/*), pinned by
 # scripts/tools/npm/package-lock.json, so a fresh clone checks ScaledObject,
@@ -272,6 +290,7 @@ CHECKS=(
     "kubernetes-validate|kubernetes-validate --version|^1\.37\.0$|1.37.0"
     "check-jsonschema|check-jsonschema --version|^0\.39\.0$|0.39.0"
     "checkov|checkov --version|^3\.3\.|3.3.30"
+    "schemathesis|schemathesis --version|^4\.32\.5$|4.32.5"
 )
 [[ $WANT_PROXIES == 1 ]] && CHECKS+=(
     "nginx|nginx -v|^1\.|1.22"

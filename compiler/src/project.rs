@@ -6,7 +6,7 @@ use crate::diagnostics::{catalog, Diagnostic, Diagnostics, FileId, SourceMap, Sp
 use crate::syntax::ast::{File, Ident, UseTarget};
 use crate::syntax::parse;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 /// The standard library: module name → source.
@@ -37,6 +37,31 @@ pub struct Project {
     pub root: PathBuf,
     /// Syntax errors and import problems found while loading.
     pub diags: Diagnostics,
+    /// Files the spec names that are not `.scale` files (a gate's
+    /// `contract`, a route's `body` schema), by project-relative name, as
+    /// the loader found them; read by the checker, never parsed here.
+    pub assets: BTreeMap<String, Asset>,
+}
+
+/// The largest asset (contract, JSON Schema) the loader reads.
+pub const MAX_ASSET_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A file the spec names that is not a `.scale` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asset {
+    Bytes(Vec<u8>),
+    /// Could not be read (the reason, without the path).
+    Unreadable(String),
+    /// Larger than [`MAX_ASSET_BYTES`]: its size.
+    TooLarge(u64),
+}
+
+/// Is `name` an asset rather than a `.scale` file, when given in memory?
+pub fn is_asset_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|x| lower.ends_with(x))
 }
 
 /// A failure that is not about the spec's text: a missing input, unreadable file.
@@ -60,6 +85,7 @@ impl Project {
             files: Vec::new(),
             root,
             diags: Diagnostics::default(),
+            assets: BTreeMap::new(),
         };
         for (module, text) in STDLIB {
             p.add_with(
@@ -150,6 +176,12 @@ impl Project {
     pub fn from_memory_with(files: &[(&str, &str)], parser: Parser) -> Project {
         let mut p = Project::empty_with(PathBuf::from("."), parser);
         for (name, text) in files {
+            if is_asset_name(name) {
+                if let Some(n) = normalize_inside(name) {
+                    p.add_asset(n, text.as_bytes().to_vec());
+                }
+                continue;
+            }
             p.add_with(name.to_string(), text.to_string(), None, parser);
         }
         let names: BTreeSet<String> = files.iter().map(|(n, _)| n.to_string()).collect();
@@ -320,7 +352,82 @@ impl Project {
             i += 1;
         }
         p.check_uses(&mut |_, _, _, _| Ok(()));
+        p.read_assets(&root, &|_| None);
         Ok(p)
+    }
+
+    /// Reads the contracts and schemas the spec names ([`Project::asset_names`])
+    /// below `root`: from `buffer` (an editor's unsaved text, by full path)
+    /// when it has them, else from disk, where a link must not lead out of
+    /// the project. `scalec check` and the language server both read them
+    /// here.
+    pub fn read_assets(&mut self, root: &Path, buffer: &dyn Fn(&Path) -> Option<Vec<u8>>) {
+        let real_root = std::fs::canonicalize(root).ok();
+        for name in self.asset_names() {
+            let path = root.join(&name);
+            if let Some(bytes) = buffer(&path) {
+                self.add_asset(name, bytes);
+                continue;
+            }
+            let asset = match (std::fs::canonicalize(&path), &real_root) {
+                (Ok(real), Some(r)) if !real.starts_with(r) => Asset::Unreadable(format!(
+                    "it is a link to {}, outside the project root",
+                    real.display()
+                )),
+                _ => read_asset(&path),
+            };
+            self.assets.insert(name, asset);
+        }
+    }
+
+    /// The project-relative names of the assets the spec names: every
+    /// gate's `contract = "…"` and every route's `body = "…"` written as a
+    /// plain string (the checker reports the other forms). The loader, and
+    /// the language server, read these and hand them over by
+    /// [`Project::add_asset`].
+    pub fn asset_names(&self) -> Vec<String> {
+        use crate::syntax::ast::{ExprKind, ItemKind};
+        let mut out = BTreeSet::new();
+        let mut take = |items: &[crate::syntax::ast::Item], key: &str| {
+            for item in items {
+                if let ItemKind::Property { key: k, value, .. } = &item.kind {
+                    if k.name == key {
+                        if let ExprKind::Str(s) = &value.kind {
+                            if crate::semantics::path_text_flaw(s).is_none() {
+                                out.extend(normalize_inside(s));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        for f in self.files.iter().filter(|f| f.std_module.is_none()) {
+            for d in &f.ast.decls {
+                match d.kind.name.as_str() {
+                    "gate" => take(&d.body.items, "contract"),
+                    "service" => {
+                        for item in &d.body.items {
+                            if let ItemKind::Route { block: Some(b), .. } = &item.kind {
+                                take(&b.items, "body");
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Hands over the bytes of an asset (the language server's open
+    /// buffers, or a file it read); larger ones are kept as too large.
+    pub fn add_asset(&mut self, name: String, bytes: Vec<u8>) {
+        let asset = if bytes.len() as u64 > MAX_ASSET_BYTES {
+            Asset::TooLarge(bytes.len() as u64)
+        } else {
+            Asset::Bytes(bytes)
+        };
+        self.assets.insert(name, asset);
     }
 
     /// Checks `use std.…` lines (module exists); file uses go to `file_ok`.
@@ -386,6 +493,32 @@ impl Project {
             h.update([0]);
         }
         format!("sha256:{}", hex(&h.finalize()))
+    }
+}
+
+/// Reads an asset from disk, at most [`MAX_ASSET_BYTES`] of it.
+pub fn read_asset(path: &Path) -> Asset {
+    use std::io::Read;
+    // A folder, a FIFO or a device is not read (a FIFO would block).
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Asset::Unreadable("it is a folder".into()),
+        Ok(m) if !m.is_file() => return Asset::Unreadable("it is not a regular file".into()),
+        _ => {}
+    }
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Asset::Unreadable("no such file in the project".into())
+        }
+        Err(e) => return Asset::Unreadable(e.to_string()),
+    };
+    let mut bytes = Vec::new();
+    match file.take(MAX_ASSET_BYTES + 1).read_to_end(&mut bytes) {
+        Ok(n) if n as u64 > MAX_ASSET_BYTES => {
+            Asset::TooLarge(std::fs::metadata(path).map(|m| m.len()).unwrap_or(n as u64))
+        }
+        Ok(_) => Asset::Bytes(bytes),
+        Err(e) => Asset::Unreadable(e.to_string()),
     }
 }
 

@@ -10,6 +10,16 @@ fn triage() -> PathBuf {
     repo_root().join("examples/triage")
 }
 
+/// Copies the files the flagship's spec names (its contract and body
+/// schema) into `dir`, beside a copy of the spec.
+fn copy_triage_assets(dir: &std::path::Path) {
+    for f in ["openapi.yaml", "schemas/ticket.json"] {
+        let to = dir.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(triage().join(f), to).unwrap();
+    }
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
     let _ = std::fs::remove_dir_all(&d);
@@ -302,6 +312,7 @@ fn drift_gate_and_atomic_failure() {
     std::fs::create_dir_all(&spec_dir).unwrap();
     let spec = spec_dir.join("app.scale");
     std::fs::copy(triage().join("triage.scale"), &spec).unwrap();
+    copy_triage_assets(&spec_dir);
     let out = root.join("out");
     let (ok, text) = run(scalec()
         .arg("build")
@@ -453,6 +464,7 @@ fn a_build_never_deletes_its_own_input() {
     assert!(first.status.success(), "{first:?}");
     let spec = out.join("spec.scale");
     std::fs::copy(triage().join("triage.scale"), &spec).unwrap();
+    copy_triage_assets(&out);
     let before = read_tree(&out);
     let second = scalec()
         .arg("build")
@@ -590,6 +602,7 @@ fn a_rebuild_touches_only_what_changed() {
     let spec = dir.join("triage.scale");
     let text = std::fs::read_to_string(triage().join("triage.scale")).unwrap();
     std::fs::write(&spec, &text).unwrap();
+    copy_triage_assets(&dir);
     let out = dir.join("out");
     let build = || {
         let o = scalec()
@@ -693,6 +706,7 @@ fn an_slo_named_like_the_drift_rule_builds() {
         .replace("slo search_latency ", "slo observe_drift ");
     assert!(spec.contains("slo observe_drift "));
     std::fs::write(dir.join("t.scale"), spec).unwrap();
+    copy_triage_assets(&dir);
     let out = dir.join("out");
     let (ok, text) = run(scalec().arg("build").arg(&dir).arg("-o").arg(&out));
     assert!(ok, "{text}");

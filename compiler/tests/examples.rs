@@ -129,6 +129,23 @@ fn the_language_appendix_is_the_flagship() {
         body,
         "docs/language.md's appendix differs from examples/triage/triage.scale (from its `use` lines on)"
     );
+    // The files the flagship names, which the appendix shows (and its
+    // doc-example check reads) before the spec.
+    for (lang, file) in [("yaml", "openapi.yaml"), ("json", "schemas/ticket.json")] {
+        let fence = format!("```{lang} file={file}\n");
+        let start = doc[at..]
+            .find(&fence)
+            .unwrap_or_else(|| panic!("the appendix shows {file}"))
+            + at
+            + fence.len();
+        let end = doc[start..].find("```\n").expect("its end") + start;
+        let on_disk = std::fs::read_to_string(root.join("examples/triage").join(file)).unwrap();
+        assert_eq!(
+            &doc[start..end],
+            on_disk,
+            "docs/language.md's appendix shows a {file} that differs from examples/triage/{file}"
+        );
+    }
 }
 
 /// docs/language.md's table of codes lists every code `scalec explain`

@@ -507,6 +507,7 @@ fn run_case_inner(case: &Case, root: &Path) -> Result<Outcome, String> {
     let dir = root.join("cases").join(&case.id);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("spec.scale"), &case.spec).unwrap();
+    write_contracts(case, &dir);
     let out = root.join("accepted").join(&case.id);
     let mut cmd = support::scalec();
     cmd.current_dir(&dir)
@@ -591,6 +592,42 @@ fn run_case_inner(case: &Case, root: &Path) -> Result<Outcome, String> {
         other => Err(format!(
             "exit {other:?} (2 = could not run, 101 = panic):\n{stdout}{stderr}"
         )),
+    }
+}
+
+/// The contract the base spec's gate names (`openapi.yaml`, in JSON, which
+/// YAML reads), listing its two routes, the hostile route path's included;
+/// for the `gate.contract` place, also at the hostile path when the file
+/// system can hold it (else `scalec` refuses the path, S1301).
+fn write_contracts(case: &Case, dir: &Path) {
+    let item = if case.place.name == "route.path" {
+        format!("/v1/{}/{{id}}", case.value.decoded)
+    } else {
+        "/v1/items/{id}".to_string()
+    };
+    let ok = serde_json::json!({ "200": { "description": "ok" } });
+    let mut paths = serde_json::Map::new();
+    paths.insert(item, serde_json::json!({ "get": { "responses": ok } }));
+    paths.insert(
+        "/v1/items".into(),
+        serde_json::json!({ "post": { "responses": ok } }),
+    );
+    let doc = serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "hx", "version": "1" },
+        "paths": paths,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    std::fs::write(dir.join("openapi.yaml"), &text).unwrap();
+    if case.place.name == "gate.contract" {
+        let written = format!("specs/{}.yaml", case.value.decoded);
+        if let Some(rel) = scalec::project::normalize_inside(&written) {
+            let path = dir.join(rel);
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(path, &text);
+        }
     }
 }
 

@@ -171,6 +171,10 @@ fn the_workflow_is_the_same_from_any_folder() {
         let d = base.join(dir);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::copy(&src, d.join("triage.scale")).unwrap();
+        for f in ["openapi.yaml", "schemas/ticket.json"] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::copy(src.with_file_name(f), d.join(f)).unwrap();
+        }
         let out = d.join("out");
         let ok = support::scalec()
             .args(["build", "--target", "ci", "-o"])
@@ -272,9 +276,13 @@ fn the_pull_request_environment_is_torn_down_whatever_happens() {
         .unwrap()
         .keys()
         .map(|k| k.as_str().unwrap().to_string())
-        .filter(|k| k.starts_with("smoke_") || k == "dast")
+        .filter(|k| k.starts_with("smoke_") || k == "dast" || k.starts_with("contract"))
         .collect();
-    assert_eq!(users.len(), 3, "{users:?}");
+    assert_eq!(
+        users.len(),
+        4,
+        "two smokes, dast and the contract tests: {users:?}"
+    );
     for u in &users {
         assert!(
             needs(&jobs[u.as_str()]).contains(&"env_up".to_string()),

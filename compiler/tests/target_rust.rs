@@ -86,6 +86,13 @@ fn output_is_byte_identical_across_runs_and_paths() {
     std::fs::create_dir_all(b.join("some/other/place")).unwrap();
     std::fs::write(a.join("x/triage.scale"), &spec).unwrap();
     std::fs::write(b.join("some/other/place/triage.scale"), &spec).unwrap();
+    // The contract and body schema the spec names.
+    for dir in [a.join("x"), b.join("some/other/place")] {
+        for f in ["openapi.yaml", "schemas/ticket.json"] {
+            std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
+            std::fs::copy(repo_root().join("examples/triage").join(f), dir.join(f)).unwrap();
+        }
+    }
     let first = build(&a.join("x"), &a.join("out1"));
     let again = build(&a.join("x"), &a.join("out2"));
     let elsewhere = build(&b.join("some/other/place"), &b.join("o"));

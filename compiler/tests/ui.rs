@@ -143,9 +143,11 @@ fn ui_cases() {
     assert!(missing.is_empty(), "codes without a ui case: {missing:?}");
 }
 
-/// The project's own files (not the standard library), as (name, text).
+/// The project's own files (not the standard library), as (name, text),
+/// and the contracts and schemas it read.
 fn own_files(c: &scalec::Compilation) -> Vec<(String, String)> {
-    c.project
+    let mut out: Vec<(String, String)> = c
+        .project
         .files
         .iter()
         .filter(|f| f.std_module.is_none())
@@ -153,7 +155,13 @@ fn own_files(c: &scalec::Compilation) -> Vec<(String, String)> {
             let src = c.project.sources.get(f.id);
             (src.name.clone(), src.text.clone())
         })
-        .collect()
+        .collect();
+    for (name, asset) in &c.project.assets {
+        if let scalec::project::Asset::Bytes(b) = asset {
+            out.push((name.clone(), String::from_utf8_lossy(b).into_owned()));
+        }
+    }
+    out
 }
 
 fn check_memory(files: &[(String, String)]) -> scalec::Compilation {

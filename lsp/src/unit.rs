@@ -267,7 +267,7 @@ pub fn compile(
             .to_string(),
     )];
     let mut parser = |id: FileId, t: &str| parses.parse(id, t);
-    let (project, chunked) = loop {
+    let (mut project, chunked) = loop {
         let mut chunked: Vec<(usize, usize, String)> = Vec::new(); // (text index, start, chunk)
         for (ti, (_, _, _, t)) in texts.iter().enumerate() {
             let starts = chunk_starts(t, min_lines);
@@ -349,6 +349,11 @@ pub fn compile(
         real[first_real + ti].chunks.push((id, *start));
         map.push((first_real + ti, *start));
     }
+    // The contracts and body schemas the spec names: open documents first,
+    // then the disk, as `scalec check` reads them.
+    project.read_assets(&root, &|p: &Path| {
+        open(&p.to_string_lossy()).map(String::into_bytes)
+    });
     let t1 = std::time::Instant::now();
     let c = scalec::check(project);
     if timings {

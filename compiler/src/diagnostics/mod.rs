@@ -172,6 +172,13 @@ codes! {
     UrlTooLong = "S1203", "issuer or JWKS address too long for the edge configs";
     LimitMultiplied = "S1204", "per-key limit multiplied by the edge replicas past its burst";
     EffectiveRate = "S1205", "the effective global rate of a per-replica limit";
+    ContractUnreadable = "S1301", "contract or body schema file that cannot be read or parsed";
+    ContractNotOpenApi = "S1302", "contract that is not an OpenAPI 3.0 or 3.1 document";
+    RouteNotInContract = "S1303", "route path missing from the contract";
+    MethodNotInContract = "S1304", "route method the contract does not have for the path";
+    ContractOperationUnused = "S1305", "contract operation with no route in the spec";
+    InvalidBodySchema = "S1306", "request body schema that is not a valid JSON Schema";
+    BodySchemaMismatch = "S1307", "request body schema that disagrees with the contract";
 }
 
 impl fmt::Display for Code {

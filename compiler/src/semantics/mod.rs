@@ -5,6 +5,7 @@
 //! it finds and carries on with what is left.
 
 mod complete;
+mod contract;
 mod edge;
 mod exercises;
 mod fields;
@@ -324,6 +325,7 @@ pub fn analyze(project: &Project) -> Analysis {
     load::check(&mut cx, &load_tests, limits.as_ref());
     let chaos = exercises::lower_chaos(&mut cx, &services);
     let gates = exercises::lower_gates(&mut cx, &services);
+    contract::check(&mut cx, &services);
     services::check_unused_budgets(&mut cx);
     let diagnostics = std::mem::take(&mut cx.diags).into_vec();
     let has_error = diagnostics.iter().any(|d| d.is_error());

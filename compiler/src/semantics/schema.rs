@@ -316,6 +316,9 @@ pub static ROUTE: BlockSpec = block(
         f("retry", Ty::Block(&RETRY), "block `{ attempts, backoff }`", NONE,
           "Retries: `retry { attempts = 3  backoff = 100ms..2s }`.",
           "`attempts`: whole number 1–10, required; `backoff`: a duration or a range `MIN..MAX` (> 0), default `25ms..250ms`"),
+        f("body", Str, "string, a path", NONE,
+          "The JSON Schema of the request body (JSON, or YAML), checked against the gate's contract.",
+          "relative to the **project root**; must be a valid JSON Schema and agree with the contract's `requestBody` ([§6.15](#615-gate))"),
     ],
     &[],
 );
@@ -907,8 +910,8 @@ pub static GATE: BlockSpec = block(
     "a gate",
     "What a deploy must pass.",
     &[
-        f("contract", Str, "string, a path", NONE, "The OpenAPI contract the routes must match.",
-          "relative to the **project root**, which it must not leave; IR path normalised (`api/../openapi.yaml` → `openapi.yaml`)"),
+        f("contract", Str, "string, a path", NONE, "The OpenAPI 3.0/3.1 contract (YAML or JSON) the routes must match.",
+          "relative to the **project root**, which it must not leave; read by `scalec check`: every route must be one of its operations; IR path normalised (`api/../openapi.yaml` → `openapi.yaml`)"),
         f("query_plans", Other, "`cost_increase < P` (`<`, `<=` or `==`)", NONE,
           "The largest allowed query-plan cost increase.",
           "the largest allowed query-plan cost increase, a percentage ≥ 0"),

@@ -730,6 +730,12 @@ fn lower_route(
     });
     let idempotency = f.expr(cx, "idempotency").and_then(|e| cx.request_value(e));
     let retry = f.block(cx, "retry").and_then(|b| lower_retry(cx, b));
+    // The body schema's path (its file is read by `contract::check`).
+    if let Some(e) = f.expr(cx, "body") {
+        if let Some(s) = cx.string(e) {
+            cx.project_path(&s, e.span);
+        }
+    }
     // A key that was written but refused is reported already: not S0306 too.
     let retry_safe =
         method.is_idempotent() || idempotency.is_some() || f.get("idempotency").is_some();

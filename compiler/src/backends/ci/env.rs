@@ -50,9 +50,11 @@ const ZAP: &str = "mkdir -p zap\nchmod a+rwx zap\nrules=()\nif [[ -f scale/zap-r
 
 const DOWN: &str = "if [[ -z ${SCALE_NAMESPACE:-} ]]; then\n  echo \"no namespace was created\"\n  exit 0\nfi\nkubectl delete namespace \"$SCALE_NAMESPACE\" --ignore-not-found --wait=true --timeout=600s\n";
 
-/// Whether the workflow builds an environment: a load test to smoke, or a
-/// gate asking for DAST, and a service to reach.
+/// Whether the workflow builds an environment: a load test to smoke, a
+/// gate asking for DAST or naming a contract to test, and a service to
+/// reach.
 fn wanted(ir: &Ir) -> bool {
+    let contract = ir.gates.iter().any(|g| g.contract.is_some());
     let dast = ir
         .gates
         .iter()
@@ -61,12 +63,12 @@ fn wanted(ir: &Ir) -> bool {
         .load_tests
         .iter()
         .any(|t| ir.service(&t.target).is_some());
-    (smoke || dast) && entry(ir).is_some()
+    (smoke || dast || contract) && entry(ir).is_some()
 }
 
-/// The service DAST scans: the first load test's target, else the first
-/// service with routes.
-fn entry(ir: &Ir) -> Option<&str> {
+/// The service DAST scans and the contract tests call: the first load
+/// test's target, else the first service with routes.
+pub(super) fn entry(ir: &Ir) -> Option<&str> {
     ir.load_tests
         .iter()
         .find(|t| ir.service(&t.target).is_some())

@@ -6,13 +6,15 @@
 //! `Cargo.lock`; Semgrep when a gate sets `sast = semgrep`); one
 //! `smoke_<test>` per load test (the scaled-down k6 script, then `scalec
 //! gate k6` on its summary) in the pull request's environment or against
-//! `vars.SCALE_SMOKE_URL`; `supply_chain` when a gate sets `sbom =
-//! required` or `signing = sigstore` (an SBOM with syft, signed keyless
-//! with cosign); `db_gates` when a gate sets `query_plans` or `migrations`
-//! (the capture of [`db`] against PostgreSQL, then `scalec gate plans` /
-//! `scalec gate migration`); `burn_<gate>` per gate with `slo_burn`
-//! ([`burn`]); `env_up`, `dast` and `env_down`, the pull request's
-//! environment ([`env`]).
+//! `vars.SCALE_SMOKE_URL`; `contract` when a gate names a `contract`
+//! (schemathesis against the same environment, [`contract_jobs`]);
+//! `supply_chain` when a gate sets `sbom = required` or `signing =
+//! sigstore` (an SBOM with syft, signed keyless with cosign); `db_gates`
+//! when a gate sets `query_plans` or `migrations` (the capture of [`db`]
+//! against PostgreSQL, then `scalec gate plans` / `scalec gate
+//! migration`); `burn_<gate>` per gate with `slo_burn` ([`burn`]);
+//! `env_up`, `dast` and `env_down`, the pull request's environment
+//! ([`env`]).
 //!
 //! The workflow is a typed serde value: spec text is only ever a YAML
 //! string (serde escapes it) and reaches a shell only through `env:`
@@ -62,6 +64,29 @@ pub const K6_VERSION: &str = "1.1.0";
 pub const CARGO_AUDIT_VERSION: &str = "0.21.2";
 /// Semgrep (PyPI), pinned.
 pub const SEMGREP_VERSION: &str = "1.185.0";
+/// schemathesis, pinned (PyPI): the contract tests against the OpenAPI file.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+/// What the contract tests check: that every response conforms to the
+/// contract (status codes, content types, headers, body schemas) and that
+/// no generated request, valid or not, gets a 5xx.
+pub const CONTRACT_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance";
+/// Test cases per operation.
+pub const CONTRACT_EXAMPLES: &str = "50";
+/// The contract tests' script (spec text only through `env:`).
+pub const CONTRACT_SCRIPT: &str = r#"# The contract path is relative to the project root: the spec's folder.
+spec_dir="$SCALE_SPEC"
+if [ ! -d "$spec_dir" ]; then spec_dir="$(dirname "$spec_dir")"; fi
+auth=()
+if [ -n "$SCALE_CONTRACT_TOKEN" ]; then
+  auth=(--header "Authorization: Bearer $SCALE_CONTRACT_TOKEN")
+fi
+# --origin: schemathesis appends the contract's servers[].url path, as the
+# checker reads it (route path = server base path + contract path).
+schemathesis run "$spec_dir/$SCALE_CONTRACT" --origin "$SCALE_BASE_URL" \
+  --checks "$CONTRACT_CHECKS" --max-examples "$CONTRACT_EXAMPLES" \
+  --report junit --report-dir contract-report --no-color "${auth[@]}"
+"#;
+
 /// The smoke run's scale: the flagship's `peak` becomes ~5→100 rps for ~20 s.
 pub const SMOKE_RATE_SCALE: &str = "0.005";
 pub const SMOKE_TIME_SCALE: &str = "0.0005";
@@ -192,6 +217,73 @@ fn job(name: String, steps: Vec<Step>) -> Job {
     }
 }
 
+/// `contract`, `contract_2`, …: per contract a gate names, schemathesis
+/// runs the OpenAPI file against the environment the k6 smoke uses
+/// (`vars.SCALE_SMOKE_URL`), with a bearer token when the repository has
+/// the secret `SCALE_CONTRACT_TOKEN`.
+fn contract_jobs(ir: &Ir) -> Vec<(String, Job)> {
+    let mut contracts: Vec<&str> = Vec::new();
+    for c in ir.gates.iter().filter_map(|g| g.contract.as_deref()) {
+        if !contracts.contains(&c) {
+            contracts.push(c);
+        }
+    }
+    contracts
+        .iter()
+        .enumerate()
+        .map(|(i, contract)| {
+            let mut j = job(
+                "contract tests (schemathesis)".into(),
+                vec![
+                    checkout(),
+                    run(
+                        "Install schemathesis",
+                        "pipx install \"schemathesis==$SCHEMATHESIS_VERSION\"",
+                    ),
+                    env::reach_step(),
+                    run("Contract tests against the OpenAPI file", CONTRACT_SCRIPT),
+                    Step {
+                        name: Some("Keep the report"),
+                        cond: Some("always()"),
+                        uses: Some(uses("actions/upload-artifact")),
+                        with: BTreeMap::from([
+                            ("name", format!("contract-report-{}", i + 1)),
+                            ("path", "contract-report".to_string()),
+                            ("if-no-files-found", "ignore".to_string()),
+                        ]),
+                        ..Step::default()
+                    },
+                ],
+            );
+            match env::entry(ir) {
+                Some(service) => env::use_environment(ir, service, &mut j),
+                None => {
+                    j.cond = Some("vars.SCALE_SMOKE_URL != ''");
+                    j.needs = vec!["check".into()];
+                    j.env
+                        .insert("SCALE_SMOKE_URL", "${{ vars.SCALE_SMOKE_URL }}".to_string());
+                }
+            }
+            j.env.insert("SCALE_CONTRACT", gha_literal(contract));
+            j.env
+                .insert("SCHEMATHESIS_VERSION", SCHEMATHESIS_VERSION.to_string());
+            j.env.insert("CONTRACT_CHECKS", CONTRACT_CHECKS.to_string());
+            j.env
+                .insert("CONTRACT_EXAMPLES", CONTRACT_EXAMPLES.to_string());
+            j.env.insert(
+                "SCALE_CONTRACT_TOKEN",
+                "${{ secrets.SCALE_CONTRACT_TOKEN }}".to_string(),
+            );
+            let name = if i == 0 {
+                "contract".to_string()
+            } else {
+                format!("contract_{}", i + 1)
+            };
+            (name, j)
+        })
+        .collect()
+}
+
 fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
     let version = meta
         .compiler
@@ -286,6 +378,8 @@ fn workflow(ir: &Ir, meta: &Meta) -> Workflow {
         j.env.insert("K6_NO_USAGE_REPORT", "true".to_string());
         jobs.insert(format!("smoke_{file}"), j);
     }
+
+    jobs.extend(contract_jobs(ir));
 
     let sbom = ir.gates.iter().any(|g| g.sbom_required);
     let sign = ir
