@@ -77,10 +77,12 @@ pub fn tests(ir: &Ir, obs: &Observe, rules_file: &str) -> TestFile {
         let step = t.compare + t.window;
         let end = step + t.window + t.hold;
         let (n0, n1) = (step / STEP, (end - step) / STEP);
+        let kept = w.by();
         let mut labels: BTreeMap<String, String> = w
             .matchers
             .iter()
-            .map(|m| (m.label.clone(), m.value.clone()))
+            .filter(|m| kept.contains(&m.label.as_str()))
+            .map(|m| (promql::label_name(&m.label), m.value.clone()))
             .collect();
         labels.extend(rule_labels(ir, w));
         let check = |at: u64, alerts: Vec<ExpAlert>| AlertTest {

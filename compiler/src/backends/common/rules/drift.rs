@@ -98,9 +98,20 @@ pub(crate) struct Watched {
 }
 
 impl Watched {
-    /// The labels the sums keep: `namespace` and the service label.
+    /// The labels the sums keep: `namespace` and the service label —
+    /// unless the service label is a word PromQL cannot group by
+    /// (`without`, `inf`, `nan`: Prometheus 2 reads them as a keyword or a
+    /// number there); the selector still pins it, and the alert names the
+    /// service in its `service` label.
     pub fn by(&self) -> Vec<&str> {
-        self.matchers.iter().map(|m| m.label.as_str()).collect()
+        self.matchers
+            .iter()
+            .map(|m| m.label.as_str())
+            .filter(|l| {
+                let n = promql::label_name(l).to_ascii_lowercase();
+                !matches!(n.as_str(), "without" | "inf" | "nan")
+            })
+            .collect()
     }
 }
 
@@ -152,7 +163,13 @@ pub(crate) fn watched(ir: &Ir) -> Vec<Watched> {
 }
 
 fn by(labels: &[&str]) -> String {
-    let names: Vec<String> = labels.iter().map(|l| promql::label_name(l)).collect();
+    let mut names: Vec<String> = Vec::new();
+    for l in labels {
+        let n = promql::label_name(l);
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     format!(" by ({})", names.join(", "))
 }
 
