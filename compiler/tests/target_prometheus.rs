@@ -646,7 +646,10 @@ fn drift_compares_across_a_release_change() {
     };
     let (ok, out) = run(&dir);
     assert!(ok, "promtool test rules failed:\n{out}\n{test}");
-    eprintln!("drift across a release change: {}", out.trim().lines().last().unwrap_or(""));
+    eprintln!(
+        "drift across a release change: {}",
+        out.trim().lines().last().unwrap_or("")
+    );
 
     // The mutant that keeps the volatile tags.
     let mut m = a.clone();
@@ -672,7 +675,11 @@ fn drift_compares_across_a_release_change() {
     );
     // And the generated drift tests (which change the tags at the step)
     // reject it too.
-    let (ok, out) = promtool_rules(&promtool, "test", dir.join("prometheus/observe.rules.test.yml"));
+    let (ok, out) = promtool_rules(
+        &promtool,
+        "test",
+        dir.join("prometheus/observe.rules.test.yml"),
+    );
     assert!(!ok, "the generated drift tests passed the mutant:\n{out}");
 }
 
@@ -698,8 +705,7 @@ observe { drift { token_usage = 10% } }
 "#,
     );
     let severities = |file: &str| -> Vec<(String, String)> {
-        let rules: yaml_serde::Value =
-            yaml_serde::from_str(contents(&a, file)).unwrap();
+        let rules: yaml_serde::Value = yaml_serde::from_str(contents(&a, file)).unwrap();
         rules["groups"]
             .as_sequence()
             .unwrap()
@@ -734,7 +740,11 @@ observe { drift { token_usage = 10% } }
     for f in ["pay_ok", "observe"] {
         let test = contents(&a, &format!("prometheus/{f}.rules.test.yml"));
         assert!(test.contains("severity: P3"), "{test}");
-        let (ok, out) = promtool_rules(&promtool, "test", dir.join(format!("prometheus/{f}.rules.test.yml")));
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "test",
+            dir.join(format!("prometheus/{f}.rules.test.yml")),
+        );
         assert!(ok, "{f}:\n{out}");
     }
 }
@@ -799,13 +809,86 @@ slo patient {
     }
     let dir = write("prometheus-alert-for-mutant", &m);
     for stem in ["quick", "patient"] {
-        let (ok, out) = promtool_rules(&promtool, "check", dir.join(format!("prometheus/{stem}.rules.yml")));
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "check",
+            dir.join(format!("prometheus/{stem}.rules.yml")),
+        );
         assert!(ok, "{out}");
-        let (ok, out) = promtool_rules(&promtool, "test", dir.join(format!("prometheus/{stem}.rules.test.yml")));
-        assert!(!ok, "{stem} without for: passed its generated tests:\n{out}");
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "test",
+            dir.join(format!("prometheus/{stem}.rules.test.yml")),
+        );
+        assert!(
+            !ok,
+            "{stem} without for: passed its generated tests:\n{out}"
+        );
         eprintln!(
             "{stem} without for: promtool test rules FAILED as it must ({} checks failed)",
             out.matches("got:").count()
         );
     }
+}
+
+/// Drift rules select each service that runs the app's code as it is
+/// scraped: `job` is the Service's name for an HTTP service and
+/// `<namespace>/<name>` for a worker (what a PodMonitor sets, per its CRD:
+/// "defaults to the namespace and name of the PodMonitor object"); a data
+/// store gets none; a service label PromQL cannot group by (`without`)
+/// stays in the selector only. promtool checks the rules and passes the
+/// generated tests (which also keep the second service steady and expect
+/// no alert for it).
+#[test]
+fn drift_watches_each_service_as_it_is_scraped() {
+    let a = build_spec(
+        "drift-services",
+        r#"
+app shop { owner = "team" }
+service api {
+  image = "shop/api:1"
+  route r GET "/r"
+  calls db
+}
+service jobs { kind = worker  image = "shop/jobs:1" }
+service legacy {
+  image   = "shop/legacy:1"
+  metrics { service = label("without") }
+  route r GET "/r"
+}
+service db { kind = postgres }
+observe {
+  attach = [model, prompt_hash]
+  drift { token_usage = 10%  error_taxonomy = 10% }
+}
+"#,
+    );
+    let rules = contents(&a, "prometheus/observe.rules.yml");
+    for want in [
+        r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="shop",job="api"}[1d] offset 7d))"#,
+        r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="shop",job="shop/jobs"}[1d] offset 7d))"#,
+        r#"sum by (namespace) (rate(llm_tokens_total{namespace="shop",without="legacy"}[1d] offset 7d))"#,
+        r#"sum by (namespace, job, class) (rate(app_errors_total{namespace="shop",job="api"}[1d]))"#,
+    ] {
+        assert!(rules.contains(want), "no {want} in\n{rules}");
+    }
+    assert_eq!(rules.matches("- alert: TokenUsageDrift").count(), 3);
+    assert!(!rules.contains("service: db"), "{rules}");
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-drift-services", &a);
+    let (ok, out) = promtool_rules(&promtool, "check", dir.join("prometheus/observe.rules.yml"));
+    assert!(ok, "{out}");
+    let test = contents(&a, "prometheus/observe.rules.test.yml");
+    assert!(
+        test.contains(r#"job="shop/jobs""#),
+        "the steady second service: {test}"
+    );
+    let (ok, out) = promtool_rules(
+        &promtool,
+        "test",
+        dir.join("prometheus/observe.rules.test.yml"),
+    );
+    assert!(ok, "{out}");
 }

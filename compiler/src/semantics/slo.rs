@@ -573,7 +573,11 @@ pub(crate) fn lower_alert_severities(cx: &mut Checker, b: &Block) -> Option<ir::
     };
     if page == ticket {
         let span = ticket_span.or(page_span).unwrap_or(b.span);
-        let other = if ticket_span.is_some() { page_span } else { None };
+        let other = if ticket_span.is_some() {
+            page_span
+        } else {
+            None
+        };
         cx.diags.push(catalog::severities_alike(&page, span, other));
         ok = false;
     }

@@ -29,8 +29,14 @@
 //! Counters are integers (a power of ten of requests per minute, large
 //! enough that the error count per minute keeps four significant digits) on
 //! a large starting value, so sums are exact in float64 and `rate()`
-//! extrapolation treats every series alike. Rules are evaluated every 5
-//! minutes (the gcd of the windows and 5m); alerts have no `for:`.
+//! extrapolation treats every series alike. Rules are evaluated every 15
+//! minutes (or a multiple of the sample interval below it).
+//!
+//! An SLO's `for` (none by default) moves every alert check later by `for`,
+//! rounded up to whole evaluation intervals, so each shows the verdict of
+//! its time without one ([`model_time`]); a fires group also checks at the
+//! long window itself, where the condition holds but has not held for
+//! `for` yet, so rules without the `for:` fail the tests.
 //!
 //! A further group sends only good traffic (and, for availability, no
 //! error series at all) and checks that the SLI reads 0, the period ratio
@@ -333,9 +339,8 @@ pub fn slo_tests(plan: &SloPlan, rules_file: &str) -> TestFile {
 
 fn setup(plan: &SloPlan) -> Setup {
     // Samples every minute (or the gcd of the windows, if finer); rules
-    // evaluated every 15 minutes. The rules have no `for:`, so the
-    // evaluation interval only decides when a check can look; every check
-    // time is a multiple of it.
+    // evaluated every 15 minutes. Every check time is a multiple of it; a
+    // `for` is rounded up to it ([`model_time`]).
     let sample_ms = plan
         .windows_ms
         .iter()
@@ -817,10 +822,7 @@ fn burn_group(
     }
     let verdict = match (fires, plan.for_ms) {
         (true, 0) => "fires".to_string(),
-        (true, f) => format!(
-            "fires once it has held for {}",
-            promql::duration(f as f64)
-        ),
+        (true, f) => format!("fires once it has held for {}", promql::duration(f as f64)),
         (false, _) => "stays quiet".to_string(),
     };
     TestGroup {
@@ -852,6 +854,20 @@ mod tests {
         assert_eq!(counter_values(10, &[(1, 2), (2, 2)]), "10+1x2 14+2x1");
         assert_eq!(counter_values(5, &[(0, 3)]), "5+0x3");
         assert_eq!(counter_values(5, &[(0, 3), (1, 0)]), "5+0x3");
+    }
+
+    /// With `for: 2m` and evaluations every 15m, a condition first true at
+    /// the 60m evaluation fires at 75m (the first evaluation ≥ 62m), so a
+    /// check at 60m shows the verdict of 45m, one at 75m that of 60m.
+    #[test]
+    fn a_for_shifts_the_verdict_a_check_shows() {
+        let m = 60_000;
+        assert_eq!(model_time(60 * m, 2 * m, 15 * m), 45 * m);
+        assert_eq!(model_time(75 * m, 2 * m, 15 * m), 60 * m);
+        assert_eq!(model_time(75 * m, 15 * m, 15 * m), 60 * m);
+        assert_eq!(model_time(60 * m, 60 * m, 15 * m), 0);
+        assert_eq!(model_time(10 * m, 60 * m, 15 * m), 0);
+        assert_eq!(model_time(60 * m, 0, 15 * m), 60 * m);
     }
 
     #[test]

@@ -242,7 +242,13 @@ pub(crate) fn annotations(d: &Drift, attach: &[&str], w: &Watched) -> BTreeMap<S
     let sel: Vec<String> = w
         .matchers
         .iter()
-        .map(|m| format!("{}={}", promql::label_name(&m.label), promql::string(&m.value)))
+        .map(|m| {
+            format!(
+                "{}={}",
+                promql::label_name(&m.label),
+                promql::string(&m.value)
+            )
+        })
         .collect();
     let sel = format!("{{{}}}", sel.join(","));
     let (summary, description) = match kind(&d.signal) {
