@@ -892,3 +892,41 @@ observe {
     );
     assert!(ok, "{out}");
 }
+
+/// Every example's rules pass `promtool check rules`, and every generated
+/// test file passes `promtool test rules`.
+#[test]
+fn promtool_proves_every_example() {
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let root = support::repo_root().join("examples");
+    let mut examples: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 2, "{examples:?}");
+    for ex in examples {
+        let name = ex.file_name().unwrap().to_string_lossy().to_string();
+        let c = scalec::check(scalec::project::Project::load(&[ex]).unwrap());
+        assert!(!c.has_errors(), "{name}: {:?}", c.diagnostics);
+        let a = emit(c.ir.as_ref().unwrap(), &fixtures_ir::meta());
+        let dir = write(&format!("prometheus-example-{name}"), &a);
+        let tests = files(&a, ".rules.test.yml");
+        assert!(!tests.is_empty(), "{name} has no rules");
+        for f in files(&a, ".rules.yml") {
+            let (ok, out) = promtool_rules(&promtool, "check", dir.join(&f));
+            assert!(ok, "{name}: promtool check rules {f}:\n{out}");
+        }
+        for f in &tests {
+            let (ok, out) = promtool_rules(&promtool, "test", dir.join(f));
+            assert!(ok, "{name}: promtool test rules {f}:\n{out}");
+            eprintln!(
+                "{name}: promtool test rules {f}: {}",
+                out.trim().lines().last().unwrap_or("")
+            );
+        }
+    }
+}
