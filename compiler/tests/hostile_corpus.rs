@@ -71,6 +71,7 @@ const BASE: &str = r#"app hx {
   scalec     = "0.1"
   tenant     = header("x-tenant-id")
   prometheus = "http://prom.example:9090"
+  alert_severities { page = "P1"  ticket = "P3" }
 }
 
 service api {
@@ -114,7 +115,7 @@ alert_policy pol {
   fast { severity = page  long = 1h  short = 5m  budget = 2% }
 }
 
-slo avail { service = api  objective = 99.9%  sli = errors(status >= 500) / requests }
+slo avail { service = api  objective = 99.9%  sli = errors(status >= 500) / requests  for = 2m }
 slo lat { service = api.items  objective = 99%  sli = latency < 400ms  alerts = pol }
 
 service side { image = "reg.example/side:1" }
@@ -127,7 +128,7 @@ gate deploy { contract = "openapi.yaml" }
 
 observe {
   attach = [model]
-  drift { token_usage = 10% }
+  drift { token_usage = 10%  error_taxonomy = 10% }
 }
 "#;
 
@@ -188,6 +189,7 @@ const PLACES: &[Place] = &[
     place!("app.scalec", r#"scalec     = "0.1""# => r#"scalec = "%V%""#, [IR, K8S, PROM, PROXY]),
     place!("app.tenant.header", r#"tenant     = header("x-tenant-id")"# => r#"tenant = header("%V%")"#, [IR_LOWER, K6_LOWER]),
     place!("app.tenant.cookie", r#"tenant     = header("x-tenant-id")"# => r#"tenant = cookie("%V%")"#, [IR]),
+    place!("app.alert_severities.page", r#"page = "P1""# => r#"page = "%V%""#, [IR, K8S, PROM]),
     place!("app.prometheus", r#"prometheus = "http://prom.example:9090""# => r#"prometheus = "http://prom.example:9090/%V%""#, [IR, K8S]),
     place!("service.image", r#"image    = "reg.example/api:1.0""# => r#"image = "reg.example/%V%:1.0""#, [IR, K8S]),
     place!("service.health", r#"health   = "/healthz""# => r#"health = "/%V%""#, [IR, K8S]),
@@ -243,6 +245,7 @@ fn ir_pointer(place: &str) -> Option<&'static str> {
         "app.scalec" => "/ir/app/scalec",
         "app.tenant.header" | "app.tenant.cookie" => "/ir/app/tenant/name",
         "app.prometheus" => "/ir/app/prometheus_url",
+        "app.alert_severities.page" => "/ir/app/alert_severities/page",
         "service.image" => "/ir/services/0/image",
         "service.health" => "/ir/services/0/health/path",
         "service.warmup" => "/ir/services/0/warmup/path",

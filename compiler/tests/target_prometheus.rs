@@ -570,3 +570,363 @@ tests:
         assert!(ok, "{file}:\n{out}");
     }
 }
+
+/// Drift compares across a release change. Hand-made traffic for the
+/// flagship's `TokenUsageDrift` (1d rates, 7d offset, limit 10%, `for:
+/// 1h`): 100 tokens/s for 8 days under `release="r1", prompt_hash="p1"`;
+/// then, from hour 192, the same service under `release="r2",
+/// prompt_hash="p2"` at a new rate. At hour 218 the last day holds only
+/// the new series and the day a week earlier only the old one, so the
+/// ratio is the new rate over 100: 115 (+15%) and 80 (−20%) fire, 105
+/// (+5%) stays quiet; one hour after the change nothing fires. Rules that
+/// kept `release` and `prompt_hash` (the old `by` of the attach tags)
+/// would find no series a week earlier and never fire: that mutant fails
+/// this same test.
+#[test]
+fn drift_compares_across_a_release_change() {
+    let a = artifacts();
+    let rules = contents(&a, "prometheus/observe.rules.yml");
+    assert!(
+        rules.contains(r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="triage",job="api"}[1d] offset 7d))"#),
+        "{rules}"
+    );
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let series = |release: &str, hash: &str| {
+        format!(
+            r#"llm_tokens_total{{namespace="triage",job="api",pod="api-{release}",model="m1",dataset="d1",release="{release}",prompt_hash="{hash}"}}"#
+        )
+    };
+    // Tokens per hour at a rate per second.
+    let per_hour = |rate: u64| rate * 3600;
+    let firing = r#"
+          - labels: 'ALERTS{alertname="TokenUsageDrift",alertstate="firing",app="triage",job="api",namespace="triage",service="api",severity="warning",team="support-platform"}'
+            value: 1"#;
+    let group = |new_rate: u64, fires: bool| {
+        format!(
+            r#"
+  - interval: 1h
+    input_series:
+      - series: '{old}'
+        values: '0+{old_inc}x192'
+      - series: '{new}'
+        values: '_x192 0+{new_inc}x48'
+    promql_expr_test:
+      - expr: ALERTS{{alertname="TokenUsageDrift",alertstate="firing"}}
+        eval_time: 193h
+        exp_samples: []
+      - expr: ALERTS{{alertname="TokenUsageDrift",alertstate="firing"}}
+        eval_time: 218h
+        exp_samples:{at_218}
+      - expr: ALERTS{{alertname="TokenUsageDrift",alertstate="firing"}}
+        eval_time: 240h
+        exp_samples:{at_218}"#,
+            old = series("r1", "p1"),
+            new = series("r2", "p2"),
+            old_inc = per_hour(100),
+            new_inc = per_hour(new_rate),
+            at_218 = if fires { firing } else { " []" },
+        )
+    };
+    let test = format!(
+        "rule_files: [observe.rules.yml]\nevaluation_interval: 15m\ngroup_eval_order: [scalec-observe-drift-triage]\ntests:{}{}{}\n",
+        group(115, true),
+        group(105, false),
+        group(80, true),
+    );
+    let dir = write("prometheus-drift-release", &a);
+    std::fs::write(dir.join("prometheus/drift_release.test.yml"), &test).unwrap();
+    let run = |dir: &Path| {
+        support::run(
+            Command::new(&promtool)
+                .current_dir(dir.join("prometheus"))
+                .args(["test", "rules", "drift_release.test.yml"]),
+        )
+    };
+    let (ok, out) = run(&dir);
+    assert!(ok, "promtool test rules failed:\n{out}\n{test}");
+    eprintln!(
+        "drift across a release change: {}",
+        out.trim().lines().last().unwrap_or("")
+    );
+
+    // The mutant that keeps the volatile tags.
+    let mut m = a.clone();
+    let f = m
+        .iter_mut()
+        .find(|x| x.path == "prometheus/observe.rules.yml")
+        .unwrap();
+    f.contents = f.contents.replace(
+        "sum by (namespace, job) (rate(llm_tokens_total",
+        "sum by (namespace, job, release, prompt_hash) (rate(llm_tokens_total",
+    );
+    assert_ne!(f.contents, rules);
+    let dir = write("prometheus-drift-release-mutant", &m);
+    std::fs::write(dir.join("prometheus/drift_release.test.yml"), &test).unwrap();
+    let (ok, out) = run(&dir);
+    assert!(
+        !ok,
+        "rules that keep release and prompt_hash passed the release-change test:\n{out}"
+    );
+    eprintln!(
+        "mutant keeping release, prompt_hash: promtool test rules FAILED as it must ({} checks failed)",
+        out.matches("got:").count()
+    );
+    // And the generated drift tests (which change the tags at the step)
+    // reject it too.
+    let (ok, out) = promtool_rules(
+        &promtool,
+        "test",
+        dir.join("prometheus/observe.rules.test.yml"),
+    );
+    assert!(!ok, "the generated drift tests passed the mutant:\n{out}");
+}
+
+/// `alert_severities` renames every alert's `severity`: pages, tickets,
+/// missing data and drift; the generated tests expect the new names, and
+/// promtool passes them.
+#[test]
+fn severity_names_are_configurable() {
+    let a = build_spec(
+        "severities",
+        r#"
+app shop {
+  owner            = "payments"
+  alert_severities { page = "P1"  ticket = "P3" }
+}
+service api { image = "shop/api:1"  route pay POST "/v1/pay" }
+slo pay_ok {
+  service   = api.pay
+  objective = 99.9%
+  sli       = errors(status >= 500) / requests
+}
+observe { drift { token_usage = 10% } }
+"#,
+    );
+    let severities = |file: &str| -> Vec<(String, String)> {
+        let rules: yaml_serde::Value = yaml_serde::from_str(contents(&a, file)).unwrap();
+        rules["groups"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_sequence().unwrap())
+            .filter(|r| r["alert"].is_string())
+            .map(|r| {
+                (
+                    r["alert"].as_str().unwrap().to_string(),
+                    r["labels"]["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        severities("prometheus/pay_ok.rules.yml"),
+        [
+            s("PayOkErrorBudgetBurn", "P1"),
+            s("PayOkErrorBudgetBurn", "P3"),
+            s("PayOkSliMissing", "P3")
+        ]
+    );
+    assert_eq!(
+        severities("prometheus/observe.rules.yml"),
+        [s("TokenUsageDrift", "P3")]
+    );
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-severities", &a);
+    for f in ["pay_ok", "observe"] {
+        let test = contents(&a, &format!("prometheus/{f}.rules.test.yml"));
+        assert!(test.contains("severity: P3"), "{test}");
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "test",
+            dir.join(format!("prometheus/{f}.rules.test.yml")),
+        );
+        assert!(ok, "{f}:\n{out}");
+    }
+}
+
+/// `for = 2m` and `for = 1h` on an SLO's alerts: both burn-rate rules carry
+/// it (the missing-data alert keeps 10m); the generated tests pass promtool
+/// and are not blind to it: the same rules without `for:` fail them (the
+/// alert fires before it has held for `for`).
+#[test]
+fn a_for_delays_the_burn_rate_alerts() {
+    let a = build_spec(
+        "alert-for",
+        r#"
+app shop { owner = "team" }
+service api { image = "shop/api:1"  route r GET "/r" }
+slo quick {
+  service   = api
+  objective = 99.9%
+  sli       = errors(status >= 500) / requests
+  for       = 2m
+}
+slo patient {
+  service   = api
+  objective = 99%
+  sli       = errors(status >= 500) / requests
+  for       = 1h
+}
+"#,
+    );
+    for (stem, f) in [("quick", "2m"), ("patient", "1h")] {
+        let rules: yaml_serde::Value =
+            yaml_serde::from_str(contents(&a, &format!("prometheus/{stem}.rules.yml"))).unwrap();
+        let fors: Vec<&str> = rules["groups"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_sequence().unwrap())
+            .filter(|r| r["alert"].is_string())
+            .map(|r| r["for"].as_str().unwrap_or("none"))
+            .collect();
+        assert_eq!(fors, [f, f, "10m"], "{stem}");
+    }
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-alert-for", &a);
+    for stem in ["quick", "patient"] {
+        let test = dir.join(format!("prometheus/{stem}.rules.test.yml"));
+        let (ok, out) = promtool_rules(&promtool, "test", &test);
+        assert!(ok, "{stem}:\n{out}");
+    }
+    // Without `for:` on the burn-rate rules, the generated tests fail.
+    let mut m = a.clone();
+    for (stem, f) in [("quick", "2m"), ("patient", "1h")] {
+        let x = m
+            .iter_mut()
+            .find(|x| x.path == format!("prometheus/{stem}.rules.yml"))
+            .unwrap();
+        let before = x.contents.clone();
+        x.contents = x.contents.replace(&format!("    for: {f}\n"), "");
+        assert_ne!(x.contents, before);
+    }
+    let dir = write("prometheus-alert-for-mutant", &m);
+    for stem in ["quick", "patient"] {
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "check",
+            dir.join(format!("prometheus/{stem}.rules.yml")),
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = promtool_rules(
+            &promtool,
+            "test",
+            dir.join(format!("prometheus/{stem}.rules.test.yml")),
+        );
+        assert!(
+            !ok,
+            "{stem} without for: passed its generated tests:\n{out}"
+        );
+        eprintln!(
+            "{stem} without for: promtool test rules FAILED as it must ({} checks failed)",
+            out.matches("got:").count()
+        );
+    }
+}
+
+/// Drift rules select each service that runs the app's code as it is
+/// scraped: `job` is the Service's name for an HTTP service and
+/// `<namespace>/<name>` for a worker (what a PodMonitor sets, per its CRD:
+/// "defaults to the namespace and name of the PodMonitor object"); a data
+/// store gets none; a service label PromQL cannot group by (`without`)
+/// stays in the selector only. promtool checks the rules and passes the
+/// generated tests (which also keep the second service steady and expect
+/// no alert for it).
+#[test]
+fn drift_watches_each_service_as_it_is_scraped() {
+    let a = build_spec(
+        "drift-services",
+        r#"
+app shop { owner = "team" }
+service api {
+  image = "shop/api:1"
+  route r GET "/r"
+  calls db
+}
+service jobs { kind = worker  image = "shop/jobs:1" }
+service legacy {
+  image   = "shop/legacy:1"
+  metrics { service = label("without") }
+  route r GET "/r"
+}
+service db { kind = postgres }
+observe {
+  attach = [model, prompt_hash]
+  drift { token_usage = 10%  error_taxonomy = 10% }
+}
+"#,
+    );
+    let rules = contents(&a, "prometheus/observe.rules.yml");
+    for want in [
+        r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="shop",job="api"}[1d] offset 7d))"#,
+        r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="shop",job="shop/jobs"}[1d] offset 7d))"#,
+        r#"sum by (namespace) (rate(llm_tokens_total{namespace="shop",without="legacy"}[1d] offset 7d))"#,
+        r#"sum by (namespace, job, class) (rate(app_errors_total{namespace="shop",job="api"}[1d]))"#,
+    ] {
+        assert!(rules.contains(want), "no {want} in\n{rules}");
+    }
+    assert_eq!(rules.matches("- alert: TokenUsageDrift").count(), 3);
+    assert!(!rules.contains("service: db"), "{rules}");
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let dir = write("prometheus-drift-services", &a);
+    let (ok, out) = promtool_rules(&promtool, "check", dir.join("prometheus/observe.rules.yml"));
+    assert!(ok, "{out}");
+    let test = contents(&a, "prometheus/observe.rules.test.yml");
+    assert!(
+        test.contains(r#"job="shop/jobs""#),
+        "the steady second service: {test}"
+    );
+    let (ok, out) = promtool_rules(
+        &promtool,
+        "test",
+        dir.join("prometheus/observe.rules.test.yml"),
+    );
+    assert!(ok, "{out}");
+}
+
+/// Every example's rules pass `promtool check rules`, and every generated
+/// test file passes `promtool test rules`.
+#[test]
+fn promtool_proves_every_example() {
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    let root = support::repo_root().join("examples");
+    let mut examples: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 2, "{examples:?}");
+    for ex in examples {
+        let name = ex.file_name().unwrap().to_string_lossy().to_string();
+        let c = scalec::check(scalec::project::Project::load(&[ex]).unwrap());
+        assert!(!c.has_errors(), "{name}: {:?}", c.diagnostics);
+        let a = emit(c.ir.as_ref().unwrap(), &fixtures_ir::meta());
+        let dir = write(&format!("prometheus-example-{name}"), &a);
+        let tests = files(&a, ".rules.test.yml");
+        assert!(!tests.is_empty(), "{name} has no rules");
+        for f in files(&a, ".rules.yml") {
+            let (ok, out) = promtool_rules(&promtool, "check", dir.join(&f));
+            assert!(ok, "{name}: promtool check rules {f}:\n{out}");
+        }
+        for f in &tests {
+            let (ok, out) = promtool_rules(&promtool, "test", dir.join(f));
+            assert!(ok, "{name}: promtool test rules {f}:\n{out}");
+            eprintln!(
+                "{name}: promtool test rules {f}: {}",
+                out.trim().lines().last().unwrap_or("")
+            );
+        }
+    }
+}

@@ -154,6 +154,8 @@ codes! {
     AlertBeyondSlo = "S0606", "alert window longer than the SLO window";
     ReservedAlertLabel = "S0607", "alert label the rules set themselves";
     BadLabelValue = "S0608", "not a Kubernetes label";
+    UnknownDriftSignal = "S0609", "unknown drift signal";
+    BadSeverityName = "S0610", "alert severity name not usable";
     MixSum = "S0701", "traffic mix does not sum to 100%";
     UnknownClass = "S0702", "request class not served by the target";
     BadStage = "S0703", "malformed load stage";

@@ -70,6 +70,41 @@ pub struct App {
     /// Labels on every PrometheusRule object (`rule_labels { … }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rule_labels: BTreeMap<String, String>,
+    /// The `severity` label values of a page and a ticket
+    /// (`alert_severities { page = "P1"  ticket = "P3" }`); kube-prometheus'
+    /// `critical` and `warning` by default.
+    #[serde(default, skip_serializing_if = "AlertSeverities::is_default")]
+    pub alert_severities: AlertSeverities,
+}
+
+/// What the `severity` label of an alert says for a page and for a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSeverities {
+    pub page: String,
+    pub ticket: String,
+}
+
+impl Default for AlertSeverities {
+    fn default() -> Self {
+        AlertSeverities {
+            page: "critical".into(),
+            ticket: "warning".into(),
+        }
+    }
+}
+
+impl AlertSeverities {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The label value for a severity of the spec.
+    pub fn of(&self, s: Severity) -> &str {
+        match s {
+            Severity::Page => &self.page,
+            Severity::Ticket => &self.ticket,
+        }
+    }
 }
 
 /// A value read from a request.
@@ -386,6 +421,10 @@ pub struct Slo {
     /// Alert annotations of this SLO (`annotations { … }`), as written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// `for = 2m`: how long a burn-rate alert's condition must hold before
+    /// it fires (none: at once, as Sloth's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -438,7 +438,20 @@ pub fn lower_observe(cx: &mut Checker) -> Option<ir::Observe> {
     }
     let mut drift = Vec::new();
     if let Some(b) = f.block(cx, "drift") {
-        let df = cx.fields(b, &schema::DRIFT);
+        // A name that is not a signal is S0609, with the signals as fixes;
+        // the rest of the block is read as usual.
+        let fields = schema::DRIFT.field_names();
+        let signals: Vec<&str> = fields.iter().copied().filter(|n| *n != "compare").collect();
+        let mut known = b.clone();
+        known.items.retain(|it| match &it.kind {
+            ItemKind::Property { key, .. } if !fields.contains(&key.name.as_str()) => {
+                cx.diags
+                    .push(catalog::unknown_drift_signal(&key.name, key.span, &signals));
+                false
+            }
+            _ => true,
+        });
+        let df = cx.fields(&known, &schema::DRIFT);
         let compare_ms = match df.expr(cx, "compare") {
             None => 7.0 * 86_400_000.0,
             Some(e) => match &e.kind {

@@ -191,6 +191,39 @@ pub static APP: BlockSpec = block(
             "Labels on every PrometheusRule object, for a Prometheus `ruleSelector`.",
             "on every PrometheusRule object, e.g. `release = \"kube-prometheus-stack\"` for that chart's rule selector",
         ),
+        f(
+            "alert_severities",
+            Ty::Block(&ALERT_SEVERITIES),
+            "block `page = \"…\"  ticket = \"…\"`",
+            Text("`critical`, `warning`"),
+            "The `severity` label values of a page and a ticket, for Alertmanager routing.",
+            "each a plain word (letters, digits, `-`, `_`, `.`; at most 63), the two different (S0610); below",
+        ),
+    ],
+    &[],
+);
+
+pub static ALERT_SEVERITIES: BlockSpec = block(
+    "alert_severities",
+    "`alert_severities`",
+    "The `severity` label of every alert: one value for a page, one for a ticket.",
+    &[
+        f(
+            "page",
+            Str,
+            "string, a plain word",
+            Value("\"critical\""),
+            "The `severity` of a page: burn-rate alerts of `page` windows.",
+            "burn-rate alerts of `severity = page` windows",
+        ),
+        f(
+            "ticket",
+            Str,
+            "string, a plain word",
+            Value("\"warning\""),
+            "The `severity` of a ticket: `ticket` windows, missing data, drift.",
+            "burn-rate alerts of `severity = ticket` windows, the missing-data alerts and the drift alerts",
+        ),
     ],
     &[],
 );
@@ -638,7 +671,7 @@ pub static DRIFT: BlockSpec = block(
             "percentage > 0",
             NONE,
             "Allowed change in token usage.",
-            "",
+            "relative change of the rate of counter `llm_tokens_total`, per service",
         ),
         f(
             "error_taxonomy",
@@ -646,7 +679,7 @@ pub static DRIFT: BlockSpec = block(
             "percentage > 0",
             NONE,
             "Allowed change in the error taxonomy.",
-            "",
+            "change of each `class`'s share of counter `app_errors_total`, in share points, per service",
         ),
         f(
             "latency",
@@ -654,7 +687,7 @@ pub static DRIFT: BlockSpec = block(
             "percentage > 0",
             NONE,
             "Allowed change in latency.",
-            "",
+            "relative change of the rate of counter `latency_total`, per service",
         ),
         f(
             "cost",
@@ -662,7 +695,7 @@ pub static DRIFT: BlockSpec = block(
             "percentage > 0",
             NONE,
             "Allowed change in cost.",
-            "",
+            "relative change of the rate of counter `cost_total`, per service",
         ),
         f(
             "error_rate",
@@ -670,7 +703,7 @@ pub static DRIFT: BlockSpec = block(
             "percentage > 0",
             NONE,
             "Allowed change in the error rate.",
-            "",
+            "relative change of the rate of counter `error_rate_total`, per service",
         ),
         f(
             "compare",
@@ -691,7 +724,7 @@ pub static OBSERVE: BlockSpec = block(
     &[
         f("attach", Other, "list of names", Value("[]"), "Span and label attributes.", "span and label attributes (repeats dropped)"),
         f("drift", Ty::Block(&DRIFT), "block", NONE, "Drift limits per signal.",
-          "`SIGNAL = P` (P > 0, the largest change allowed between periods) for `token_usage`, `error_taxonomy`, `latency`, `cost`, `error_rate`; and `compare` = `daily`, `weekly` or a duration (default `weekly`, 7 days)"),
+          "`SIGNAL = P` (P > 0, the largest change allowed between periods) for `token_usage`, `error_taxonomy`, `latency`, `cost`, `error_rate` (another name is S0609); and `compare` = `daily`, `weekly` or a duration (default `weekly`, 7 days)"),
     ],
     &[],
 );
@@ -766,6 +799,14 @@ pub static SLO: BlockSpec = block(
             NONE,
             "Annotations this SLO's alerts carry.",
             "`summary` and `description` are written by scalec unless given here",
+        ),
+        f(
+            "for",
+            Quantity(Dim::Duration),
+            "duration, `0s..1d`",
+            Text("none (`0s`)"),
+            "How long a burn-rate alert's condition must hold before it fires.",
+            "the `for` of this SLO's burn-rate alerts (both severities); none by default, as Sloth's",
         ),
     ],
     &[],
@@ -962,6 +1003,7 @@ pub static BLOCKS: &[&BlockSpec] = &[
     &ROTATION,
     &SESSION,
     &PROOF_OF_WORK,
+    &ALERT_SEVERITIES,
     &SLO,
     &LABELS,
     &ANNOTATIONS,

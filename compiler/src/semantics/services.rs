@@ -78,7 +78,12 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         }
         None => Default::default(),
     };
+    let alert_severities = match f.block(cx, "alert_severities") {
+        Some(b) => super::slo::lower_alert_severities(cx, b)?,
+        None => Default::default(),
+    };
     Some(ir::App {
+        alert_severities,
         alert_labels,
         rule_labels,
         name: name.name.clone(),

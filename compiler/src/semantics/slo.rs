@@ -17,6 +17,9 @@ pub const OTEL_BUCKETS_MS: &[f64] = &[
     10000.0,
 ];
 
+/// The longest `for` an SLO's alerts may wait: a day.
+const MAX_FOR_MS: f64 = 86_400_000.0;
+
 pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
     // A service that keeps the default histogram exports the OpenTelemetry
     // default boundaries (`http.server.request.duration`): a latency SLI can
@@ -123,8 +126,15 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         Some(b) => lower_text_map(cx, b, "annotations", MapKeys::Annotations),
         None => Some(BTreeMap::new()),
     };
+    // `for = 2m`: how long a burn-rate alert must hold before it fires.
+    let for_ms = match f.expr(cx, "for") {
+        None => Some(None),
+        Some(e) => cx
+            .bounded(e, Dim::Duration, 0.0, MAX_FOR_MS, "0s..1d")
+            .map(|v| (v > 0.0).then_some(v)),
+    };
     let policy = lower_policy_ref(cx, alerts_expr)?;
-    let (runbook, labels, annotations) = (runbook?, labels?, annotations?);
+    let (runbook, labels, annotations, for_ms) = (runbook?, labels?, annotations?, for_ms?);
     let (service, (objective, objective_span), window_ms, sli) =
         (service?, objective?, window_ms?, sli?);
     let sli = match sli {
@@ -178,6 +188,7 @@ fn lower_slo(cx: &mut Checker, name: &str, body: &Block, services: &[Service]) -
         return None;
     }
     Some(ir::Slo {
+        for_ms,
         runbook,
         labels,
         annotations,
@@ -533,4 +544,42 @@ pub(crate) fn lower_text_map(
         out.insert(name.to_string(), text);
     }
     ok.then_some(out)
+}
+
+/// `alert_severities { page = "P1"  ticket = "P3" }`: the `severity` label
+/// values of a page and a ticket. Each must be a plain word (what any
+/// Alertmanager matcher or receiver mapping takes unquoted), and the two
+/// must differ, or a page could not be routed apart from a ticket.
+pub(crate) fn lower_alert_severities(cx: &mut Checker, b: &Block) -> Option<ir::AlertSeverities> {
+    let f = cx.fields(b, &schema::ALERT_SEVERITIES);
+    let defaults = ir::AlertSeverities::default();
+    let mut ok = true;
+    let read = |cx: &mut Checker, key: &str, default: &str| -> Option<(String, Option<Span>)> {
+        let Some(e) = f.expr(cx, key) else {
+            return Some((default.to_string(), None));
+        };
+        let text = cx.text(e)?;
+        if !k8s_label_ok(&text, false) {
+            cx.diags
+                .push(catalog::bad_severity_name(key, &text, e.span));
+            return None;
+        }
+        Some((text, Some(e.span)))
+    };
+    let page = read(cx, "page", &defaults.page);
+    let ticket = read(cx, "ticket", &defaults.ticket);
+    let (Some((page, page_span)), Some((ticket, ticket_span))) = (page, ticket) else {
+        return None;
+    };
+    if page == ticket {
+        let span = ticket_span.or(page_span).unwrap_or(b.span);
+        let other = if ticket_span.is_some() {
+            page_span
+        } else {
+            None
+        };
+        cx.diags.push(catalog::severities_alike(&page, span, other));
+        ok = false;
+    }
+    ok.then_some(ir::AlertSeverities { page, ticket })
 }

@@ -181,6 +181,7 @@ pub fn variants() -> Ir {
     };
     ir.slos = vec![
         Slo {
+            for_ms: None,
             runbook: None,
             labels: Default::default(),
             annotations: Default::default(),
@@ -196,6 +197,7 @@ pub fn variants() -> Ir {
             alerts: multiwindow(30.0 * DAY),
         },
         Slo {
+            for_ms: None,
             runbook: None,
             labels: Default::default(),
             annotations: Default::default(),
@@ -216,6 +218,7 @@ pub fn variants() -> Ir {
             },
         },
         Slo {
+            for_ms: None,
             runbook: None,
             labels: Default::default(),
             annotations: Default::default(),

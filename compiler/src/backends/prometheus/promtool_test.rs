@@ -29,8 +29,14 @@
 //! Counters are integers (a power of ten of requests per minute, large
 //! enough that the error count per minute keeps four significant digits) on
 //! a large starting value, so sums are exact in float64 and `rate()`
-//! extrapolation treats every series alike. Rules are evaluated every 5
-//! minutes (the gcd of the windows and 5m); alerts have no `for:`.
+//! extrapolation treats every series alike. Rules are evaluated every 15
+//! minutes (or a multiple of the sample interval below it).
+//!
+//! An SLO's `for` (none by default) moves every alert check later by `for`,
+//! rounded up to whole evaluation intervals, so each shows the verdict of
+//! its time without one ([`model_time`]); a fires group also checks at the
+//! long window itself, where the condition holds but has not held for
+//! `for` yet, so rules without the `for:` fail the tests.
 //!
 //! A further group sends only good traffic (and, for availability, no
 //! error series at all) and checks that the SLI reads 0, the period ratio
@@ -229,6 +235,8 @@ fn round_down(ms: u64, step: u64) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ShapeKey {
     objective: u64,
+    /// The alerts' `for`, in ms.
+    for_ms: u64,
     period_ms: u64,
     windows_ms: Vec<u64>,
     /// Per severity: its name and its (short, long, factor) pairs, as bits.
@@ -242,6 +250,7 @@ impl ShapeKey {
     fn of(plan: &SloPlan) -> Self {
         ShapeKey {
             objective: plan.slo.objective.to_bits(),
+            for_ms: plan.for_ms,
             period_ms: plan.period_ms,
             windows_ms: plan.windows_ms.clone(),
             severities: plan
@@ -330,9 +339,8 @@ pub fn slo_tests(plan: &SloPlan, rules_file: &str) -> TestFile {
 
 fn setup(plan: &SloPlan) -> Setup {
     // Samples every minute (or the gcd of the windows, if finer); rules
-    // evaluated every 15 minutes. The rules have no `for:`, so the
-    // evaluation interval only decides when a check can look; every check
-    // time is a multiple of it.
+    // evaluated every 15 minutes. Every check time is a multiple of it; a
+    // `for` is rounded up to it ([`model_time`]).
     let sample_ms = plan
         .windows_ms
         .iter()
@@ -633,10 +641,25 @@ struct Pick {
     bad: u64,
     burn: f64,
     t0: u64,
-    /// Per check (`evals`): each pair's verdict.
+    /// Per check (`checks`): each pair's verdict at the check's model
+    /// time (the latest evaluation at least `for` before it).
     preds: Vec<Vec<bool>>,
-    evals: Vec<u64>,
+    /// When the alerts are checked, after the errors began.
+    checks: Vec<u64>,
     d_end: u64,
+    /// `for` rounded up to whole evaluation intervals.
+    for_evals: u64,
+}
+
+/// The time whose verdicts an alert check at `check` (after the errors
+/// began) shows, when the alerts have a `for` of `for_ms`: a pending alert
+/// fires at the first evaluation at least `for` after its condition first
+/// held, and the condition, once true, stays true in these runs (every
+/// window's error ratio only grows). So the alert fires at `check` iff its
+/// condition held at the latest evaluation at or before `check − for`.
+/// Before the errors began, nothing held.
+fn model_time(check: u64, for_ms: u64, eval_ms: u64) -> u64 {
+    round_down(check.saturating_sub(for_ms), eval_ms)
 }
 
 /// The search for one window pair: the error ratio and baseline of a run
@@ -657,11 +680,25 @@ fn search_pair(
     };
     let d_end = long.div_ceil(s.eval_ms) * s.eval_ms;
     let d_early = round_down(long * 9 / 10, s.eval_ms);
-    let mut evals = vec![0];
+    // With a `for`, every check moves later by `for` (in whole evaluation
+    // intervals), so it shows the verdict of the time it had without one;
+    // and a fires group also checks at `d_end`, where the condition holds
+    // but has not held for `for` yet.
+    let for_evals = plan.for_ms.div_ceil(s.eval_ms) * s.eval_ms;
+    let mut checks = vec![0];
     if fires && d_early > 0 && d_early < d_end {
-        evals.push(d_early);
+        checks.push(d_early + for_evals);
     }
-    evals.push(d_end);
+    if fires && for_evals > 0 {
+        checks.push(d_end);
+    }
+    checks.push(d_end + for_evals);
+    checks.sort_unstable();
+    checks.dedup();
+    let evals: Vec<u64> = checks
+        .iter()
+        .map(|&c| model_time(c, plan.for_ms, s.eval_ms))
+        .collect();
 
     struct Candidate {
         m: f64,
@@ -729,8 +766,9 @@ fn search_pair(
         burn: pick.burn,
         t0: pick.t0,
         preds: pick.preds.clone(),
-        evals,
+        checks,
         d_end,
+        for_evals,
     })
 }
 
@@ -746,11 +784,14 @@ fn burn_group(
     pick: &Pick,
 ) -> TestGroup {
     let (short, long, factor) = pair(w);
-    let (sample_ms, evals, d_end) = (pick.sample_ms, &pick.evals, pick.d_end);
+    let (sample_ms, checks, d_end) = (pick.sample_ms, &pick.checks, pick.d_end);
 
     let (m, bad, burn, t0, preds) = (pick.m, pick.bad, pick.burn, pick.t0, &pick.preds);
+    // The SLI checks look at `d_end`; the series run on until the last
+    // alert check.
     let end = t0 + d_end;
-    let alerts = evals
+    let series_end = end + pick.for_evals;
+    let alerts = checks
         .iter()
         .zip(preds)
         .map(|(&d, pairs)| AlertTest {
@@ -779,7 +820,11 @@ fn burn_group(
             &plan.labels,
         ));
     }
-    let verdict = if fires { "fires" } else { "stays quiet" };
+    let verdict = match (fires, plan.for_ms) {
+        (true, 0) => "fires".to_string(),
+        (true, f) => format!("fires once it has held for {}", promql::duration(f as f64)),
+        (false, _) => "stays quiet".to_string(),
+    };
     TestGroup {
         name: format!(
             "{}: {} {}x over {} and {}: {verdict} at {}x the factor (error ratio {} after {} of good traffic)",
@@ -793,7 +838,7 @@ fn burn_group(
             promql::duration(t0 as f64),
         ),
         interval: promql::duration(sample_ms as f64),
-        input_series: inputs(plan, s, sample_ms, t0, end, bad),
+        input_series: inputs(plan, s, sample_ms, t0, series_end, bad),
         alert_rule_test: alerts,
         promql_expr_test: checks,
     }
@@ -809,6 +854,20 @@ mod tests {
         assert_eq!(counter_values(10, &[(1, 2), (2, 2)]), "10+1x2 14+2x1");
         assert_eq!(counter_values(5, &[(0, 3)]), "5+0x3");
         assert_eq!(counter_values(5, &[(0, 3), (1, 0)]), "5+0x3");
+    }
+
+    /// With `for: 2m` and evaluations every 15m, a condition first true at
+    /// the 60m evaluation fires at 75m (the first evaluation ≥ 62m), so a
+    /// check at 60m shows the verdict of 45m, one at 75m that of 60m.
+    #[test]
+    fn a_for_shifts_the_verdict_a_check_shows() {
+        let m = 60_000;
+        assert_eq!(model_time(60 * m, 2 * m, 15 * m), 45 * m);
+        assert_eq!(model_time(75 * m, 2 * m, 15 * m), 60 * m);
+        assert_eq!(model_time(75 * m, 15 * m, 15 * m), 60 * m);
+        assert_eq!(model_time(60 * m, 60 * m, 15 * m), 0);
+        assert_eq!(model_time(10 * m, 60 * m, 15 * m), 0);
+        assert_eq!(model_time(60 * m, 0, 15 * m), 60 * m);
     }
 
     #[test]

@@ -194,3 +194,56 @@ pub fn map_item_not_text(what: &str, span: Span) -> Diagnostic {
     .primary(span, "not `name = \"text\"`")
     .help(format!("write `{what} {{ team = \"payments\" }}`"))
 }
+
+/// `drift { tokens = 10% }`: not a signal the drift rules know. Every
+/// known signal is offered as a fix, the closest first.
+pub fn unknown_drift_signal(name: &str, span: Span, signals: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::UnknownDriftSignal,
+        format!("`{name}` is not a drift signal"),
+    )
+    .primary(span, "unknown signal: no drift rule reads it");
+    let closest = suggest(name, signals.iter().copied());
+    let d = match closest {
+        Some(s) => d.help(format!(
+            "did you mean `{s}`? the signals are: {}",
+            signals.join(", ")
+        )),
+        None => d.help(format!("the signals are: {}", signals.join(", "))),
+    };
+    closest
+        .into_iter()
+        .chain(signals.iter().copied().filter(|s| Some(*s) != closest))
+        .fold(d, |d, s| {
+            d.fix(Fix::replace(
+                format!("replace `{name}` with `{s}`"),
+                span,
+                s,
+            ))
+        })
+}
+
+/// `alert_severities { page = "P 1" }`: not a plain word.
+pub fn bad_severity_name(which: &str, value: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::BadSeverityName,
+        format!("{value:?} cannot be the `severity` of a {which}"),
+    )
+    .primary(span, "not a plain word")
+    .help("use 1 to 63 letters, digits, `-`, `_` or `.`, beginning and ending with a letter or digit, such as \"critical\", \"P1\" or \"sev-2\"")
+}
+
+/// `alert_severities { page = "P1"  ticket = "P1" }`: a page could not be
+/// routed apart from a ticket.
+pub fn severities_alike(value: &str, span: Span, other: Option<Span>) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::BadSeverityName,
+        format!("a page and a ticket both have the severity {value:?}"),
+    )
+    .primary(span, "the same as the page's")
+    .help("give a ticket a severity of its own (`ticket = \"warning\"`): Alertmanager routes a page and a ticket by this label");
+    match other {
+        Some(s) => d.secondary(s, "the page's severity"),
+        None => d,
+    }
+}

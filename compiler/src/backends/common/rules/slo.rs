@@ -14,12 +14,14 @@
 //!    over budget), `slo:period_burn_rate:ratio` and
 //!    `slo:period_error_budget_remaining:ratio`.
 //! 3. **Alerts** — one rule per severity, named `<Slo>ErrorBudgetBurn` with
-//!    a `severity` label as kube-prometheus routes it (a `page` is
-//!    `critical`, a `ticket` `warning`); it fires when, for any of that
+//!    a `severity` label as the app's `alert_severities` name it (by
+//!    default as kube-prometheus routes it: a `page` is `critical`, a
+//!    `ticket` `warning`); it fires when, for any of that
 //!    severity's window pairs, the error ratio over both the short and the
-//!    long window is above `factor × (1 − objective)`. No `for:` (the short
-//!    window already resets the alert quickly), as in Sloth. And
-//!    `<Slo>SliMissing` (`warning`): the SLI's total series has been
+//!    long window is above `factor × (1 − objective)`. No `for:` by default
+//!    (the short window already resets the alert quickly), as in Sloth; the
+//!    SLO's `for` sets one on these alerts. And
+//!    `<Slo>SliMissing` (the ticket severity): the SLI's total series has been
 //!    absent for 10 minutes, so the SLO reads nothing (as in Pyrra).
 //!
 //! Every recorded series carries the identity labels `app`, `service`,
@@ -72,20 +74,13 @@ pub enum SliSource {
 /// The alert windows of one severity, in the order written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Severity<'a> {
-    /// The `severity` label Alertmanager routes on ([`routing_severity`]).
+    /// The `severity` label Alertmanager routes on (the app's
+    /// `alert_severities`: `critical` for a page, `warning` for a ticket by
+    /// default).
     pub name: String,
     /// What the spec says: `page` or `ticket`.
     pub urgency: &'static str,
     pub windows: Vec<&'a BurnWindow>,
-}
-
-/// The `severity` label of an alert, as kube-prometheus routes it: a page
-/// is `critical`, a ticket `warning`.
-pub fn routing_severity(s: crate::ir::Severity) -> &'static str {
-    match s {
-        crate::ir::Severity::Page => "critical",
-        crate::ir::Severity::Ticket => "warning",
-    }
 }
 
 /// How long the SLI's series must be gone before the missing-data alert
@@ -112,6 +107,10 @@ pub struct SloPlan<'a> {
     /// (the app's owner), the app's `alert_labels`, the SLO's `labels`,
     /// later ones winning.
     pub routing_labels: BTreeMap<String, String>,
+    /// The `severity` of a ticket (the missing-data alert's).
+    pub ticket_severity: String,
+    /// The burn-rate alerts' `for`, in ms (0: none).
+    pub for_ms: u64,
 }
 
 /// The error statuses of an availability SLI: the exact codes, then the
@@ -245,7 +244,7 @@ impl<'a> SloPlan<'a> {
         windows_ms.dedup();
         let mut severities: Vec<Severity<'a>> = Vec::new();
         for w in &slo.alerts.windows {
-            let name = routing_severity(w.severity);
+            let name = ir.app.alert_severities.of(w.severity);
             match severities.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.windows.push(w),
                 None => severities.push(Severity {
@@ -263,6 +262,8 @@ impl<'a> SloPlan<'a> {
         routing_labels.extend(slo.labels.clone());
         Ok(SloPlan {
             routing_labels,
+            ticket_severity: ir.app.alert_severities.ticket.clone(),
+            for_ms: slo.for_ms.map_or(0, |f| f.round().max(0.0) as u64),
             slo,
             labels,
             base_ms: windows_ms[0],
@@ -570,7 +571,7 @@ impl<'a> SloPlan<'a> {
     /// selector's equality matchers, the rule adds the identity labels and
     /// a ticket's severity.
     pub fn missing_alert_labels(&self) -> BTreeMap<String, String> {
-        let mut l = self.alert_labels(routing_severity(crate::ir::Severity::Ticket));
+        let mut l = self.alert_labels(&self.ticket_severity);
         for m in self.base_matchers() {
             if m.op == promql::Op::Eq {
                 l.insert(m.label.clone(), m.value.clone());
@@ -607,7 +608,7 @@ impl<'a> SloPlan<'a> {
             for_: Some(promql::duration(MISSING_FOR_MS as f64)),
             // `absent()` keeps only the selector's labels: the identity
             // labels come from the rule.
-            labels: self.alert_labels(routing_severity(crate::ir::Severity::Ticket)),
+            labels: self.alert_labels(&self.ticket_severity),
             annotations: self.missing_alert_annotations(),
         }
     }
@@ -622,7 +623,7 @@ impl<'a> SloPlan<'a> {
                     record: None,
                     alert: Some(self.alert_name.clone()),
                     expr: self.alert_expr(sev),
-                    for_: None,
+                    for_: (self.for_ms > 0).then(|| promql::duration(self.for_ms as f64)),
                     labels: self.rule_labels(&sev.name),
                     annotations: self.alert_annotations(sev),
                 })
