@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod index;
+pub mod k8s_names;
 mod words;
 pub use index::{Entity, Origins};
 pub use words::{BreakerEvent, DriftSignal, RouteClass, Severity, StageKind};
@@ -69,6 +70,21 @@ pub struct App {
     /// Labels on every PrometheusRule object (`rule_labels { … }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rule_labels: BTreeMap<String, String>,
+    /// `app { namespace = "…" }` as written (a DNS-1123 label); the app's
+    /// Kubernetes name when absent. Read through [`App::namespace`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The environment of this build (`scalec build --env pr-12`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+impl App {
+    /// The namespace of every object of this build, and of every
+    /// namespace-scoped query ([`k8s_names::namespace`]).
+    pub fn namespace(&self) -> String {
+        k8s_names::namespace(&self.name, self.namespace.as_deref(), self.env.as_deref())
+    }
 }
 
 /// A value read from a request.

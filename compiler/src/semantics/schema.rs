@@ -191,6 +191,14 @@ pub static APP: BlockSpec = block(
             "Labels on every PrometheusRule object, for a Prometheus `ruleSelector`.",
             "on every PrometheusRule object, e.g. `release = \"kube-prometheus-stack\"` for that chart's rule selector",
         ),
+        f(
+            "namespace",
+            Str,
+            "string, a DNS-1123 label",
+            Text("the app's Kubernetes name"),
+            "The Kubernetes namespace of every object; `scalec build --env NAME` appends `-NAME`.",
+            "every object and namespace-scoped query; with `--env NAME`, `<namespace>-NAME` (at most 63 characters in all)",
+        ),
     ],
     &[],
 );

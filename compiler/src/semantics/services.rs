@@ -78,7 +78,34 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         }
         None => Default::default(),
     };
+    let namespace_e = f.expr(cx, "namespace");
+    let namespace = match namespace_e {
+        None => None,
+        Some(e) => {
+            let ns = cx.string(e)?;
+            if !ir::k8s_names::is_dns_1123_label(&ns) {
+                cx.diags.push(catalog::invalid_namespace(&ns, e.span));
+                return None;
+            }
+            Some(ns)
+        }
+    };
+    if let Some(env) = cx.env.clone() {
+        let base = ir::k8s_names::base_namespace(&name.name, namespace.as_deref());
+        let full = ir::k8s_names::namespace(&name.name, namespace.as_deref(), Some(&env));
+        if full.len() > ir::k8s_names::MAX_NAMESPACE {
+            let (span, written) = match namespace_e {
+                Some(e) => (e.span, true),
+                None => (name.span, false),
+            };
+            cx.diags
+                .push(catalog::namespace_too_long(&base, &env, written, span));
+            return None;
+        }
+    }
     Some(ir::App {
+        namespace,
+        env: cx.env.clone(),
         alert_labels,
         rule_labels,
         name: name.name.clone(),
@@ -352,7 +379,7 @@ const KINDS: &[(&str, ServiceKind)] = &[
 pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
     let mut out = Vec::new();
     for r in cx.decls("service") {
-        if let Some(s) = lower_service(cx, r.name.name.as_str(), &r.decl.body) {
+        if let Some(s) = lower_service(cx, r.name.name.as_str(), r.name.span, &r.decl.body) {
             cx.record_service(r, &s);
             out.push(s);
         }
@@ -360,7 +387,7 @@ pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
     out
 }
 
-fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> {
+fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) -> Option<Service> {
     let f = cx.fields(body, &schema::SERVICE);
     // An unknown kind is reported, and the rest of the service still checked.
     let kind = match f.expr(cx, "kind") {
@@ -533,11 +560,23 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
     // CPU utilisation is measured against the CPU request: without one the
     // HorizontalPodAutoscaler cannot compute it and never scales.
     // (A `cpu` that was written but wrong is reported already.)
+    let mut cpu_reported = false;
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
             .or_else(|| written_span(&f, "replicas"))
             .unwrap_or(body.span);
         cx.diags.push(catalog::cpu_autoscale_needs_cpu(at));
+        cpu_reported = true;
+    }
+    // A deployed service says what one replica needs (S0215); a request
+    // written wrong, or a CPU request already asked for, is reported once.
+    if image.is_some() {
+        let no_cpu = f.get("cpu").is_none() && !cpu_reported;
+        let no_memory = f.get("memory").is_none();
+        if no_cpu || no_memory {
+            cx.diags
+                .push(catalog::no_resource_requests(name, no_cpu, no_memory, name_span));
+        }
     }
     Some(Service {
         name: name.to_string(),

@@ -10,8 +10,10 @@
 //! `api.serviceaccount.yaml`, `api.pdb.yaml`, `api.networkpolicy.yaml`,
 //! `api.servicemonitor.yaml`, `api.scaledobject.yaml` or `api.hpa.yaml`,
 //! `api-availability.prometheusrule.yaml`, `namespace.yaml`). Names follow
-//! [`names`]. Every object lives in the app's namespace (the app's name),
-//! which enforces the restricted Pod Security Standard.
+//! [`names`]. Every object lives in the app's namespace
+//! ([`crate::ir::App::namespace`]: `app { namespace }`, by default the
+//! app's name, with `-<env>` under `scalec build --env`), which enforces
+//! the restricted Pod Security Standard.
 //!
 //! Labels follow [`crate::backends::common::k8s_labels`]; rules carry
 //! `app.kubernetes.io/component: slo` or `drift`. (A Prometheus picks
@@ -58,7 +60,7 @@ impl<'a> Ctx<'a> {
         }
         Ctx {
             ir,
-            namespace: app.clone(),
+            namespace: ir.app.namespace(),
             app,
             names: Names::new(ir.services.iter().map(|s| s.name.as_str())),
             callers,

@@ -184,7 +184,7 @@ impl<'a> SloPlan<'a> {
             None => service.name.clone(),
         };
         let mut base = vec![
-            Matcher::eq("namespace", &super::super::k8s_names::single(&ir.app.name)),
+            Matcher::eq("namespace", &ir.app.namespace()),
             Matcher::eq(&m.service_label, &value),
         ];
         let mut labels = BTreeMap::new();
