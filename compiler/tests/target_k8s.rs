@@ -36,8 +36,9 @@ fn objects(ir: &Ir) -> Vec<(String, Value)> {
         .collect()
 }
 
-const CORE: [&str; 7] = [
+const CORE: [&str; 8] = [
     "Deployment",
+    "StatefulSet",
     "Service",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
@@ -96,7 +97,7 @@ fn emits_the_expected_objects() {
         "k8s/api.networkpolicy.yaml",
         "k8s/api.servicemonitor.yaml",
         "k8s/api.scaledobject.yaml",
-        "k8s/search-index.deployment.yaml",
+        "k8s/search-index.statefulset.yaml",
         "k8s/search-index.service.yaml",
         "k8s/search-index.serviceaccount.yaml",
         "k8s/search-index.pdb.yaml",
@@ -132,7 +133,7 @@ fn one_autoscaler_per_deployment_and_startup_probe_iff_prewarm() {
     let deployments: Vec<&Value> = objs
         .iter()
         .map(|(_, v)| v)
-        .filter(|v| kind(v) == "Deployment")
+        .filter(|v| matches!(kind(v), "Deployment" | "StatefulSet"))
         .collect();
     let workloads: Vec<_> = ir.services.iter().filter(|s| s.is_workload()).collect();
     assert_eq!(deployments.len(), workloads.len());
@@ -264,7 +265,7 @@ fn names_are_mapped_without_collisions() {
     ir.services.push(twin);
     let mut names: Vec<String> = objects(&ir)
         .iter()
-        .filter(|(_, v)| kind(v) == "Deployment")
+        .filter(|(_, v)| matches!(kind(v), "Deployment" | "StatefulSet"))
         .map(|(_, v)| v["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     // Artifacts come sorted by path, not declaration order: sort the names.
@@ -480,8 +481,11 @@ fn workloads_meet_the_production_review() {
     // api: the report route's p99 is 3s, so its hard timeout is 3.6s; the
     // grace period is the 5s preStop + 4s + 5s. search_index: p99 300ms →
     // 360ms → 1s, so 11s.
-    for (name, grace, pod_count_max) in [("api", 14, 60), ("search-index", 11, 6)] {
-        let d = get(&format!("k8s/{name}.deployment.yaml"));
+    for (name, controller, grace, pod_count_max) in [
+        ("api", "deployment", 14, 60),
+        ("search-index", "statefulset", 11, 6),
+    ] {
+        let d = get(&format!("k8s/{name}.{controller}.yaml"));
         let pod = &d["spec"]["template"]["spec"];
         let c = &pod["containers"][0];
         assert_eq!(
@@ -756,4 +760,117 @@ fn keda_scales_a_worker_to_zero() {
         .unwrap()
         .1;
     assert!(d["spec"]["replicas"].is_null(), "KEDA owns the count");
+}
+
+/// Data stores the spec deploys are StatefulSets: a volume claim per
+/// replica of `storage` (or 10Gi) mounted at `data_path` (or the image's
+/// data folder), a headless Service as `serviceName`, ports named after the
+/// protocol and probes that fit it; a cache stays a Deployment. Judged by
+/// kubernetes-validate --strict and checkov (0 failed).
+#[test]
+fn data_stores_are_stateful_sets() {
+    let spec = r#"app shop { owner = "t" }
+service api {
+  image = "shop/api:1"  cpu = 250m  memory = 256Mi
+  calls db, legacy, index, cache
+  route r GET "/r" { budget { p99 = 300ms } }
+}
+service db { kind = postgres  image = "postgres:16.4"  port = 5432  cpu = 1  memory = 2Gi  storage = 20Gi }
+service legacy { kind = mysql  image = "mysql:8.4"  port = 3306  cpu = 1  memory = 1Gi }
+service index {
+  kind = vector  image = "qdrant/qdrant:v1.12.4"  port = 6333  cpu = 1  memory = 1Gi
+  replicas = 2..4  data_path = "/srv/index"
+}
+service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memory = 256Mi }
+"#;
+    let c = scalec::check(scalec::project::Project::from_memory(&[("s.scale", spec)]));
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let ir = c.ir.expect("checks clean");
+    let objs = objects(&ir);
+    let get = |p: &str| {
+        &objs
+            .iter()
+            .find(|(q, _)| q == p)
+            .unwrap_or_else(|| panic!("no {p}"))
+            .1
+    };
+    for name in ["api", "cache"] {
+        assert!(objs.iter().any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        assert!(get(&format!("k8s/{name}.service.yaml"))["spec"]["clusterIP"].is_null());
+    }
+    // (name, port name, storage, mount path)
+    for (name, port, storage, path) in [
+        ("db", "postgres", "20Gi", "/var/lib/postgresql/data"),
+        ("legacy", "mysql", "10Gi", "/var/lib/mysql"),
+        ("index", "http", "10Gi", "/srv/index"),
+    ] {
+        assert!(!objs.iter().any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        let s = get(&format!("k8s/{name}.statefulset.yaml"));
+        assert_eq!(s["spec"]["serviceName"].as_str(), Some(name));
+        let claim = &s["spec"]["volumeClaimTemplates"][0];
+        assert_eq!(claim["metadata"]["name"].as_str(), Some("data"));
+        assert_eq!(claim["spec"]["accessModes"][0].as_str(), Some("ReadWriteOnce"));
+        assert_eq!(claim["spec"]["resources"]["requests"]["storage"].as_str(), Some(storage));
+        let c = &s["spec"]["template"]["spec"]["containers"][0];
+        let mounts: Vec<(&str, &str)> = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap(), m["mountPath"].as_str().unwrap()))
+            .collect();
+        assert!(mounts.contains(&("data", path)), "{name}: {mounts:?}");
+        assert_eq!(c["ports"][0]["name"].as_str(), Some(port));
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+        let svc = get(&format!("k8s/{name}.service.yaml"));
+        assert_eq!(svc["spec"]["clusterIP"].as_str(), Some("None"), "{name}: headless");
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"].as_str(), Some(port));
+    }
+    // Postgres: its cluster one folder below the volume's root, a writable
+    // socket folder, readiness from pg_isready on its port.
+    let pg = &get("k8s/db.statefulset.yaml")["spec"]["template"]["spec"];
+    let c = &pg["containers"][0];
+    assert_eq!(c["env"][0]["name"].as_str(), Some("PGDATA"));
+    assert_eq!(c["env"][0]["value"].as_str(), Some("/var/lib/postgresql/data/pgdata"));
+    assert!(c["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|m| m["mountPath"].as_str() == Some("/var/run/postgresql")));
+    let ready: Vec<&str> = c["readinessProbe"]["exec"]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(ready, ["pg_isready", "--host=127.0.0.1", "--port=5432"]);
+    assert_eq!(c["livenessProbe"]["tcpSocket"]["port"].as_str(), Some("postgres"));
+    // The replicated vector store scales its StatefulSet.
+    let hpa = get("k8s/index.hpa.yaml");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"].as_str(), Some("StatefulSet"));
+    assert!(get("k8s/index.statefulset.yaml")["spec"]["replicas"].is_null());
+    assert_eq!(get("k8s/db.statefulset.yaml")["spec"]["replicas"].as_u64(), Some(1));
+
+    let arts = artifacts(&ir);
+    let dir = write("k8s-stores", &arts);
+    if let Some(kv) = support::tool("kubernetes-validate") {
+        let files = files_of(&dir, &objs, &CORE);
+        let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
+        assert!(ok && !out.contains("WARN"), "kubernetes-validate --strict:\n{out}");
+        eprintln!("kubernetes-validate --strict: {} files", files.len());
+    }
+    if let Some(checkov) = support::tool("checkov") {
+        let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|s| s.0).collect();
+        let (ok, out) = support::run(
+            Command::new(&checkov)
+                .args(["--framework", "kubernetes", "--compact", "--quiet"])
+                .args(["--skip-check", &skips.join(",")])
+                .args(["--output", "cli", "-d"])
+                .arg(dir.join("k8s")),
+        );
+        assert!(ok && out.contains("Failed checks: 0"), "checkov:\n{out}");
+        eprintln!(
+            "checkov data stores: {}",
+            out.lines().find(|l| l.contains("Passed checks")).unwrap_or("")
+        );
+    }
 }

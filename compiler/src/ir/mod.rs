@@ -135,6 +135,22 @@ impl ServiceKind {
     pub fn serves_routes(self) -> bool {
         matches!(self, ServiceKind::Http)
     }
+
+    /// A store whose data must outlive its pods: deployed as a StatefulSet
+    /// with a volume per replica.
+    pub fn holds_data(self) -> bool {
+        matches!(
+            self,
+            ServiceKind::Postgres | ServiceKind::Mysql | ServiceKind::Vector
+        )
+    }
+
+    /// A database whose replicas would be separate databases: deployed as
+    /// one replica (more needs an operator's replication).
+    pub fn single_primary(self) -> bool {
+        matches!(self, ServiceKind::Postgres | ServiceKind::Mysql)
+    }
+
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +178,18 @@ pub struct Service {
     pub health: Probe,
     pub ready: Probe,
     pub warmup: Probe,
+    /// A deployed data store ([`Service::keeps_data`]): the size of each
+    /// replica's volume, as written or the default (`storage`), and where
+    /// it is mounted (`data_path`). Absent for every other service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// The volume of a deployed data store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Storage {
+    pub bytes: u64,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -543,6 +571,12 @@ impl Service {
     /// without an image is run by someone else.
     pub fn is_workload(&self) -> bool {
         self.image.is_some()
+    }
+
+    /// A deployed data store (Postgres, MySQL, a vector store with an
+    /// image): a StatefulSet with a volume per replica.
+    pub fn keeps_data(&self) -> bool {
+        self.is_workload() && self.kind.holds_data()
     }
 }
 

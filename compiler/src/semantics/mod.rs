@@ -291,6 +291,17 @@ fn image_component_ok(c: &str) -> bool {
     true
 }
 
+/// A data store's mount path: absolute, plain characters, no `.` or `..`
+/// segment, not `/` itself, at most 255 characters.
+pub fn safe_data_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() > 1
+        && p.len() <= 255
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._".contains(c))
+        && p.split('/').skip(1).all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 pub fn analyze(project: &Project) -> Analysis {
     analyze_in(project, None)
 }

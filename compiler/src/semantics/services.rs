@@ -423,6 +423,19 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
         .expr(cx, "memory")
         .and_then(|e| cx.bounded(e, Dim::Size, 1_048_576.0, 4_398_046_511_104.0, "1Mi..4Ti"))
         .map(|v| v as u64);
+    let storage_bytes = f
+        .expr(cx, "storage")
+        .and_then(|e| cx.bounded(e, Dim::Size, 1_048_576.0, 70_368_744_177_664.0, "1Mi..64Ti"))
+        .map(|v| v as u64);
+    let data_path = f.expr(cx, "data_path").and_then(|e| {
+        let p = cx.string(e)?;
+        if super::safe_data_path(&p) {
+            Some(p)
+        } else {
+            cx.diags.push(catalog::bad_data_path(&p, e.span));
+            None
+        }
+    });
     let budget = f.get("budget").and_then(|fl| budget_field(cx, fl.val));
     let prewarm = f
         .expr(cx, "prewarm")
@@ -560,6 +573,33 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
     // CPU utilisation is measured against the CPU request: without one the
     // HorizontalPodAutoscaler cannot compute it and never scales.
     // (A `cpu` that was written but wrong is reported already.)
+    // A deployed data store keeps its data on a volume per replica; a
+    // database runs one replica (more would be separate databases).
+    let storage = if image.is_some() && kind.holds_data() {
+        if kind.single_primary() && replicas.max > 1 {
+            let at = written_span(&f, "replicas").unwrap_or(name_span);
+            cx.diags
+                .push(catalog::store_replicas(name, kind_name(kind), replicas.max, at));
+        }
+        Some(ir::Storage {
+            bytes: storage_bytes.unwrap_or_else(schema::default_storage_bytes),
+            path: data_path
+                .or_else(|| schema::default_data_path(kind).map(str::to_string))
+                .unwrap_or_default(),
+        })
+    } else {
+        for field in ["storage", "data_path"] {
+            if let Some(at) = written_span(&f, field) {
+                cx.diags.push(catalog::storage_without_volume(
+                    field,
+                    kind_name(kind),
+                    image.is_some(),
+                    at,
+                ));
+            }
+        }
+        None
+    };
     let mut cpu_reported = false;
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
@@ -596,6 +636,7 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
         health,
         ready,
         warmup,
+        storage,
     })
 }
 

@@ -49,10 +49,10 @@ pub fn rate_quantity(x: f64) -> String {
     }
 }
 
-fn target(name: &str) -> ScaleTargetRef {
+fn target(name: &str, svc: &Service) -> ScaleTargetRef {
     ScaleTargetRef {
         api_version: "apps/v1",
-        kind: "Deployment",
+        kind: super::workload::controller_kind(svc),
         name: name.into(),
     }
 }
@@ -97,7 +97,7 @@ fn hpa(cx: &Ctx, name: &str, svc: &Service, metric: MetricSpec) -> Scaler {
         kind: "HorizontalPodAutoscaler",
         metadata: cx.meta(name, labels(cx, name, svc)),
         spec: HpaSpec {
-            scale_target_ref: target(name),
+            scale_target_ref: target(name, svc),
             min_replicas: min,
             max_replicas: svc.replicas.max.max(min),
             metrics: vec![metric],
@@ -170,7 +170,7 @@ pub fn scaler(cx: &Ctx, name: &str, svc: &Service) -> Option<Scaler> {
                 kind: "ScaledObject",
                 metadata: cx.meta(name, labels(cx, name, svc)),
                 spec: ScaledObjectSpec {
-                    scale_target_ref: target(name),
+                    scale_target_ref: target(name, svc),
                     min_replica_count: svc.replicas.min,
                     max_replica_count: svc.replicas.max.max(svc.replicas.min).max(1),
                     advanced: KedaAdvanced {

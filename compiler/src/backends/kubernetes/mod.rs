@@ -180,11 +180,14 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             let name = cx.names.get(&svc.name);
             let scaler = autoscale::scaler(cx, name, svc);
             let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
-            sink.put(yaml_artifact(
-                file("deployment"),
-                meta,
-                &workload::deployment(cx, name, svc, scaler.is_some()),
-            ))?;
+            match workload::workload(cx, name, svc, scaler.is_some()) {
+                workload::Workload::Deployment(d) => {
+                    sink.put(yaml_artifact(file("deployment"), meta, &d))?
+                }
+                workload::Workload::StatefulSet(s) => {
+                    sink.put(yaml_artifact(file("statefulset"), meta, &s))?
+                }
+            }
             if svc.kind != crate::ir::ServiceKind::Worker {
                 sink.put(yaml_artifact(
                     file("service"),

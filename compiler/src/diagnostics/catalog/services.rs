@@ -440,3 +440,40 @@ pub fn no_resource_requests(service: &str, no_cpu: bool, no_memory: bool, span: 
         "add {add}, what one replica needs: the scheduler places pods by their requests, and the memory limit equals the memory request"
     ))
 }
+
+/// A Postgres or MySQL the spec deploys with more than one replica.
+pub fn store_replicas(service: &str, kind: &str, max: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::StoreCannotDeploy,
+        format!("`{service}` is a {kind} the spec deploys with up to {max} replicas: each would be a separate database"),
+    )
+    .primary(span, "a StatefulSet of one primary")
+    .help(format!("write `replicas = 1`; for a replicated {kind}, run it with an operator (such as CloudNativePG) and drop the `image`, so the spec calls it without deploying it"))
+}
+
+/// `storage` or `data_path` on a service that keeps no volume.
+pub fn storage_without_volume(field: &str, kind: &str, deployed: bool, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::StoreCannotDeploy,
+        format!("`{field}` is only for a data store the spec deploys"),
+    )
+    .primary(
+        span,
+        if deployed {
+            format!("a `{kind}` keeps no volume")
+        } else {
+            "not deployed: it has no `image`".to_string()
+        },
+    )
+    .help("`storage` and `data_path` describe the volume of a deployed `postgres`, `mysql` or `vector` (one with an `image`); remove them here")
+}
+
+/// A `data_path` that is not a plain absolute path.
+pub fn bad_data_path(path: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidPath,
+        format!("\"{}\" is not a data path", path.escape_debug()),
+    )
+    .primary(span, "invalid mount path")
+    .help("write an absolute path of letters, digits, `-`, `_`, `.` and `/`, such as \"/var/lib/postgresql/data\"")
+}
