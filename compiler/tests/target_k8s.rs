@@ -29,9 +29,16 @@ fn kind(v: &Value) -> &str {
     v["kind"].as_str().expect("kind")
 }
 
+/// Whether an artifact is a Kubernetes object (the adapter's rules, in a
+/// subfolder, are its configuration, not an object).
+fn is_object(a: &Artifact) -> bool {
+    !a.path.starts_with("k8s/prometheus-adapter/")
+}
+
 fn objects(ir: &Ir) -> Vec<(String, Value)> {
     artifacts(ir)
         .iter()
+        .filter(|a| is_object(a))
         .map(|a| (a.path.clone(), parse(a)))
         .collect()
 }
@@ -705,7 +712,11 @@ fn every_example_validates() {
             panic!("{} checks clean", ex.display())
         };
         let arts = emit(&ir, &fixtures_ir::meta());
-        let objs: Vec<(String, Value)> = arts.iter().map(|a| (a.path.clone(), parse(a))).collect();
+        let objs: Vec<(String, Value)> = arts
+            .iter()
+            .filter(|a| is_object(a))
+            .map(|a| (a.path.clone(), parse(a)))
+            .collect();
         for svc in ir
             .services
             .iter()
@@ -873,4 +884,167 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
             out.lines().find(|l| l.contains("Passed checks")).unwrap_or("")
         );
     }
+}
+
+/// The adapter configuration's schema, from prometheus-adapter's
+/// `pkg/config` types (`MetricsDiscoveryConfig`, `DiscoveryRule`,
+/// `ResourceMapping`, `GroupResource`, `NameMapping`, `RegexFilter`), with
+/// unknown fields refused.
+const ADAPTER_SCHEMA: &str = r##"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+    "externalRules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+    "resourceRules": {"type": "object"}
+  },
+  "$defs": {
+    "rule": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["seriesQuery", "resources", "name", "metricsQuery"],
+      "properties": {
+        "seriesQuery": {"type": "string", "minLength": 1},
+        "seriesFilters": {"type": "array", "items": {
+          "type": "object", "additionalProperties": false,
+          "properties": {"is": {"type": "string"}, "isNot": {"type": "string"}}}},
+        "resources": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "template": {"type": "string"},
+            "namespaced": {"type": "boolean"},
+            "overrides": {"type": "object", "additionalProperties": {
+              "type": "object", "additionalProperties": false, "required": ["resource"],
+              "properties": {"group": {"type": "string"}, "resource": {"type": "string"}}}}
+          }
+        },
+        "name": {
+          "type": "object", "additionalProperties": false, "required": ["matches", "as"],
+          "properties": {"matches": {"type": "string"}, "as": {"type": "string", "pattern": "^[a-zA-Z_:][a-zA-Z0-9_:]*$"}}
+        },
+        "metricsQuery": {"type": "string", "minLength": 1},
+        "metricType": {"type": "string"}
+      }
+    }
+  }
+}"##;
+
+/// An `rps` HPA names the metric the adapter rule the target writes
+/// serves: the rule's name is the HPA's, its series the service's request
+/// counter in the app's namespace. The file passes check-jsonschema against
+/// the adapter's config schema (a misspelt field does not), and the query
+/// the adapter runs, filled in as the adapter fills its template, computes
+/// the per-pod rate under promtool on series with known rates.
+#[test]
+fn an_rps_hpa_has_its_adapter_rule() {
+    let dir = support::repo_root().join("examples/shop");
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    let ir = c.ir.expect("shop checks clean");
+    let arts = artifacts(&ir);
+    let rules_art = arts
+        .iter()
+        .find(|a| a.path == "k8s/prometheus-adapter/rules.yaml")
+        .expect("the adapter rules");
+    let rules = parse(rules_art);
+    let hpa = parse(arts.iter().find(|a| a.path == "k8s/gateway.hpa.yaml").unwrap());
+    let metric = &hpa["spec"]["metrics"][0];
+    assert_eq!(metric["type"].as_str(), Some("Pods"));
+    let name = metric["pods"]["metric"]["name"].as_str().unwrap();
+    assert_eq!(name, "http_server_requests_per_second");
+    assert_eq!(metric["pods"]["target"]["averageValue"].as_str(), Some("400"));
+    let rule = &rules["rules"][0];
+    assert_eq!(rules["rules"].as_sequence().unwrap().len(), 1);
+    assert_eq!(rule["name"]["as"].as_str(), Some(name));
+    let series = &ir.service("gateway").unwrap().metrics.requests;
+    assert_eq!(rule["name"]["matches"].as_str(), Some(format!("^{series}$").as_str()));
+    assert_eq!(
+        rule["seriesQuery"].as_str(),
+        Some(format!("{series}{{namespace=\"shop\",pod=~\".+\"}}").as_str())
+    );
+    // The triage app scales on CPU and queues only: no adapter rules.
+    assert!(!artifacts(&fixtures_ir::triage())
+        .iter()
+        .any(|a| a.path.contains("prometheus-adapter")));
+
+    let out = write("k8s-adapter", &arts);
+    if let Some(cj) = support::tool("check-jsonschema") {
+        let schema = out.join("adapter.schema.json");
+        std::fs::write(&schema, ADAPTER_SCHEMA).unwrap();
+        let file = out.join("k8s/prometheus-adapter/rules.yaml");
+        let (ok, text) = support::run(Command::new(&cj).arg("--schemafile").arg(&schema).arg(&file));
+        assert!(ok, "check-jsonschema:\n{text}");
+        let bad = out.join("bad-rules.yaml");
+        std::fs::write(&bad, rules_art.contents.replace("metricsQuery:", "metricQuery:")).unwrap();
+        let (ok, text) = support::run(Command::new(&cj).arg("--schemafile").arg(&schema).arg(&bad));
+        assert!(!ok, "check-jsonschema accepted a misspelt field:\n{text}");
+    }
+
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    // The adapter fills the template for a Pods metric of pods
+    // gateway-0 and gateway-1 in namespace shop, grouped by pod.
+    let query = rule["metricsQuery"]
+        .as_str()
+        .unwrap()
+        .replace("<<.Series>>", series)
+        .replace("<<.LabelMatchers>>", r#"namespace="shop",pod=~"gateway-0|gateway-1""#)
+        .replace("<<.GroupBy>>", "pod");
+    let discovery = rule["seriesQuery"].as_str().unwrap();
+    let rule_file = out.join("adapter.rules.yml");
+    let yaml_str = |s: &str| serde_json::to_string(s).unwrap();
+    std::fs::write(
+        &rule_file,
+        format!(
+            "groups:\n- name: adapter\n  rules:\n  - record: adapter:rps\n    expr: {}\n  - record: adapter:discovered\n    expr: {}\n",
+            yaml_str(&query),
+            yaml_str(&format!("count by (pod) ({discovery})"))
+        ),
+    )
+    .unwrap();
+    let (ok, text) = support::run(Command::new(&promtool).arg("check").arg("rules").arg(&rule_file));
+    assert!(ok, "promtool check rules:\n{text}");
+    // Counters: gateway-0 +1200 a minute (20/s), gateway-1 +600 (10/s), a
+    // pod of another namespace +6000 (which neither query may count), and
+    // a series of the namespace with no pod label (not discovered).
+    let test = out.join("adapter.test.yml");
+    std::fs::write(
+        &test,
+        format!(
+            r#"rule_files: [adapter.rules.yml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - series: '{series}{{namespace="shop",pod="gateway-0",job="gateway"}}'
+    values: '0+1200x10'
+  - series: '{series}{{namespace="shop",pod="gateway-1",job="gateway"}}'
+    values: '0+600x10'
+  - series: '{series}{{namespace="other",pod="gateway-0",job="gateway"}}'
+    values: '0+6000x10'
+  - series: '{series}{{namespace="shop",job="gateway"}}'
+    values: '0+60x10'
+  promql_expr_test:
+  - expr: adapter:rps
+    eval_time: 10m
+    exp_samples:
+    - labels: 'adapter:rps{{pod="gateway-0"}}'
+      value: 20
+    - labels: 'adapter:rps{{pod="gateway-1"}}'
+      value: 10
+  - expr: adapter:discovered
+    eval_time: 10m
+    exp_samples:
+    - labels: 'adapter:discovered{{pod="gateway-0"}}'
+      value: 1
+    - labels: 'adapter:discovered{{pod="gateway-1"}}'
+      value: 1
+"#
+        ),
+    )
+    .unwrap();
+    let (ok, text) = support::run(Command::new(&promtool).arg("test").arg("rules").arg(&test));
+    assert!(ok, "promtool test rules:\n{text}");
+    eprintln!("adapter rule: promtool {}", text.trim());
 }

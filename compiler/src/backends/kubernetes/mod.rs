@@ -25,6 +25,7 @@ use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
 use crate::ir::Ir;
 use rayon::prelude::*;
 
+pub mod adapter;
 pub mod autoscale;
 pub mod network;
 pub mod objects;
@@ -173,6 +174,13 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         meta,
         &namespace(cx),
     ))?;
+    if let Some(rules) = adapter::config(cx) {
+        sink.put(yaml_artifact(
+            "k8s/prometheus-adapter/rules.yaml".into(),
+            meta,
+            &rules,
+        ))?;
+    }
     ir.services
         .par_iter()
         .filter(|s| s.is_workload())
