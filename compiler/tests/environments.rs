@@ -42,7 +42,11 @@ fn files(dir: &Path) -> BTreeMap<String, String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read_to_string(&p).unwrap());
             }
         }
@@ -118,9 +122,11 @@ fn every_object_and_query_is_in_the_environment_namespace() {
                 matchers += 1;
             }
         }
-        assert!(matchers > 20, "{example}: only {matchers} namespace matchers");
-        let manifest: serde_json::Value =
-            serde_json::from_str(&files["manifest.json"]).unwrap();
+        assert!(
+            matchers > 20,
+            "{example}: only {matchers} namespace matchers"
+        );
+        let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
         assert_eq!(manifest["generated"]["env"], "pr-12");
     }
 }
@@ -216,7 +222,10 @@ fn the_environment_build_validates() {
     assert!(core.len() >= 12, "{} core objects", core.len());
     if let Some(kv) = support::tool("kubernetes-validate") {
         let (ok, out) = run(Command::new(&kv).arg("--strict").args(&core));
-        assert!(ok && !out.contains("WARN"), "kubernetes-validate --strict:\n{out}");
+        assert!(
+            ok && !out.contains("WARN"),
+            "kubernetes-validate --strict:\n{out}"
+        );
     }
     if let (Some(python), Some(schemas)) = (support::tool("python"), support::schemas_dir()) {
         let (ok, out) = run(Command::new(&python)
@@ -242,7 +251,10 @@ fn the_environment_build_validates() {
             .map(|p| dir.join(p))
             .collect();
         assert!(!rules.is_empty() && !tests.is_empty());
-        let (ok, out) = run(Command::new(&promtool).arg("check").arg("rules").args(&rules));
+        let (ok, out) = run(Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .args(&rules));
         assert!(ok, "promtool check rules:\n{out}");
         let (ok, out) = run(Command::new(&promtool)
             .arg("test")
@@ -279,7 +291,12 @@ fn bad_and_too_long_environment_names_are_refused() {
         .args(["--env", &long])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let longer = "a".repeat(57);
     let dir = out_dir("env-long");
     let out = scalec()
@@ -295,7 +312,12 @@ fn bad_and_too_long_environment_names_are_refused() {
     let d: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(d["code"], "S0216");
     let msg = d["message"].as_str().unwrap();
-    assert!(msg.contains("`triage`") && msg.contains(&format!("`{longer}`")) && msg.contains("64 characters"), "{msg}");
+    assert!(
+        msg.contains("`triage`")
+            && msg.contains(&format!("`{longer}`"))
+            && msg.contains("64 characters"),
+        "{msg}"
+    );
     assert!(!dir.exists(), "nothing written");
 }
 

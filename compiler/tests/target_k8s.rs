@@ -806,7 +806,9 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
             .1
     };
     for name in ["api", "cache"] {
-        assert!(objs.iter().any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        assert!(objs
+            .iter()
+            .any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
         assert!(get(&format!("k8s/{name}.service.yaml"))["spec"]["clusterIP"].is_null());
     }
     // (name, port name, storage, mount path)
@@ -815,25 +817,45 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
         ("legacy", "mysql", "10Gi", "/var/lib/mysql"),
         ("index", "http", "10Gi", "/srv/index"),
     ] {
-        assert!(!objs.iter().any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        assert!(!objs
+            .iter()
+            .any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
         let s = get(&format!("k8s/{name}.statefulset.yaml"));
         assert_eq!(s["spec"]["serviceName"].as_str(), Some(name));
         let claim = &s["spec"]["volumeClaimTemplates"][0];
         assert_eq!(claim["metadata"]["name"].as_str(), Some("data"));
-        assert_eq!(claim["spec"]["accessModes"][0].as_str(), Some("ReadWriteOnce"));
-        assert_eq!(claim["spec"]["resources"]["requests"]["storage"].as_str(), Some(storage));
+        assert_eq!(
+            claim["spec"]["accessModes"][0].as_str(),
+            Some("ReadWriteOnce")
+        );
+        assert_eq!(
+            claim["spec"]["resources"]["requests"]["storage"].as_str(),
+            Some(storage)
+        );
         let c = &s["spec"]["template"]["spec"]["containers"][0];
         let mounts: Vec<(&str, &str)> = c["volumeMounts"]
             .as_sequence()
             .unwrap()
             .iter()
-            .map(|m| (m["name"].as_str().unwrap(), m["mountPath"].as_str().unwrap()))
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap(),
+                    m["mountPath"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert!(mounts.contains(&("data", path)), "{name}: {mounts:?}");
         assert_eq!(c["ports"][0]["name"].as_str(), Some(port));
-        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+        assert_eq!(
+            c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+            Some(true)
+        );
         let svc = get(&format!("k8s/{name}.service.yaml"));
-        assert_eq!(svc["spec"]["clusterIP"].as_str(), Some("None"), "{name}: headless");
+        assert_eq!(
+            svc["spec"]["clusterIP"].as_str(),
+            Some("None"),
+            "{name}: headless"
+        );
         assert_eq!(svc["spec"]["ports"][0]["targetPort"].as_str(), Some(port));
     }
     // Postgres: its cluster one folder below the volume's root, a writable
@@ -841,7 +863,10 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
     let pg = &get("k8s/db.statefulset.yaml")["spec"]["template"]["spec"];
     let c = &pg["containers"][0];
     assert_eq!(c["env"][0]["name"].as_str(), Some("PGDATA"));
-    assert_eq!(c["env"][0]["value"].as_str(), Some("/var/lib/postgresql/data/pgdata"));
+    assert_eq!(
+        c["env"][0]["value"].as_str(),
+        Some("/var/lib/postgresql/data/pgdata")
+    );
     assert!(c["volumeMounts"]
         .as_sequence()
         .unwrap()
@@ -854,19 +879,31 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
         .map(|x| x.as_str().unwrap())
         .collect();
     assert_eq!(ready, ["pg_isready", "--host=127.0.0.1", "--port=5432"]);
-    assert_eq!(c["livenessProbe"]["tcpSocket"]["port"].as_str(), Some("postgres"));
+    assert_eq!(
+        c["livenessProbe"]["tcpSocket"]["port"].as_str(),
+        Some("postgres")
+    );
     // The replicated vector store scales its StatefulSet.
     let hpa = get("k8s/index.hpa.yaml");
-    assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"].as_str(), Some("StatefulSet"));
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"]["kind"].as_str(),
+        Some("StatefulSet")
+    );
     assert!(get("k8s/index.statefulset.yaml")["spec"]["replicas"].is_null());
-    assert_eq!(get("k8s/db.statefulset.yaml")["spec"]["replicas"].as_u64(), Some(1));
+    assert_eq!(
+        get("k8s/db.statefulset.yaml")["spec"]["replicas"].as_u64(),
+        Some(1)
+    );
 
     let arts = artifacts(&ir);
     let dir = write("k8s-stores", &arts);
     if let Some(kv) = support::tool("kubernetes-validate") {
         let files = files_of(&dir, &objs, &CORE);
         let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
-        assert!(ok && !out.contains("WARN"), "kubernetes-validate --strict:\n{out}");
+        assert!(
+            ok && !out.contains("WARN"),
+            "kubernetes-validate --strict:\n{out}"
+        );
         eprintln!("kubernetes-validate --strict: {} files", files.len());
     }
     if let Some(checkov) = support::tool("checkov") {
@@ -881,7 +918,9 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
         assert!(ok && out.contains("Failed checks: 0"), "checkov:\n{out}");
         eprintln!(
             "checkov data stores: {}",
-            out.lines().find(|l| l.contains("Passed checks")).unwrap_or("")
+            out.lines()
+                .find(|l| l.contains("Passed checks"))
+                .unwrap_or("")
         );
     }
 }
@@ -947,17 +986,27 @@ fn an_rps_hpa_has_its_adapter_rule() {
         .find(|a| a.path == "k8s/prometheus-adapter/rules.yaml")
         .expect("the adapter rules");
     let rules = parse(rules_art);
-    let hpa = parse(arts.iter().find(|a| a.path == "k8s/gateway.hpa.yaml").unwrap());
+    let hpa = parse(
+        arts.iter()
+            .find(|a| a.path == "k8s/gateway.hpa.yaml")
+            .unwrap(),
+    );
     let metric = &hpa["spec"]["metrics"][0];
     assert_eq!(metric["type"].as_str(), Some("Pods"));
     let name = metric["pods"]["metric"]["name"].as_str().unwrap();
     assert_eq!(name, "http_server_requests_per_second");
-    assert_eq!(metric["pods"]["target"]["averageValue"].as_str(), Some("400"));
+    assert_eq!(
+        metric["pods"]["target"]["averageValue"].as_str(),
+        Some("400")
+    );
     let rule = &rules["rules"][0];
     assert_eq!(rules["rules"].as_sequence().unwrap().len(), 1);
     assert_eq!(rule["name"]["as"].as_str(), Some(name));
     let series = &ir.service("gateway").unwrap().metrics.requests;
-    assert_eq!(rule["name"]["matches"].as_str(), Some(format!("^{series}$").as_str()));
+    assert_eq!(
+        rule["name"]["matches"].as_str(),
+        Some(format!("^{series}$").as_str())
+    );
     assert_eq!(
         rule["seriesQuery"].as_str(),
         Some(format!("{series}{{namespace=\"shop\",pod=~\".+\"}}").as_str())
@@ -972,10 +1021,19 @@ fn an_rps_hpa_has_its_adapter_rule() {
         let schema = out.join("adapter.schema.json");
         std::fs::write(&schema, ADAPTER_SCHEMA).unwrap();
         let file = out.join("k8s/prometheus-adapter/rules.yaml");
-        let (ok, text) = support::run(Command::new(&cj).arg("--schemafile").arg(&schema).arg(&file));
+        let (ok, text) = support::run(
+            Command::new(&cj)
+                .arg("--schemafile")
+                .arg(&schema)
+                .arg(&file),
+        );
         assert!(ok, "check-jsonschema:\n{text}");
         let bad = out.join("bad-rules.yaml");
-        std::fs::write(&bad, rules_art.contents.replace("metricsQuery:", "metricQuery:")).unwrap();
+        std::fs::write(
+            &bad,
+            rules_art.contents.replace("metricsQuery:", "metricQuery:"),
+        )
+        .unwrap();
         let (ok, text) = support::run(Command::new(&cj).arg("--schemafile").arg(&schema).arg(&bad));
         assert!(!ok, "check-jsonschema accepted a misspelt field:\n{text}");
     }
@@ -989,7 +1047,10 @@ fn an_rps_hpa_has_its_adapter_rule() {
         .as_str()
         .unwrap()
         .replace("<<.Series>>", series)
-        .replace("<<.LabelMatchers>>", r#"namespace="shop",pod=~"gateway-0|gateway-1""#)
+        .replace(
+            "<<.LabelMatchers>>",
+            r#"namespace="shop",pod=~"gateway-0|gateway-1""#,
+        )
         .replace("<<.GroupBy>>", "pod");
     let discovery = rule["seriesQuery"].as_str().unwrap();
     let rule_file = out.join("adapter.rules.yml");
@@ -1003,7 +1064,12 @@ fn an_rps_hpa_has_its_adapter_rule() {
         ),
     )
     .unwrap();
-    let (ok, text) = support::run(Command::new(&promtool).arg("check").arg("rules").arg(&rule_file));
+    let (ok, text) = support::run(
+        Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .arg(&rule_file),
+    );
     assert!(ok, "promtool check rules:\n{text}");
     // Counters: gateway-0 +1200 a minute (20/s), gateway-1 +600 (10/s), a
     // pod of another namespace +6000 (which neither query may count), and

@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(namespace("order_api", None, None), "order-api");
         assert_eq!(namespace("triage", None, Some("pr-12")), "triage-pr-12");
         assert_eq!(namespace("triage", Some("support"), None), "support");
-        assert_eq!(namespace("triage", Some("support"), Some("pr-12")), "support-pr-12");
+        assert_eq!(
+            namespace("triage", Some("support"), Some("pr-12")),
+            "support-pr-12"
+        );
         for ok in ["a", "pr-12", "0", "9x"] {
             assert!(is_dns_1123_label(ok), "{ok}");
         }

@@ -150,7 +150,6 @@ impl ServiceKind {
     pub fn single_primary(self) -> bool {
         matches!(self, ServiceKind::Postgres | ServiceKind::Mysql)
     }
-
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

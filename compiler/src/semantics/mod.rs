@@ -299,7 +299,9 @@ pub fn safe_data_path(p: &str) -> bool {
         && p.len() <= 255
         && p.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/-._".contains(c))
-        && p.split('/').skip(1).all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && p.split('/')
+            .skip(1)
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 pub fn analyze(project: &Project) -> Analysis {

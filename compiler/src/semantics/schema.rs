@@ -1175,7 +1175,11 @@ mod tests {
         use crate::ir::ServiceKind;
         assert_eq!(default_storage_bytes(), 10 << 30);
         let doc = SERVICE.field("data_path").unwrap().default.markdown();
-        for k in [ServiceKind::Postgres, ServiceKind::Mysql, ServiceKind::Vector] {
+        for k in [
+            ServiceKind::Postgres,
+            ServiceKind::Mysql,
+            ServiceKind::Vector,
+        ] {
             assert!(k.holds_data());
             let path = default_data_path(k).unwrap();
             assert!(doc.contains(&format!("\"{path}\"")), "{doc}");

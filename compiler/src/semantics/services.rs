@@ -578,8 +578,12 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
     let storage = if image.is_some() && kind.holds_data() {
         if kind.single_primary() && replicas.max > 1 {
             let at = written_span(&f, "replicas").unwrap_or(name_span);
-            cx.diags
-                .push(catalog::store_replicas(name, kind_name(kind), replicas.max, at));
+            cx.diags.push(catalog::store_replicas(
+                name,
+                kind_name(kind),
+                replicas.max,
+                at,
+            ));
         }
         Some(ir::Storage {
             bytes: storage_bytes.unwrap_or_else(schema::default_storage_bytes),
@@ -614,8 +618,9 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
         let no_cpu = f.get("cpu").is_none() && !cpu_reported;
         let no_memory = f.get("memory").is_none();
         if no_cpu || no_memory {
-            cx.diags
-                .push(catalog::no_resource_requests(name, no_cpu, no_memory, name_span));
+            cx.diags.push(catalog::no_resource_requests(
+                name, no_cpu, no_memory, name_span,
+            ));
         }
     }
     Some(Service {

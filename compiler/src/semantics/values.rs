@@ -275,8 +275,11 @@ impl Eval<'_> {
             }
         }
         if word.len() < unit.len() {
-            self.diags
-                .push(catalog::spaced_unit(&format!("{}{word}", fmt_number(value)), word, span));
+            self.diags.push(catalog::spaced_unit(
+                &format!("{}{word}", fmt_number(value)),
+                word,
+                span,
+            ));
             return None;
         }
         if rps {

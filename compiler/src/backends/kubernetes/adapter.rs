@@ -114,7 +114,12 @@ pub fn config(cx: &Ctx) -> Option<AdapterConfig> {
                 ),
                 resources: Resources {
                     overrides: BTreeMap::from([
-                        ("namespace", GroupResource { resource: "namespace" }),
+                        (
+                            "namespace",
+                            GroupResource {
+                                resource: "namespace",
+                            },
+                        ),
                         ("pod", GroupResource { resource: "pod" }),
                     ]),
                 },

@@ -261,9 +261,7 @@ fn pod_template(cx: &Ctx, name: &str, svc: &Service) -> PodTemplateSpec {
             },
         },
         resources: resources(svc),
-        startup_probe: svc
-            .prewarm
-            .then(|| probe(&svc.warmup, svc, None, 5, 60)),
+        startup_probe: svc.prewarm.then(|| probe(&svc.warmup, svc, None, 5, 60)),
         readiness_probe: ready_probe(svc),
         liveness_probe: probe(&svc.health, svc, (!svc.prewarm).then_some(10), 10, 3),
     };

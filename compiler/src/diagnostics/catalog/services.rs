@@ -425,9 +425,17 @@ pub fn namespace_too_long(base: &str, env: &str, written: bool, span: Span) -> D
 
 /// A service the `k8s` target deploys without a CPU request, a memory
 /// request, or both.
-pub fn no_resource_requests(service: &str, no_cpu: bool, no_memory: bool, span: Span) -> Diagnostic {
+pub fn no_resource_requests(
+    service: &str,
+    no_cpu: bool,
+    no_memory: bool,
+    span: Span,
+) -> Diagnostic {
     let (what, add) = match (no_cpu, no_memory) {
-        (true, true) => ("CPU and memory requests", "`cpu = 250m` and `memory = 256Mi`"),
+        (true, true) => (
+            "CPU and memory requests",
+            "`cpu = 250m` and `memory = 256Mi`",
+        ),
         (true, false) => ("a CPU request", "`cpu = 250m`"),
         _ => ("a memory request", "`memory = 256Mi`"),
     };
