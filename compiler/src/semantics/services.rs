@@ -570,9 +570,6 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
             target_utilization: 0.7,
         });
     }
-    // CPU utilisation is measured against the CPU request: without one the
-    // HorizontalPodAutoscaler cannot compute it and never scales.
-    // (A `cpu` that was written but wrong is reported already.)
     // A deployed data store keeps its data on a volume per replica; a
     // database runs one replica (more would be separate databases).
     let storage = if image.is_some() && kind.holds_data() {
@@ -604,6 +601,9 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
         }
         None
     };
+    // CPU utilisation is measured against the CPU request: without one the
+    // HorizontalPodAutoscaler cannot compute it and never scales.
+    // (A `cpu` that was written but wrong is reported already.)
     let mut cpu_reported = false;
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
