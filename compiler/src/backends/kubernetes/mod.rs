@@ -1,5 +1,5 @@
 //! The Kubernetes target (`k8s/`): the app's Namespace; per workload
-//! service a Deployment, a Service, a ServiceAccount, a
+//! service a Deployment (a StatefulSet for a data store), a Service, a ServiceAccount, a
 //! PodDisruptionBudget, a NetworkPolicy, a ServiceMonitor and one
 //! autoscaler (an HPA or a KEDA ScaledObject, never both); per SLO a
 //! `PrometheusRule` holding the same rule groups as
@@ -108,7 +108,7 @@ impl Backend for Kubernetes {
         "k8s"
     }
     fn description(&self) -> &'static str {
-        "Kubernetes manifests: Namespace, Deployment, Service, ServiceAccount, PDB, NetworkPolicy, Service/PodMonitor, HPA or KEDA ScaledObject, PrometheusRule"
+        "Kubernetes manifests: Namespace, Deployment or StatefulSet, Service, ServiceAccount, PDB, NetworkPolicy, Service/PodMonitor, HPA or KEDA ScaledObject, PrometheusRule"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         super::check_slos(ir)?;
