@@ -12,6 +12,7 @@
 # A ```yaml file=NAME (or ```json file=NAME) block is a file the examples
 # read (a contract, a schema): it is written, as NAME, into the project of
 # every later marked block of the same document.
+# A second line `// env: NAME` checks the block as `scalec check --env NAME`.
 #
 # Blocks without a marker are not checked. Exits non-zero if any block fails.
 #
@@ -70,6 +71,7 @@ for doc in "${docs[@]}"; do
         print doc ":" start > (base ".where"); close(base ".where")
         print expect > (base ".expect"); close(base ".expect")
         print nasset + 0 > (base ".assets"); close(base ".assets")
+        printf "%s", env > (base ".env"); close(base ".env")
       }
     }
     /^```(yaml|json) file=[^[:space:]]+[[:space:]]*$/ && !inside && !inasset {
@@ -83,7 +85,7 @@ for doc in "${docs[@]}"; do
       inasset = 0; next
     }
     inasset { abody = abody $0 "\n"; next }
-    /^```scale[[:space:]]*$/ && !inside { inside = 1; n = 0; body = ""; marked = 0; start = NR + 1; next }
+    /^```scale[[:space:]]*$/ && !inside { inside = 1; n = 0; body = ""; marked = 0; env = ""; start = NR + 1; next }
     /^```[[:space:]]*$/ && inside { flush(); inside = 0; next }
     inside {
       n++
@@ -92,6 +94,11 @@ for doc in "${docs[@]}"; do
         expect = $0
         sub(/^\/\/ check:[[:space:]]*/, "", expect)
         sub(/[[:space:]]+$/, "", expect)
+      }
+      if (n == 2 && marked && $0 ~ /^\/\/ env:/) {
+        env = $0
+        sub(/^\/\/ env:[[:space:]]*/, "", env)
+        sub(/[[:space:]]+$/, "", env)
       }
       body = body $0 "\n"
     }
@@ -102,6 +109,10 @@ for doc in "${docs[@]}"; do
     base="${src%.scale}"
     where="$(cat "$base.where")"
     expect="$(cat "$base.expect")"
+    env_args=()
+    if [[ -s "$base.env" ]]; then
+      env_args=(--env "$(cat "$base.env")")
+    fi
     # Each block is its own project: a folder holding only that file.
     proj="$base.d"
     mkdir -p "$proj"
@@ -114,7 +125,7 @@ for doc in "${docs[@]}"; do
     done
     checked=$((checked + 1))
     set +e
-    json="$("$SCALEC" check --message-format json "$proj" 2>"$base.stderr")"
+    json="$("$SCALEC" check "${env_args[@]}" --message-format json "$proj" 2>"$base.stderr")"
     rc=$?
     set -e
     got="$({ printf '%s\n' "$json" | grep -o '"code":"S[0-9]*"' || true; } | sed 's/"code":"//; s/"//' | sort | tr '\n' ' ' | sed 's/ *$//')"
@@ -128,7 +139,7 @@ for doc in "${docs[@]}"; do
       failed=$((failed + 1))
     elif [[ "$got" != "$want" ]]; then
       echo "FAIL $where: expected ${want:-no diagnostics}, got ${got:-no diagnostics}"
-      "$SCALEC" check --color never "$proj" 2>&1 | sed 's/^/    /' || true
+      "$SCALEC" check "${env_args[@]}" --color never "$proj" 2>&1 | sed 's/^/    /' || true
       failed=$((failed + 1))
     elif [[ -z "$want" && $rc -ne 0 ]]; then
       echo "FAIL $where: scalec check exited $rc"

@@ -151,7 +151,7 @@ fn with_ir(
         color: Color::Auto,
         deny_warnings: false,
     };
-    let c = load_and_check(inputs, &diag).ok_or(None)?;
+    let c = load_and_check(inputs, None, &diag).ok_or(None)?;
     let Some(ir) = c.ir.as_ref() else {
         return Err(Some(InputError(
             "the spec has errors (above); nothing was judged".into(),

@@ -47,13 +47,21 @@ impl Compilation {
             generator: self.ir.as_ref().and_then(|i| i.app.generator.clone()),
             requires: self.ir.as_ref().and_then(|i| i.app.scalec.clone()),
             input_hash: self.project.input_hash(),
+            env: self.ir.as_ref().and_then(|i| i.app.env.clone()),
         }
     }
 }
 
 /// Parses, resolves and checks a loaded project.
 pub fn check(project: Project) -> Compilation {
-    let analysis = semantics::analyze(&project);
+    check_in(project, None)
+}
+
+/// [`check`] for a build in an environment (`--env NAME`, a DNS-1123 label:
+/// see [`ir::k8s_names::is_dns_1123_label`]); the IR records it, and every
+/// namespaced object and query of the build is in `<namespace>-NAME`.
+pub fn check_in(project: Project, env: Option<&str>) -> Compilation {
+    let analysis = semantics::analyze_in(&project, env);
     let mut all = project.diags.clone();
     all.extend(analysis.diagnostics);
     let mut diagnostics = all.into_vec();

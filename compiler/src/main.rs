@@ -56,6 +56,9 @@ enum Command {
         /// `.scale` files, or folders (every `.scale` file below them).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// Check as `build --env NAME` would build (the namespace with NAME must fit).
+        #[arg(long, value_name = "NAME", value_parser = env_name)]
+        env: Option<String>,
         #[command(flatten)]
         diag: DiagOpts,
     },
@@ -75,6 +78,10 @@ enum Command {
         /// Write nothing; exit 1 and show a diff if the folder is stale.
         #[arg(long)]
         check: bool,
+        /// An environment (a DNS-1123 label, e.g. `pr-12`): every object and
+        /// namespace-scoped query goes into namespace `<namespace>-NAME`.
+        #[arg(long, value_name = "NAME", value_parser = env_name)]
+        env: Option<String>,
         #[command(flatten)]
         diag: DiagOpts,
     },
@@ -140,8 +147,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { inputs, diag } => {
-            let Some(c) = load_and_check(&inputs, &diag) else {
+        Command::Check { inputs, env, diag } => {
+            let Some(c) = load_and_check(&inputs, env.as_deref(), &diag) else {
                 return ExitCode::from(2);
             };
             if failed(&c, &diag) {
@@ -156,8 +163,9 @@ fn main() -> ExitCode {
             target,
             emit,
             check,
+            env,
             diag,
-        } => build(&inputs, &out, target, emit, check, &diag),
+        } => build(&inputs, &out, target, emit, check, env.as_deref(), &diag),
         Command::Explain { code, list } => explain(code, list),
         Command::Fmt { inputs, check } => fmt(&inputs, check),
         Command::Mask {
@@ -207,7 +215,23 @@ fn failed(c: &scalec::Compilation, diag: &DiagOpts) -> bool {
                 .any(|d| d.severity == Severity::Warning))
 }
 
-fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compilation> {
+/// `--env NAME`: a DNS-1123 label (it ends a namespace's name).
+fn env_name(s: &str) -> Result<String, String> {
+    if scalec::ir::k8s_names::is_dns_1123_label(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{:?} is not an environment name: use at most 63 lowercase letters, digits and `-`, beginning and ending with a letter or digit (e.g. `pr-12`)",
+            s
+        ))
+    }
+}
+
+fn load_and_check(
+    inputs: &[PathBuf],
+    env: Option<&str>,
+    diag: &DiagOpts,
+) -> Option<scalec::Compilation> {
     let project = match Project::load(inputs) {
         Ok(p) => p,
         Err(e) => {
@@ -215,7 +239,7 @@ fn load_and_check(inputs: &[PathBuf], diag: &DiagOpts) -> Option<scalec::Compila
             return None;
         }
     };
-    let c = scalec::check(project);
+    let c = scalec::check_in(project, env);
     report(&c, diag);
     Some(c)
 }
@@ -341,6 +365,7 @@ fn build(
     target: Vec<String>,
     emit: Vec<String>,
     check: bool,
+    env: Option<&str>,
     diag: &DiagOpts,
 ) -> ExitCode {
     for e in &emit {
@@ -352,7 +377,7 @@ fn build(
     // `SCALEC_TIMINGS=1`: phase timings on stderr (the build bench reads them).
     let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
     let started = std::time::Instant::now();
-    let Some(c) = load_and_check(inputs, diag) else {
+    let Some(c) = load_and_check(inputs, env, diag) else {
         return ExitCode::from(2);
     };
     if timings {
@@ -670,7 +695,7 @@ fn mask(
         color: Color::Auto,
         deny_warnings: false,
     };
-    let Some(c) = load_and_check(inputs, &diag) else {
+    let Some(c) = load_and_check(inputs, None, &diag) else {
         return ExitCode::from(2);
     };
     let Some(ir) = c.ir.as_ref() else {

@@ -977,6 +977,7 @@ mod tests {
             generator: None,
             requires: None,
             input_hash: "sha256:0".into(),
+            env: None,
         };
         a.push(manifest(&meta, &a));
         a

@@ -83,7 +83,7 @@ fn json_diagnostics_are_one_object_per_line() {
     let file = dir.join("j.scale");
     std::fs::write(
         &file,
-        "app a { owner = \"x\" }\nservice s {\n  image = \"i:1\"\n  replicas = 5..2\n}\n",
+        "app a { owner = \"x\" }\nservice s {\n  image = \"i:1\"  cpu = 250m  memory = 256Mi\n  replicas = 5..2\n}\n",
     )
     .unwrap();
     let out = scalec()
@@ -189,7 +189,7 @@ fn repeated_diagnostics_are_capped_per_code() {
     for i in 0..2500 {
         text.push_str(&format!("budget b{i} {{ p99 = 100ms }}\n"));
     }
-    text.push_str("service s { image = \"i:1\"  port = 0 }\n");
+    text.push_str("service s { image = \"i:1\"  cpu = 250m  memory = 256Mi  port = 0 }\n");
     std::fs::write(&file, &text).unwrap();
     let out = scalec()
         .args(["check", "--message-format", "json"])
@@ -830,7 +830,7 @@ fn a_note_never_fails_a_check() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("n.scale"),
-        "app shop { owner = \"t\" }\nservice api { image = \"a:1\"  route a GET \"/a\" }\nlimits {\n  per api_key { rate = 20/s  burst = 100 }\n  edge_replicas = 2\n}\n",
+        "app shop { owner = \"t\" }\nservice api { image = \"a:1\"  cpu = 250m  memory = 256Mi  route a GET \"/a\" }\nlimits {\n  per api_key { rate = 20/s  burst = 100 }\n  edge_replicas = 2\n}\n",
     )
     .unwrap();
     let out = support::scalec()

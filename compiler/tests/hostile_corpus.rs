@@ -77,6 +77,7 @@ const BASE: &str = r#"app hx {
 service api {
   image    = "reg.example/api:1.0"
   cpu      = 500m
+  memory   = 256Mi
   replicas = 2..6
   health   = "/healthz"
   ready    = "/readyz"
@@ -118,7 +119,7 @@ alert_policy pol {
 slo avail { service = api  objective = 99.9%  sli = errors(status >= 500) / requests  for = 2m }
 slo lat { service = api.items  objective = 99%  sli = latency < 400ms  alerts = pol }
 
-service side { image = "reg.example/side:1" }
+service side { image = "reg.example/side:1"  cpu = 100m  memory = 128Mi }
 
 load_test lt { target = api  stages { hold 10 rps for 1m } }
 

@@ -29,15 +29,23 @@ fn kind(v: &Value) -> &str {
     v["kind"].as_str().expect("kind")
 }
 
+/// Whether an artifact is a Kubernetes object (the adapter's rules, in a
+/// subfolder, are its configuration, not an object).
+fn is_object(a: &Artifact) -> bool {
+    !a.path.starts_with("k8s/prometheus-adapter/")
+}
+
 fn objects(ir: &Ir) -> Vec<(String, Value)> {
     artifacts(ir)
         .iter()
+        .filter(|a| is_object(a))
         .map(|a| (a.path.clone(), parse(a)))
         .collect()
 }
 
-const CORE: [&str; 7] = [
+const CORE: [&str; 8] = [
     "Deployment",
+    "StatefulSet",
     "Service",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
@@ -96,7 +104,7 @@ fn emits_the_expected_objects() {
         "k8s/api.networkpolicy.yaml",
         "k8s/api.servicemonitor.yaml",
         "k8s/api.scaledobject.yaml",
-        "k8s/search-index.deployment.yaml",
+        "k8s/search-index.statefulset.yaml",
         "k8s/search-index.service.yaml",
         "k8s/search-index.serviceaccount.yaml",
         "k8s/search-index.pdb.yaml",
@@ -132,7 +140,7 @@ fn one_autoscaler_per_deployment_and_startup_probe_iff_prewarm() {
     let deployments: Vec<&Value> = objs
         .iter()
         .map(|(_, v)| v)
-        .filter(|v| kind(v) == "Deployment")
+        .filter(|v| matches!(kind(v), "Deployment" | "StatefulSet"))
         .collect();
     let workloads: Vec<_> = ir.services.iter().filter(|s| s.is_workload()).collect();
     assert_eq!(deployments.len(), workloads.len());
@@ -264,7 +272,7 @@ fn names_are_mapped_without_collisions() {
     ir.services.push(twin);
     let mut names: Vec<String> = objects(&ir)
         .iter()
-        .filter(|(_, v)| kind(v) == "Deployment")
+        .filter(|(_, v)| matches!(kind(v), "Deployment" | "StatefulSet"))
         .map(|(_, v)| v["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     // Artifacts come sorted by path, not declaration order: sort the names.
@@ -480,8 +488,11 @@ fn workloads_meet_the_production_review() {
     // api: the report route's p99 is 3s, so its hard timeout is 3.6s; the
     // grace period is the 5s preStop + 4s + 5s. search_index: p99 300ms →
     // 360ms → 1s, so 11s.
-    for (name, grace, pod_count_max) in [("api", 14, 60), ("search-index", 11, 6)] {
-        let d = get(&format!("k8s/{name}.deployment.yaml"));
+    for (name, controller, grace, pod_count_max) in [
+        ("api", "deployment", 14, 60),
+        ("search-index", "statefulset", 11, 6),
+    ] {
+        let d = get(&format!("k8s/{name}.{controller}.yaml"));
         let pod = &d["spec"]["template"]["spec"];
         let c = &pod["containers"][0];
         assert_eq!(
@@ -701,7 +712,11 @@ fn every_example_validates() {
             panic!("{} checks clean", ex.display())
         };
         let arts = emit(&ir, &fixtures_ir::meta());
-        let objs: Vec<(String, Value)> = arts.iter().map(|a| (a.path.clone(), parse(a))).collect();
+        let objs: Vec<(String, Value)> = arts
+            .iter()
+            .filter(|a| is_object(a))
+            .map(|a| (a.path.clone(), parse(a)))
+            .collect();
         for svc in ir
             .services
             .iter()
@@ -756,4 +771,346 @@ fn keda_scales_a_worker_to_zero() {
         .unwrap()
         .1;
     assert!(d["spec"]["replicas"].is_null(), "KEDA owns the count");
+}
+
+/// Data stores the spec deploys are StatefulSets: a volume claim per
+/// replica of `storage` (or 10Gi) mounted at `data_path` (or the image's
+/// data folder), a headless Service as `serviceName`, ports named after the
+/// protocol and probes that fit it; a cache stays a Deployment. Judged by
+/// kubernetes-validate --strict and checkov (0 failed).
+#[test]
+fn data_stores_are_stateful_sets() {
+    let spec = r#"app shop { owner = "t" }
+service api {
+  image = "shop/api:1"  cpu = 250m  memory = 256Mi
+  calls db, legacy, index, cache
+  route r GET "/r" { budget { p99 = 300ms } }
+}
+service db { kind = postgres  image = "postgres:16.4"  port = 5432  cpu = 1  memory = 2Gi  storage = 20Gi }
+service legacy { kind = mysql  image = "mysql:8.4"  port = 3306  cpu = 1  memory = 1Gi }
+service index {
+  kind = vector  image = "qdrant/qdrant:v1.12.4"  port = 6333  cpu = 1  memory = 1Gi
+  replicas = 2..4  data_path = "/srv/index"
+}
+service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memory = 256Mi }
+"#;
+    let c = scalec::check(scalec::project::Project::from_memory(&[("s.scale", spec)]));
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let ir = c.ir.expect("checks clean");
+    let objs = objects(&ir);
+    let get = |p: &str| {
+        &objs
+            .iter()
+            .find(|(q, _)| q == p)
+            .unwrap_or_else(|| panic!("no {p}"))
+            .1
+    };
+    for name in ["api", "cache"] {
+        assert!(objs
+            .iter()
+            .any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        assert!(get(&format!("k8s/{name}.service.yaml"))["spec"]["clusterIP"].is_null());
+    }
+    // (name, port name, storage, mount path)
+    for (name, port, storage, path) in [
+        ("db", "postgres", "20Gi", "/var/lib/postgresql/data"),
+        ("legacy", "mysql", "10Gi", "/var/lib/mysql"),
+        ("index", "http", "10Gi", "/srv/index"),
+    ] {
+        assert!(!objs
+            .iter()
+            .any(|(p, _)| *p == format!("k8s/{name}.deployment.yaml")));
+        let s = get(&format!("k8s/{name}.statefulset.yaml"));
+        assert_eq!(s["spec"]["serviceName"].as_str(), Some(name));
+        let claim = &s["spec"]["volumeClaimTemplates"][0];
+        assert_eq!(claim["metadata"]["name"].as_str(), Some("data"));
+        assert_eq!(
+            claim["spec"]["accessModes"][0].as_str(),
+            Some("ReadWriteOnce")
+        );
+        assert_eq!(
+            claim["spec"]["resources"]["requests"]["storage"].as_str(),
+            Some(storage)
+        );
+        let c = &s["spec"]["template"]["spec"]["containers"][0];
+        let mounts: Vec<(&str, &str)> = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap(),
+                    m["mountPath"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert!(mounts.contains(&("data", path)), "{name}: {mounts:?}");
+        assert_eq!(c["ports"][0]["name"].as_str(), Some(port));
+        assert_eq!(
+            c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+            Some(true)
+        );
+        let svc = get(&format!("k8s/{name}.service.yaml"));
+        assert_eq!(
+            svc["spec"]["clusterIP"].as_str(),
+            Some("None"),
+            "{name}: headless"
+        );
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"].as_str(), Some(port));
+    }
+    // Postgres: its cluster one folder below the volume's root, a writable
+    // socket folder, readiness from pg_isready on its port.
+    let pg = &get("k8s/db.statefulset.yaml")["spec"]["template"]["spec"];
+    let c = &pg["containers"][0];
+    assert_eq!(c["env"][0]["name"].as_str(), Some("PGDATA"));
+    assert_eq!(
+        c["env"][0]["value"].as_str(),
+        Some("/var/lib/postgresql/data/pgdata")
+    );
+    assert!(c["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|m| m["mountPath"].as_str() == Some("/var/run/postgresql")));
+    let ready: Vec<&str> = c["readinessProbe"]["exec"]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(ready, ["pg_isready", "--host=127.0.0.1", "--port=5432"]);
+    assert_eq!(
+        c["livenessProbe"]["tcpSocket"]["port"].as_str(),
+        Some("postgres")
+    );
+    // The replicated vector store scales its StatefulSet.
+    let hpa = get("k8s/index.hpa.yaml");
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"]["kind"].as_str(),
+        Some("StatefulSet")
+    );
+    assert!(get("k8s/index.statefulset.yaml")["spec"]["replicas"].is_null());
+    assert_eq!(
+        get("k8s/db.statefulset.yaml")["spec"]["replicas"].as_u64(),
+        Some(1)
+    );
+
+    let arts = artifacts(&ir);
+    let dir = write("k8s-stores", &arts);
+    if let Some(kv) = support::tool("kubernetes-validate") {
+        let files = files_of(&dir, &objs, &CORE);
+        let (ok, out) = support::run(Command::new(&kv).arg("--strict").args(&files));
+        assert!(
+            ok && !out.contains("WARN"),
+            "kubernetes-validate --strict:\n{out}"
+        );
+        eprintln!("kubernetes-validate --strict: {} files", files.len());
+    }
+    if let Some(checkov) = support::tool("checkov") {
+        let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|s| s.0).collect();
+        let (ok, out) = support::run(
+            Command::new(&checkov)
+                .args(["--framework", "kubernetes", "--compact", "--quiet"])
+                .args(["--skip-check", &skips.join(",")])
+                .args(["--output", "cli", "-d"])
+                .arg(dir.join("k8s")),
+        );
+        assert!(ok && out.contains("Failed checks: 0"), "checkov:\n{out}");
+        eprintln!(
+            "checkov data stores: {}",
+            out.lines()
+                .find(|l| l.contains("Passed checks"))
+                .unwrap_or("")
+        );
+    }
+}
+
+/// The adapter configuration's schema, from prometheus-adapter's
+/// `pkg/config` types (`MetricsDiscoveryConfig`, `DiscoveryRule`,
+/// `ResourceMapping`, `GroupResource`, `NameMapping`, `RegexFilter`), with
+/// unknown fields refused.
+const ADAPTER_SCHEMA: &str = r##"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+    "externalRules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+    "resourceRules": {"type": "object"}
+  },
+  "$defs": {
+    "rule": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["seriesQuery", "resources", "name", "metricsQuery"],
+      "properties": {
+        "seriesQuery": {"type": "string", "minLength": 1},
+        "seriesFilters": {"type": "array", "items": {
+          "type": "object", "additionalProperties": false,
+          "properties": {"is": {"type": "string"}, "isNot": {"type": "string"}}}},
+        "resources": {
+          "type": "object", "additionalProperties": false,
+          "properties": {
+            "template": {"type": "string"},
+            "namespaced": {"type": "boolean"},
+            "overrides": {"type": "object", "additionalProperties": {
+              "type": "object", "additionalProperties": false, "required": ["resource"],
+              "properties": {"group": {"type": "string"}, "resource": {"type": "string"}}}}
+          }
+        },
+        "name": {
+          "type": "object", "additionalProperties": false, "required": ["matches", "as"],
+          "properties": {"matches": {"type": "string"}, "as": {"type": "string", "pattern": "^[a-zA-Z_:][a-zA-Z0-9_:]*$"}}
+        },
+        "metricsQuery": {"type": "string", "minLength": 1},
+        "metricType": {"type": "string"}
+      }
+    }
+  }
+}"##;
+
+/// An `rps` HPA names the metric the adapter rule the target writes
+/// serves: the rule's name is the HPA's, its series the service's request
+/// counter in the app's namespace. The file passes check-jsonschema against
+/// the adapter's config schema (a misspelt field does not), and the query
+/// the adapter runs, filled in as the adapter fills its template, computes
+/// the per-pod rate under promtool on series with known rates.
+#[test]
+fn an_rps_hpa_has_its_adapter_rule() {
+    let dir = support::repo_root().join("examples/shop");
+    let c = scalec::check(scalec::project::Project::load(&[dir]).unwrap());
+    let ir = c.ir.expect("shop checks clean");
+    let arts = artifacts(&ir);
+    let rules_art = arts
+        .iter()
+        .find(|a| a.path == "k8s/prometheus-adapter/rules.yaml")
+        .expect("the adapter rules");
+    let rules = parse(rules_art);
+    let hpa = parse(
+        arts.iter()
+            .find(|a| a.path == "k8s/gateway.hpa.yaml")
+            .unwrap(),
+    );
+    let metric = &hpa["spec"]["metrics"][0];
+    assert_eq!(metric["type"].as_str(), Some("Pods"));
+    let name = metric["pods"]["metric"]["name"].as_str().unwrap();
+    assert_eq!(name, "http_server_requests_per_second");
+    assert_eq!(
+        metric["pods"]["target"]["averageValue"].as_str(),
+        Some("400")
+    );
+    let rule = &rules["rules"][0];
+    assert_eq!(rules["rules"].as_sequence().unwrap().len(), 1);
+    assert_eq!(rule["name"]["as"].as_str(), Some(name));
+    let series = &ir.service("gateway").unwrap().metrics.requests;
+    assert_eq!(
+        rule["name"]["matches"].as_str(),
+        Some(format!("^{series}$").as_str())
+    );
+    assert_eq!(
+        rule["seriesQuery"].as_str(),
+        Some(format!("{series}{{namespace=\"shop\",pod=~\".+\"}}").as_str())
+    );
+    // The triage app scales on CPU and queues only: no adapter rules.
+    assert!(!artifacts(&fixtures_ir::triage())
+        .iter()
+        .any(|a| a.path.contains("prometheus-adapter")));
+
+    let out = write("k8s-adapter", &arts);
+    if let Some(cj) = support::tool("check-jsonschema") {
+        let schema = out.join("adapter.schema.json");
+        std::fs::write(&schema, ADAPTER_SCHEMA).unwrap();
+        let file = out.join("k8s/prometheus-adapter/rules.yaml");
+        let (ok, text) = support::run(
+            Command::new(&cj)
+                .arg("--schemafile")
+                .arg(&schema)
+                .arg(&file),
+        );
+        assert!(ok, "check-jsonschema:\n{text}");
+        let bad = out.join("bad-rules.yaml");
+        std::fs::write(
+            &bad,
+            rules_art.contents.replace("metricsQuery:", "metricQuery:"),
+        )
+        .unwrap();
+        let (ok, text) = support::run(Command::new(&cj).arg("--schemafile").arg(&schema).arg(&bad));
+        assert!(!ok, "check-jsonschema accepted a misspelt field:\n{text}");
+    }
+
+    let Some(promtool) = support::tool("promtool") else {
+        return;
+    };
+    // The adapter fills the template for a Pods metric of pods
+    // gateway-0 and gateway-1 in namespace shop, grouped by pod.
+    let query = rule["metricsQuery"]
+        .as_str()
+        .unwrap()
+        .replace("<<.Series>>", series)
+        .replace(
+            "<<.LabelMatchers>>",
+            r#"namespace="shop",pod=~"gateway-0|gateway-1""#,
+        )
+        .replace("<<.GroupBy>>", "pod");
+    let discovery = rule["seriesQuery"].as_str().unwrap();
+    let rule_file = out.join("adapter.rules.yml");
+    let yaml_str = |s: &str| serde_json::to_string(s).unwrap();
+    std::fs::write(
+        &rule_file,
+        format!(
+            "groups:\n- name: adapter\n  rules:\n  - record: adapter:rps\n    expr: {}\n  - record: adapter:discovered\n    expr: {}\n",
+            yaml_str(&query),
+            yaml_str(&format!("count by (pod) ({discovery})"))
+        ),
+    )
+    .unwrap();
+    let (ok, text) = support::run(
+        Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .arg(&rule_file),
+    );
+    assert!(ok, "promtool check rules:\n{text}");
+    // Counters: gateway-0 +1200 a minute (20/s), gateway-1 +600 (10/s), a
+    // pod of another namespace +6000 (which neither query may count), and
+    // a series of the namespace with no pod label (not discovered).
+    let test = out.join("adapter.test.yml");
+    std::fs::write(
+        &test,
+        format!(
+            r#"rule_files: [adapter.rules.yml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - series: '{series}{{namespace="shop",pod="gateway-0",job="gateway"}}'
+    values: '0+1200x10'
+  - series: '{series}{{namespace="shop",pod="gateway-1",job="gateway"}}'
+    values: '0+600x10'
+  - series: '{series}{{namespace="other",pod="gateway-0",job="gateway"}}'
+    values: '0+6000x10'
+  - series: '{series}{{namespace="shop",job="gateway"}}'
+    values: '0+60x10'
+  promql_expr_test:
+  - expr: adapter:rps
+    eval_time: 10m
+    exp_samples:
+    - labels: 'adapter:rps{{pod="gateway-0"}}'
+      value: 20
+    - labels: 'adapter:rps{{pod="gateway-1"}}'
+      value: 10
+  - expr: adapter:discovered
+    eval_time: 10m
+    exp_samples:
+    - labels: 'adapter:discovered{{pod="gateway-0"}}'
+      value: 1
+    - labels: 'adapter:discovered{{pod="gateway-1"}}'
+      value: 1
+"#
+        ),
+    )
+    .unwrap();
+    let (ok, text) = support::run(Command::new(&promtool).arg("test").arg("rules").arg(&test));
+    assert!(ok, "promtool test rules:\n{text}");
+    eprintln!("adapter rule: promtool {}", text.trim());
 }

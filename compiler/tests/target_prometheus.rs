@@ -861,8 +861,18 @@ observe {
   attach = [model, prompt_hash]
   drift { token_usage = 10%  error_taxonomy = 10% }
 }
+slo jobs_ok {
+  service   = jobs
+  objective = 99.9%
+  sli       = errors(status >= 500) / requests
+}
 "#,
     );
+    // The worker's SLO reads the series its PodMonitor scrapes, as drift
+    // does: `job` is `<namespace>/<name>` (no Service to name it).
+    let slo = contents(&a, "prometheus/jobs_ok.rules.yml");
+    assert!(slo.contains(r#"namespace="shop",job="shop/jobs""#), "{slo}");
+    assert!(!slo.contains(r#"job="jobs""#), "{slo}");
     let rules = contents(&a, "prometheus/observe.rules.yml");
     for want in [
         r#"sum by (namespace, job) (rate(llm_tokens_total{namespace="shop",job="api"}[1d] offset 7d))"#,

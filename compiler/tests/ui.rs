@@ -2,7 +2,8 @@
 //! `<case>/` folder, for multi-file projects) is checked, and
 //!
 //! - its header line `// expect: S0301 S0302` (or `// expect: ok`) must
-//!   list exactly the codes reported, in any order, with repeats;
+//!   list exactly the codes reported, in any order, with repeats; a line
+//!   `// env: NAME` checks it as `scalec check --env NAME` does;
 //! - every diagnostic has a primary label and a help line (structure that
 //!   survives renderer changes);
 //! - the rendered output, without colour, is snapshotted with insta;
@@ -64,6 +65,19 @@ fn expected_codes(case: &Path) -> Vec<String> {
     codes
 }
 
+/// The case's `// env: NAME` line, if any: it is checked in that environment.
+fn case_env(case: &Path) -> Option<String> {
+    let main = if case.is_dir() {
+        case.join("main.scale")
+    } else {
+        case.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&main).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("// env:"))
+        .map(|e| e.trim().to_string())
+}
+
 #[test]
 fn ui_cases() {
     let cases = cases();
@@ -77,7 +91,7 @@ fn ui_cases() {
     let mut rendered_cases = Vec::new();
     for case in &cases {
         let project = Project::load(std::slice::from_ref(case)).expect("case loads");
-        let c = scalec::check(project);
+        let c = scalec::check_in(project, case_env(case).as_deref());
         let mut got: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
         got.sort();
         seen_codes.extend(got.iter().cloned());

@@ -54,6 +54,9 @@ pub struct Meta {
     pub requires: Option<String>,
     /// `sha256:…` of the inputs (file names and texts, in order).
     pub input_hash: String,
+    /// The environment of the build (`--env`), if any: recorded in
+    /// `manifest.json`, so `build --check --env NAME` compares like with like.
+    pub env: Option<String>,
 }
 
 impl Meta {
@@ -83,12 +86,17 @@ impl Meta {
 
     /// The header as a JSON value, for formats without comments.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "compiler": self.compiler,
             "generator": self.generator,
             "requires": self.requires,
             "input_hash": self.input_hash,
-        })
+        });
+        // Absent without `--env`: such a manifest reads as it always did.
+        if let (Some(env), Some(o)) = (&self.env, v.as_object_mut()) {
+            o.insert("env".into(), env.clone().into());
+        }
+        v
     }
 }
 

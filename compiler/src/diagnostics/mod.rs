@@ -130,6 +130,9 @@ codes! {
     InvalidImage = "S0212", "malformed container image reference";
     InvalidUrl = "S0213", "not an http(s) URL";
     AutoscaleFixedReplicas = "S0214", "autoscaling with a fixed replica count";
+    NoResourceRequests = "S0215", "deployed service without resource requests";
+    NamespaceTooLong = "S0216", "namespace and environment too long together";
+    StoreCannotDeploy = "S0217", "data store the Kubernetes target cannot deploy as written";
     PercentileOrder = "S0301", "percentiles out of order";
     TimeoutBelowP99 = "S0302", "timeout below 1.2 × p99";
     CallCycle = "S0303", "call graph cycle";

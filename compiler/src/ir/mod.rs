@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod index;
+pub mod k8s_names;
 pub mod time;
 mod words;
 pub use index::{Entity, Origins};
@@ -75,6 +76,21 @@ pub struct App {
     /// `critical` and `warning` by default.
     #[serde(default, skip_serializing_if = "AlertSeverities::is_default")]
     pub alert_severities: AlertSeverities,
+    /// `app { namespace = "…" }` as written (a DNS-1123 label); the app's
+    /// Kubernetes name when absent. Read through [`App::namespace`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The environment of this build (`scalec build --env pr-12`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+impl App {
+    /// The namespace of every object of this build, and of every
+    /// namespace-scoped query ([`k8s_names::namespace`]).
+    pub fn namespace(&self) -> String {
+        k8s_names::namespace(&self.name, self.namespace.as_deref(), self.env.as_deref())
+    }
 }
 
 /// What the `severity` label of an alert says for a page and for a ticket.
@@ -155,6 +171,21 @@ impl ServiceKind {
     pub fn serves_routes(self) -> bool {
         matches!(self, ServiceKind::Http)
     }
+
+    /// A store whose data must outlive its pods: deployed as a StatefulSet
+    /// with a volume per replica.
+    pub fn holds_data(self) -> bool {
+        matches!(
+            self,
+            ServiceKind::Postgres | ServiceKind::Mysql | ServiceKind::Vector
+        )
+    }
+
+    /// A database whose replicas would be separate databases: deployed as
+    /// one replica (more needs an operator's replication).
+    pub fn single_primary(self) -> bool {
+        matches!(self, ServiceKind::Postgres | ServiceKind::Mysql)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +213,18 @@ pub struct Service {
     pub health: Probe,
     pub ready: Probe,
     pub warmup: Probe,
+    /// A deployed data store ([`Service::keeps_data`]): the size of each
+    /// replica's volume, as written or the default (`storage`), and where
+    /// it is mounted (`data_path`). Absent for every other service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// The volume of a deployed data store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Storage {
+    pub bytes: u64,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -581,6 +624,12 @@ impl Service {
     /// without an image is run by someone else.
     pub fn is_workload(&self) -> bool {
         self.image.is_some()
+    }
+
+    /// A deployed data store (Postgres, MySQL, a vector store with an
+    /// image): a StatefulSet with a volume per replica.
+    pub fn keeps_data(&self) -> bool {
+        self.is_workload() && self.kind.holds_data()
     }
 }
 

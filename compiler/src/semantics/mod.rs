@@ -67,6 +67,8 @@ pub struct Analysis {
 
 pub struct Checker<'a> {
     pub project: &'a Project,
+    /// The environment of the build (`--env`), if any.
+    pub env: Option<String>,
     pub diags: Diagnostics,
     /// kind → name → declaration (visible names only: the project's, and
     /// the standard library names it imported).
@@ -290,9 +292,30 @@ fn image_component_ok(c: &str) -> bool {
     true
 }
 
+/// A data store's mount path: absolute, plain characters, no `.` or `..`
+/// segment, not `/` itself, at most 255 characters.
+pub fn safe_data_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() > 1
+        && p.len() <= 255
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._".contains(c))
+        && p.split('/')
+            .skip(1)
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 pub fn analyze(project: &Project) -> Analysis {
+    analyze_in(project, None)
+}
+
+/// [`analyze`] for a build in an environment (`scalec build --env NAME`,
+/// NAME a DNS-1123 label the command line has checked): the IR records it,
+/// and the app's namespace with it must still be a Kubernetes name.
+pub fn analyze_in(project: &Project, env: Option<&str>) -> Analysis {
     let mut cx = Checker {
         project,
+        env: env.map(str::to_string),
         diags: Diagnostics::default(),
         symbols: HashMap::new(),
         ordered: HashMap::new(),

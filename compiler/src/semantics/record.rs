@@ -237,6 +237,14 @@ impl<'a> Checker<'a> {
             });
             out.push(self.simple(body, "memory", v));
         }
+        if let Some(st) = &s.storage {
+            let v = fmt_value(Value {
+                dim: Dim::Size,
+                v: st.bytes as f64,
+            });
+            out.push(self.simple(body, "storage", v));
+            out.push(self.simple(body, "data_path", format!("\"{}\"", st.path)));
+        }
         if let Some(b) = &s.budget {
             for mut v in self.budget_values(b, Some(body), None) {
                 v.field = format!("budget.{}", v.field);

@@ -192,6 +192,14 @@ pub static APP: BlockSpec = block(
             "on every PrometheusRule object, e.g. `release = \"kube-prometheus-stack\"` for that chart's rule selector",
         ),
         f(
+            "namespace",
+            Str,
+            "string, a DNS-1123 label",
+            Text("the app's Kubernetes name"),
+            "The Kubernetes namespace of every object; `scalec build --env NAME` appends `-NAME`.",
+            "every object and namespace-scoped query; with `--env NAME`, `<namespace>-NAME` (at most 63 characters in all)",
+        ),
+        f(
             "alert_severities",
             Ty::Block(&ALERT_SEVERITIES),
             "block `page = \"…\"  ticket = \"…\"`",
@@ -448,6 +456,12 @@ pub static SERVICE: BlockSpec = block(
           "The readiness probe endpoint.", "an HTTP GET on the path; checked like route paths"),
         f("warmup", Str, "string, a route path", Text("HTTP services: `\"/warmup\"`; other kinds: a TCP connect"),
           "The startup probe endpoint that says the service is warm.", "an HTTP GET on the path; checked like route paths"),
+        f("storage", Quantity(Dim::Size), "size, `1Mi..64Ti`", ValueWhen("10Gi", "for a deployed `postgres`, `mysql` or `vector`"),
+          "The volume each replica of a deployed data store keeps its data on.",
+          "only on a deployed `postgres`, `mysql` or `vector` (one with an `image`): a StatefulSet's volume claim per replica; IR `storage.bytes`"),
+        f("data_path", Str, "string, an absolute path", Text("`postgres`: `\"/var/lib/postgresql/data\"`; `mysql`: `\"/var/lib/mysql\"`; `vector`: `\"/qdrant/storage\"`"),
+          "Where the data store's image keeps its data (the volume's mount path).",
+          "with `storage`; Postgres's `PGDATA` is a folder below it; IR `storage.path`"),
     ],
     &["route", "calls", "autoscale"],
 );
@@ -1181,6 +1195,29 @@ pub fn default_of(block: &BlockSpec, name: &str, dim: Dim) -> f64 {
 
 /// The port a deployed service listens on when it names none (the
 /// checker fills it in the IR, so no backend needs its own default).
+/// The volume of a deployed data store when `storage` is not written.
+pub fn default_storage_bytes() -> u64 {
+    SERVICE
+        .field("storage")
+        .and_then(|f| f.default_quantity(Dim::Size))
+        .map(|b| b as u64)
+        .unwrap_or(10 << 30)
+}
+
+/// Where a data store of this kind keeps its data when `data_path` is not
+/// written: the official image's data folder (a vector store's differs per
+/// product; this is Qdrant's). The `data_path` row's default says the same
+/// (a test keeps them equal).
+pub fn default_data_path(kind: crate::ir::ServiceKind) -> Option<&'static str> {
+    use crate::ir::ServiceKind::*;
+    match kind {
+        Postgres => Some("/var/lib/postgresql/data"),
+        Mysql => Some("/var/lib/mysql"),
+        Vector => Some("/qdrant/storage"),
+        _ => None,
+    }
+}
+
 pub fn default_port() -> u16 {
     SERVICE
         .field("port")
@@ -1192,6 +1229,22 @@ pub fn default_port() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_store_defaults_are_documented() {
+        use crate::ir::ServiceKind;
+        assert_eq!(default_storage_bytes(), 10 << 30);
+        let doc = SERVICE.field("data_path").unwrap().default.markdown();
+        for k in [
+            ServiceKind::Postgres,
+            ServiceKind::Mysql,
+            ServiceKind::Vector,
+        ] {
+            assert!(k.holds_data());
+            let path = default_data_path(k).unwrap();
+            assert!(doc.contains(&format!("\"{path}\"")), "{doc}");
+        }
+    }
 
     #[test]
     fn blocks_are_listed_once_and_fields_are_unique() {

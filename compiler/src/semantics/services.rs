@@ -82,8 +82,35 @@ pub fn lower_app(cx: &mut Checker) -> Option<ir::App> {
         Some(b) => super::slo::lower_alert_severities(cx, b)?,
         None => Default::default(),
     };
+    let namespace_e = f.expr(cx, "namespace");
+    let namespace = match namespace_e {
+        None => None,
+        Some(e) => {
+            let ns = cx.string(e)?;
+            if !ir::k8s_names::is_dns_1123_label(&ns) {
+                cx.diags.push(catalog::invalid_namespace(&ns, e.span));
+                return None;
+            }
+            Some(ns)
+        }
+    };
+    if let Some(env) = cx.env.clone() {
+        let base = ir::k8s_names::base_namespace(&name.name, namespace.as_deref());
+        let full = ir::k8s_names::namespace(&name.name, namespace.as_deref(), Some(&env));
+        if full.len() > ir::k8s_names::MAX_NAMESPACE {
+            let (span, written) = match namespace_e {
+                Some(e) => (e.span, true),
+                None => (name.span, false),
+            };
+            cx.diags
+                .push(catalog::namespace_too_long(&base, &env, written, span));
+            return None;
+        }
+    }
     Some(ir::App {
         alert_severities,
+        namespace,
+        env: cx.env.clone(),
         alert_labels,
         rule_labels,
         name: name.name.clone(),
@@ -357,7 +384,7 @@ const KINDS: &[(&str, ServiceKind)] = &[
 pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
     let mut out = Vec::new();
     for r in cx.decls("service") {
-        if let Some(s) = lower_service(cx, r.name.name.as_str(), &r.decl.body) {
+        if let Some(s) = lower_service(cx, r.name.name.as_str(), r.name.span, &r.decl.body) {
             cx.record_service(r, &s);
             out.push(s);
         }
@@ -365,7 +392,7 @@ pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
     out
 }
 
-fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> {
+fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) -> Option<Service> {
     let f = cx.fields(body, &schema::SERVICE);
     // An unknown kind is reported, and the rest of the service still checked.
     let kind = match f.expr(cx, "kind") {
@@ -401,6 +428,19 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         .expr(cx, "memory")
         .and_then(|e| cx.bounded(e, Dim::Size, 1_048_576.0, 4_398_046_511_104.0, "1Mi..4Ti"))
         .map(|v| v as u64);
+    let storage_bytes = f
+        .expr(cx, "storage")
+        .and_then(|e| cx.bounded(e, Dim::Size, 1_048_576.0, 70_368_744_177_664.0, "1Mi..64Ti"))
+        .map(|v| v as u64);
+    let data_path = f.expr(cx, "data_path").and_then(|e| {
+        let p = cx.string(e)?;
+        if super::safe_data_path(&p) {
+            Some(p)
+        } else {
+            cx.diags.push(catalog::bad_data_path(&p, e.span));
+            None
+        }
+    });
     let budget = f.get("budget").and_then(|fl| budget_field(cx, fl.val));
     let prewarm = f
         .expr(cx, "prewarm")
@@ -535,14 +575,58 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
             target_utilization: 0.7,
         });
     }
+    // A deployed data store keeps its data on a volume per replica; a
+    // database runs one replica (more would be separate databases).
+    let storage = if image.is_some() && kind.holds_data() {
+        if kind.single_primary() && replicas.max > 1 {
+            let at = written_span(&f, "replicas").unwrap_or(name_span);
+            cx.diags.push(catalog::store_replicas(
+                name,
+                kind_name(kind),
+                replicas.max,
+                at,
+            ));
+        }
+        Some(ir::Storage {
+            bytes: storage_bytes.unwrap_or_else(schema::default_storage_bytes),
+            path: data_path
+                .or_else(|| schema::default_data_path(kind).map(str::to_string))
+                .unwrap_or_default(),
+        })
+    } else {
+        for field in ["storage", "data_path"] {
+            if let Some(at) = written_span(&f, field) {
+                cx.diags.push(catalog::storage_without_volume(
+                    field,
+                    kind_name(kind),
+                    image.is_some(),
+                    at,
+                ));
+            }
+        }
+        None
+    };
     // CPU utilisation is measured against the CPU request: without one the
     // HorizontalPodAutoscaler cannot compute it and never scales.
     // (A `cpu` that was written but wrong is reported already.)
+    let mut cpu_reported = false;
     if let (Some(Autoscale::Cpu { .. }), None, true) = (&autoscale, f.get("cpu"), image.is_some()) {
         let at = autoscale_span
             .or_else(|| written_span(&f, "replicas"))
             .unwrap_or(body.span);
         cx.diags.push(catalog::cpu_autoscale_needs_cpu(at));
+        cpu_reported = true;
+    }
+    // A deployed service says what one replica needs (S0215); a request
+    // written wrong, or a CPU request already asked for, is reported once.
+    if image.is_some() {
+        let no_cpu = f.get("cpu").is_none() && !cpu_reported;
+        let no_memory = f.get("memory").is_none();
+        if no_cpu || no_memory {
+            cx.diags.push(catalog::no_resource_requests(
+                name, no_cpu, no_memory, name_span,
+            ));
+        }
     }
     Some(Service {
         name: name.to_string(),
@@ -562,6 +646,7 @@ fn lower_service(cx: &mut Checker, name: &str, body: &Block) -> Option<Service> 
         health,
         ready,
         warmup,
+        storage,
     })
 }
 

@@ -263,6 +263,25 @@ impl Eval<'_> {
                 ..v
             });
         }
+        // `0.5 cores`, `2 vcpu`, `500 millicores`: CPU is a bare number of
+        // cores or millicores (`m`); `512 MB`: a unit goes against its number.
+        let word = unit.trim_start_matches([' ', '\t']);
+        if hint == Some(Dim::Cpu) || word.len() < unit.len() {
+            if let Some(milli) = cpu_word(word) {
+                let m = if milli { value } else { value * 1000.0 };
+                self.diags
+                    .push(catalog::cpu_unit(word, &cpu_millis_text(m), span));
+                return None;
+            }
+        }
+        if word.len() < unit.len() {
+            self.diags.push(catalog::spaced_unit(
+                &format!("{}{word}", fmt_number(value)),
+                word,
+                span,
+            ));
+            return None;
+        }
         if rps {
             // `20k rps`, `500 rps`
             let mult = match unit {
@@ -399,6 +418,32 @@ pub fn fmt_ms(ms: f64) -> String {
 
 pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+/// A word people write for CPU: `Some(true)` for millicores
+/// (`millicores`), `Some(false)` for cores (`cores`, `vcpu`, …).
+fn cpu_word(word: &str) -> Option<bool> {
+    match word.to_ascii_lowercase().as_str() {
+        "millicores" | "millicore" | "millicpu" | "mcpu" => Some(true),
+        "cores" | "core" | "vcpus" | "vcpu" | "cpus" | "cpu" => Some(false),
+        _ => None,
+    }
+}
+
+/// A CPU amount in millicores as the language writes it: `2` for whole
+/// cores, else `500m` (rounded up to a whole millicore, as the IR does).
+fn cpu_millis_text(m: f64) -> String {
+    let m = m.ceil().max(1.0);
+    if m % 1000.0 == 0.0 {
+        format!("{}", m / 1000.0)
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// A number as the spec wrote it (`0.5`, `512`).
+fn fmt_number(v: f64) -> String {
+    format!("{v}")
 }
 
 #[cfg(test)]

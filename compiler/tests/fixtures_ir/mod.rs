@@ -98,6 +98,7 @@ fn service(name: &str, kind: ServiceKind) -> Service {
         warmup: Probe::Http {
             path: "/warmup".into(),
         },
+        storage: None,
     }
 }
 

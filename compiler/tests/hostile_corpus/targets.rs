@@ -445,8 +445,9 @@ pub(crate) fn found(
     }
 }
 
-pub(crate) const K8S_CORE: [&str; 4] = [
+pub(crate) const K8S_CORE: [&str; 5] = [
     "Deployment",
+    "StatefulSet",
     "Service",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",

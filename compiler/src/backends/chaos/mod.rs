@@ -60,7 +60,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectMeta {
     pub name: String,
-    /// The app's namespace (the app's Kubernetes name), where its pods run.
+    /// The app's namespace ([`crate::ir::App::namespace`]), where its pods run.
     pub namespace: String,
     pub labels: Labels,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -168,6 +168,7 @@ fn fault_ms(exp: &Chaos) -> f64 {
 
 fn schedule(
     app: &str,
+    namespace: &str,
     name: String,
     every_ms: f64,
     annotations: BTreeMap<String, String>,
@@ -179,7 +180,7 @@ fn schedule(
         kind: "Schedule",
         metadata: ObjectMeta {
             name,
-            namespace: app.to_string(),
+            namespace: namespace.to_string(),
             labels: k8s_labels::component(app, "chaos"),
             annotations,
         },
@@ -217,6 +218,7 @@ fn chaos_rate(ir: &Ir, exp: &Chaos) -> f64 {
 
 pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let app = names::single(&ir.app.name);
+    let namespace = ir.app.namespace();
     let exps = Names::new(ir.chaos.iter().map(|c| c.name.as_str()));
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
     for exp in &ir.chaos {
@@ -239,6 +241,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                     period = period.max(*every_ms);
                     let s = schedule(
                         &app,
+                        &namespace,
                         format!("{name}-pod-kill"),
                         *every_ms,
                         BTreeMap::new(),
@@ -290,6 +293,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                     }
                     let s = schedule(
                         &app,
+                        &namespace,
                         format!("{name}-{stem}"),
                         2.0 * fault,
                         annotations,

@@ -32,7 +32,9 @@
 pub mod escape;
 pub mod k6_script;
 pub mod k8s_labels;
-pub mod k8s_names;
+/// Kubernetes object names: in the IR, because the checker needs them too
+/// (a namespace's length).
+pub use crate::ir::k8s_names;
 pub mod promql;
 pub mod rules;
 pub mod yaml;

@@ -56,6 +56,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Vec<Artifact> {
 
 pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
     let app = names::single(&ir.app.name);
+    let namespace = ir.app.namespace();
     let tests = Names::new(ir.load_tests.iter().map(|t| t.name.as_str()));
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
     for test in &ir.load_tests {
@@ -70,12 +71,12 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         sink.put(yaml_artifact(
             format!("k6/{name}.configmap.yaml"),
             meta,
-            &operator::config_map(&app, name, &file, &script),
+            &operator::config_map(&app, &namespace, name, &file, &script),
         ))?;
         sink.put(yaml_artifact(
             format!("k6/{name}.testrun.yaml"),
             meta,
-            &operator::test_run(&app, name, &file, &plan),
+            &operator::test_run(&app, &namespace, name, &file, &plan),
         ))?;
         sink.put(Artifact {
             path: format!("k6/{file}"),

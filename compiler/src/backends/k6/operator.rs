@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
     pub name: String,
-    /// The app's namespace (the app's Kubernetes name), as the `k8s` target's.
+    /// The app's namespace ([`crate::ir::App::namespace`]), as the `k8s` target's.
     pub namespace: String,
     pub labels: Labels,
 }
@@ -75,13 +75,13 @@ pub fn config_map_name(name: &str) -> String {
     format!("{name}-script")
 }
 
-pub fn config_map(app: &str, name: &str, file: &str, script: &str) -> ConfigMap {
+pub fn config_map(app: &str, namespace: &str, name: &str, file: &str, script: &str) -> ConfigMap {
     ConfigMap {
         api_version: "v1",
         kind: "ConfigMap",
         metadata: Meta {
             name: config_map_name(name),
-            namespace: app.to_string(),
+            namespace: namespace.to_string(),
             labels: labels(app),
         },
         data: BTreeMap::from([(file.to_string(), script.to_string())]),
@@ -93,14 +93,14 @@ pub fn parallelism(peak_rps: f64) -> u32 {
     ((peak_rps / RUNNER_RPS).ceil() as u32).max(1)
 }
 
-pub fn test_run(app: &str, name: &str, file: &str, plan: &Plan) -> TestRun {
+pub fn test_run(app: &str, namespace: &str, name: &str, file: &str, plan: &Plan) -> TestRun {
     let n = parallelism(plan.peak_rps);
     TestRun {
         api_version: "k6.io/v1alpha1",
         kind: "TestRun",
         metadata: Meta {
             name: name.to_string(),
-            namespace: app.to_string(),
+            namespace: namespace.to_string(),
             labels: labels(app),
         },
         spec: TestRunSpec {

@@ -4,11 +4,11 @@
 //!
 //! - `cpu`: Resource metric, `averageUtilization` = target × 100 (needs a
 //!   CPU request on the container).
-//! - `rps`: Pods metric `http_server_requests_per_second`, `averageValue` =
-//!   the target per replica. It is served by a custom-metrics adapter
-//!   (prometheus-adapter) from the OpenTelemetry request counter, e.g. the
-//!   rule `rate(http_server_request_duration_seconds_count[2m])` per pod
-//!   named `http_server_requests_per_second`.
+//! - `rps`: Pods metric `http_server_requests_per_second` (for another
+//!   request counter, its name and `_per_second`), `averageValue` = the
+//!   target per replica. prometheus-adapter serves it by the rule the
+//!   target writes ([`super::adapter`]): the per-pod rate of the request
+//!   counter over 2 minutes.
 //! - `queue_depth(q)`: a KEDA `prometheus` trigger on
 //!   `sum(app_queue_depth{namespace="<app>",queue="q"})` (a gauge of items waiting in queue
 //!   `q`, which the generated middleware exports), `metricType:
@@ -30,8 +30,9 @@ use std::collections::BTreeMap;
 /// The queue-depth gauge KEDA reads.
 pub const QUEUE_DEPTH_METRIC: &str = "app_queue_depth";
 
-/// The per-pod request rate an `rps` HPA reads.
-pub const RPS_METRIC: &str = "http_server_requests_per_second";
+/// The per-pod request rate an `rps` HPA reads (by default;
+/// [`super::adapter::rps_metric`]).
+pub use super::adapter::RPS_METRIC;
 
 /// What scales a workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,10 +50,10 @@ pub fn rate_quantity(x: f64) -> String {
     }
 }
 
-fn target(name: &str) -> ScaleTargetRef {
+fn target(name: &str, svc: &Service) -> ScaleTargetRef {
     ScaleTargetRef {
         api_version: "apps/v1",
-        kind: "Deployment",
+        kind: super::workload::controller_kind(svc),
         name: name.into(),
     }
 }
@@ -97,7 +98,7 @@ fn hpa(cx: &Ctx, name: &str, svc: &Service, metric: MetricSpec) -> Scaler {
         kind: "HorizontalPodAutoscaler",
         metadata: cx.meta(name, labels(cx, name, svc)),
         spec: HpaSpec {
-            scale_target_ref: target(name),
+            scale_target_ref: target(name, svc),
             min_replicas: min,
             max_replicas: svc.replicas.max.max(min),
             metrics: vec![metric],
@@ -137,7 +138,7 @@ pub fn scaler(cx: &Ctx, name: &str, svc: &Service) -> Option<Scaler> {
                 resource: None,
                 pods: Some(PodsMetric {
                     metric: MetricIdentifier {
-                        name: RPS_METRIC.into(),
+                        name: super::adapter::rps_metric(svc),
                     },
                     target: MetricTarget {
                         type_: "AverageValue",
@@ -170,7 +171,7 @@ pub fn scaler(cx: &Ctx, name: &str, svc: &Service) -> Option<Scaler> {
                 kind: "ScaledObject",
                 metadata: cx.meta(name, labels(cx, name, svc)),
                 spec: ScaledObjectSpec {
-                    scale_target_ref: target(name),
+                    scale_target_ref: target(name, svc),
                     min_replica_count: svc.replicas.min,
                     max_replica_count: svc.replicas.max.max(svc.replicas.min).max(1),
                     advanced: KedaAdvanced {

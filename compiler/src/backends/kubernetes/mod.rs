@@ -1,5 +1,5 @@
 //! The Kubernetes target (`k8s/`): the app's Namespace; per workload
-//! service a Deployment, a Service, a ServiceAccount, a
+//! service a Deployment (a StatefulSet for a data store), a Service, a ServiceAccount, a
 //! PodDisruptionBudget, a NetworkPolicy, a ServiceMonitor and one
 //! autoscaler (an HPA or a KEDA ScaledObject, never both); per SLO a
 //! `PrometheusRule` holding the same rule groups as
@@ -10,8 +10,10 @@
 //! `api.serviceaccount.yaml`, `api.pdb.yaml`, `api.networkpolicy.yaml`,
 //! `api.servicemonitor.yaml`, `api.scaledobject.yaml` or `api.hpa.yaml`,
 //! `api-availability.prometheusrule.yaml`, `namespace.yaml`). Names follow
-//! [`names`]. Every object lives in the app's namespace (the app's name),
-//! which enforces the restricted Pod Security Standard.
+//! [`names`]. Every object lives in the app's namespace
+//! ([`crate::ir::App::namespace`]: `app { namespace }`, by default the
+//! app's name, with `-<env>` under `scalec build --env`), which enforces
+//! the restricted Pod Security Standard.
 //!
 //! Labels follow [`crate::backends::common::k8s_labels`]; rules carry
 //! `app.kubernetes.io/component: slo` or `drift`. (A Prometheus picks
@@ -23,6 +25,7 @@ use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
 use crate::ir::Ir;
 use rayon::prelude::*;
 
+pub mod adapter;
 pub mod autoscale;
 pub mod network;
 pub mod objects;
@@ -58,7 +61,7 @@ impl<'a> Ctx<'a> {
         }
         Ctx {
             ir,
-            namespace: app.clone(),
+            namespace: ir.app.namespace(),
             app,
             names: Names::new(ir.services.iter().map(|s| s.name.as_str())),
             callers,
@@ -105,7 +108,7 @@ impl Backend for Kubernetes {
         "k8s"
     }
     fn description(&self) -> &'static str {
-        "Kubernetes manifests: Namespace, Deployment, Service, ServiceAccount, PDB, NetworkPolicy, Service/PodMonitor, HPA or KEDA ScaledObject, PrometheusRule"
+        "Kubernetes manifests: Namespace, Deployment or StatefulSet, Service, ServiceAccount, PDB, NetworkPolicy, Service/PodMonitor, HPA or KEDA ScaledObject, PrometheusRule"
     }
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         super::check_slos(ir)?;
@@ -171,6 +174,13 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         meta,
         &namespace(cx),
     ))?;
+    if let Some(rules) = adapter::config(cx) {
+        sink.put(yaml_artifact(
+            "k8s/prometheus-adapter/rules.yaml".into(),
+            meta,
+            &rules,
+        ))?;
+    }
     ir.services
         .par_iter()
         .filter(|s| s.is_workload())
@@ -178,11 +188,14 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             let name = cx.names.get(&svc.name);
             let scaler = autoscale::scaler(cx, name, svc);
             let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
-            sink.put(yaml_artifact(
-                file("deployment"),
-                meta,
-                &workload::deployment(cx, name, svc, scaler.is_some()),
-            ))?;
+            match workload::workload(cx, name, svc, scaler.is_some()) {
+                workload::Workload::Deployment(d) => {
+                    sink.put(yaml_artifact(file("deployment"), meta, &d))?
+                }
+                workload::Workload::StatefulSet(s) => {
+                    sink.put(yaml_artifact(file("statefulset"), meta, &s))?
+                }
+            }
             if svc.kind != crate::ir::ServiceKind::Worker {
                 sink.put(yaml_artifact(
                     file("service"),

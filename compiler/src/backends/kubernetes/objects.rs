@@ -76,6 +76,60 @@ pub struct DeploymentSpec {
     pub template: PodTemplateSpec,
 }
 
+// --- apps/v1 StatefulSet ---------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatefulSetSpec {
+    /// Left out when an autoscaler owns the count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    pub selector: LabelSelector,
+    /// The headless Service that gives each pod its DNS name.
+    pub service_name: String,
+    pub update_strategy: StatefulSetUpdateStrategy,
+    pub persistent_volume_claim_retention_policy: PvcRetention,
+    pub template: PodTemplateSpec,
+    pub volume_claim_templates: Vec<PvcTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatefulSetUpdateStrategy {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PvcRetention {
+    pub when_deleted: &'static str,
+    pub when_scaled: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PvcTemplate {
+    pub metadata: PvcMeta,
+    pub spec: PvcSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PvcMeta {
+    pub name: &'static str,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PvcSpec {
+    pub access_modes: Vec<&'static str>,
+    pub resources: PvcResources,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PvcResources {
+    pub requests: BTreeMap<&'static str, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStrategy {
@@ -172,7 +226,13 @@ pub struct EmptyDir {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeMount {
     pub name: &'static str,
-    pub mount_path: &'static str,
+    pub mount_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,6 +257,8 @@ pub struct Container {
     pub name: String,
     pub image: String,
     pub image_pull_policy: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
     pub ports: Vec<ContainerPort>,
     pub security_context: SecurityContext,
     pub volume_mounts: Vec<VolumeMount>,
@@ -228,6 +290,8 @@ pub struct Resources {
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_get: Option<HttpGet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp_socket: Option<TcpSocket>,
@@ -236,6 +300,11 @@ pub struct Probe {
     pub period_seconds: u32,
     pub timeout_seconds: u32,
     pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecAction {
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -252,9 +321,13 @@ pub struct HttpGet {
 // --- v1 Service --------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     #[serde(rename = "type")]
     pub type_: &'static str,
+    /// `None` for the headless Service of a StatefulSet.
+    #[serde(rename = "clusterIP", skip_serializing_if = "Option::is_none")]
+    pub cluster_ip: Option<&'static str>,
     pub selector: Labels,
     pub ports: Vec<ServicePort>,
 }

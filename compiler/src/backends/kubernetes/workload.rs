@@ -111,13 +111,14 @@ fn resources(svc: &Service) -> Option<Resources> {
 
 fn probe(
     how: &ir::Probe,
-    port_name: &str,
+    svc: &Service,
     initial_delay: Option<u32>,
     period: u32,
     failures: u32,
 ) -> Probe {
-    let port = IntOrString::Str(port_name.into());
+    let port = IntOrString::Str(port_name(svc).into());
     Probe {
+        exec: None,
         http_get: match how {
             ir::Probe::Http { path } => Some(HttpGet {
                 path: path.clone(),
@@ -172,7 +173,10 @@ pub fn pinned(image: &str) -> bool {
     image.contains("@sha256:")
 }
 
-fn spread(name: &str) -> Vec<TopologySpread> {
+/// `revision_label`: what tells one rollout's pods from the next
+/// (`pod-template-hash` for a Deployment, `controller-revision-hash` for a
+/// StatefulSet), so each rollout spreads on its own.
+fn spread(name: &str, revision_label: &'static str) -> Vec<TopologySpread> {
     ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
         .into_iter()
         .map(|key| TopologySpread {
@@ -182,13 +186,52 @@ fn spread(name: &str) -> Vec<TopologySpread> {
             label_selector: LabelSelector {
                 match_labels: selector(name),
             },
-            match_label_keys: vec!["pod-template-hash"],
+            match_label_keys: vec![revision_label],
         })
         .collect()
 }
 
-pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Object<DeploymentSpec> {
+/// The pod of a workload, as a Deployment or a StatefulSet runs it.
+fn pod_template(cx: &Ctx, name: &str, svc: &Service) -> PodTemplateSpec {
     let image = svc.image.clone().unwrap_or_default();
+    let mut volume_mounts = vec![VolumeMount {
+        name: "tmp",
+        mount_path: "/tmp".into(),
+    }];
+    let mut volumes = vec![Volume {
+        name: "tmp",
+        empty_dir: EmptyDir {
+            size_limit: "256Mi".into(),
+        },
+    }];
+    let mut env = Vec::new();
+    if let Some(st) = &svc.storage {
+        volume_mounts.push(VolumeMount {
+            name: DATA_VOLUME,
+            mount_path: st.path.clone(),
+        });
+        // The database's socket folder, writable on a read-only root.
+        if let Some(run) = run_dir(svc.kind) {
+            volume_mounts.push(VolumeMount {
+                name: "run",
+                mount_path: run.into(),
+            });
+            volumes.push(Volume {
+                name: "run",
+                empty_dir: EmptyDir {
+                    size_limit: "16Mi".into(),
+                },
+            });
+        }
+        // A fresh volume's root holds `lost+found`, where initdb refuses
+        // to start: Postgres keeps its cluster one folder down.
+        if svc.kind == ir::ServiceKind::Postgres {
+            env.push(EnvVar {
+                name: "PGDATA",
+                value: format!("{}/pgdata", st.path.trim_end_matches('/')),
+            });
+        }
+    }
     let container = Container {
         name: name.into(),
         image_pull_policy: if pinned(&image) {
@@ -197,6 +240,7 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
             "Always"
         },
         image,
+        env,
         ports: vec![ContainerPort {
             name: port_name(svc),
             container_port: port(svc),
@@ -208,10 +252,7 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
             run_as_non_root: true,
             capabilities: Capabilities { drop: vec!["ALL"] },
         },
-        volume_mounts: vec![VolumeMount {
-            name: "tmp",
-            mount_path: "/tmp",
-        }],
+        volume_mounts,
         lifecycle: Lifecycle {
             pre_stop: LifecycleHandler {
                 sleep: SleepAction {
@@ -220,18 +261,106 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
             },
         },
         resources: resources(svc),
-        startup_probe: svc
-            .prewarm
-            .then(|| probe(&svc.warmup, port_name(svc), None, 5, 60)),
-        readiness_probe: probe(&svc.ready, port_name(svc), None, 5, 3),
-        liveness_probe: probe(
-            &svc.health,
-            port_name(svc),
-            (!svc.prewarm).then_some(10),
-            10,
-            3,
-        ),
+        startup_probe: svc.prewarm.then(|| probe(&svc.warmup, svc, None, 5, 60)),
+        readiness_probe: ready_probe(svc),
+        liveness_probe: probe(&svc.health, svc, (!svc.prewarm).then_some(10), 10, 3),
     };
+    PodTemplateSpec {
+        metadata: PodTemplateMeta {
+            labels: versioned_labels(cx, name, svc),
+        },
+        spec: PodSpec {
+            service_account_name: name.into(),
+            automount_service_account_token: false,
+            security_context: PodSecurityContext {
+                run_as_non_root: true,
+                run_as_user: RUN_AS,
+                run_as_group: RUN_AS,
+                fs_group: RUN_AS,
+                seccomp_profile: SeccompProfile {
+                    type_: "RuntimeDefault",
+                },
+            },
+            termination_grace_period_seconds: PRE_STOP_SECONDS + longest_timeout_s(svc) + 5,
+            topology_spread_constraints: if svc.replicas.max > 1 {
+                spread(
+                    name,
+                    if svc.keeps_data() {
+                        "controller-revision-hash"
+                    } else {
+                        "pod-template-hash"
+                    },
+                )
+            } else {
+                Vec::new()
+            },
+            containers: vec![container],
+            volumes,
+        },
+    }
+}
+
+/// The name of a data store's volume (claim template and mount).
+pub const DATA_VOLUME: &str = "data";
+
+/// A database's socket folder, which its image writes at start.
+fn run_dir(kind: ir::ServiceKind) -> Option<&'static str> {
+    match kind {
+        ir::ServiceKind::Postgres => Some("/var/run/postgresql"),
+        ir::ServiceKind::Mysql => Some("/var/run/mysqld"),
+        _ => None,
+    }
+}
+
+/// Readiness: as the spec says; a Postgres left to a TCP connect asks
+/// `pg_isready` instead (the port opens before the database accepts
+/// queries, during recovery too).
+fn ready_probe(svc: &Service) -> Probe {
+    if svc.kind == ir::ServiceKind::Postgres && svc.ready == ir::Probe::Tcp {
+        return Probe {
+            exec: Some(ExecAction {
+                command: vec![
+                    "pg_isready".into(),
+                    "--host=127.0.0.1".into(),
+                    format!("--port={}", port(svc)),
+                ],
+            }),
+            http_get: None,
+            tcp_socket: None,
+            initial_delay_seconds: None,
+            period_seconds: 5,
+            timeout_seconds: 2,
+            failure_threshold: 3,
+        };
+    }
+    probe(&svc.ready, svc, None, 5, 3)
+}
+
+/// The workload's controller: a Deployment, or a StatefulSet for a data
+/// store that keeps data ([`Service::keeps_data`]).
+pub enum Workload {
+    Deployment(Object<DeploymentSpec>),
+    StatefulSet(Object<StatefulSetSpec>),
+}
+
+/// The controller kind the autoscalers target.
+pub fn controller_kind(svc: &Service) -> &'static str {
+    if svc.keeps_data() {
+        "StatefulSet"
+    } else {
+        "Deployment"
+    }
+}
+
+pub fn workload(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Workload {
+    if svc.keeps_data() {
+        Workload::StatefulSet(stateful_set(cx, name, svc, autoscaled))
+    } else {
+        Workload::Deployment(deployment(cx, name, svc, autoscaled))
+    }
+}
+
+pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Object<DeploymentSpec> {
     Object {
         api_version: "apps/v1",
         kind: "Deployment",
@@ -248,41 +377,59 @@ pub fn deployment(cx: &Ctx, name: &str, svc: &Service, autoscaled: bool) -> Obje
                     max_unavailable: IntOrString::Int(0),
                 },
             },
-            template: PodTemplateSpec {
-                metadata: PodTemplateMeta {
-                    labels: versioned_labels(cx, name, svc),
-                },
-                spec: PodSpec {
-                    service_account_name: name.into(),
-                    automount_service_account_token: false,
-                    security_context: PodSecurityContext {
-                        run_as_non_root: true,
-                        run_as_user: RUN_AS,
-                        run_as_group: RUN_AS,
-                        fs_group: RUN_AS,
-                        seccomp_profile: SeccompProfile {
-                            type_: "RuntimeDefault",
-                        },
-                    },
-                    termination_grace_period_seconds: PRE_STOP_SECONDS + longest_timeout_s(svc) + 5,
-                    topology_spread_constraints: if svc.replicas.max > 1 {
-                        spread(name)
-                    } else {
-                        Vec::new()
-                    },
-                    containers: vec![container],
-                    volumes: vec![Volume {
-                        name: "tmp",
-                        empty_dir: EmptyDir {
-                            size_limit: "256Mi".into(),
-                        },
-                    }],
-                },
-            },
+            template: pod_template(cx, name, svc),
         },
     }
 }
 
+/// A data store: pods with stable names (`<name>-0`, …) through the
+/// headless Service of the same name, each with its own volume claim of
+/// `storage`, mounted at `data_path`. Claims are kept when the set is
+/// deleted or scaled down: data is never removed by an `apply`.
+pub fn stateful_set(
+    cx: &Ctx,
+    name: &str,
+    svc: &Service,
+    autoscaled: bool,
+) -> Object<StatefulSetSpec> {
+    let bytes = svc.storage.as_ref().map_or(0, |s| s.bytes);
+    Object {
+        api_version: "apps/v1",
+        kind: "StatefulSet",
+        metadata: cx.meta(name, versioned_labels(cx, name, svc)),
+        spec: StatefulSetSpec {
+            replicas: (!autoscaled).then_some(svc.replicas.min),
+            selector: LabelSelector {
+                match_labels: selector(name),
+            },
+            service_name: name.into(),
+            update_strategy: StatefulSetUpdateStrategy {
+                type_: "RollingUpdate",
+            },
+            persistent_volume_claim_retention_policy: PvcRetention {
+                when_deleted: "Retain",
+                when_scaled: "Retain",
+            },
+            template: pod_template(cx, name, svc),
+            volume_claim_templates: vec![PvcTemplate {
+                metadata: PvcMeta {
+                    name: DATA_VOLUME,
+                    labels: labels(cx, name, svc),
+                },
+                spec: PvcSpec {
+                    access_modes: vec!["ReadWriteOnce"],
+                    resources: PvcResources {
+                        requests: BTreeMap::from([("storage", memory_quantity(bytes))]),
+                    },
+                },
+            }],
+        },
+    }
+}
+
+/// The workload's Service; headless (`clusterIP: None`) for a data store,
+/// where it is the StatefulSet's `serviceName`: `<name>` resolves to the
+/// ready pods and `<name>-0.<name>` to one of them.
 pub fn service(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceSpec> {
     Object {
         api_version: "v1",
@@ -290,6 +437,7 @@ pub fn service(cx: &Ctx, name: &str, svc: &Service) -> Object<ServiceSpec> {
         metadata: cx.meta(name, labels(cx, name, svc)),
         spec: ServiceSpec {
             type_: "ClusterIP",
+            cluster_ip: svc.keeps_data().then_some("None"),
             selector: selector(name),
             ports: vec![ServicePort {
                 name: port_name(svc),

@@ -7,7 +7,7 @@
 //!   (`Exact`, or a `RegularExpression` where the path has parameters),
 //!   with the hard timeout as `timeouts.request`, to the Kubernetes
 //!   `Service` the `k8s` target writes (same name, same port, same
-//!   namespace: the app's). Its parent is the Gateway named like the app in
+//!   namespace: the app's, `App::namespace`). Its parent is the Gateway named like the app in
 //!   that namespace, which the platform provides.
 //! - `<service>.<route>.backendtrafficpolicy.yaml`: per route, Envoy
 //!   Gateway's local rate limits (one rule per key, `Distinct` on the
@@ -66,6 +66,7 @@ fn route_ref(httproute: &str, rule: &str) -> Value {
 
 pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
     let app = k8s_names::single(&ir.app.name);
+    let namespace = ir.app.namespace();
     let labels = k8s_labels::component(&app, "edge");
     let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
     let mut out = Vec::new();
@@ -95,7 +96,7 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
             &json!({
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "HTTPRoute",
-                "metadata": meta(svc, &app, &labels),
+                "metadata": meta(svc, &namespace, &labels),
                 "spec": {
                     "parentRefs": [{"name": app}],
                     "rules": rules,
@@ -171,7 +172,7 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
                 &json!({
                     "apiVersion": "gateway.envoyproxy.io/v1alpha1",
                     "kind": "BackendTrafficPolicy",
-                    "metadata": meta(&name, &app, &labels),
+                    "metadata": meta(&name, &namespace, &labels),
                     "spec": spec,
                 }),
             ));
@@ -211,7 +212,7 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
                 &json!({
                     "apiVersion": "gateway.envoyproxy.io/v1alpha1",
                     "kind": "SecurityPolicy",
-                    "metadata": meta(svc, &app, &labels),
+                    "metadata": meta(svc, &namespace, &labels),
                     "spec": {
                         "targetRefs": targets,
                         "jwt": {"providers": [provider]},

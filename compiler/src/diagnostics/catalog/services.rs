@@ -385,3 +385,103 @@ pub fn zero_replicas_without_keda(span: Span) -> Diagnostic {
     .primary(span, "scales to zero")
     .help("scaling to zero needs `autoscale on queue_depth(\"queue\") target N` (KEDA wakes the service when work arrives); otherwise start the range at 1")
 }
+
+/// `app { namespace = "…" }` that is not a DNS-1123 label.
+pub fn invalid_namespace(ns: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidName,
+        format!("\"{}\" is not a Kubernetes namespace name", ns.escape_debug()),
+    )
+    .primary(span, "invalid namespace")
+    .help("a namespace is at most 63 characters: lowercase letters, digits and `-`, beginning and ending with a letter or digit")
+}
+
+/// The app's namespace and the build's environment (`--env`) together are
+/// longer than a namespace may be. `written`: the namespace is the app's
+/// `namespace` field (else the app's name).
+pub fn namespace_too_long(base: &str, env: &str, written: bool, span: Span) -> Diagnostic {
+    let len = base.len() + 1 + env.len();
+    let room = crate::ir::k8s_names::MAX_NAMESPACE.saturating_sub(base.len() + 1);
+    Diagnostic::error(
+        Code::NamespaceTooLong,
+        format!(
+            "the namespace `{base}` and the environment `{env}` make `{base}-{env}`, {len} characters; Kubernetes allows 63"
+        ),
+    )
+    .primary(
+        span,
+        if written {
+            "the app's namespace"
+        } else {
+            "the namespace is the app's name"
+        },
+    )
+    .help(if room > 0 {
+        format!("use an environment name of at most {room} characters, or set a shorter `app {{ namespace = \"…\" }}`")
+    } else {
+        "set a shorter `app { namespace = \"…\" }`: with the environment, at most 63 characters".to_string()
+    })
+}
+
+/// A service the `k8s` target deploys without a CPU request, a memory
+/// request, or both.
+pub fn no_resource_requests(
+    service: &str,
+    no_cpu: bool,
+    no_memory: bool,
+    span: Span,
+) -> Diagnostic {
+    let (what, add) = match (no_cpu, no_memory) {
+        (true, true) => (
+            "CPU and memory requests",
+            "`cpu = 250m` and `memory = 256Mi`",
+        ),
+        (true, false) => ("a CPU request", "`cpu = 250m`"),
+        _ => ("a memory request", "`memory = 256Mi`"),
+    };
+    Diagnostic::warning(
+        Code::NoResourceRequests,
+        format!("service `{service}` is deployed without {what}"),
+    )
+    .primary(span, "deployed: it has an image")
+    .help(format!(
+        "add {add}, what one replica needs: the scheduler places pods by their requests, and the memory limit equals the memory request"
+    ))
+}
+
+/// A Postgres or MySQL the spec deploys with more than one replica.
+pub fn store_replicas(service: &str, kind: &str, max: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::StoreCannotDeploy,
+        format!("`{service}` is a {kind} the spec deploys with up to {max} replicas: each would be a separate database"),
+    )
+    .primary(span, "a StatefulSet of one primary")
+    .help(format!("write `replicas = 1`; for a replicated {kind}, run it with an operator (such as CloudNativePG) and drop the `image`, so the spec calls it without deploying it"))
+}
+
+/// `storage` or `data_path` on a service that keeps no volume.
+pub fn storage_without_volume(field: &str, kind: &str, deployed: bool, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::StoreCannotDeploy,
+        format!("`{field}` is only for a data store the spec deploys"),
+    )
+    .primary(
+        span,
+        if deployed {
+            format!("a `{kind}` keeps no volume")
+        } else {
+            "not deployed: it has no `image`".to_string()
+        },
+    )
+    .help("`storage` and `data_path` describe the volume of a deployed `postgres`, `mysql` or `vector` (one with an `image`); remove them here")
+}
+
+/// A `data_path` that is not a plain absolute path.
+pub fn bad_data_path(path: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidPath,
+        format!("\"{}\" is not a data path", path.escape_debug()),
+    )
+    .primary(span, "invalid mount path")
+    .help("write an absolute path of letters, digits, `-`, `_`, `.` and `/`, such as \"/var/lib/postgresql/data\"")
+}

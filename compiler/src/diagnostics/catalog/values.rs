@@ -566,3 +566,26 @@ pub fn invalid_request_name(
         .primary(span, format!("invalid {word} name"))
         .help(help)
 }
+
+/// `cpu = 0.5 cores` (or `2 vcpu`, `500 millicores`): CPU is a bare number
+/// of cores or millicores with `m`; `fixed` is the amount written so.
+pub fn cpu_unit(word: &str, fixed: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnknownUnit,
+        format!("`{word}` is not a CPU unit: CPU is a number of cores (`0.5`, `2`) or of millicores (`500m`)"),
+    )
+    .primary(span, format!("write `{fixed}`"))
+    .help(format!("write `cpu = {fixed}`: a bare number counts cores, `m` millicores (`0.5` = `500m`)"))
+    .fix(Fix::replace(format!("replace with `{fixed}`"), span, fixed))
+}
+
+/// `512 MB`: a unit is written against its number, with no space.
+pub fn spaced_unit(fixed: &str, unit: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnitMismatch,
+        format!("the unit `{unit}` must be written against its number: `{fixed}`"),
+    )
+    .primary(span, "a space before the unit")
+    .help(format!("write `{fixed}`, with no space"))
+    .fix(Fix::replace(format!("replace with `{fixed}`"), span, fixed))
+}

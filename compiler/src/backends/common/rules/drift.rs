@@ -36,7 +36,6 @@
 
 use super::slo::camel;
 use super::{Rule, RuleFile, RuleGroup};
-use crate::backends::common::k8s_names;
 use crate::backends::common::promql::{self, Matcher};
 use crate::ir::{Drift, DriftSignal, Ir, Observe, ServiceKind};
 use std::collections::BTreeMap;
@@ -123,25 +122,14 @@ impl Watched {
 /// for a worker's PodMonitor). An app with none is watched as a whole, by
 /// its namespace.
 pub(crate) fn watched(ir: &Ir) -> Vec<Watched> {
-    let namespace = k8s_names::single(&ir.app.name);
+    let namespace = ir.app.namespace();
     let own: Vec<Watched> = ir
         .services
         .iter()
         .filter(|s| s.is_workload() && matches!(s.kind, ServiceKind::Http | ServiceKind::Worker))
         .map(|s| {
             let m = &s.metrics;
-            let value = match &m.service_value {
-                Some(v) => v.clone(),
-                None if m.service_label == "job" => {
-                    let name = k8s_names::service_name(&ir.services, &s.name);
-                    if s.kind == ServiceKind::Worker {
-                        format!("{namespace}/{name}")
-                    } else {
-                        name
-                    }
-                }
-                None => s.name.clone(),
-            };
+            let value = super::slo::service_value(ir, s);
             let mut matchers = vec![Matcher::eq("namespace", &namespace)];
             if m.service_label != "namespace" {
                 matchers.push(Matcher::eq(&m.service_label, &value));

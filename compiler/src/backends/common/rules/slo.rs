@@ -159,6 +159,27 @@ pub(crate) fn camel(name: &str) -> String {
     out
 }
 
+/// The value of a service's `service_label` on the series it exports, as
+/// they are scraped in the app's namespace: a ServiceMonitor names `job`
+/// after the Kubernetes Service, a worker's PodMonitor `<namespace>/<name>`
+/// (the Prometheus Operator's default for a PodMonitor without
+/// `jobLabel`); a binding's own `service = "…"` wins.
+pub(crate) fn service_value(ir: &Ir, service: &crate::ir::Service) -> String {
+    let m = &service.metrics;
+    match &m.service_value {
+        Some(v) => v.clone(),
+        None if m.service_label == "job" => {
+            let name = super::super::k8s_names::service_name(&ir.services, &service.name);
+            if service.kind == crate::ir::ServiceKind::Worker {
+                format!("{}/{name}", ir.app.namespace())
+            } else {
+                name
+            }
+        }
+        None => service.name.clone(),
+    }
+}
+
 impl<'a> SloPlan<'a> {
     /// The plan of one SLO; a diagnostic at the SLO when the IR does not
     /// hold the service it names (a checked IR always does; a hand-made or
@@ -173,17 +194,9 @@ impl<'a> SloPlan<'a> {
             )));
         };
         let m = &service.metrics;
-        // The series of this service in the app's namespace: a ServiceMonitor
-        // names `job` after the Kubernetes Service and adds `namespace`.
-        let value = match &m.service_value {
-            Some(v) => v.clone(),
-            None if m.service_label == "job" => {
-                super::super::k8s_names::service_name(&ir.services, &service.name)
-            }
-            None => service.name.clone(),
-        };
+        let value = service_value(ir, service);
         let mut base = vec![
-            Matcher::eq("namespace", &super::super::k8s_names::single(&ir.app.name)),
+            Matcher::eq("namespace", &ir.app.namespace()),
             Matcher::eq(&m.service_label, &value),
         ];
         let mut labels = BTreeMap::new();

@@ -155,6 +155,39 @@ pub fn single(name: &str) -> String {
     Names::new([name]).get(name).to_string()
 }
 
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, at most 63 characters: what a
+/// Namespace's name and an environment name must be.
+pub fn is_dns_1123_label(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.len() <= MAX
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || c == '-')
+}
+
+/// The longest name Kubernetes takes for a Namespace (a DNS-1123 label).
+pub const MAX_NAMESPACE: usize = MAX;
+
+/// The app's own namespace, before any environment: `app { namespace }`
+/// when written, else the app's Kubernetes name.
+pub fn base_namespace(app_name: &str, declared: Option<&str>) -> String {
+    declared.map_or_else(|| single(app_name), str::to_string)
+}
+
+/// The namespace every object of a build goes into, and every
+/// namespace-scoped query selects: the base namespace
+/// ([`base_namespace`]), and `-<env>` when the build names an environment
+/// (`scalec build --env pr-12` → `triage-pr-12`). The one place this is
+/// computed; the checker refuses a result longer than 63 characters.
+pub fn namespace(app_name: &str, declared: Option<&str>, env: Option<&str>) -> String {
+    let base = base_namespace(app_name, declared);
+    match env {
+        Some(env) => format!("{base}-{env}"),
+        None => base,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +239,25 @@ mod tests {
             assert!(is_dns_1035(n.get(k)), "{}", n.get(k));
         }
         assert!(n.get("9lives").starts_with("n-9lives-"));
+    }
+
+    #[test]
+    fn namespace_is_the_app_and_the_environment() {
+        assert_eq!(namespace("triage", None, None), "triage");
+        assert_eq!(namespace("order_api", None, None), "order-api");
+        assert_eq!(namespace("triage", None, Some("pr-12")), "triage-pr-12");
+        assert_eq!(namespace("triage", Some("support"), None), "support");
+        assert_eq!(
+            namespace("triage", Some("support"), Some("pr-12")),
+            "support-pr-12"
+        );
+        for ok in ["a", "pr-12", "0", "9x"] {
+            assert!(is_dns_1123_label(ok), "{ok}");
+        }
+        let long = "a".repeat(64);
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", long.as_str()] {
+            assert!(!is_dns_1123_label(bad), "{bad}");
+        }
     }
 
     #[test]
