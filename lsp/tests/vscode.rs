@@ -163,10 +163,10 @@ fn the_grammar_tokenizes_scale() {
         "5:27 ms keyword.other.unit.scale",
         "12:14 ghcr.io/acme/api:1 string.quoted.double.scale",
         "13:14 .. keyword.operator.range.scale",
-        "16:2 route storage.type.route.scale",
-        "16:8 buy entity.name.function.route.scale",
-        "16:12 POST constant.language.method.scale",
-        "15:2 calls keyword.other.statement.scale",
+        "17:2 route storage.type.route.scale",
+        "17:8 buy entity.name.function.route.scale",
+        "17:12 POST constant.language.method.scale",
+        "16:2 calls keyword.other.statement.scale",
         "7:0 service storage.type.declaration.scale",
     ] {
         assert!(
