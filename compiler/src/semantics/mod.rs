@@ -315,7 +315,7 @@ pub fn analyze(project: &Project) -> Analysis {
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
     graph::check_call_graph(&mut cx, &services);
-    let limits = policies::lower_limits(&mut cx, &services);
+    let limits = policies::lower_limits(&mut cx, &mut services);
     edge::check_limits(&mut cx, limits.as_ref());
     let auth = policies::lower_auth(&mut cx);
     let observe = policies::lower_observe(&mut cx);

@@ -5,6 +5,7 @@
 //! One file per area: syntax and project, names and structure, values,
 //! services and budgets, policies, SLOs, exercises.
 
+mod calls;
 mod edge;
 mod exercises;
 mod load;
@@ -15,6 +16,7 @@ mod slo;
 mod syntax;
 mod values;
 
+pub use calls::*;
 pub use edge::*;
 pub use exercises::*;
 pub use load::*;
