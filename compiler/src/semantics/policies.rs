@@ -323,6 +323,19 @@ fn route_limits(
                     }
                 }
             }
+            // HAProxy tracks three keys per request (S1202, as for `limits`).
+            let read: Vec<&(ir::RouteLimit, Span)> = kept
+                .iter()
+                .filter(|(l, _)| !matches!(l.source, LimitSource::Claim(_)))
+                .collect();
+            if let Some((l, at)) = read.get(super::edge::HAPROXY_COUNTERS) {
+                cx.diags.push(catalog::limit_keys_over_haproxy(
+                    read.len(),
+                    super::edge::HAPROXY_COUNTERS,
+                    *at,
+                    &l.key,
+                ));
+            }
             let Some(route) = svc.and_then(|i| {
                 services[i]
                     .routes
