@@ -321,7 +321,7 @@ pub fn analyze(project: &Project) -> Analysis {
     let observe = policies::lower_observe(&mut cx);
     let slos = slo::lower_slos(&mut cx, &mut services);
     let load_tests = exercises::lower_load_tests(&mut cx, &services);
-    load::check(&mut cx, &load_tests, limits.as_ref());
+    load::check(&mut cx, &load_tests, limits.as_ref(), &services);
     let chaos = exercises::lower_chaos(&mut cx, &services);
     let gates = exercises::lower_gates(&mut cx, &services);
     services::check_unused_budgets(&mut cx);

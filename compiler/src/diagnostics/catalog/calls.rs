@@ -93,3 +93,52 @@ pub fn own_rate_never_binds(key: &str, own: f64, shared: f64, span: Span) -> Dia
         "lower the own rate below {shared}/s, or drop it (or `per_{key}`) from the list"
     ))
 }
+
+/// S1103 for a route's own `per_api_key(RATE)`: the test's share of its
+/// peak on that route, spread over its keys, above the route's rate.
+#[allow(clippy::too_many_arguments)]
+pub fn route_key_rate_above_limit(
+    test: &str,
+    route: &str,
+    route_peak: f64,
+    keys: u32,
+    limit: f64,
+    peak_span: Span,
+    limit_span: Span,
+    keys_span: Option<Span>,
+) -> Diagnostic {
+    let per_key = route_peak / keys as f64;
+    let needed = (route_peak / limit).ceil() as u64;
+    // As the spec would write it (the wording of the app-wide S1103).
+    let r = |v: f64| {
+        let x = (v * 1000.0).round() / 1000.0;
+        if x.fract() == 0.0 {
+            format!("{} rps", x as i64)
+        } else {
+            format!("{x} rps")
+        }
+    };
+    let mut d = Diagnostic::warning(
+        Code::KeyRateAboveLimit,
+        format!(
+            "the load test `{test}` sends {} per API key to the route `{route}`, above its own limit of {}",
+            r(per_key),
+            r(limit)
+        ),
+    )
+    .primary(
+        peak_span,
+        format!(
+            "{} reach `{route}` at the peak: over {keys} keys, {} per key",
+            r(route_peak),
+            r(per_key)
+        ),
+    )
+    .secondary(limit_span, format!("`{route}` allows {} per API key", r(limit)));
+    if let Some(s) = keys_span {
+        d = d.secondary(s, format!("{keys} keys"));
+    }
+    d.help(format!(
+        "the test would measure its own throttling (429s) on `{route}`: set `api_keys = {needed}` or more on the load test, or lower its peak"
+    ))
+}
