@@ -229,9 +229,9 @@ pub struct Route {
     pub limit: Option<String>,
     /// Every limit of the route, in the order written: the app-wide keys it
     /// names and its own rates (`limit = [per_ip, per_api_key(50/s)]`).
-    /// Empty: no `limit` (every app-wide key applies). Written to
-    /// `ir.json` only when it says more than `limit` (several limits, or
-    /// an own rate); read back empty, `limit` alone is the list.
+    /// Empty when it would say no more than `limit`: no `limit` at all
+    /// (every app-wide key applies), or one app-wide key (`limit` is it).
+    /// So it is absent from `ir.json` for such routes.
     #[serde(default, skip_serializing_if = "RouteLimit::only_limit")]
     pub limits: Vec<RouteLimit>,
     pub cache_ttl_ms: Option<f64>,

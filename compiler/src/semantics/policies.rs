@@ -345,7 +345,13 @@ fn route_limits(
                 continue;
             };
             route.limit = kept.iter().find(|(l, _)| !l.own).map(|(l, _)| l.key.clone());
-            route.limits = kept.into_iter().map(|(l, _)| l).collect();
+            let all: Vec<ir::RouteLimit> = kept.into_iter().map(|(l, _)| l).collect();
+            // One app-wide key is `limit` alone, in memory as in `ir.json`.
+            route.limits = if ir::RouteLimit::only_limit(&all) {
+                Vec::new()
+            } else {
+                all
+            };
         }
     }
 }

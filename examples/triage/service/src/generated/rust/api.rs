@@ -26,7 +26,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             timeout: Duration::from_micros(1_080_000),
             auth: AuthRule::Public,
             limit: Some("ip"),
-            limits: &["ip"],
+            limits: &[],
             own_limits: &[],
             idempotency: None,
         },
