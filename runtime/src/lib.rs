@@ -475,7 +475,10 @@ impl Shared {
             .and_then(|i| self.own_limiters.get(i))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let shared = self.limiters.iter().filter(|l| route.limited_by(l.spec.key));
+        let shared = self
+            .limiters
+            .iter()
+            .filter(|l| route.limited_by(l.spec.key));
         for l in shared.chain(own) {
             if matches!(l.spec.source, Source::Claim(_)) != want_claims {
                 continue;
@@ -494,7 +497,11 @@ impl Shared {
             }
         }
         if self.checks.fetch_add(1, Ordering::Relaxed) % 65_536 == 65_535 {
-            for l in self.limiters.iter().chain(self.own_limiters.iter().flatten()) {
+            for l in self
+                .limiters
+                .iter()
+                .chain(self.own_limiters.iter().flatten())
+            {
                 l.limiter.retain_recent();
             }
         }

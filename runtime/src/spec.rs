@@ -106,7 +106,8 @@ impl DownstreamSpec {
 
     /// The most the call may take in all, every try timing out.
     pub fn worst_case(&self) -> Option<Duration> {
-        self.timeout.map(|t| t.saturating_mul(self.retries.saturating_add(1)))
+        self.timeout
+            .map(|t| t.saturating_mul(self.retries.saturating_add(1)))
     }
 }
 

@@ -194,28 +194,48 @@ async fn several_limits_on_a_route_the_tighter_refuses() {
     }
     assert_eq!(
         codes,
-        [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS],
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
         "burst 2 of the route's own 2/s, far under the app-wide 1000/s"
     );
     assert_eq!(
         call("/two", Some("k1")).await,
         (StatusCode::TOO_MANY_REQUESTS, Some("api_key".into()))
     );
-    assert_eq!(call("/two", Some("k2")).await.0, StatusCode::OK, "another key");
+    assert_eq!(
+        call("/two", Some("k2")).await.0,
+        StatusCode::OK,
+        "another key"
+    );
     for _ in 0..4 {
         assert_eq!(call("/two", None).await.0, StatusCode::OK, "no key");
-        assert_eq!(call("/open", Some("k1")).await.0, StatusCode::OK, "not /two's bucket");
+        assert_eq!(
+            call("/open", Some("k1")).await.0,
+            StatusCode::OK,
+            "not /two's bucket"
+        );
     }
     assert!(ROUTES[0].limited_by("api_key") && !ROUTES[0].limited_by("ip"));
     assert!(ROUTES[1].limited_by("ip"), "no limit written: every key");
-    let own_only = RouteSpec { limit: None, limits: &[], ..ROUTES[0] };
+    let own_only = RouteSpec {
+        limit: None,
+        limits: &[],
+        ..ROUTES[0]
+    };
     assert!(!own_only.limited_by("api_key"), "only its own rate");
     let edge = DownstreamSpec {
         service: "psp",
         timeout: Some(Duration::from_secs(2)),
         retries: 1,
     };
-    assert_eq!(edge.per_try(Duration::from_millis(500)), Duration::from_millis(500));
+    assert_eq!(
+        edge.per_try(Duration::from_millis(500)),
+        Duration::from_millis(500)
+    );
     assert_eq!(edge.per_try(Duration::from_secs(9)), Duration::from_secs(2));
     assert_eq!(edge.worst_case(), Some(Duration::from_secs(4)));
 }

@@ -168,14 +168,13 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
                 .unwrap_or_else(|| cost.get(o.to.as_str()).map_or(0.0, |c| c.0));
             per_try * f64::from(o.retries + 1)
         };
-        let worst_edge = s
-            .call_options
-            .iter()
-            .map(|o| (edge_cost(o), o))
-            .fold(None::<(f64, &ir::CallOptions)>, |best, x| match best {
+        let worst_edge = s.call_options.iter().map(|o| (edge_cost(o), o)).fold(
+            None::<(f64, &ir::CallOptions)>,
+            |best, x| match best {
                 Some(b) if b.0 >= x.0 => Some(b),
                 _ => Some(x),
-            });
+            },
+        );
         let plain: Vec<String> = s
             .calls
             .iter()

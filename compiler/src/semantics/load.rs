@@ -117,7 +117,8 @@ fn own_api_key_limits(
                 };
                 items.into_iter().find_map(|e| match &e.kind {
                     ExprKind::Call { callee, args }
-                        if callee.name.strip_prefix("per_").unwrap_or(&callee.name) == "api_key" =>
+                        if callee.name.strip_prefix("per_").unwrap_or(&callee.name)
+                            == "api_key" =>
                     {
                         args.iter()
                             .find(|a| a.name.as_ref().is_none_or(|n| n.name == "rate"))
@@ -129,7 +130,12 @@ fn own_api_key_limits(
             _ => None,
         });
         if let Some(span) = span {
-            out.push((r.name.clone(), r.class.as_str().to_string(), l.rate_rps, span));
+            out.push((
+                r.name.clone(),
+                r.class.as_str().to_string(),
+                l.rate_rps,
+                span,
+            ));
         }
     }
     out
@@ -191,7 +197,11 @@ pub fn check(
         for (route, class, rate, span) in own_api_key_limits(cx, services, &test.target) {
             let share = test.mix.get(&class).copied().unwrap_or(0.0);
             let in_class = target.map_or(1, |s| {
-                s.routes.iter().filter(|r| r.class.as_str() == class).count().max(1)
+                s.routes
+                    .iter()
+                    .filter(|r| r.class.as_str() == class)
+                    .count()
+                    .max(1)
             });
             let route_peak = peak * share / in_class as f64;
             if route_peak / keys as f64 > rate + 1e-9 {

@@ -304,9 +304,11 @@ fn route_limits(
             // under the app-wide one of its key must be the lower: S0405.
             let mut kept: Vec<(ir::RouteLimit, Span)> = Vec::new();
             for (l, at) in out {
-                if let Some((_, first)) = kept.iter().find(|(k, _)| k.key == l.key && k.own == l.own)
+                if let Some((_, first)) =
+                    kept.iter().find(|(k, _)| k.key == l.key && k.own == l.own)
                 {
-                    cx.diags.push(catalog::route_limit_twice(&l.key, at, *first));
+                    cx.diags
+                        .push(catalog::route_limit_twice(&l.key, at, *first));
                     continue;
                 }
                 kept.push((l, at));
@@ -336,15 +338,15 @@ fn route_limits(
                     &l.key,
                 ));
             }
-            let Some(route) = svc.and_then(|i| {
-                services[i]
-                    .routes
-                    .iter_mut()
-                    .find(|x| x.name == rname.name)
-            }) else {
+            let Some(route) =
+                svc.and_then(|i| services[i].routes.iter_mut().find(|x| x.name == rname.name))
+            else {
                 continue;
             };
-            route.limit = kept.iter().find(|(l, _)| !l.own).map(|(l, _)| l.key.clone());
+            route.limit = kept
+                .iter()
+                .find(|(l, _)| !l.own)
+                .map(|(l, _)| l.key.clone());
             let all: Vec<ir::RouteLimit> = kept.into_iter().map(|(l, _)| l).collect();
             // One app-wide key is `limit` alone, in memory as in `ir.json`.
             route.limits = if ir::RouteLimit::only_limit(&all) {

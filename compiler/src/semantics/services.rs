@@ -743,7 +743,13 @@ fn lower_route(
             ExprKind::List(items) => items.iter().find_map(|i| i.as_ident()),
             _ => e.as_ident(),
         }?;
-        Some(first.name.strip_prefix("per_").unwrap_or(&first.name).to_string())
+        Some(
+            first
+                .name
+                .strip_prefix("per_")
+                .unwrap_or(&first.name)
+                .to_string(),
+        )
     });
     let cache_ttl_ms = f.block(cx, "cache").and_then(|b| {
         let cf = cx.fields(b, &schema::CACHE);

@@ -275,7 +275,11 @@ pub fn plan_for(
     let api_keys = ir
         .limits
         .as_ref()
-        .and_then(|l| l.keys.iter().find_map(|k| api_key_header(&k.key, &k.source)))
+        .and_then(|l| {
+            l.keys
+                .iter()
+                .find_map(|k| api_key_header(&k.key, &k.source))
+        })
         .or_else(|| {
             target
                 .routes

@@ -129,11 +129,8 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
             continue;
         }
         let route_keys = plan.routes.get(r).map(|x| x.keys.as_slice()).unwrap_or(&[]);
-        let free = (0..COUNTERS).find(|c| {
-            !slots
-                .iter()
-                .any(|(s, j)| s == c && route_keys.contains(j))
-        });
+        let free =
+            (0..COUNTERS).find(|c| !slots.iter().any(|(s, j)| s == c && route_keys.contains(j)));
         match free {
             Some(slot) => {
                 slots.push((slot, i));

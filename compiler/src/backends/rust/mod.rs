@@ -303,7 +303,11 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
             group(u64::from(opts.map_or(0, |x| x.retries))),
         );
     }
-    o.push_str(if svc.calls.is_empty() { "],\n" } else { "\n    ],\n" });
+    o.push_str(if svc.calls.is_empty() {
+        "],\n"
+    } else {
+        "\n    ],\n"
+    });
     let _ = writeln!(o, "    concurrency: {conc},");
     let _ = writeln!(o, "    overflow: {overflow},");
     let auth = ir.auth.as_ref();
