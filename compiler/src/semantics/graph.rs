@@ -114,14 +114,41 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             continue;
         }
         let own = own_p99(s).unwrap_or(0.0);
-        let below = slowest(&s.calls, &cost);
+        let mut below = slowest(&s.calls, &cost);
+        // An edge with options costs its worst case here too.
+        for o in &s.call_options {
+            let per_try = o
+                .timeout_ms
+                .unwrap_or_else(|| cost.get(o.to.as_str()).map_or(0.0, |c| c.0));
+            let c = per_try * f64::from(o.retries + 1);
+            if c > below.0 {
+                below = (c, s.calls.iter().find(|x| **x == o.to).map(String::as_str));
+            }
+        }
         cost.insert(name, (own + below.0, below.1));
     }
     let describe = |first: &str| -> Vec<catalog::ChainHop> {
         let mut out = Vec::new();
         let mut cur = Some(first);
+        let mut prev: Option<&str> = None;
         while let Some(n) = cur {
             let Some(s) = by_name.get(n) else { break };
+            // Reached over an edge with options: its worst case is the cost
+            // of everything from here down.
+            let opts = prev
+                .and_then(|p| by_name.get(p))
+                .and_then(|p| p.call_options.iter().find(|o| o.to == n));
+            if let Some(o) = opts {
+                let per_try = o
+                    .timeout_ms
+                    .unwrap_or_else(|| cost.get(n).map_or(0.0, |c| c.0));
+                out.push(catalog::ChainHop::service(
+                    n,
+                    format!("{} × {} tries", fmt_ms(per_try), o.retries + 1),
+                ));
+                break;
+            }
+            prev = Some(n);
             match route_p99(s) {
                 Some(v) => out.push(catalog::ChainHop::routes(n, fmt_ms(v))),
                 None => out.push(catalog::ChainHop::service(
