@@ -585,6 +585,30 @@ fn comments_inside_items_move_above_them() {
 }
 
 #[test]
+fn call_edge_options_and_route_limits() {
+    // Canonical: options after their callee on the `calls` line, plain names
+    // mixed in; several limits and own rates as a list of calls.
+    assert_format!(
+        r#"service api {
+  calls db, psp { timeout = 2s  retries = 1 }, cache {}
+  route a GET "/a" { limit = [per_ip, per_api_key(rate = 50/s, burst = 100)] }
+}
+"#
+    );
+    // Messy: spacing normalised; a multi-line options block comes onto the
+    // line, its comment moves above the statement.
+    assert_format!(
+        "service api {\n  calls db ,psp{timeout=2s\n  // why\n  retries=1}\n  route a GET \"/a\" {limit=[ per_ip,per_key( 5/s ) ]}\n}\n",
+        r#"service api {
+  // why
+  calls db, psp { timeout = 2s  retries = 1 }
+  route a GET "/a" { limit = [per_ip, per_key(5/s)] }
+}
+"#
+    );
+}
+
+#[test]
 fn long_one_line_blocks_are_split() {
     let long = format!("x {{ a = \"{}\"  b = 2 }}\n", "y".repeat(90));
     assert_format!(

@@ -93,7 +93,11 @@ service api {
     service  = label("svc")
   }
   route items GET "/v1/items/{id}" class read { idempotency = header("Idempotency-Key")  auth = role("admin") }
-  route post POST "/v1/items" { idempotency = query("key")  retry { attempts = 2 } }
+  route post POST "/v1/items" {
+    idempotency = query("key")
+    retry { attempts = 2 }
+    limit = [per_tenant, per_tenant(5/s)]
+  }
 }
 
 limits {
@@ -119,7 +123,10 @@ alert_policy pol {
 slo avail { service = api  objective = 99.9%  sli = errors(status >= 500) / requests  for = 2m }
 slo lat { service = api.items  objective = 99%  sli = latency < 400ms  alerts = pol }
 
-service side { image = "reg.example/side:1"  cpu = 100m  memory = 128Mi }
+service side {
+  image = "reg.example/side:1"  cpu = 100m  memory = 128Mi
+  calls api { timeout = 5s  retries = 1 }
+}
 
 load_test lt { target = api  stages { hold 10 rps for 1m } }
 
@@ -222,6 +229,8 @@ const PLACES: &[Place] = &[
     place!("slo.alerts(string)", "alerts = pol" => r#"alerts = "%V%""#, [IR]),
     place!("load_test.target(string)", "load_test lt { target = api" => r#"load_test lt { target = "%V%""#, [IR]),
     place!("observe.attach(string)", "attach = [model]" => r#"attach = ["%V%"]"#, [IR]),
+    place!("route.limit.own(string)", "per_tenant(5/s)" => r#"per_tenant("%V%")"#, [IR]),
+    place!("calls.timeout(string)", "timeout = 5s  retries" => r#"timeout = "%V%"  retries"#, [IR]),
 ];
 
 /// Declaration names and other identifiers: `%V%` is replaced by the raw
@@ -234,6 +243,10 @@ const IDENT_PLACES: &[Place] = &[
     // Window names are not carried: the IR keeps each window's values.
     place!("ident.alert_policy_window", "fast { severity" => "%V% { severity", []),
     place!("ident.load_test", "load_test lt {" => "load_test %V% {", [IR, K6]),
+    // A callee with options, and a route's own rate's key: a name the
+    // checker resolves (an unknown one is S0101 / S0402).
+    place!("ident.callee", "calls api {" => "calls %V% {", []),
+    place!("ident.own_rate_key", "per_tenant(5/s)" => "%V%(5/s)", []),
 ];
 
 /// Where the IR keeps a place's field (a JSON pointer into `ir.json`):

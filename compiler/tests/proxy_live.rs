@@ -14,7 +14,11 @@
 //! - a non-idempotent route whose backend times out reaches the backend
 //!   once (no retry);
 //! - a cached route is answered from the cache for the tenant that filled
-//!   it, and never for another tenant.
+//!   it, and never for another tenant;
+//! - a route with two limits (`limit = [per_ip, per_api_key(5/s)]`): one
+//!   API key flooding it is held to the tighter, the route's own 5/s
+//!   (within 10% or 2 requests of `5 × seconds + 5`), while requests
+//!   without the key meet only the loose address limit and all pass.
 //!
 //! The configs are used as an operator would: only the addresses on the
 //! lines marked `# scale:listen` / `# scale:upstream` (nginx, HAProxy) and
@@ -50,6 +54,7 @@ service api {
   route slow GET "/slow" { auth = public  budget { p99 = 500ms  timeout = 600ms } }
   route create POST "/create" { auth = public  budget { p99 = 500ms  timeout = 600ms } }
   route cached GET "/cached/{id}" { auth = public  cache { ttl = 30s } }
+  route two GET "/two" { auth = public  limit = [per_ip, per_api_key(5/s)] }
 }
 
 limits {
@@ -69,6 +74,8 @@ auth {
 "#;
 
 const RATE: f64 = 10.0;
+/// `/two`'s own rate per API key (burst: one second of it).
+const OWN_RATE: f64 = 5.0;
 const BURST: f64 = 10.0;
 const FLOOD: Duration = Duration::from_secs(3);
 const TIMEOUT_MS: f64 = 600.0;
@@ -357,6 +364,10 @@ struct Outcome {
     small_header: u16,
     cache: Vec<u64>,
     cache_same_body: bool,
+    /// `/two` flooded by one key: (admitted, 429, other, seconds).
+    two: (u64, u64, u64, f64),
+    /// `/two` without the key: 200s of 20.
+    two_keyless_ok: u64,
 }
 
 /// The same bounded traffic through one proxy.
@@ -452,6 +463,27 @@ fn drive(port: u16, b: &Backend, key: &str) -> Outcome {
         std::thread::sleep(Duration::from_millis(100));
     }
     o.cache_same_body = bodies[0] == bodies[1] && bodies[0] == bodies[3] && bodies[0] != bodies[2];
+
+    // 6. Two limits on one route: one key at 50/s for 2 s (at most 100
+    //    requests) meets its own 5/s; without the key, only the address.
+    let key_two = format!("{key}-two");
+    let start = Instant::now();
+    let mut next = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) && o.two.0 + o.two.1 + o.two.2 < 100 {
+        match http(port, "GET", "/two", &[("x-api-key", &key_two)]).map(|r| r.0) {
+            Ok(200) => o.two.0 += 1,
+            Ok(429) => o.two.1 += 1,
+            _ => o.two.2 += 1,
+        }
+        next += Duration::from_millis(20);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    o.two.3 = start.elapsed().as_secs_f64();
+    o.two_keyless_ok = (0..20)
+        .filter(|_| matches!(http(port, "GET", "/two", &[]), Ok((200, _))))
+        .count() as u64;
     o
 }
 
@@ -533,6 +565,16 @@ fn three_proxies_agree_under_live_traffic() {
             .collect::<Vec<_>>()
             .join(",")
     });
+    let two_expected = |o: &Outcome| OWN_RATE * o.two.3 + OWN_RATE;
+    row(&mut t, "two limits, one key: admitted / expected", &|o| {
+        format!("{}/{:.0}", o.two.0, two_expected(o))
+    });
+    row(&mut t, "two limits, one key: 429 / other", &|o| {
+        format!("{}/{}", o.two.1, o.two.2)
+    });
+    row(&mut t, "two limits, no key: 200 of 20", &|o| {
+        o.two_keyless_ok.to_string()
+    });
     eprintln!("{t}");
 
     let mut failures = Vec::new();
@@ -592,6 +634,19 @@ fn three_proxies_agree_under_live_traffic() {
             failures.push(format!(
                 "{name}: a 1.5 KB token (under the cap) gave {}",
                 o.small_header
+            ));
+        }
+        let want = two_expected(o);
+        if (o.two.0 as f64 - want).abs() > (0.1 * want).max(2.0) || o.two.1 == 0 || o.two.2 != 0 {
+            failures.push(format!(
+                "{name}: /two (limits per_ip 1000/s and its own per_api_key 5/s) admitted {} of one key in {:.2} s (expected {want:.0}), {} answered 429, {} otherwise",
+                o.two.0, o.two.3, o.two.1, o.two.2
+            ));
+        }
+        if o.two_keyless_ok != 20 {
+            failures.push(format!(
+                "{name}: /two without a key: {} of 20 passed (only the loose address limit applies)",
+                o.two_keyless_ok
             ));
         }
         if o.cache != [1, 1, 2, 2] || !o.cache_same_body {

@@ -437,3 +437,44 @@ fn kept_summaries_match_the_script() {
         );
     }
 }
+
+/// A route's own `per_api_key(RATE)` is an API key limit too: with no
+/// `per api_key` in `limits`, the script still sends keys from the pool,
+/// on the header that route's limit reads, and k6 accepts the script.
+#[test]
+fn a_routes_own_api_key_rate_gives_the_test_its_keys() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("k6-own-rate-src");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("own.scale"),
+        r#"app own {}
+limits { per ip { rate = 100/s } }
+service api {
+  image = "r.example/api:1"
+  route search GET "/search" { limit = [per_ip, per_api_key(rate = 20/s, burst = 40)] }
+}
+load_test peak {
+  target = api
+  api_keys = 50
+  mix { read = 100% }
+  stages { ramp 10 rps -> 500 rps over 1m }
+}
+"#,
+    )
+    .unwrap();
+    let (ir, meta) = compile(&dir);
+    let arts = emit(&ir, &meta);
+    let script = scripts(&arts)[0];
+    let spec = spec_of(&script.contents);
+    assert_eq!(
+        spec["api_keys"],
+        serde_json::json!({"header": "x-api-key", "pool": 50}),
+        "{spec}"
+    );
+    let Some(k6) = support::tool("k6") else {
+        return;
+    };
+    let out = support::write_artifacts("k6-own-rate", &arts);
+    inspect(&k6, &out.join(&script.path));
+}

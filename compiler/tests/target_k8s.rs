@@ -652,7 +652,13 @@ fn checkov_passes_every_example() {
     let run = |dir: &Path| {
         support::run(
             Command::new(&checkov)
-                .args(["--framework", "kubernetes", "--compact", "--quiet", "--skip-download"])
+                .args([
+                    "--framework",
+                    "kubernetes",
+                    "--compact",
+                    "--quiet",
+                    "--skip-download",
+                ])
                 .args(["--skip-check", &skips.join(",")])
                 .args(["--output", "cli", "-d"])
                 .arg(dir),
@@ -910,7 +916,13 @@ service cache { kind = redis  image = "redis:7.4"  port = 6379  cpu = 250m  memo
         let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|s| s.0).collect();
         let (ok, out) = support::run(
             Command::new(&checkov)
-                .args(["--framework", "kubernetes", "--compact", "--quiet", "--skip-download"])
+                .args([
+                    "--framework",
+                    "kubernetes",
+                    "--compact",
+                    "--quiet",
+                    "--skip-download",
+                ])
                 .args(["--skip-check", &skips.join(",")])
                 .args(["--output", "cli", "-d"])
                 .arg(dir.join("k8s")),

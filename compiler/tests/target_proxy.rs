@@ -50,6 +50,29 @@ service shard {
 limits { per ip { rate = 5/s  burst = 5 }  concurrency = 4  overflow = queue("spill") }
 "#,
     ),
+    (
+        // Several limits on a route and rates of a route's own: an own rate
+        // under the app-wide one of its key, own rates on two routes (which
+        // share HAProxy's counters), an own rate on an undeclared key, on a
+        // claim, and one alone.
+        "several_limits",
+        r#"app v3 {}
+service api {
+  image = "r.example/api:1"
+  calls db { timeout = 100ms  retries = 1 }
+  route search GET "/search" { limit = [per_ip, per_api_key] }
+  route export GET "/export" { limit = [per_api_key, per_api_key(rate = 5/s, burst = 10), per_ip(2/s)] }
+  route login POST "/login" { auth = public  limit = per_ip(1/s) }
+  route me GET "/me" { limit = [per_ip, per_identity(3/s)] }
+}
+service db { kind = postgres  budget { p99 = 40ms } }
+limits {
+  per ip      { rate = 20/s  burst = 40 }
+  per api_key { rate = 100/s  burst = 200 }
+}
+auth { jwt { issuer = "https://id.example/realms/a" audience = "v3" algorithms = [RS256] } }
+"#,
+    ),
 ];
 
 fn examples() -> Vec<(String, PathBuf)> {
@@ -261,7 +284,17 @@ fn envoy_routes_carry_the_spec() {
             );
         }
         assert_eq!(seen, want.len());
-        let keys = ir["limits"]["keys"].as_array().cloned().unwrap_or_default();
+        // The app-wide keys, then every route's own rates, in IR order.
+        let mut keys = ir["limits"]["keys"].as_array().cloned().unwrap_or_default();
+        for svc in ir["services"].as_array().unwrap() {
+            for r in svc["routes"].as_array().unwrap() {
+                for l in r["limits"].as_array().into_iter().flatten() {
+                    if l["own"] == true {
+                        keys.push(l.clone());
+                    }
+                }
+            }
+        }
         let filters = hcm["http_filters"].as_sequence().unwrap();
         let rl = filters
             .iter()

@@ -107,8 +107,9 @@ fn output_is_byte_identical_across_runs_and_paths() {
 
 /// A spec using what the flagship does not: reject on overflow, fixed
 /// concurrency, query/cookie/claim keys, `any`, device-bound routes, no
-/// rotation, a JWKS URI, fractional rates; and a service with no routes;
-/// and keyword and odd service names.
+/// rotation, a JWKS URI, fractional rates; several limits on a route and
+/// rates of its own; call edges with and without options; and a service
+/// with no routes; and keyword and odd service names.
 const WIDE: &str = r#"app wide {
   region = "us-east-1"
 }
@@ -117,6 +118,9 @@ service type {
   image = "r.example/a:1"
   route a GET "/a/{x}/b" { auth = role("ops") | device  idempotency = query("k") }
   route b PUT "/b" { auth = public  idempotency = cookie("idem")  budget { p50 = 1ms  p99 = 2.5ms } }
+  route c GET "/c" { limit = [per_tenant, per_identity, per_ip(rate = 2.5/s, burst = 5), per_tenant(0.25/s)] }
+  route d GET "/d" { limit = per_api_key(3/s) }
+  calls db { timeout = 0.5ms  retries = 2 }, Web_UI
 }
 service Web_UI { image = "r.example/b:1" }
 service db { kind = postgres }
@@ -194,6 +198,13 @@ fn every_example_and_a_wide_spec_compile_clippy_clean() {
         "algorithms: &[\"RS256\", \"ES384\"]",
         "p50: Some(Duration::from_micros(1_000))",
         "jwks_uri: Some(\"https://id.example/jwks.json\")",
+        // Several limits and own rates; the call edges.
+        "limits: &[\"tenant\", \"identity\"],",
+        "key: \"ip\",\n                    source: Source::ClientIp,\n                    rate_per_sec: 2.5,\n                    burst: 5,",
+        "rate_per_sec: 0.25,",
+        "key: \"api_key\",\n                    source: Source::Header(\"x-api-key\"),\n                    rate_per_sec: 3.0,",
+        "service: \"db\",\n            timeout: Some(Duration::from_micros(500)),\n            retries: 2,",
+        "service: \"Web_UI\",\n            timeout: None,\n            retries: 0,",
     ] {
         assert!(ty.contains(want), "{want} not in\n{ty}");
     }

@@ -25,9 +25,13 @@
 //!    semaphores): beyond the concurrency cap requests wait in the
 //!    bounded queue at most the queue's timeout, beyond the queue 503.
 //!
-//! A route limited by `limit = per_x` is limited by that key only; a route
-//! without `limit` by every key the spec declares whose value the request
-//! carries (a request without the value is not counted under that key).
+//! A route limited by `limit = per_x` is limited by that key only, one with
+//! `limit = [per_x, per_y(5/s)]` by each bucket listed (its own rates are
+//! buckets of that route alone; the first empty bucket refuses, so the
+//! tighter limit decides); a route without `limit` by every key the spec
+//! declares whose value the request carries (a request without the value
+//! is not counted under that key). [`ServiceSpec::downstreams`] holds the
+//! call edges' timeouts and retries ([`DownstreamSpec::per_try`]).
 //! Requests that match no spec route (health probes) go straight to the
 //! inner service.
 
@@ -160,6 +164,8 @@ struct Shared {
     hooks: Arc<dyn Hooks>,
     verifier: Option<jwt::Verifier>,
     limiters: Vec<Limiter>,
+    /// Per route (in `spec.routes` order), its own rates' buckets.
+    own_limiters: Vec<Vec<Limiter>>,
     idempotency: Arc<idempotency::Store>,
     pow: pow::PowChecker,
     clock: fn() -> SystemTime,
@@ -239,6 +245,22 @@ impl<ReqB> ScaleLayer<ReqB> {
                     .map(|l| Limiter {
                         spec: l,
                         limiter: governor::RateLimiter::keyed(quota(l.rate_per_sec, l.burst)),
+                    })
+                    .collect(),
+                own_limiters: spec
+                    .routes
+                    .iter()
+                    .map(|r| {
+                        r.own_limits
+                            .iter()
+                            .map(|l| Limiter {
+                                spec: l,
+                                limiter: governor::RateLimiter::keyed(quota(
+                                    l.rate_per_sec,
+                                    l.burst,
+                                )),
+                            })
+                            .collect()
                     })
                     .collect(),
                 idempotency: config.idempotency,
@@ -444,11 +466,21 @@ impl Shared {
         claims: Option<&Claims>,
     ) -> Option<Response<B>> {
         let want_claims = claims.is_some();
-        for l in &self.limiters {
+        // The app-wide buckets that count the route, then its own.
+        let own = self
+            .spec
+            .routes
+            .iter()
+            .position(|r| std::ptr::eq(r, route))
+            .and_then(|i| self.own_limiters.get(i))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let shared = self
+            .limiters
+            .iter()
+            .filter(|l| route.limited_by(l.spec.key));
+        for l in shared.chain(own) {
             if matches!(l.spec.source, Source::Claim(_)) != want_claims {
-                continue;
-            }
-            if route.limit.is_some_and(|k| k != l.spec.key) {
                 continue;
             }
             let Some(key) = self.value(l.spec.source, parts, claims) else {
@@ -465,7 +497,11 @@ impl Shared {
             }
         }
         if self.checks.fetch_add(1, Ordering::Relaxed) % 65_536 == 65_535 {
-            for l in &self.limiters {
+            for l in self
+                .limiters
+                .iter()
+                .chain(self.own_limiters.iter().flatten())
+            {
                 l.limiter.retain_recent();
             }
         }

@@ -43,7 +43,7 @@ impl AuthRule {
 }
 
 /// One route of the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RouteSpec {
     pub name: &'static str,
     /// `GET`, `POST`, …
@@ -57,10 +57,58 @@ pub struct RouteSpec {
     /// The hard timeout (504 past it).
     pub timeout: Duration,
     pub auth: AuthRule,
-    /// The `limits` key this route is limited by; `None`: every key.
+    /// The first `limits` key this route is limited by.
     pub limit: Option<&'static str>,
+    /// Every `limits` key the route lists (`limit = [per_ip, per_api_key]`).
+    /// A route that lists no key and has no rate of its own is limited by
+    /// every key (see [`RouteSpec::limited_by`]).
+    pub limits: &'static [&'static str],
+    /// The route's own rates (`per_api_key(50/s)`): buckets counted by this
+    /// route alone, on top of the keys above.
+    pub own_limits: &'static [LimitSpec],
     /// Where the idempotency key comes from, when the route requires one.
     pub idempotency: Option<Source>,
+}
+
+impl RouteSpec {
+    /// Whether the app-wide bucket of `key` counts this route: listed, or
+    /// (no list) the route's one `limit`, or (no limit written at all)
+    /// every key.
+    pub fn limited_by(&self, key: &str) -> bool {
+        if !self.limits.is_empty() {
+            return self.limits.contains(&key);
+        }
+        match self.limit {
+            Some(k) => k == key,
+            None => self.own_limits.is_empty(),
+        }
+    }
+}
+
+/// One call edge (`calls psp { timeout = 2s  retries = 1 }`): how this
+/// service calls another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownstreamSpec {
+    /// The callee, as the spec names it.
+    pub service: &'static str,
+    /// The hard timeout of one try, if the spec states one.
+    pub timeout: Option<Duration>,
+    /// Retries after the first try.
+    pub retries: u32,
+}
+
+impl DownstreamSpec {
+    /// How long one try may take when the request has `remaining` budget:
+    /// the edge's timeout, never past the budget.
+    pub fn per_try(&self, remaining: Duration) -> Duration {
+        self.timeout.map_or(remaining, |t| t.min(remaining))
+    }
+
+    /// The most the call may take in all, every try timing out.
+    pub fn worst_case(&self) -> Option<Duration> {
+        self.timeout
+            .map(|t| t.saturating_mul(self.retries.saturating_add(1)))
+    }
 }
 
 /// One keyed rate limit.
@@ -153,6 +201,8 @@ pub struct ServiceSpec {
     pub cpu_millicores: Option<u32>,
     pub routes: &'static [RouteSpec],
     pub limits: &'static [LimitSpec],
+    /// The services this one calls, with the options of each edge.
+    pub downstreams: &'static [DownstreamSpec],
     pub concurrency: Concurrency,
     pub overflow: Overflow,
     pub jwt: Option<JwtSpec>,
@@ -167,6 +217,11 @@ pub struct ServiceSpec {
 }
 
 impl ServiceSpec {
+    /// The call edge to `service`, if the spec declares one.
+    pub fn downstream(&self, service: &str) -> Option<&'static DownstreamSpec> {
+        self.downstreams.iter().find(|d| d.service == service)
+    }
+
     /// The route a request is for: method and path template (`{x}` matches
     /// one non-empty segment).
     pub fn route(&self, method: &str, path: &str) -> Option<&'static RouteSpec> {

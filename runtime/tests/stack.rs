@@ -189,3 +189,113 @@ async fn a_queued_request_waits_at_most_the_queue_timeout() {
     );
     assert_eq!(running.await.unwrap().unwrap().status(), StatusCode::OK);
 }
+
+/// `limit = [per_api_key, per_api_key(2/s)]` under `per api_key { rate =
+/// 1000/s }`: the route's own bucket is the tighter and refuses the third
+/// request of one key; another key, a request without the key and a route
+/// without `limit` are not held by it.
+#[tokio::test]
+async fn several_limits_on_a_route_the_tighter_refuses() {
+    const KEY: Source = Source::Header("x-api-key");
+    static APP_WIDE: &[LimitSpec] = &[LimitSpec {
+        key: "api_key",
+        source: KEY,
+        rate_per_sec: 1000.0,
+        burst: 1000,
+    }];
+    static OWN: &[LimitSpec] = &[LimitSpec {
+        key: "api_key",
+        source: KEY,
+        rate_per_sec: 2.0,
+        burst: 2,
+    }];
+    static ROUTES: &[RouteSpec] = &[
+        RouteSpec {
+            name: "two",
+            path: "/two",
+            p50: None,
+            limit: Some("api_key"),
+            limits: &["api_key"],
+            own_limits: OWN,
+            ..fixture::ROUTES[0]
+        },
+        RouteSpec {
+            name: "open",
+            path: "/open",
+            p50: None,
+            ..fixture::ROUTES[0]
+        },
+    ];
+    static LIMITED: ServiceSpec = ServiceSpec {
+        routes: ROUTES,
+        limits: APP_WIDE,
+        concurrency: Concurrency::Fixed(8),
+        ..SPEC
+    };
+    let svc = ScaleLayer::<Body>::new(&LIMITED, Config::new()).layer(inner());
+    let call = |path: &'static str, key: Option<&'static str>| {
+        let svc = svc.clone();
+        async move {
+            let mut b = Request::get(path);
+            if let Some(k) = key {
+                b = b.header("x-api-key", k);
+            }
+            let r = svc.oneshot(b.body(Body::default()).unwrap()).await.unwrap();
+            let by = r
+                .headers()
+                .get(LIMIT_KEY_HEADER)
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status(), by)
+        }
+    };
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(call("/two", Some("k1")).await.0);
+    }
+    assert_eq!(
+        codes,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "burst 2 of the route's own 2/s, far under the app-wide 1000/s"
+    );
+    assert_eq!(
+        call("/two", Some("k1")).await,
+        (StatusCode::TOO_MANY_REQUESTS, Some("api_key".into()))
+    );
+    assert_eq!(
+        call("/two", Some("k2")).await.0,
+        StatusCode::OK,
+        "another key"
+    );
+    for _ in 0..4 {
+        assert_eq!(call("/two", None).await.0, StatusCode::OK, "no key");
+        assert_eq!(
+            call("/open", Some("k1")).await.0,
+            StatusCode::OK,
+            "not /two's bucket"
+        );
+    }
+    assert!(ROUTES[0].limited_by("api_key") && !ROUTES[0].limited_by("ip"));
+    assert!(ROUTES[1].limited_by("ip"), "no limit written: every key");
+    let own_only = RouteSpec {
+        limit: None,
+        limits: &[],
+        ..ROUTES[0]
+    };
+    assert!(!own_only.limited_by("api_key"), "only its own rate");
+    let edge = DownstreamSpec {
+        service: "psp",
+        timeout: Some(Duration::from_secs(2)),
+        retries: 1,
+    };
+    assert_eq!(
+        edge.per_try(Duration::from_millis(500)),
+        Duration::from_millis(500)
+    );
+    assert_eq!(edge.per_try(Duration::from_secs(9)), Duration::from_secs(2));
+    assert_eq!(edge.worst_case(), Some(Duration::from_secs(4)));
+}

@@ -140,9 +140,14 @@ codes! {
     NoBudgetBound = "S0305", "budget without p99 or timeout";
     UnsafeRetry = "S0306", "retry on a non-idempotent route";
     CircularPercentile = "S0307", "budget percentile defined in terms of itself";
+    EdgeOverBudget = "S0308", "call edge's timeout and retries exceed the route's budget";
+    CallOptionsTwice = "S0309", "options for one call edge given twice";
+    EdgeTimeoutBelowCallee = "S0310", "call edge timeout below the callee's p99";
     BurstBelowRate = "S0401", "burst smaller than one second of rate";
     UnknownLimitKey = "S0402", "unknown limit key";
     TenantNotProxyReadable = "S0403", "per-tenant limit on a tenant proxies cannot read";
+    RouteLimitTwice = "S0404", "one key limited twice on a route";
+    OwnRateNeverBinds = "S0405", "route's own rate not below the app-wide rate of its key";
     JwtSizeLarge = "S0501", "JWT size cap above 2KiB";
     JwtSizeTooLarge = "S0502", "JWT size cap above 8KiB";
     RotationOverlap = "S0503", "key rotation overlap not shorter than the period";

@@ -200,6 +200,10 @@ pub struct Service {
     pub autoscale: Option<Autoscale>,
     /// Direct callees, in the order written.
     pub calls: Vec<String>,
+    /// The options written on call edges (`calls psp { timeout = 2s }`),
+    /// in the order of `calls`; an edge without options is not listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_options: Vec<CallOptions>,
     /// The service's own budget (for dependencies such as a database).
     pub budget: Option<Budget>,
     pub routes: Vec<Route>,
@@ -298,8 +302,17 @@ pub struct Route {
     /// The named budget it came from, if any.
     pub budget_name: Option<String>,
     pub auth: AuthRule,
-    /// The `limits` key this route is limited by, if any (`ip`, `api_key`, …).
+    /// The first app-wide `limits` key this route is limited by, if any
+    /// (`ip`, `api_key`, …). All of them, and the route's own rates, are
+    /// in `limits`.
     pub limit: Option<String>,
+    /// Every limit of the route, in the order written: the app-wide keys it
+    /// names and its own rates (`limit = [per_ip, per_api_key(50/s)]`).
+    /// Empty when it would say no more than `limit`: no `limit` at all
+    /// (every app-wide key applies), or one app-wide key (`limit` is it).
+    /// So it is absent from `ir.json` for such routes.
+    #[serde(default, skip_serializing_if = "RouteLimit::only_limit")]
+    pub limits: Vec<RouteLimit>,
     pub cache_ttl_ms: Option<f64>,
     pub idempotency: Option<RequestValue>,
     pub retry: Option<Retry>,
@@ -319,6 +332,38 @@ pub enum AuthRule {
     DeviceBound,
     All(Vec<AuthRule>),
     Any(Vec<AuthRule>),
+}
+
+/// Options of one call edge: `calls psp { timeout = 2s  retries = 1 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallOptions {
+    /// The callee.
+    pub to: String,
+    /// The caller's hard timeout per try, if written.
+    pub timeout_ms: Option<f64>,
+    /// Retries after the first try (0 unless written).
+    pub retries: u32,
+}
+
+/// One limit of a route, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteLimit {
+    /// `api_key`, `ip`, `identity`, `tenant`.
+    pub key: String,
+    pub source: LimitSource,
+    pub rate_rps: f64,
+    pub burst: u32,
+    /// True for the route's own rate (`per_api_key(50/s)`): a bucket of
+    /// its own, counted by this route alone. False: the app-wide bucket of
+    /// `limits { per KEY }`, shared by every route it limits.
+    pub own: bool,
+}
+
+impl RouteLimit {
+    /// True when the list says no more than `Route::limit` does.
+    pub fn only_limit(v: &[RouteLimit]) -> bool {
+        v.len() <= 1 && v.iter().all(|l| !l.own)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -121,8 +121,15 @@ pub(crate) fn context(text: &str, offset: usize) -> Context {
             }
             '}' => {
                 blocks.pop();
-                headers.pop();
-                seg.clear();
+                // After a call edge's options the `calls` line goes on:
+                // `calls psp { … }, |` is where a callee is due.
+                match headers.pop() {
+                    Some(h) if h.first() == Some(&Tok::Ident("calls".into())) => {
+                        seg = h;
+                        seg.push(Tok::Punct('}'));
+                    }
+                    _ => seg.clear(),
+                }
             }
             c if c.is_ascii_digit() => {
                 let mut s = c.to_string();
@@ -220,6 +227,15 @@ fn position(seg: &[Tok], spaced: bool) -> Position {
             return Position::Value { key: k.clone() };
         }
     }
+    // `limit = [per_ip, |`: another limit key.
+    if matches!(last, Tok::Punct('[') | Tok::Punct(','))
+        && value_key(seg).as_deref() == Some("limit")
+        && seg.contains(&Tok::Punct('['))
+    {
+        return Position::Value {
+            key: "limit".into(),
+        };
+    }
     if seg[0] == Tok::Ident("calls".into()) && (n == 1 || *last == Tok::Punct(',')) {
         return Position::Service;
     }
@@ -253,6 +269,13 @@ fn open_block(blocks: &[Option<&'static BlockSpec>], header: &[Tok]) -> Option<&
         Tok::Ident(w) => Some(w.as_str()),
         _ => None,
     });
+    // `calls db, psp {`: the options of the edge to `psp`, whatever its name.
+    if header.first() == Some(&Tok::Ident("calls".into())) {
+        return match blocks.last() {
+            Some(Some(parent)) => parent.child("calls"),
+            _ => None,
+        };
+    }
     match blocks.last() {
         None => words.clone().find_map(schema::decl),
         Some(None) => None,
@@ -312,5 +335,20 @@ mod tests {
         assert!(c.top_level());
         let c = at("auth {\n  jwt { rotation { |");
         assert_eq!(c.block().map(|b| b.id), Some("rotation"));
+        // A call edge's options, whatever the callee is called; the
+        // `calls` line going on after them; another key in a limit list.
+        let c = at("service a {\n  calls db, budget { ti|");
+        assert_eq!(c.block().map(|b| b.id), Some("call"));
+        assert_eq!(c.position, Position::ItemStart);
+        let c = at("service a {\n  calls psp { timeout = 2s }, |");
+        assert_eq!(c.block().map(|b| b.id), Some("service"));
+        assert_eq!(c.position, Position::Service);
+        let c = at("service a {\n  route r GET \"/r\" { limit = [per_ip, |");
+        assert_eq!(
+            c.position,
+            Position::Value {
+                key: "limit".into()
+            }
+        );
     }
 }

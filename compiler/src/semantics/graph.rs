@@ -1,11 +1,14 @@
 //! The service call graph (`calls`): every callee exists, there is no
 //! cycle, and on every path the callees' budgets fit in the caller's — a
-//! route's p99 must cover the slowest chain of p99s below it.
+//! route's p99 must cover the slowest chain of p99s below it. An edge
+//! with options (`calls psp { timeout = 2s  retries = 1 }`) costs its
+//! worst case instead: timeout × (retries + 1) (S0308), and a timeout
+//! below the callee's own p99 is a warning (S0310).
 
 use super::values::fmt_ms;
 use super::Checker;
 use crate::diagnostics::{catalog, Span};
-use crate::ir::Service;
+use crate::ir::{self, Service};
 use crate::syntax::ast::ItemKind;
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
@@ -25,7 +28,7 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
     for r in &decls {
         for item in &r.decl.body.items {
             match &item.kind {
-                ItemKind::Calls { targets } => {
+                ItemKind::Calls { targets, .. } => {
                     for t in targets {
                         if !known_set.contains(t.name.as_str()) {
                             cx.unknown("service", t, &known);
@@ -111,14 +114,41 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
             continue;
         }
         let own = own_p99(s).unwrap_or(0.0);
-        let below = slowest(&s.calls, &cost);
+        let mut below = slowest(&s.calls, &cost);
+        // An edge with options costs its worst case here too.
+        for o in &s.call_options {
+            let per_try = o
+                .timeout_ms
+                .unwrap_or_else(|| cost.get(o.to.as_str()).map_or(0.0, |c| c.0));
+            let c = per_try * f64::from(o.retries + 1);
+            if c > below.0 {
+                below = (c, s.calls.iter().find(|x| **x == o.to).map(String::as_str));
+            }
+        }
         cost.insert(name, (own + below.0, below.1));
     }
     let describe = |first: &str| -> Vec<catalog::ChainHop> {
         let mut out = Vec::new();
         let mut cur = Some(first);
+        let mut prev: Option<&str> = None;
         while let Some(n) = cur {
             let Some(s) = by_name.get(n) else { break };
+            // Reached over an edge with options: its worst case is the cost
+            // of everything from here down.
+            let opts = prev
+                .and_then(|p| by_name.get(p))
+                .and_then(|p| p.call_options.iter().find(|o| o.to == n));
+            if let Some(o) = opts {
+                let per_try = o
+                    .timeout_ms
+                    .unwrap_or_else(|| cost.get(n).map_or(0.0, |c| c.0));
+                out.push(catalog::ChainHop::service(
+                    n,
+                    format!("{} × {} tries", fmt_ms(per_try), o.retries + 1),
+                ));
+                break;
+            }
+            prev = Some(n);
             match route_p99(s) {
                 Some(v) => out.push(catalog::ChainHop::routes(n, fmt_ms(v))),
                 None => out.push(catalog::ChainHop::service(
@@ -130,29 +160,87 @@ pub fn check_call_graph(cx: &mut Checker, services: &[Service]) {
         }
         out
     };
+    let edge_span = |a: &str, b: &str| {
+        edges
+            .iter()
+            .find(|(x, y, _)| *x == a && *y == b)
+            .map(|e| e.2)
+    };
     for s in services {
         if s.calls.is_empty() {
             continue;
         }
-        let need = slowest(&s.calls, &cost);
-        let Some(first) = need.1 else { continue };
+        // An edge with options: a timeout shorter than what the callee
+        // itself may take cuts more than 1% of calls (S0310).
+        for o in &s.call_options {
+            let (Some(t), Some(c)) = (o.timeout_ms, cost.get(o.to.as_str())) else {
+                continue;
+            };
+            if t + 1e-9 < c.0 {
+                if let Some(at) = edge_span(&s.name, &o.to) {
+                    cx.diags.push(catalog::edge_timeout_below_callee(
+                        &o.to,
+                        &fmt_ms(t),
+                        &fmt_ms(c.0),
+                        at,
+                    ));
+                }
+            }
+        }
+        // The edge with options whose worst case is largest: every try
+        // timing out (or, without a timeout, taking the callee's cost).
+        let edge_cost = |o: &ir::CallOptions| {
+            let per_try = o
+                .timeout_ms
+                .unwrap_or_else(|| cost.get(o.to.as_str()).map_or(0.0, |c| c.0));
+            per_try * f64::from(o.retries + 1)
+        };
+        let worst_edge = s.call_options.iter().map(|o| (edge_cost(o), o)).fold(
+            None::<(f64, &ir::CallOptions)>,
+            |best, x| match best {
+                Some(b) if b.0 >= x.0 => Some(b),
+                _ => Some(x),
+            },
+        );
+        let plain: Vec<String> = s
+            .calls
+            .iter()
+            .filter(|c| !s.call_options.iter().any(|o| &o.to == *c))
+            .cloned()
+            .collect();
+        let need = slowest(&plain, &cost);
         for r in &s.routes {
             let have = r.budget.p99_ms.unwrap_or(r.budget.timeout_ms);
+            let bound = if r.budget.p99_ms.is_some() {
+                "p99"
+            } else {
+                "timeout"
+            };
+            let route_span = route_spans
+                .get(&(s.name.as_str(), r.name.as_str()))
+                .copied()
+                .unwrap_or_default();
+            if let Some((c, o)) = worst_edge {
+                if have + 1e-9 < c && c >= need.0 {
+                    cx.diags.push(catalog::edge_over_budget(
+                        &s.name,
+                        &r.name,
+                        &o.to,
+                        bound,
+                        &fmt_ms(have),
+                        &fmt_ms(c),
+                        o.retries + 1,
+                        route_span,
+                        edge_span(&s.name, &o.to).unwrap_or(route_span),
+                    ));
+                    continue;
+                }
+            }
+            let Some(first) = need.1 else { continue };
             if have + 1e-9 < need.0 {
                 let path = describe(first);
-                let bound = if r.budget.p99_ms.is_some() {
-                    "p99"
-                } else {
-                    "timeout"
-                };
-                let span = route_spans
-                    .get(&(s.name.as_str(), r.name.as_str()))
-                    .copied()
-                    .unwrap_or_default();
-                let edge = edges
-                    .iter()
-                    .find(|(a, b, _)| *a == s.name && *b == first)
-                    .map(|e| e.2);
+                let span = route_span;
+                let edge = edge_span(&s.name, first);
                 let d = catalog::critical_path(
                     &s.name,
                     &r.name,

@@ -77,7 +77,76 @@ fn api_key_limit(cx: &Checker, limits: Option<&ir::Limits>) -> Option<(f64, Span
     Some((key.rate_rps, span))
 }
 
-pub fn check(cx: &mut Checker, tests: &[ir::LoadTest], limits: Option<&ir::Limits>) {
+/// The routes of `service` with an own `per_api_key(RATE)` read from a
+/// header: (route, its class, the rate, where the rate is written).
+fn own_api_key_limits(
+    cx: &Checker,
+    services: &[ir::Service],
+    service: &str,
+) -> Vec<(String, String, f64, Span)> {
+    let Some(svc) = services.iter().find(|s| s.name == service) else {
+        return Vec::new();
+    };
+    let decls = cx.decls("service");
+    let Some(decl) = decls.iter().find(|d| d.name.name == service) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &svc.routes {
+        let Some(l) = r
+            .limits
+            .iter()
+            .find(|l| l.own && l.key == "api_key" && matches!(l.source, LimitSource::Header(_)))
+        else {
+            continue;
+        };
+        // The written rate: the first argument of `per_api_key(…)`.
+        let span = decl.decl.body.items.iter().find_map(|i| match &i.kind {
+            ItemKind::Route {
+                name,
+                block: Some(b),
+                ..
+            } if name.name == r.name => {
+                let v = property(b, "limit")?;
+                let ItemKind::Property { value, .. } = &v.kind else {
+                    return None;
+                };
+                let items: Vec<&Expr> = match &value.kind {
+                    ExprKind::List(xs) => xs.iter().collect(),
+                    _ => vec![value],
+                };
+                items.into_iter().find_map(|e| match &e.kind {
+                    ExprKind::Call { callee, args }
+                        if callee.name.strip_prefix("per_").unwrap_or(&callee.name)
+                            == "api_key" =>
+                    {
+                        args.iter()
+                            .find(|a| a.name.as_ref().is_none_or(|n| n.name == "rate"))
+                            .map(|a| a.value.span)
+                    }
+                    _ => None,
+                })
+            }
+            _ => None,
+        });
+        if let Some(span) = span {
+            out.push((
+                r.name.clone(),
+                r.class.as_str().to_string(),
+                l.rate_rps,
+                span,
+            ));
+        }
+    }
+    out
+}
+
+pub fn check(
+    cx: &mut Checker,
+    tests: &[ir::LoadTest],
+    limits: Option<&ir::Limits>,
+    services: &[ir::Service],
+) {
     let limit = api_key_limit(cx, limits);
     for r in cx.decls("load_test") {
         let Some(test) = tests.iter().find(|t| t.name == r.name.name) else {
@@ -119,8 +188,29 @@ pub fn check(cx: &mut Checker, tests: &[ir::LoadTest], limits: Option<&ir::Limit
             cx.diags.push(catalog::no_traffic(&test.name, span));
             continue;
         }
+        // A route's own `per_api_key(RATE)`: the route's share of the peak
+        // (its class's share, split evenly among the class's routes, as
+        // the k6 runtime sends them) spread over the keys.
+        let keys = test.api_keys.unwrap_or(ir::DEFAULT_API_KEYS);
+        let keys_span = property(body, "api_keys").map(value_span);
+        let target = services.iter().find(|s| s.name == test.target);
+        for (route, class, rate, span) in own_api_key_limits(cx, services, &test.target) {
+            let share = test.mix.get(&class).copied().unwrap_or(0.0);
+            let in_class = target.map_or(1, |s| {
+                s.routes
+                    .iter()
+                    .filter(|r| r.class.as_str() == class)
+                    .count()
+                    .max(1)
+            });
+            let route_peak = peak * share / in_class as f64;
+            if route_peak / keys as f64 > rate + 1e-9 {
+                cx.diags.push(catalog::route_key_rate_above_limit(
+                    &test.name, &route, route_peak, keys, rate, peak_span, span, keys_span,
+                ));
+            }
+        }
         if let Some((rate, limit_span)) = limit {
-            let keys = test.api_keys.unwrap_or(ir::DEFAULT_API_KEYS);
             if peak / keys as f64 > rate + 1e-9 {
                 let keys_span = property(body, "api_keys").map(value_span);
                 cx.diags.push(catalog::key_rate_above_limit(

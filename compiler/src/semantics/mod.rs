@@ -339,13 +339,13 @@ pub fn analyze_in(project: &Project, env: Option<&str>) -> Analysis {
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
     graph::check_call_graph(&mut cx, &services);
-    let limits = policies::lower_limits(&mut cx, &services);
+    let limits = policies::lower_limits(&mut cx, &mut services);
     edge::check_limits(&mut cx, limits.as_ref());
     let auth = policies::lower_auth(&mut cx);
     let observe = policies::lower_observe(&mut cx);
     let slos = slo::lower_slos(&mut cx, &mut services);
     let load_tests = exercises::lower_load_tests(&mut cx, &services);
-    load::check(&mut cx, &load_tests, limits.as_ref());
+    load::check(&mut cx, &load_tests, limits.as_ref(), &services);
     let chaos = exercises::lower_chaos(&mut cx, &services);
     let gates = exercises::lower_gates(&mut cx, &services);
     contract::check(&mut cx, &services);

@@ -3,13 +3,13 @@
 use super::services::auth_rule;
 use super::values::fmt_ms;
 use super::{schema, Checker, Dim};
-use crate::diagnostics::catalog;
+use crate::diagnostics::{catalog, Span};
 use crate::ir::{self, Concurrency, LimitKey, LimitSource, Overflow, Service};
 use crate::syntax::ast::{Expr, ExprKind, ItemKind};
 
 const LIMIT_KEYS: &[&str] = &["api_key", "ip", "identity", "tenant"];
 
-pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limits> {
+pub fn lower_limits(cx: &mut Checker, services: &mut [Service]) -> Option<ir::Limits> {
     let decl = cx.singletons.get("limits").copied();
     let mut keys: Vec<LimitKey> = Vec::new();
     // Keys named by `per`, valid or not, so routes are checked against what was meant.
@@ -63,31 +63,9 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
                     }
                     None => continue,
                 },
-                None => match key.name.as_str() {
-                    "api_key" => LimitSource::Header("x-api-key".into()),
-                    "ip" => LimitSource::ClientIp,
-                    "identity" => LimitSource::Claim("sub".into()),
-                    _ => match cx.singletons.get("app").and_then(|a| {
-                        a.body
-                            .properties()
-                            .find(|(k, _, _)| k.name == "tenant")
-                            .map(|(_, v, _)| v.clone())
-                    }) {
-                        // Read (and any problem reported) once, by `lower_app`.
-                        Some(_) => match cx.tenant.clone() {
-                            Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
-                            Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
-                            Some(_) => {
-                                cx.diags.push(catalog::tenant_not_proxy_readable(key.span));
-                                continue;
-                            }
-                            None => continue,
-                        },
-                        None => {
-                            cx.diags.push(catalog::per_tenant_needs_tenant(key.span));
-                            continue;
-                        }
-                    },
+                None => match default_source(cx, &key.name, key.span) {
+                    Some(s) => s,
+                    None => continue,
                 },
             };
             keys.push(LimitKey {
@@ -146,37 +124,238 @@ pub fn lower_limits(cx: &mut Checker, _services: &[Service]) -> Option<ir::Limit
             });
         }
     }
-    // Every `limit = per_x` on a route names a declared key.
+    route_limits(cx, services, &keys, &named, decl.is_some());
+    out
+}
+
+/// Where a key is read from when `from` is not written; `None` when it
+/// cannot be read (reported at `span`).
+fn default_source(cx: &mut Checker, key: &str, span: Span) -> Option<LimitSource> {
+    Some(match key {
+        "api_key" => LimitSource::Header("x-api-key".into()),
+        "ip" => LimitSource::ClientIp,
+        "identity" => LimitSource::Claim("sub".into()),
+        _ => match cx.singletons.get("app").and_then(|a| {
+            a.body
+                .properties()
+                .find(|(k, _, _)| k.name == "tenant")
+                .map(|(_, v, _)| v.clone())
+        }) {
+            // Read (and any problem reported) once, by `lower_app`.
+            Some(_) => match cx.tenant.clone() {
+                Some(ir::RequestValue::Header(h)) => LimitSource::Header(h),
+                Some(ir::RequestValue::Claim(c)) => LimitSource::Claim(c),
+                Some(_) => {
+                    cx.diags.push(catalog::tenant_not_proxy_readable(span));
+                    return None;
+                }
+                None => return None,
+            },
+            None => {
+                cx.diags.push(catalog::per_tenant_needs_tenant(span));
+                return None;
+            }
+        },
+    })
+}
+
+/// Every route's `limit`: `per_KEY` (an app-wide key, which must be
+/// declared, S0402), `per_KEY(RATE)` / `per_KEY(rate = R, burst = N)` (a
+/// bucket of the route's own, read as `limits` reads the key, else from
+/// the key's default source), or a list of them. One key twice is S0404;
+/// an own rate not below the app-wide rate it sits under is S0405.
+/// Fills each IR route's `limits`.
+fn route_limits(
+    cx: &mut Checker,
+    services: &mut [Service],
+    keys: &[LimitKey],
+    named: &[(String, Span)],
+    has_limits: bool,
+) {
     let declared: Vec<&str> = named.iter().map(|k| k.0.as_str()).collect();
     for r in cx.decls("service") {
+        let svc = services.iter().position(|s| s.name == r.name.name);
         for item in &r.decl.body.items {
-            let ItemKind::Route { block: Some(b), .. } = &item.kind else {
+            let ItemKind::Route {
+                name: rname,
+                block: Some(b),
+                ..
+            } = &item.kind
+            else {
                 continue;
             };
-            for (k, v, _) in b.properties() {
-                if k.name != "limit" {
+            // The first `limit` only (a second is S0109, reported already).
+            let Some((_, v, _)) = b.properties().find(|(k, _, _)| k.name == "limit") else {
+                continue;
+            };
+            let written: Vec<&Expr> = match &v.kind {
+                ExprKind::List(items) => items.iter().collect(),
+                _ => vec![v],
+            };
+            if written.is_empty() {
+                cx.wrong(v, catalog::Expected::LimitKey);
+                continue;
+            }
+            let mut out: Vec<(ir::RouteLimit, Span)> = Vec::new();
+            for e in written {
+                let (id, args) = match &e.kind {
+                    ExprKind::Call { callee, args } => (callee, Some(args)),
+                    _ => match e.as_ident() {
+                        Some(id) => (id, None),
+                        None => {
+                            cx.wrong(e, catalog::Expected::LimitKey);
+                            continue;
+                        }
+                    },
+                };
+                let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
+                let Some(args) = args else {
+                    if let Some((_, at)) = named.iter().find(|(n, _)| n == key) {
+                        cx.model.refer(id, *at);
+                    }
+                    if !declared.contains(&key) {
+                        let cands: Vec<String> =
+                            declared.iter().map(|d| format!("per_{d}")).collect();
+                        let d = catalog::undeclared_route_limit(
+                            &id.name, key, id.span, &cands, has_limits,
+                        );
+                        cx.diags.push(d);
+                        continue;
+                    }
+                    let Some(k) = keys.iter().find(|k| k.key == key) else {
+                        continue;
+                    };
+                    out.push((
+                        ir::RouteLimit {
+                            key: k.key.clone(),
+                            source: k.source.clone(),
+                            rate_rps: k.rate_rps,
+                            burst: k.burst,
+                            own: false,
+                        },
+                        id.span,
+                    ));
+                    continue;
+                };
+                if !LIMIT_KEYS.contains(&key) {
+                    let d = catalog::unknown_limit_key(key, id.span, LIMIT_KEYS);
+                    cx.diags.push(d);
                     continue;
                 }
-                let Some(id) = v.as_ident() else { continue };
-                let key = id.name.strip_prefix("per_").unwrap_or(&id.name);
-                if let Some((_, at)) = named.iter().find(|(n, _)| n == key) {
-                    cx.model.refer(id, *at);
+                let mut rate = None;
+                let mut burst_e = None;
+                let mut ok = true;
+                for (i, a) in args.iter().enumerate() {
+                    match a.name.as_ref().map(|n| n.name.as_str()) {
+                        None if i == 0 => rate = Some(&a.value),
+                        Some("rate") if rate.is_none() => rate = Some(&a.value),
+                        Some("burst") if burst_e.is_none() => burst_e = Some(&a.value),
+                        _ => {
+                            cx.wrong(&a.value, catalog::Expected::OwnRate);
+                            ok = false;
+                        }
+                    }
                 }
-                if !declared.contains(&key) {
-                    let cands: Vec<String> = declared.iter().map(|d| format!("per_{d}")).collect();
-                    let d = catalog::undeclared_route_limit(
-                        &id.name,
-                        key,
-                        id.span,
-                        &cands,
-                        decl.is_some(),
-                    );
-                    cx.diags.push(d);
+                let Some(rate_e) = rate else {
+                    if ok {
+                        cx.wrong(e, catalog::Expected::OwnRate);
+                    }
+                    continue;
+                };
+                let Some(rate) = cx.positive(rate_e, Dim::Rate, false) else {
+                    continue;
+                };
+                let burst = match burst_e {
+                    Some(be) => {
+                        let Some(b) = cx.integer(be, 1.0, 1e9) else {
+                            continue;
+                        };
+                        if (b as f64) < rate {
+                            cx.diags
+                                .push(catalog::burst_below_rate(b, rate, be.span, rate_e.span));
+                            continue;
+                        }
+                        b as u32
+                    }
+                    None => rate.ceil() as u32,
+                };
+                if !ok {
+                    continue;
+                }
+                let source = match keys.iter().find(|k| k.key == key) {
+                    Some(k) => k.source.clone(),
+                    None => match default_source(cx, key, id.span) {
+                        Some(s) => s,
+                        None => continue,
+                    },
+                };
+                out.push((
+                    ir::RouteLimit {
+                        key: key.to_string(),
+                        source,
+                        rate_rps: rate,
+                        burst,
+                        own: true,
+                    },
+                    e.span,
+                ));
+            }
+            // One key twice, the same kind of bucket: S0404. An own rate
+            // under the app-wide one of its key must be the lower: S0405.
+            let mut kept: Vec<(ir::RouteLimit, Span)> = Vec::new();
+            for (l, at) in out {
+                if let Some((_, first)) =
+                    kept.iter().find(|(k, _)| k.key == l.key && k.own == l.own)
+                {
+                    cx.diags
+                        .push(catalog::route_limit_twice(&l.key, at, *first));
+                    continue;
+                }
+                kept.push((l, at));
+            }
+            for (l, at) in &kept {
+                if !l.own {
+                    continue;
+                }
+                if let Some((s, _)) = kept.iter().find(|(k, _)| k.key == l.key && !k.own) {
+                    if l.rate_rps + 1e-9 >= s.rate_rps {
+                        cx.diags.push(catalog::own_rate_never_binds(
+                            &l.key, l.rate_rps, s.rate_rps, *at,
+                        ));
+                    }
                 }
             }
+            // HAProxy tracks three keys per request (S1202, as for `limits`).
+            let read: Vec<&(ir::RouteLimit, Span)> = kept
+                .iter()
+                .filter(|(l, _)| !matches!(l.source, LimitSource::Claim(_)))
+                .collect();
+            if let Some((l, at)) = read.get(super::edge::HAPROXY_COUNTERS) {
+                cx.diags.push(catalog::limit_keys_over_haproxy(
+                    read.len(),
+                    super::edge::HAPROXY_COUNTERS,
+                    *at,
+                    &l.key,
+                ));
+            }
+            let Some(route) =
+                svc.and_then(|i| services[i].routes.iter_mut().find(|x| x.name == rname.name))
+            else {
+                continue;
+            };
+            route.limit = kept
+                .iter()
+                .find(|(l, _)| !l.own)
+                .map(|(l, _)| l.key.clone());
+            let all: Vec<ir::RouteLimit> = kept.into_iter().map(|(l, _)| l).collect();
+            // One app-wide key is `limit` alone, in memory as in `ir.json`.
+            route.limits = if ir::RouteLimit::only_limit(&all) {
+                Vec::new()
+            } else {
+                all
+            };
         }
     }
-    out
 }
 
 const ALGORITHMS: &[&str] = schema::JWT_ALGORITHMS;

@@ -335,6 +335,31 @@ pub static RETRY: BlockSpec = block(
     &[],
 );
 
+pub static CALL: BlockSpec = block(
+    "call",
+    "a call edge",
+    "`calls NAME { … }`: how the caller calls one service (its timeout and retries).",
+    &[
+        f(
+            "timeout",
+            Quantity(Dim::Duration),
+            "duration > 0",
+            Text("none: the call is bounded by the route's own timeout"),
+            "The caller's hard timeout for one try of the call.",
+            "IR `call_options[].timeout_ms`; the chain check counts `timeout × (retries + 1)` for the edge",
+        ),
+        f(
+            "retries",
+            Quantity(Dim::Count),
+            "whole number 0–10",
+            Value("0"),
+            "Retries of the call after the first try.",
+            "IR `call_options[].retries`",
+        ),
+    ],
+    &[],
+);
+
 pub static ROUTE: BlockSpec = block(
     "route",
     "a route",
@@ -346,9 +371,9 @@ pub static ROUTE: BlockSpec = block(
           "IR `budget` (effective) and `budget_name`"),
         f("auth", Other, "auth rule (below)", Value("authenticated"),
           "Who may call the route: `public`, `authenticated`, `role(\"…\")`, `mfa`, `device`, with `&` and `|`.", ""),
-        f("limit", Other, "`per_KEY` (or `KEY`)", NONE,
-          "The `limits` key that applies (`per_ip`, `per_api_key`, `per_identity`, `per_tenant`).",
-          "the `limits` key that applies, e.g. `per_ip`, `per_api_key`, `per_identity`, `per_tenant`; IR `limit` = `ip`, …"),
+        f("limit", Other, "`per_KEY` (or `KEY`), `per_KEY(RATE)`, or a list of them", Text("every `limits` key"),
+          "The limits that apply: `limits` keys (`per_ip`, `per_api_key`, …) and own rates (`per_api_key(50/s)`), alone or in a list.",
+          "`per_KEY`: the app-wide bucket of `limits { per KEY }`; `per_KEY(RATE)` or `per_KEY(rate = RATE, burst = N)`: a bucket of the route's own; `[per_ip, per_api_key(50/s)]`: all of them; IR `limit` = the first app-wide key, `limits` = all"),
         f("cache", Ty::Block(&CACHE), "block `{ ttl = DURATION }`", NONE,
           "Response caching: `cache { ttl = 30s }`.", "`ttl` required, > 0; IR `cache_ttl_ms`"),
         f("idempotency", Other, "request value", NONE,
@@ -1009,6 +1034,7 @@ pub static BLOCKS: &[&BlockSpec] = &[
     &ROUTE,
     &CACHE,
     &RETRY,
+    &CALL,
     &METRICS,
     &LIMITS,
     &LIMIT,
@@ -1041,7 +1067,7 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ),
     (
         "calls",
-        "`calls a, b`: the services this one calls (edges of the call graph).",
+        "`calls a, b { timeout = 2s  retries = 1 }`: the services this one calls (edges of the call graph), with options per edge.",
     ),
     (
         "autoscale",
@@ -1107,6 +1133,7 @@ impl BlockSpec {
         match (self.id, key) {
             ("service", "route") => return Some(&ROUTE),
             ("limits", "per") => return Some(&LIMIT),
+            ("service", "calls") => return Some(&CALL),
             _ => {}
         }
         match self.field(key)?.ty {

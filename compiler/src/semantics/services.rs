@@ -476,6 +476,8 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
     }
 
     let mut calls = Vec::new();
+    let mut call_options: Vec<ir::CallOptions> = Vec::new();
+    let mut option_spans: Vec<(String, Span)> = Vec::new();
     let mut autoscale = None;
     let mut autoscale_span = None;
     let first_route = f
@@ -490,8 +492,21 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
     let mut route_spans: Vec<(String, Span, String)> = Vec::new();
     for item in &f.stmts {
         match &item.kind {
-            ItemKind::Calls { targets } => {
-                for t in targets {
+            ItemKind::Calls { targets, options } => {
+                for (i, t) in targets.iter().enumerate() {
+                    if let Some(b) = options.get(i).and_then(Option::as_ref) {
+                        let opts = lower_call_options(cx, &t.name, b);
+                        // Options for one callee are written once (S0309).
+                        if let Some((_, prev)) = option_spans.iter().find(|(n, _)| *n == t.name) {
+                            cx.diags
+                                .push(catalog::call_options_twice(&t.name, t.span, *prev));
+                        } else {
+                            option_spans.push((t.name.clone(), t.span));
+                            if let Some(o) = opts {
+                                call_options.push(o);
+                            }
+                        }
+                    }
                     if calls.contains(&t.name) {
                         continue;
                     }
@@ -637,6 +652,11 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
         cpu_millicores,
         memory_bytes,
         autoscale,
+        call_options: {
+            // In the order of `calls`.
+            call_options.sort_by_key(|o| calls.iter().position(|c| *c == o.to));
+            call_options
+        },
         calls,
         budget: budget.map(|b| b.0),
         routes,
@@ -806,12 +826,20 @@ fn lower_route(
         Some(e) => auth_rule(cx, e),
         None => Some(AuthRule::Authenticated),
     };
+    // The first app-wide key; the whole list (and any shape error) is
+    // read by `policies::route_limits`, once the `limits` block is known.
     let limit = f.expr(cx, "limit").and_then(|e| {
-        let id = e.as_ident().or_else(|| {
-            cx.wrong(e, catalog::Expected::LimitKey);
-            None
-        })?;
-        Some(id.name.strip_prefix("per_").unwrap_or(&id.name).to_string())
+        let first = match &e.kind {
+            ExprKind::List(items) => items.iter().find_map(|i| i.as_ident()),
+            _ => e.as_ident(),
+        }?;
+        Some(
+            first
+                .name
+                .strip_prefix("per_")
+                .unwrap_or(&first.name)
+                .to_string(),
+        )
     });
     let cache_ttl_ms = f.block(cx, "cache").and_then(|b| {
         let cf = cx.fields(b, &schema::CACHE);
@@ -850,6 +878,7 @@ fn lower_route(
         budget_name,
         auth,
         limit,
+        limits: Vec::new(),
         cache_ttl_ms,
         idempotency,
         retry,
@@ -883,6 +912,25 @@ fn default_budget(cx: &mut Checker) -> Option<(ir::Budget, Option<String>)> {
     cx.resolved_budgets.insert("web".into(), b.clone());
     cx.used_budgets.insert("web".into());
     Some((b, Some("web".into())))
+}
+
+/// `calls psp { timeout = 2s  retries = 1 }`: the options of one edge.
+fn lower_call_options(cx: &mut Checker, to: &str, b: &Block) -> Option<ir::CallOptions> {
+    let f = cx.fields(b, &schema::CALL);
+    let timeout = f.expr(cx, "timeout");
+    let timeout_ms = match timeout {
+        Some(e) => Some(cx.positive(e, Dim::Duration, false)?),
+        None => None,
+    };
+    let retries = match f.expr(cx, "retries") {
+        Some(e) => cx.integer(e, 0.0, 10.0)? as u32,
+        None => 0,
+    };
+    Some(ir::CallOptions {
+        to: to.to_string(),
+        timeout_ms,
+        retries,
+    })
 }
 
 fn lower_retry(cx: &mut Checker, b: &Block) -> Option<ir::Retry> {

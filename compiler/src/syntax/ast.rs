@@ -68,8 +68,12 @@ pub enum ItemKind {
         class: Option<Ident>,
         block: Option<Block>,
     },
-    /// `calls a, b`
-    Calls { targets: Vec<Ident> },
+    /// `calls a, b { timeout = 2s  retries = 1 }`: `options[i]` is the
+    /// block written after `targets[i]`, if any (same length as `targets`).
+    Calls {
+        targets: Vec<Ident>,
+        options: Vec<Option<Block>>,
+    },
     /// `autoscale on METRIC target VALUE`
     Autoscale { metric: Expr, target: Expr },
     /// `per KEY { … }`

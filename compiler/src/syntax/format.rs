@@ -33,7 +33,8 @@
 //!   its digits as written). Strings are re-escaped (`\"`, `\\`, `\n`,
 //!   `\t`).
 //! - **Statements** print in their own syntax: `route NAME METHOD "path"
-//!   class CLASS { … }`, `calls a, b`, `autoscale on X target Y`,
+//!   class CLASS { … }`, `calls a, b { timeout = 2s }` (a call edge's
+//!   options always on the `calls` line), `autoscale on X target Y`,
 //!   `per KEY { … }`, `ramp A -> B over D` (the other stages take `for`),
 //!   `kill pod every D`, `latency SVC +5%`,
 //!   `expect breaker(db) opens and closes within D`, `slo_burn < 1x over 1h`.
@@ -511,6 +512,24 @@ impl Formatter<'_> {
         Some(format!("{{ {} }}", items?.join("  ")))
     }
 
+    /// A block always on one line (a call edge's options): `{ a = 1  b = 2 }`.
+    /// Its comments have moved above the statement (see `interior`); an
+    /// item that cannot be written on one line keeps its source text.
+    fn flat_block(&self, b: &Block) -> String {
+        if b.items.is_empty() {
+            return "{}".into();
+        }
+        let items: Vec<String> = b
+            .items
+            .iter()
+            .map(|i| match self.inline_item(i) {
+                Some(c) => join(&c),
+                None => self.text(i.span).to_string(),
+            })
+            .collect();
+        format!("{{ {} }}", items.join("  "))
+    }
+
     /// A named block on one line as cells: the name, then one per item, so
     /// that rows of the same shape can form a table.
     fn table(&self, name: Cell, b: &Block, kind: &str) -> Option<Vec<Cell>> {
@@ -640,14 +659,17 @@ impl Formatter<'_> {
     /// The statements without a block, whole.
     fn statement(&self, item: &Item) -> String {
         match &item.kind {
-            ItemKind::Calls { targets } => format!(
-                "calls {}",
-                targets
+            ItemKind::Calls { targets, options } => {
+                let edges: Vec<String> = targets
                     .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .enumerate()
+                    .map(|(i, t)| match options.get(i).and_then(Option::as_ref) {
+                        Some(b) => format!("{} {}", t.name, self.flat_block(b)),
+                        None => t.name.clone(),
+                    })
+                    .collect();
+                format!("calls {}", edges.join(", "))
+            }
             ItemKind::Autoscale { metric, target } => format!(
                 "autoscale on {} target {}",
                 self.expr(metric),

@@ -169,6 +169,7 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::property | Rule::sub_block | Rule::condition_item => "an item",
         Rule::route_item
         | Rule::calls_item
+        | Rule::call_edge
         | Rule::autoscale_item
         | Rule::per_item
         | Rule::stage_item
@@ -500,12 +501,17 @@ impl<'t> Lower<'t> {
                     block,
                 }
             }
-            Rule::calls_item => ItemKind::Calls {
-                targets: inner
-                    .filter(|i| i.as_rule() == Rule::ident)
-                    .map(|i| self.ident(i))
-                    .collect(),
-            },
+            Rule::calls_item => {
+                let mut targets = Vec::new();
+                let mut options = Vec::new();
+                for edge in inner.filter(|i| i.as_rule() == Rule::call_edge) {
+                    let mut e = edge.into_inner();
+                    let Some(name) = e.next() else { continue };
+                    targets.push(self.ident(name));
+                    options.push(e.next().map(|b| self.block(b)));
+                }
+                ItemKind::Calls { targets, options }
+            }
             Rule::autoscale_item => {
                 let rest: Vec<_> = inner.filter(|i| i.as_rule() == Rule::sum).collect();
                 let mut it = rest.into_iter();

@@ -263,15 +263,30 @@ pub fn plan_for(
     let allowed = (allowed * 1e6).round() / 1e6;
     thresholds.insert("http_req_failed".into(), vec![format!("rate<{allowed}")]);
 
-    let api_keys = ir.limits.as_ref().and_then(|l| {
-        l.keys.iter().find_map(|k| match (&k.key[..], &k.source) {
-            ("api_key", crate::ir::LimitSource::Header(h)) => Some(KeyPool {
-                header: h.clone(),
-                pool: test.api_keys.unwrap_or(DEFAULT_API_KEYS),
-            }),
-            _ => None,
+    // The API keys the test sends: the header of `per api_key`, else of a
+    // target route's own `per_api_key(RATE)`.
+    let api_key_header = |key: &str, source: &crate::ir::LimitSource| match (key, source) {
+        ("api_key", crate::ir::LimitSource::Header(h)) => Some(KeyPool {
+            header: h.clone(),
+            pool: test.api_keys.unwrap_or(DEFAULT_API_KEYS),
+        }),
+        _ => None,
+    };
+    let api_keys = ir
+        .limits
+        .as_ref()
+        .and_then(|l| {
+            l.keys
+                .iter()
+                .find_map(|k| api_key_header(&k.key, &k.source))
         })
-    });
+        .or_else(|| {
+            target
+                .routes
+                .iter()
+                .flat_map(|r| &r.limits)
+                .find_map(|l| api_key_header(&l.key, &l.source))
+        });
     let tenant = match &ir.app.tenant {
         Some(RequestValue::Header(h)) => Some(KeyPool {
             header: h.clone(),

@@ -71,7 +71,7 @@ fn socket(address: &str, port: u16) -> Value {
 fn descriptor_key(k: &KeyPlan) -> String {
     match k.source {
         LimitSource::ClientIp => "remote_address".into(),
-        _ => format!("scale_{}", k.key),
+        _ => format!("scale_{}", k.name),
     }
 }
 
@@ -95,7 +95,7 @@ fn rate_limit_filter(plan: &Plan) -> Value {
         .map(|k| {
             json!({
                 "entries": [
-                    {"key": "scale_route", "value": k.key},
+                    {"key": "scale_route", "value": k.name},
                     {"key": descriptor_key(k)},
                 ],
                 "token_bucket": bucket(k.rate_rps, k.burst),
@@ -128,7 +128,7 @@ fn rate_limit_filter(plan: &Plan) -> Value {
 fn key_rate_limit(k: &KeyPlan) -> Value {
     let applies = json!({"metadata": {
         "descriptor_key": "scale_route",
-        "metadata_key": {"key": "scale", "path": [{"key": k.key}]},
+        "metadata_key": {"key": "scale", "path": [{"key": k.name}]},
         "source": "ROUTE_ENTRY",
         "skip_if_absent": true,
     }});
@@ -223,7 +223,7 @@ fn route(plan: &Plan, r: &RoutePlan) -> Value {
         let keys: serde_json::Map<String, Value> = r
             .keys
             .iter()
-            .map(|&k| (plan.keys[k].key.clone(), json!(plan.keys[k].key)))
+            .map(|&k| (plan.keys[k].name.clone(), json!(plan.keys[k].name)))
             .collect();
         v["metadata"] = json!({"filter_metadata": {"scale": keys}});
     }
@@ -405,15 +405,9 @@ pub fn bootstrap(plan: &Plan) -> Value {
     let mut filters = Vec::new();
     if let Some(j) = &plan.jwt {
         let claims: Vec<Value> = plan
-            .keys
-            .iter()
-            .filter_map(|k| match &k.source {
-                LimitSource::Claim(c) => Some(json!({
-                    "header_name": k.header().unwrap_or_default(),
-                    "claim_name": c,
-                })),
-                _ => None,
-            })
+            .claims()
+            .into_iter()
+            .map(|(c, h)| json!({"header_name": h, "claim_name": c}))
             .collect();
         let mut provider = json!({
             "issuer": j.issuer,

@@ -188,14 +188,9 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
                 continue;
             }
             let claims: Vec<Value> = plan
-                .keys
-                .iter()
-                .filter_map(|k| match &k.source {
-                    LimitSource::Claim(c) => {
-                        Some(json!({"claim": c, "header": k.header().unwrap_or_default()}))
-                    }
-                    _ => None,
-                })
+                .claims()
+                .into_iter()
+                .map(|(c, h)| json!({"claim": c, "header": h}))
                 .collect();
             let mut provider = json!({
                 "name": "scale",

@@ -66,9 +66,21 @@ fn routes_cond<'a>(routes: impl Iterator<Item = &'a RoutePlan>) -> Option<String
     (!ids.is_empty()).then(|| format!("{{ var(txn.route) -m str {} }}", ids.join(" ")))
 }
 
+/// ` { var(txn.route) -m str r3 }`: the routes of key `i`, for the lines of
+/// a counter that other keys use on other routes (always for a route's own
+/// rate); nothing for a counter of one key.
+fn only(plan: &Plan, k: &KeyPlan, i: usize, shared: bool) -> String {
+    let cond = match k.route {
+        Some(r) => routes_cond(plan.routes.get(r).into_iter()),
+        None if shared => routes_cond(plan.routes.iter().filter(|r| r.keys.contains(&i))),
+        None => None,
+    };
+    cond.map(|c| format!(" {c}")).unwrap_or_default()
+}
+
 fn table(i: usize, k: &KeyPlan) -> String {
     let name: String = k
-        .key
+        .name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
@@ -101,10 +113,33 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         .keys
         .iter()
         .enumerate()
-        .filter(|(_, k)| !matches!(k.source, LimitSource::Claim(_)))
+        .filter(|(_, k)| k.route.is_none() && !matches!(k.source, LimitSource::Claim(_)))
         .map(|(i, _)| i)
         .collect();
-    let untracked = tracked.split_off(tracked.len().min(COUNTERS));
+    let mut untracked = tracked.split_off(tracked.len().min(COUNTERS));
+    // (counter, key): the app-wide keys on the first counters, as many as
+    // fit; a route's own rate on the first counter its route leaves free
+    // (not used by the app-wide keys it tracks, nor by its other own
+    // rates). A counter that holds keys of different routes has each of
+    // its lines conditioned on the routes of the key.
+    let mut slots: Vec<(usize, usize)> = tracked.iter().copied().enumerate().collect();
+    for (i, k) in plan.keys.iter().enumerate() {
+        let Some(r) = k.route else { continue };
+        if matches!(k.source, LimitSource::Claim(_)) {
+            continue;
+        }
+        let route_keys = plan.routes.get(r).map(|x| x.keys.as_slice()).unwrap_or(&[]);
+        let free =
+            (0..COUNTERS).find(|c| !slots.iter().any(|(s, j)| s == c && route_keys.contains(j)));
+        match free {
+            Some(slot) => {
+                slots.push((slot, i));
+                tracked.push(i);
+            }
+            None => untracked.push(i),
+        }
+    }
+    let shared_slot = |slot: usize| slots.iter().filter(|(s, _)| *s == slot).count() > 1;
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -123,14 +158,14 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         let _ = writeln!(
             o,
             "# per {}: keyed on a verified JWT claim; enforced by Envoy only (HAProxy does not verify the token).",
-            comment(&k.key)
+            comment(&k.name)
         );
     }
     for &i in &untracked {
         let _ = writeln!(
             o,
             "# per {}: not enforced here (HAProxy tracks {COUNTERS} keys per request; see S1202).",
-            comment(&plan.keys[i].key)
+            comment(&plan.keys[i].name)
         );
     }
     let max_timeout = plan
@@ -171,7 +206,7 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         let _ = writeln!(
             o,
             "# per {}: {} r/s, burst {}\nbackend {}\n    stick-table type {ty} size 100k expire {expire}s store gpc0,gpc0_rate({p}s),gpc1\n",
-            comment(&k.key),
+            comment(&k.name),
             k.rate_rps,
             k.burst,
             table(i, k)
@@ -207,7 +242,7 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
     }
     o.push_str("    http-request deny deny_status 404 if !routed\n");
 
-    for (slot, &i) in tracked.iter().enumerate().take(COUNTERS) {
+    for &(slot, i) in &slots {
         let k = &plan.keys[i];
         let Some(cond) = routes_cond(plan.routes.iter().filter(|r| r.keys.contains(&i))) else {
             continue;
@@ -223,18 +258,21 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         };
         let _ = writeln!(
             o,
-            "    # per {}\n    http-request track-sc{slot} {fetch} table {} if{present} {cond}\n    http-request deny deny_status 429 if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) ge {limit} }} {{ sc_get_gpc1({slot}) ge {} }}",
-            comment(&k.key),
+            "    # per {}\n    http-request track-sc{slot} {fetch} table {} if{present} {cond}\n    http-request deny deny_status 429 if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) ge {limit} }} {{ sc_get_gpc1({slot}) ge {} }}{}",
+            comment(&k.name),
             table(i, k),
-            k.burst
+            k.burst,
+            only(plan, k, i, shared_slot(slot)),
         );
     }
     // Admitted: count against the rate while it has room, else the burst.
-    for (slot, &i) in tracked.iter().enumerate().take(COUNTERS) {
-        let (_, limit) = window(plan.keys[i].rate_rps);
+    for &(slot, i) in &slots {
+        let k = &plan.keys[i];
+        let (_, limit) = window(k.rate_rps);
+        let own = only(plan, k, i, shared_slot(slot));
         let _ = writeln!(
             o,
-            "    http-request sc-inc-gpc0({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) lt {limit} }}\n    http-request sc-inc-gpc1({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) ge {limit} }}"
+            "    http-request sc-inc-gpc0({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) lt {limit} }}{own}\n    http-request sc-inc-gpc1({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) ge {limit} }}{own}"
         );
     }
     for (u_i, u) in plan.upstreams.iter().enumerate() {

@@ -154,6 +154,12 @@ pub struct RetryPlan {
 pub struct KeyPlan {
     /// `api_key`, `ip`, `identity`, `tenant`.
     pub key: String,
+    /// The bucket's name in the configs, unique in the plan: the key for an
+    /// app-wide bucket, `<key>_<route id>` for a route's own rate.
+    pub name: String,
+    /// For a route's own rate (`limit = per_api_key(50/s)`): the index of
+    /// that route in [`Plan::routes`], the only one it counts.
+    pub route: Option<usize>,
     pub source: LimitSource,
     pub rate_rps: f64,
     pub burst: u32,
@@ -309,6 +315,8 @@ impl Plan {
             .flat_map(|l| &l.keys)
             .map(|k| KeyPlan {
                 key: k.key.clone(),
+                name: k.key.clone(),
+                route: None,
                 source: k.source.clone(),
                 rate_rps: k.rate_rps,
                 burst: k.burst,
@@ -342,6 +350,8 @@ impl Plan {
         };
 
         let limits = ir.limits.as_ref();
+        // The routes' own rates, appended to `keys` after the app-wide ones.
+        let mut own: Vec<KeyPlan> = Vec::new();
         let mut upstreams = Vec::new();
         let mut routes = Vec::new();
         for svc in ir
@@ -372,9 +382,47 @@ impl Plan {
             });
             for r in &svc.routes {
                 let i = routes.len();
-                let route_keys: Vec<usize> = match &r.limit {
-                    Some(k) => keys.iter().position(|x| &x.key == k).into_iter().collect(),
-                    None => (0..keys.len()).collect(),
+                // Every limit the route lists (its own rates as buckets of
+                // their own); without `limit`, every app-wide key.
+                let route_keys: Vec<usize> = if !r.limits.is_empty() {
+                    let mut v = Vec::new();
+                    for l in &r.limits {
+                        if !l.own {
+                            v.extend(keys.iter().position(|x| x.key == l.key));
+                            continue;
+                        }
+                        if let LimitSource::Header(h) = &l.source {
+                            if !nginx_readable_header(h) {
+                                diags.push(diagnostic_at(
+                                    ir,
+                                    &Entity::Route {
+                                        service: svc.name.clone(),
+                                        route: r.name.clone(),
+                                    },
+                                    catalog::proxy_header_unreadable(
+                                        h,
+                                        &format!("the route's own per_{}", l.key),
+                                    ),
+                                    "limited here",
+                                ));
+                            }
+                        }
+                        v.push(keys.len() + own.len());
+                        own.push(KeyPlan {
+                            key: l.key.clone(),
+                            name: format!("{}_r{i}", l.key),
+                            route: Some(i),
+                            source: l.source.clone(),
+                            rate_rps: l.rate_rps,
+                            burst: l.burst,
+                        });
+                    }
+                    v
+                } else {
+                    match &r.limit {
+                        Some(k) => keys.iter().position(|x| &x.key == k).into_iter().collect(),
+                        None => (0..keys.len()).collect(),
+                    }
                 };
                 let retry = r.retry_safe.then(|| {
                     let (retries, lo, hi) = match &r.retry {
@@ -430,6 +478,8 @@ impl Plan {
         if !diags.is_empty() {
             return Err(diags);
         }
+        let mut keys = keys;
+        keys.extend(own);
         Ok(Plan {
             app: ir.app.name.clone(),
             upstreams,
@@ -440,6 +490,19 @@ impl Plan {
             jwt,
             sticky,
         })
+    }
+
+    /// The JWT claims the limits are keyed on, each once: (claim, header).
+    pub fn claims(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for k in &self.keys {
+            if let LimitSource::Claim(c) = &k.source {
+                if !out.iter().any(|(x, _)| x == c) {
+                    out.push((c.clone(), k.header().unwrap_or_default()));
+                }
+            }
+        }
+        out
     }
 
     /// The routes whose edge cache is on.

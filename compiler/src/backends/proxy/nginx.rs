@@ -124,11 +124,11 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         };
         match var {
             Some(var) => {
-                let z = zone(i, &k.key);
+                let z = zone(i, &k.name);
                 let _ = writeln!(
                     o,
                     "    # per {}: {} r/s, burst {}",
-                    comment(&k.key),
+                    comment(&k.name),
                     k.rate_rps,
                     k.burst
                 );
@@ -143,7 +143,7 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
                 let _ = writeln!(
                     o,
                     "    # per {}: keyed on a verified JWT claim; enforced by Envoy only (nginx cannot verify the token).",
-                    comment(&k.key)
+                    comment(&k.name)
                 );
                 zones.push(None);
             }
@@ -229,8 +229,13 @@ fn route(o: &mut String, plan: &Plan, r: &RoutePlan, zones: &[Option<String>]) {
         if let Some(z) = &zones[k] {
             // nginx admits the first request and then `burst` more at once:
             // burst − 1 here is the spec's bucket of `burst`.
+            // A bucket of one is nginx's default (`burst=0` is refused).
             let b = plan.keys[k].burst.saturating_sub(1);
-            let _ = writeln!(o, "            limit_req zone={z} burst={b} nodelay;");
+            if b == 0 {
+                let _ = writeln!(o, "            limit_req zone={z} nodelay;");
+            } else {
+                let _ = writeln!(o, "            limit_req zone={z} burst={b} nodelay;");
+            }
         }
     }
     let t = ms_ceil(r.timeout_ms);

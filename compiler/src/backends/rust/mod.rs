@@ -189,10 +189,48 @@ fn rules(rs: &[AuthRule]) -> String {
     rs.iter().map(auth_rule).collect::<Vec<_>>().join(", ")
 }
 
+fn limit_source(src: &LimitSource) -> String {
+    match src {
+        LimitSource::ClientIp => "Source::ClientIp".to_string(),
+        LimitSource::Header(h) => format!("Source::Header({})", s(&h.to_ascii_lowercase())),
+        LimitSource::Claim(c) => format!("Source::Claim({})", s(c)),
+    }
+}
+
+/// A `LimitSpec { … }` at `indent` spaces.
+fn limit_spec(key: &str, source: &LimitSource, rate: f64, burst: u32, indent: usize) -> String {
+    let p = " ".repeat(indent);
+    format!(
+        "{p}LimitSpec {{\n{p}    key: {},\n{p}    source: {},\n{p}    rate_per_sec: {},\n{p}    burst: {},\n{p}}},",
+        s(key),
+        limit_source(source),
+        float(rate),
+        group(u64::from(burst)),
+    )
+}
+
 fn route(r: &Route) -> String {
     let b = &r.budget;
+    // Every app-wide key the route lists, and its own rates.
+    let shared: Vec<String> = r
+        .limits
+        .iter()
+        .filter(|l| !l.own)
+        .map(|l| s(&l.key))
+        .collect();
+    let own: Vec<String> = r
+        .limits
+        .iter()
+        .filter(|l| l.own)
+        .map(|l| limit_spec(&l.key, &l.source, l.rate_rps, l.burst, 16))
+        .collect();
+    let own = if own.is_empty() {
+        "&[]".to_string()
+    } else {
+        format!("&[\n{}\n            ]", own.join("\n"))
+    };
     format!(
-        "        RouteSpec {{\n            name: {},\n            method: {},\n            path: {},\n            class: {},\n            p50: {},\n            timeout: {},\n            auth: {},\n            limit: {},\n            idempotency: {},\n        }},\n",
+        "        RouteSpec {{\n            name: {},\n            method: {},\n            path: {},\n            class: {},\n            p50: {},\n            timeout: {},\n            auth: {},\n            limit: {},\n            limits: &[{}],\n            own_limits: {own},\n            idempotency: {},\n        }},\n",
         s(&r.name),
         s(r.method.as_str()),
         s(&r.path),
@@ -201,6 +239,7 @@ fn route(r: &Route) -> String {
         duration(b.timeout_ms),
         auth_rule(&r.auth),
         opt(r.limit.as_deref().map(s)),
+        shared.join(", "),
         opt(r.idempotency.as_ref().map(source)),
     )
 }
@@ -208,7 +247,7 @@ fn route(r: &Route) -> String {
 fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
     let mut o = header.to_string();
     o.push_str("//! One service's spec as typed constants, and its tower layer.\n\n");
-    o.push_str("use scale_runtime::{\n    AuthRule, Concurrency, Config, JwtSpec, LimitSpec, Overflow, PowSpec, RotationSpec, RouteSpec,\n    ScaleLayer, ServiceSpec, SessionSpec, Source,\n};\nuse std::time::Duration;\n\n");
+    o.push_str("use scale_runtime::{\n    AuthRule, Concurrency, Config, DownstreamSpec, JwtSpec, LimitSpec, Overflow, PowSpec,\n    RotationSpec, RouteSpec, ScaleLayer, ServiceSpec, SessionSpec, Source,\n};\nuse std::time::Duration;\n\n");
     o.push_str("/// The service's routes, limits and auth posture.\npub static SPEC: ServiceSpec = ServiceSpec {\n");
     let _ = writeln!(o, "    app: {},", s(&ir.app.name));
     let _ = writeln!(o, "    service: {},", s(&svc.name));
@@ -226,19 +265,10 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
     let (conc, overflow) = match &ir.limits {
         Some(l) => {
             for k in &l.keys {
-                let src = match &k.source {
-                    LimitSource::ClientIp => "Source::ClientIp".to_string(),
-                    LimitSource::Header(h) => {
-                        format!("Source::Header({})", s(&h.to_ascii_lowercase()))
-                    }
-                    LimitSource::Claim(c) => format!("Source::Claim({})", s(c)),
-                };
                 let _ = writeln!(
                     o,
-                    "        LimitSpec {{\n            key: {},\n            source: {src},\n            rate_per_sec: {},\n            burst: {},\n        }},",
-                    s(&k.key),
-                    float(k.rate_rps),
-                    group(u64::from(k.burst)),
+                    "{}",
+                    limit_spec(&k.key, &k.source, k.rate_rps, k.burst, 8)
                 );
             }
             let conc = match l.concurrency {
@@ -261,6 +291,23 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
         ),
     };
     o.push_str("    ],\n");
+    // The call edges: each callee with its timeout and retries.
+    o.push_str("    downstreams: &[");
+    for c in &svc.calls {
+        let opts = svc.call_options.iter().find(|x| &x.to == c);
+        let _ = write!(
+            o,
+            "\n        DownstreamSpec {{\n            service: {},\n            timeout: {},\n            retries: {},\n        }},",
+            s(c),
+            opt(opts.and_then(|x| x.timeout_ms).map(duration)),
+            group(u64::from(opts.map_or(0, |x| x.retries))),
+        );
+    }
+    o.push_str(if svc.calls.is_empty() {
+        "],\n"
+    } else {
+        "\n    ],\n"
+    });
     let _ = writeln!(o, "    concurrency: {conc},");
     let _ = writeln!(o, "    overflow: {overflow},");
     let auth = ir.auth.as_ref();
@@ -334,6 +381,7 @@ fn service_module(ir: &Ir, svc: &Service, header: &str) -> String {
     o.push_str("/// The tower layer for this service: wrap the whole application with it\n/// (`ServiceBuilder::new().layer(layer(config)).service(router)`).\npub fn layer<B>(config: Config) -> ScaleLayer<B> {\n    ScaleLayer::new(&SPEC, config)\n}\n");
     // Names the runtime imports but this spec does not use would warn.
     for (name, used) in [
+        ("DownstreamSpec", o.contains("DownstreamSpec {")),
         ("JwtSpec", o.contains("JwtSpec {")),
         ("PowSpec", o.contains("PowSpec {")),
         ("RotationSpec", o.contains("RotationSpec {")),

@@ -5,6 +5,7 @@
 //! One file per area: syntax and project, names and structure, values,
 //! services and budgets, policies, SLOs, exercises.
 
+mod calls;
 mod contract;
 mod edge;
 mod exercises;
@@ -16,6 +17,7 @@ mod slo;
 mod syntax;
 mod values;
 
+pub use calls::*;
 pub use contract::*;
 pub use edge::*;
 pub use exercises::*;

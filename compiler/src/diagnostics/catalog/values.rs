@@ -17,6 +17,8 @@ pub enum Expected<'a> {
         overflow: bool,
     },
     LimitKey,
+    /// The arguments of a route's own rate: `per_api_key(50/s)`.
+    OwnRate,
     RoleName,
     AuthRule,
     /// `FIELD = FUN("name")`.
@@ -71,6 +73,10 @@ impl Expected<'_> {
             Expected::LimitKey => s(
                 "a limit key",
                 "write `limit = per_ip` (or per_api_key, per_identity, per_tenant)",
+            ),
+            Expected::OwnRate => s(
+                "a rate, and optionally a burst",
+                "write `per_api_key(50/s)` or `per_api_key(rate = 50/s, burst = 100)`",
             ),
             Expected::RoleName => s("one role name", "write `role(\"admin\")`"),
             Expected::AuthRule => s(

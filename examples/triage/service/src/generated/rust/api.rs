@@ -5,8 +5,8 @@
 //! One service's spec as typed constants, and its tower layer.
 
 use scale_runtime::{
-    AuthRule, Concurrency, Config, JwtSpec, LimitSpec, Overflow, PowSpec, RotationSpec, RouteSpec,
-    ScaleLayer, ServiceSpec, SessionSpec, Source,
+    AuthRule, Concurrency, Config, DownstreamSpec, JwtSpec, LimitSpec, Overflow, PowSpec,
+    RotationSpec, RouteSpec, ScaleLayer, ServiceSpec, SessionSpec, Source,
 };
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             timeout: Duration::from_micros(1_080_000),
             auth: AuthRule::Public,
             limit: Some("ip"),
+            limits: &[],
+            own_limits: &[],
             idempotency: None,
         },
         RouteSpec {
@@ -37,6 +39,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             timeout: Duration::from_micros(720_000),
             auth: AuthRule::Authenticated,
             limit: None,
+            limits: &[],
+            own_limits: &[],
             idempotency: None,
         },
         RouteSpec {
@@ -48,6 +52,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             timeout: Duration::from_micros(960_000),
             auth: AuthRule::Authenticated,
             limit: None,
+            limits: &[],
+            own_limits: &[],
             idempotency: Some(Source::Header("idempotency-key")),
         },
         RouteSpec {
@@ -59,6 +65,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             timeout: Duration::from_micros(3_600_000),
             auth: AuthRule::All(&[AuthRule::Role("admin"), AuthRule::Mfa]),
             limit: None,
+            limits: &[],
+            own_limits: &[],
             idempotency: None,
         },
     ],
@@ -80,6 +88,18 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             source: Source::Claim("sub"),
             rate_per_sec: 50.0,
             burst: 100,
+        },
+    ],
+    downstreams: &[
+        DownstreamSpec {
+            service: "db",
+            timeout: None,
+            retries: 0,
+        },
+        DownstreamSpec {
+            service: "search_index",
+            timeout: None,
+            retries: 0,
         },
     ],
     concurrency: Concurrency::Cores,
