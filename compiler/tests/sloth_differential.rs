@@ -27,14 +27,22 @@
 //!   3d/6h (1). Labels `sloth_severity: page|ticket`; annotations `title`
 //!   and `summary`. No `for:`.
 //!
-//! Both rule files read the same series, and each runs through `promtool
-//! test rules` with the same input for several traffic shapes and the same
-//! expectations: which of page and ticket fires at each checked minute, and
-//! what every SLI ratio is. The expectations come from arithmetic on the
-//! traffic shape here (exact integer comparisons of each window's error
-//! count with `factor × (1 − O)`), never from either rule file. Then a rule
-//! file with the page factor changed from 14.4 to 10 must fail, for the shape
-//! whose 1h burn lies between them, while Sloth's passes.
+//! Both rule files read the same series and run through `promtool test
+//! rules` together, with the same input for six traffic shapes (quiet; a 2%
+//! burn; a 0.51% burn that tickets and never pages; a 5-minute spike of
+//! 100% errors; a 2% burn and the recovery after it; a 1.21% burn that only
+//! a too-low page factor pages) and the same expectations for each: which
+//! of page and ticket fires at every minute (one `alert_rule_test` entry per
+//! minute and rule set, compared by identity: `severity: critical|warning`
+//! for ours, `sloth_severity: page|ticket` for Sloth's), and what every SLI
+//! ratio and meta value is at a few minutes. The expectations come from
+//! arithmetic on the traffic shape here (exact integer comparisons of each
+//! window's error count with `factor × (1 − O)`), never from either rule
+//! file. Independently of that arithmetic, each of our eight SLI ratios
+//! must equal Sloth's to 1e-9 at every minute. Two mutants of our rules (page
+//! factor 10 instead of 14.4; 429 not counted) must fail while Sloth's pass,
+//! and the one known difference (a ratio exactly on a threshold, where the
+//! two budgets' last bits decide) is pinned by its own test.
 //!
 //! The window model is Prometheus 2.x's (promtool 2.42, as
 //! `scripts/install-tools.sh` installs it): a range `[t − W, t]` holds the
@@ -547,7 +555,7 @@ fn shapes() -> Vec<Shape> {
             name: "recovery-after-2pct",
             runs: vec![(60, QUIET), (60, 2_000), (480, QUIET)],
         },
-        // Burn 12 over 1h: above 10, below 14.4, and 6h stays under 6×
+        // Burn 12.1 over 1h: above 10, below 14.4, and 6h stays under 6×
         // for the 2 hours, so only a page factor of 10 pages.
         Shape {
             name: "burn-1.21pct",
@@ -985,6 +993,32 @@ fn the_shapes_cover_every_verdict() {
         .find(|&t| page.fires(t, Severity::Page).is_some())
         .unwrap();
     assert_eq!(first, 120 + 43);
+
+    // What each shape does, for the log: the minutes each severity fires
+    // (and through which pair: 0/1 page quick/slow, 2/3 ticket quick/slow).
+    for s in shapes() {
+        for sev in [Severity::Page, Severity::Ticket] {
+            let mut spans: Vec<(u64, u64, usize)> = Vec::new();
+            for t in 1..=s.minutes() {
+                if let Some(p) = s.fires(t, sev) {
+                    match spans.last_mut() {
+                        Some(last) if last.1 + 1 == t && last.2 == p => last.1 = t,
+                        _ => spans.push((t, t, p)),
+                    }
+                }
+            }
+            let text: Vec<String> = spans
+                .iter()
+                .map(|(a, b, p)| format!("{a}-{b}m via pair {p}"))
+                .collect();
+            let text = if text.is_empty() {
+                "never".to_string()
+            } else {
+                text.join(", ")
+            };
+            eprintln!("{:<20} {sev:?}: {text}", s.name);
+        }
+    }
 
     // Sloth's factors from its own formula are the workbook's.
     let f: Vec<f64> = SLOTH_WINDOWS.iter().map(sloth_factor).collect();
