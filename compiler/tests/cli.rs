@@ -4,20 +4,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use support::{repo_root, run, scalec};
+use support::{copy_triage_assets, repo_root, run, scalec};
 
 fn triage() -> PathBuf {
     repo_root().join("examples/triage")
-}
-
-/// Copies the files the flagship's spec names (its contract and body
-/// schema) into `dir`, beside a copy of the spec.
-fn copy_triage_assets(dir: &std::path::Path) {
-    for f in ["openapi.yaml", "schemas/ticket.json"] {
-        let to = dir.join(f);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(triage().join(f), to).unwrap();
-    }
 }
 
 fn tmp(name: &str) -> PathBuf {

@@ -36,6 +36,7 @@ fn tmp(name: &str) -> PathBuf {
 fn build(name: &str, spec: &str) -> PathBuf {
     let dir = tmp(name);
     std::fs::write(dir.join("triage.scale"), spec).unwrap();
+    support::copy_triage_assets(&dir);
     let ok = support::scalec()
         .args(["build", "--target", "ci,prometheus", "-o"])
         .arg(dir.join("out"))

@@ -215,6 +215,7 @@ fn project(name: &str) -> (PathBuf, yaml_serde::Value) {
     let src = support::repo_root().join("examples/triage");
     std::fs::create_dir_all(dir.join("db/queries")).unwrap();
     std::fs::copy(src.join("triage.scale"), dir.join("triage.scale")).unwrap();
+    support::copy_triage_assets(&dir);
     let mut queries = 0;
     for e in std::fs::read_dir(src.join("db/queries")).unwrap() {
         let p = e.unwrap().path();

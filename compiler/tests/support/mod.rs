@@ -15,6 +15,18 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Copies the files the flagship's spec names (its contract and body
+/// schema) into `dir`, for a test that builds a copy of the spec there.
+#[allow(dead_code)]
+pub fn copy_triage_assets(dir: &Path) {
+    let triage = repo_root().join("examples/triage");
+    for f in ["openapi.yaml", "schemas/ticket.json"] {
+        let to = dir.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(triage.join(f), to).unwrap();
+    }
+}
+
 /// The `scalec` binary built for this test run.
 pub fn scalec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_scalec"))
