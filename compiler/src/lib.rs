@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod diagnostics;
 pub mod gate;
+pub mod incremental;
 pub mod ir;
 pub mod mask;
 pub mod output;
@@ -121,16 +122,7 @@ pub fn emit_into(
 /// streams them to disk instead, through [`output`]).
 pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>, String> {
     backends_for(targets)?;
-    let sink = backends::Collect::default();
+    let sink = output::CollectUnits::new(incremental::Fingerprints::of(ir, meta, targets));
     emit_into(ir, meta, targets, &sink).map_err(|e| e.to_string())?;
-    let artifacts = sink.into_sorted();
-    if let Some(w) = artifacts.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(format!(
-            "the artifact `{}` was generated twice; this is a scalec bug, please report it",
-            w[0].path
-        ));
-    }
-    let mut artifacts = artifacts;
-    artifacts.push(output::manifest(meta, &artifacts));
-    Ok(artifacts)
+    sink.finish(meta)
 }

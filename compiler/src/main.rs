@@ -403,7 +403,10 @@ fn build(
         Ok::<(), EmitError>(())
     };
     if check {
-        let result = output::check_with(out, |sink| produce(sink, &|| sink.manifest(&meta)));
+        let fingerprints = scalec::incremental::Fingerprints::of(ir, &meta, &targets);
+        let result = output::check_units(out, Some(fingerprints), |sink| {
+            produce(sink, &|| sink.manifest(&meta))
+        });
         if timings {
             eprintln!(
                 "timing: emit+compare {:.3}s",
@@ -476,7 +479,14 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    let result = output::write_with(out, &spec_paths, |sink| {
+    let fingerprints = scalec::incremental::Fingerprints::of(ir, &meta, &targets);
+    if timings {
+        eprintln!(
+            "timing: fingerprints {:.3}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let result = output::write_units(out, &spec_paths, Some(fingerprints), |sink| {
         produce(sink, &|| sink.manifest(&meta))
     });
     if timings {
@@ -486,10 +496,13 @@ fn build(
         Ok(stats) => {
             if timings {
                 eprintln!(
-                    "timing: of which staging {:.3}s, swap {:.3}s, removing the previous tree {:.3}s",
+                    "timing: of which staging {:.3}s, {} {:.3}s, removing the previous tree {:.3}s; units rendered {}, kept {}",
                     stats.stage.as_secs_f64(),
+                    if stats.in_place { "moving changed files in" } else { "swap" },
                     stats.swap.as_secs_f64(),
-                    stats.cleanup.as_secs_f64()
+                    stats.cleanup.as_secs_f64(),
+                    stats.units_rendered,
+                    stats.units_kept
                 );
             }
             eprintln!(
