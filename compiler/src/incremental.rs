@@ -130,10 +130,7 @@ impl Fingerprints {
         let mut parent: Vec<usize> = (0..ir.services.len()).collect();
         for (i, s) in ir.services.iter().enumerate() {
             for c in &s.calls {
-                if let Some(&j) = index
-                    .get(c.as_str())
-                    .filter(|_| std::env::var_os("MUTANT").is_none())
-                {
+                if let Some(&j) = index.get(c.as_str()) {
                     let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                     parent[a.max(b)] = a.min(b);
                 }
