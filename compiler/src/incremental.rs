@@ -68,9 +68,15 @@ impl std::io::Write for HashWriter {
 }
 
 fn hash_json(v: &serde_json::Value) -> [u8; 32] {
+    hash_of(v).expect("a JSON value serialises")
+}
+
+/// SHA-256 of a value's JSON form, streamed (`None`: it does not
+/// serialise).
+fn hash_of<T: serde::Serialize + ?Sized>(v: &T) -> Option<[u8; 32]> {
     let mut w = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut w, v).expect("a JSON value serialises");
-    w.0.finalize().into()
+    serde_json::to_writer(&mut w, v).ok()?;
+    Some(w.0.finalize().into())
 }
 
 /// Union-find over service indexes.
@@ -83,30 +89,34 @@ fn root(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 impl Fingerprints {
-    /// The fingerprints for building `ir` with `meta` into `targets`.
-    pub fn of(ir: &Ir, meta: &Meta, targets: &[&str]) -> Fingerprints {
-        let Ok(mut doc) = serde_json::to_value(ir) else {
+    /// The fingerprints for building `ir` with `meta` into `targets`. The
+    /// IR's service and SLO lists are taken out while the rest is hashed,
+    /// and put back as they were.
+    pub fn of(ir: &mut Ir, meta: &Meta, targets: &[&str]) -> Fingerprints {
+        let services = std::mem::take(&mut ir.services);
+        let slos = std::mem::take(&mut ir.slos);
+        let rest = hash_of(&*ir);
+        ir.services = services;
+        ir.slos = slos;
+        match rest {
+            Some(rest) => Fingerprints::with(ir, rest, meta, targets),
             // Nothing is kept when the IR cannot be hashed.
-            return Fingerprints::default();
-        };
-        let take = |doc: &mut serde_json::Value, key: &str| -> Vec<serde_json::Value> {
-            match doc.get_mut(key).map(serde_json::Value::take) {
-                Some(serde_json::Value::Array(a)) => a,
-                _ => Vec::new(),
-            }
-        };
-        let services = take(&mut doc, "services");
-        let slos = take(&mut doc, "slos");
-        if services.len() != ir.services.len() || slos.len() != ir.slos.len() {
-            return Fingerprints::default();
+            None => Fingerprints::default(),
         }
+    }
+
+    fn with(ir: &Ir, rest: [u8; 32], meta: &Meta, targets: &[&str]) -> Fingerprints {
+        use rayon::prelude::*;
+        let service_hashes: Option<Vec<[u8; 32]>> = ir.services.par_iter().map(hash_of).collect();
+        let slo_hashes: Option<Vec<[u8; 32]>> = ir.slos.par_iter().map(hash_of).collect();
+        let (Some(service_hashes), Some(slo_hashes)) = (service_hashes, slo_hashes) else {
+            return Fingerprints::default();
+        };
         // The app-wide part: the IR without the bodies, plus the names.
-        doc["services"] = ir.services.iter().map(|s| s.name.as_str()).collect();
-        doc["slos"] = ir
-            .slos
-            .iter()
-            .map(|s| serde_json::json!([s.name, s.service]))
-            .collect();
+        let names = serde_json::json!({
+            "services": ir.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            "slos": ir.slos.iter().map(|s| [s.name.as_str(), s.service.as_str()]).collect::<Vec<_>>(),
+        });
         let mut global = Sha256::new();
         global.update(b"scalec units v1\0");
         global.update(crate::VERSION.as_bytes());
@@ -117,7 +127,8 @@ impl Fingerprints {
             "targets": targets,
         });
         global.update(hash_json(&build));
-        global.update(hash_json(&doc));
+        global.update(rest);
+        global.update(hash_json(&names));
         let global: [u8; 32] = global.finalize().into();
 
         // Components of the call graph.
@@ -136,8 +147,6 @@ impl Fingerprints {
                 }
             }
         }
-        let service_hashes: Vec<[u8; 32]> = services.iter().map(hash_json).collect();
-        let slo_hashes: Vec<[u8; 32]> = slos.iter().map(hash_json).collect();
         // Each component's hash: its services' bodies in declaration
         // order, each followed by its SLOs' bodies in declaration order.
         let mut slos_of: Vec<Vec<usize>> = vec![Vec::new(); ir.services.len()];

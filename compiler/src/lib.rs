@@ -122,7 +122,8 @@ pub fn emit_into(
 /// streams them to disk instead, through [`output`]).
 pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>, String> {
     backends_for(targets)?;
-    let sink = output::CollectUnits::new(incremental::Fingerprints::of(ir, meta, targets));
+    let fingerprints = incremental::Fingerprints::of(&mut ir.clone(), meta, targets);
+    let sink = output::CollectUnits::new(fingerprints);
     emit_into(ir, meta, targets, &sink).map_err(|e| e.to_string())?;
     sink.finish(meta)
 }

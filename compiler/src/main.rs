@@ -376,7 +376,8 @@ fn build(
     for f in &mut c.project.files {
         f.ast = Default::default();
     }
-    let Some(ir) = c.ir.as_ref() else {
+    let meta = c.meta();
+    let Some(mut ir) = c.ir.take() else {
         eprintln!("error: the check produced no IR; this is a scalec bug, please report it");
         return ExitCode::from(2);
     };
@@ -394,7 +395,15 @@ fn build(
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let meta = c.meta();
+    let started = std::time::Instant::now();
+    let fingerprints = scalec::incremental::Fingerprints::of(&mut ir, &meta, &targets);
+    if timings {
+        eprintln!(
+            "timing: fingerprints {:.3}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let ir = &ir;
     let started = std::time::Instant::now();
     // Backends stream every artifact into the sink, the manifest last.
     let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {
@@ -403,7 +412,6 @@ fn build(
         Ok::<(), EmitError>(())
     };
     if check {
-        let fingerprints = scalec::incremental::Fingerprints::of(ir, &meta, &targets);
         let result = output::check_units(out, Some(fingerprints), |sink| {
             produce(sink, &|| sink.manifest(&meta))
         });
@@ -479,13 +487,6 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    let fingerprints = scalec::incremental::Fingerprints::of(ir, &meta, &targets);
-    if timings {
-        eprintln!(
-            "timing: fingerprints {:.3}s",
-            started.elapsed().as_secs_f64()
-        );
-    }
     let result = output::write_units(out, &spec_paths, Some(fingerprints), |sink| {
         produce(sink, &|| sink.manifest(&meta))
     });

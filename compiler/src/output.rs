@@ -609,35 +609,44 @@ fn safe_join(dir: &Path, rel: &str) -> io::Result<PathBuf> {
 /// `dir`, `/`-separated, folders ending in `/`. `Err` when the manifest
 /// cannot be read: then nothing in the folder is known to be ours.
 pub fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Doc<'a> {
+        #[serde(borrow)]
+        artifacts: Vec<Line<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Line<'a> {
+        #[serde(borrow)]
+        path: std::borrow::Cow<'a, str>,
+    }
     let text = std::fs::read_to_string(dir.join(MANIFEST))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} is not a scalec manifest: {e}",
-                dir.join(MANIFEST).display()
-            ),
-        )
-    })?;
-    let listed: std::collections::BTreeSet<&str> = doc
-        .get("artifacts")
-        .and_then(|a| a.as_array())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} lists no artifacts", dir.join(MANIFEST).display()),
-            )
-        })?
-        .iter()
-        .filter_map(|a| a.get("path").and_then(|p| p.as_str()))
-        .collect();
-    // Folders that hold a listed file are ours too.
-    let mut folders = std::collections::BTreeSet::new();
-    for p in &listed {
-        let mut rest = *p;
+    let doc: Doc = serde_json::from_str(&text).map_err(|e| not_a_manifest(dir, e))?;
+    let listed: HashSet<&str> = doc.artifacts.iter().map(|l| l.path.as_ref()).collect();
+    foreign_in(dir, &listed)
+}
+
+fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is not a scalec manifest: {e}",
+            dir.join(MANIFEST).display()
+        ),
+    )
+}
+
+/// What `dir` holds beyond the `listed` files, their folders and the
+/// manifest.
+fn foreign_in(dir: &Path, listed: &HashSet<&str>) -> io::Result<Vec<String>> {
+    // Folders that hold a listed file are ours too (`k8s/`).
+    let mut folders: HashSet<&str> = HashSet::new();
+    for p in listed {
+        let mut rest: &str = p;
         while let Some(i) = rest.rfind('/') {
+            if !folders.insert(&rest[..i + 1]) {
+                break;
+            }
             rest = &rest[..i];
-            folders.insert(format!("{rest}/"));
         }
     }
     let mut entries = Vec::new();
@@ -646,7 +655,7 @@ pub fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
         .into_iter()
         .filter(|e| {
             if e.ends_with('/') {
-                !folders.contains(e)
+                !folders.contains(e.as_str())
             } else {
                 e != MANIFEST && !listed.contains(e.as_str())
             }
@@ -698,7 +707,7 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 
 /// The previous build's manifest, read with its time; empty when there is
 /// none (or it cannot be read: then nothing is kept).
-fn read_previous(dir: &Path) -> Previous {
+fn read_previous(dir: &Path) -> io::Result<Previous> {
     #[derive(serde::Deserialize)]
     struct Doc {
         artifacts: Vec<Line>,
@@ -714,17 +723,11 @@ fn read_previous(dir: &Path) -> Previous {
         unit: Option<String>,
     }
     let path = dir.join(MANIFEST);
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Previous::default();
-    };
+    let file = std::fs::File::open(&path)?;
     let written = file.metadata().and_then(|m| m.modified()).ok();
     let mut text = String::new();
-    if io::Read::read_to_string(&mut &file, &mut text).is_err() {
-        return Previous::default();
-    }
-    let Ok(doc) = serde_json::from_str::<Doc>(&text) else {
-        return Previous::default();
-    };
+    io::Read::read_to_string(&mut &file, &mut text)?;
+    let doc = serde_json::from_str::<Doc>(&text).map_err(|e| not_a_manifest(dir, e))?;
     let mut prev = Previous {
         written,
         ..Previous::default()
@@ -751,7 +754,7 @@ fn read_previous(dir: &Path) -> Previous {
             prev.units.insert(key, (fp, files));
         }
     }
-    prev
+    Ok(prev)
 }
 
 /// Builds the whole content of `dir`: see [`write_units`] (here without
@@ -820,6 +823,7 @@ pub fn write_units<E: From<io::Error>>(
     }
     let _lock = Lock::acquire(dir, LOCK_WAIT)?;
     sweep(dir)?;
+    let mut previous = None;
     if dir.exists() {
         let is_ours = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)?.next().is_none();
@@ -834,7 +838,9 @@ pub fn write_units<E: From<io::Error>>(
             .into());
         }
         if is_ours {
-            let foreign = foreign_entries(dir)?;
+            let prev = read_previous(dir)?;
+            let listed: HashSet<&str> = prev.files.keys().map(String::as_str).collect();
+            let foreign = foreign_in(dir, &listed)?;
             if !foreign.is_empty() {
                 return Err(refuse(
                     dir,
@@ -843,6 +849,8 @@ pub fn write_units<E: From<io::Error>>(
                 )
                 .into());
             }
+            drop(listed);
+            previous = Some(prev);
         }
     }
     let staging = sibling(dir, "new");
@@ -850,7 +858,6 @@ pub fn write_units<E: From<io::Error>>(
         std::fs::remove_dir_all(&staging)?;
     }
     std::fs::create_dir_all(&staging)?;
-    let previous = dir.join(MANIFEST).is_file().then(|| read_previous(dir));
     let sink = StagingSink {
         root: staging.clone(),
         dir: dir.clone(),
