@@ -96,8 +96,23 @@ pub fn emit_into(
         backends::EmitError::Sink(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
     })?;
     use rayon::prelude::*;
-    let results: Vec<Result<(), backends::EmitError>> =
-        chosen.par_iter().map(|b| b.emit(ir, meta, sink)).collect();
+    // `SCALEC_TIMINGS=1`: each target's time on stderr.
+    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
+    let results: Vec<Result<(), backends::EmitError>> = chosen
+        .par_iter()
+        .map(|b| {
+            let started = std::time::Instant::now();
+            let r = b.emit(ir, meta, sink);
+            if timings {
+                eprintln!(
+                    "timing: target {} {:.3}s",
+                    b.name(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            r
+        })
+        .collect();
     let mut diags = Vec::new();
     for r in results {
         match r {

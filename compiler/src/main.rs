@@ -497,7 +497,8 @@ fn build(
         Ok(stats) => {
             if timings {
                 eprintln!(
-                    "timing: of which staging {:.3}s, {} {:.3}s, removing the previous tree {:.3}s; units rendered {}, kept {}",
+                    "timing: of which reading the previous build {:.3}s, staging {:.3}s, {} {:.3}s, removing the previous tree {:.3}s; units rendered {}, kept {}",
+                    stats.prepare.as_secs_f64(),
                     stats.stage.as_secs_f64(),
                     if stats.in_place { "moving changed files in" } else { "swap" },
                     stats.swap.as_secs_f64(),

@@ -501,8 +501,11 @@ pub struct WriteStats {
     /// Whether the changed files were moved into the output folder in
     /// place (few changes) rather than by swapping in a whole new tree.
     pub in_place: bool,
-    /// Time spent producing and staging the artifacts, swapping the
-    /// folders in, and removing the previous tree.
+    /// Time spent reading the previous build (its manifest, the folder's
+    /// listing), producing and staging the artifacts, swapping the
+    /// folders in (or moving the changed files in), and removing the
+    /// previous tree.
+    pub prepare: Duration,
     pub stage: Duration,
     pub swap: Duration,
     pub cleanup: Duration,
@@ -822,6 +825,7 @@ pub fn write_units<E: From<io::Error>>(
         std::fs::create_dir_all(parent)?;
     }
     let _lock = Lock::acquire(dir, LOCK_WAIT)?;
+    let preparing = Instant::now();
     sweep(dir)?;
     let mut previous = None;
     if dir.exists() {
@@ -870,6 +874,7 @@ pub fn write_units<E: From<io::Error>>(
         units_kept: AtomicUsize::new(0),
         units_rendered: AtomicUsize::new(0),
     };
+    let prepare = preparing.elapsed();
     let started = Instant::now();
     if let Err(e) = produce(&sink) {
         let _ = std::fs::remove_dir_all(&staging);
@@ -887,6 +892,7 @@ pub fn write_units<E: From<io::Error>>(
         units_kept: sink.units_kept.load(Ordering::Relaxed),
         units_rendered: sink.units_rendered.load(Ordering::Relaxed),
         in_place: false,
+        prepare,
         stage: started.elapsed(),
         swap: Duration::ZERO,
         cleanup: Duration::ZERO,
