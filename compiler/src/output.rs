@@ -918,7 +918,10 @@ pub fn write_units<E: From<io::Error>>(
         && (staged.len() + removed.len()) * IN_PLACE_SHARE <= files.len();
     if in_place {
         let started = Instant::now();
-        commit_in_place(dir, &staging, staged, &removed)?;
+        if let Err(e) = commit_in_place(dir, &staging, staged, &removed) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
         stats.in_place = true;
         stats.swap = started.elapsed();
         let started = Instant::now();
@@ -1005,6 +1008,7 @@ fn commit_in_place(
             aside(rel)?;
             step += 1;
             crash_point(Step::Committed(step));
+            fail_point(Step::Committed(step))?;
         }
         for rel in &staged {
             let to = safe_join(dir, rel)?;
@@ -1033,6 +1037,7 @@ fn commit_in_place(
             std::fs::rename(safe_join(staging, rel)?, &to)?;
             step += 1;
             crash_point(Step::Committed(step));
+            fail_point(Step::Committed(step))?;
         }
         // Folders left empty by the removals are not listed by the new
         // manifest: they go (and come back on undo with their files).
@@ -1208,6 +1213,31 @@ enum Step {
 
 #[cfg(not(debug_assertions))]
 fn crash_point(_: Step) {}
+
+#[cfg(not(debug_assertions))]
+fn fail_point(_: Step) -> io::Result<()> {
+    Ok(())
+}
+
+/// With `SCALEC_TEST_FAIL_AT=committed:N` (debug builds only), the N-th
+/// move of an in-place update fails as a full disk would: the build must
+/// put back what it moved and fail.
+#[cfg(debug_assertions)]
+fn fail_point(step: Step) -> io::Result<()> {
+    let at = std::env::var("SCALEC_TEST_FAIL_AT").ok();
+    let wanted = at
+        .as_deref()
+        .and_then(|v| v.strip_prefix("committed:"))
+        .and_then(|n| n.parse().ok())
+        .map(Step::Committed);
+    if wanted == Some(step) {
+        Err(io::Error::other(format!(
+            "test failure injected at {step:?}"
+        )))
+    } else {
+        Ok(())
+    }
+}
 
 #[cfg(debug_assertions)]
 fn crash_point(step: Step) {

@@ -471,3 +471,55 @@ fn a_killed_in_place_update_is_undone_by_the_next_build() {
         v = 3 - v;
     }
 }
+
+/// An in-place update that fails half-way (a move fails, as on a full
+/// disk) puts back every file it moved, removed ones included, and says
+/// the previous output was kept.
+#[test]
+fn a_failed_in_place_update_leaves_the_previous_output() {
+    let root = scratch("incremental-failed");
+    let spec = root.join("spec/app.scale");
+    let out = root.join("out");
+    let n = 40;
+    std::fs::write(&spec, bench_spec(n, 0)).unwrap();
+    build(&spec, &out, None);
+    // The next spec changes one service and removes the last one: its
+    // files are moved aside first, then the changed files come in.
+    let mut next = bench_spec(n, 1);
+    let last = next.find(&format!("\nservice s{} {{", n - 1)).unwrap();
+    next.truncate(last);
+    for at in [1, 5, 12] {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let before = tree(&out);
+        std::fs::write(&spec, &next).unwrap();
+        let (ok, text) = run(scalec()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(&out)
+            .env("SCALEC_TIMINGS", "1")
+            .env("SCALEC_TEST_FAIL_AT", format!("committed:{at}")));
+        assert!(!ok, "committed:{at}: the build was meant to fail:\n{text}");
+        assert!(
+            text.contains("test failure injected") && text.contains("the previous output was kept"),
+            "{text}"
+        );
+        assert_eq!(
+            tree(&out),
+            before,
+            "committed:{at}: the previous output is intact"
+        );
+        let litter: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".out.scalec-") && !n.ends_with("-lock"))
+            .collect();
+        assert!(litter.is_empty(), "committed:{at}: litter {litter:?}");
+    }
+    // And without the failure it goes through, in place.
+    let stderr = build(&spec, &out, None);
+    assert!(stderr.contains("moving changed files in"), "{stderr}");
+    let clean = root.join("clean");
+    build(&spec, &clean, None);
+    assert_eq!(tree(&out), tree(&clean));
+}
