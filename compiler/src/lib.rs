@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod diagnostics;
 pub mod gate;
+pub mod incremental;
 pub mod ir;
 pub mod mask;
 pub mod output;
@@ -103,8 +104,23 @@ pub fn emit_into(
         backends::EmitError::Sink(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
     })?;
     use rayon::prelude::*;
-    let results: Vec<Result<(), backends::EmitError>> =
-        chosen.par_iter().map(|b| b.emit(ir, meta, sink)).collect();
+    // `SCALEC_TIMINGS=1`: each target's time on stderr.
+    let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
+    let results: Vec<Result<(), backends::EmitError>> = chosen
+        .par_iter()
+        .map(|b| {
+            let started = std::time::Instant::now();
+            let r = b.emit(ir, meta, sink);
+            if timings {
+                eprintln!(
+                    "timing: target {} {:.3}s",
+                    b.name(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            r
+        })
+        .collect();
     let mut diags = Vec::new();
     for r in results {
         match r {
@@ -129,16 +145,8 @@ pub fn emit_into(
 /// streams them to disk instead, through [`output`]).
 pub fn emit(ir: &ir::Ir, meta: &Meta, targets: &[&str]) -> Result<Vec<Artifact>, String> {
     backends_for(targets)?;
-    let sink = backends::Collect::default();
+    let fingerprints = incremental::Fingerprints::of(&mut ir.clone(), meta, targets);
+    let sink = output::CollectUnits::new(fingerprints);
     emit_into(ir, meta, targets, &sink).map_err(|e| e.to_string())?;
-    let artifacts = sink.into_sorted();
-    if let Some(w) = artifacts.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(format!(
-            "the artifact `{}` was generated twice; this is a scalec bug, please report it",
-            w[0].path
-        ));
-    }
-    let mut artifacts = artifacts;
-    artifacts.push(output::manifest(meta, &artifacts));
-    Ok(artifacts)
+    sink.finish(meta)
 }

@@ -401,7 +401,8 @@ fn build(
     for f in &mut c.project.files {
         f.ast = Default::default();
     }
-    let Some(ir) = c.ir.as_ref() else {
+    let meta = c.meta();
+    let Some(mut ir) = c.ir.take() else {
         eprintln!("error: the check produced no IR; this is a scalec bug, please report it");
         return ExitCode::from(2);
     };
@@ -419,7 +420,15 @@ fn build(
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let meta = c.meta();
+    let started = std::time::Instant::now();
+    let fingerprints = scalec::incremental::Fingerprints::of(&mut ir, &meta, &targets);
+    if timings {
+        eprintln!(
+            "timing: fingerprints {:.3}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let ir = &ir;
     let started = std::time::Instant::now();
     // Backends stream every artifact into the sink, the manifest last.
     let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {
@@ -428,7 +437,9 @@ fn build(
         Ok::<(), EmitError>(())
     };
     if check {
-        let result = output::check_with(out, |sink| produce(sink, &|| sink.manifest(&meta)));
+        let result = output::check_units(out, Some(fingerprints), |sink| {
+            produce(sink, &|| sink.manifest(&meta))
+        });
         if timings {
             eprintln!(
                 "timing: emit+compare {:.3}s",
@@ -501,7 +512,7 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    let result = output::write_with(out, &spec_paths, |sink| {
+    let result = output::write_units(out, &spec_paths, Some(fingerprints), |sink| {
         produce(sink, &|| sink.manifest(&meta))
     });
     if timings {
@@ -511,10 +522,14 @@ fn build(
         Ok(stats) => {
             if timings {
                 eprintln!(
-                    "timing: of which staging {:.3}s, swap {:.3}s, removing the previous tree {:.3}s",
+                    "timing: of which reading the previous build {:.3}s, staging {:.3}s, {} {:.3}s, removing the previous tree {:.3}s; units rendered {}, kept {}",
+                    stats.prepare.as_secs_f64(),
                     stats.stage.as_secs_f64(),
+                    if stats.in_place { "moving changed files in" } else { "swap" },
                     stats.swap.as_secs_f64(),
-                    stats.cleanup.as_secs_f64()
+                    stats.cleanup.as_secs_f64(),
+                    stats.units_rendered,
+                    stats.units_kept
                 );
             }
             eprintln!(

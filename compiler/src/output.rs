@@ -19,9 +19,10 @@
 //! longer runs) are removed by the next build, and if a build was killed
 //! between its two renames, the previous tree is put back first.
 
-use crate::backends::{Artifact, ArtifactSink, Meta};
+use crate::backends::{self, Artifact, ArtifactSink, EmitError, Meta, Unit};
+use crate::incremental::Fingerprints;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +50,8 @@ struct Entry {
     path: String,
     sha256: [u8; 32],
     bytes: usize,
+    /// The unit of work that made it (`k8s:service:api`), if any.
+    unit: Option<String>,
 }
 
 /// The manifest as written: a typed value, serialised without building a
@@ -57,6 +60,9 @@ struct Entry {
 struct ManifestDoc<'a> {
     generated: serde_json::Value,
     artifacts: Vec<ManifestLine<'a>>,
+    /// Unit key → input fingerprint (see [`crate::incremental`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    units: BTreeMap<&'a str, String>,
 }
 
 #[derive(serde::Serialize)]
@@ -64,9 +70,11 @@ struct ManifestLine<'a> {
     path: &'a str,
     sha256: String,
     bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
 }
 
-fn manifest_of(meta: &Meta, entries: &[Entry]) -> Artifact {
+fn manifest_of(meta: &Meta, entries: &[Entry], units: &BTreeMap<String, [u8; 32]>) -> Artifact {
     let doc = ManifestDoc {
         generated: meta.json(),
         artifacts: entries
@@ -75,8 +83,10 @@ fn manifest_of(meta: &Meta, entries: &[Entry]) -> Artifact {
                 path: &e.path,
                 sha256: hex(&e.sha256),
                 bytes: e.bytes,
+                unit: e.unit.as_deref(),
             })
             .collect(),
+        units: units.iter().map(|(k, v)| (k.as_str(), hex(v))).collect(),
     };
     let mut contents = serde_json::to_string_pretty(&doc).expect("manifest serialises");
     contents.push('\n');
@@ -94,17 +104,20 @@ pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
             path: a.path.clone(),
             sha256: Sha256::digest(a.contents.as_bytes()).into(),
             bytes: a.contents.len(),
+            unit: None,
         })
         .collect();
-    manifest_of(meta, &entries)
+    manifest_of(meta, &entries, &BTreeMap::new())
 }
 
 /// What the sinks record of every artifact: its path (a path generated
-/// twice is an error), hash and size, for the manifest.
+/// twice is an error), hash, size and unit, for the manifest; and the
+/// fingerprint of every unit rendered or kept.
 #[derive(Debug, Default)]
 struct Ledger {
     entries: Mutex<Vec<Entry>>,
     seen: Mutex<HashSet<String>>,
+    units: Mutex<BTreeMap<String, [u8; 32]>>,
 }
 
 impl Ledger {
@@ -124,7 +137,7 @@ impl Ledger {
         }
     }
 
-    fn record(&self, path: &str, sha256: [u8; 32], bytes: usize) {
+    fn record(&self, path: &str, sha256: [u8; 32], bytes: usize, unit: Option<&str>) {
         if path == MANIFEST {
             return;
         }
@@ -135,7 +148,15 @@ impl Ledger {
                 path: path.to_string(),
                 sha256,
                 bytes,
+                unit: unit.map(str::to_string),
             });
+    }
+
+    fn unit_done(&self, key: String, fingerprint: [u8; 32]) {
+        self.units
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, fingerprint);
     }
 
     /// The manifest of every artifact recorded so far, sorted by path (it
@@ -144,7 +165,8 @@ impl Ledger {
         let mut entries =
             std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
         entries.sort_by(|a, b| a.path.cmp(&b.path));
-        manifest_of(meta, &entries)
+        let units = std::mem::take(&mut *self.units.lock().unwrap_or_else(|e| e.into_inner()));
+        manifest_of(meta, &entries, &units)
     }
 
     fn paths(&self) -> HashSet<String> {
@@ -156,17 +178,151 @@ impl Ledger {
     }
 }
 
-/// Writes artifacts into a staging folder as they come, hard-linking the
-/// ones whose bytes equal the previous build's file.
+/// Puts a unit's artifacts into its sink, tagged with the unit's key.
+struct UnitSink<'a, S: ?Sized> {
+    sink: &'a S,
+    key: &'a str,
+}
+
+/// A sink that records, for the manifest, which unit made each artifact.
+trait Tagged: ArtifactSink {
+    fn put_in(&self, a: Artifact, unit: Option<&str>) -> io::Result<()>;
+}
+
+impl<S: Tagged + ?Sized> ArtifactSink for UnitSink<'_, S> {
+    fn put(&self, a: Artifact) -> io::Result<()> {
+        self.sink.put_in(a, Some(self.key))
+    }
+}
+
+/// Renders a unit through a [`UnitSink`] and records its fingerprint.
+fn render_unit<S: Tagged>(
+    sink: &S,
+    ledger: &Ledger,
+    fingerprints: Option<&Fingerprints>,
+    unit: &Unit<'_>,
+    render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>,
+) -> Result<(), EmitError> {
+    let key = unit.key();
+    render(&UnitSink { sink, key: &key })?;
+    if let Some(fp) = fingerprints.and_then(|f| f.get(unit)) {
+        ledger.unit_done(key, fp);
+    }
+    Ok(())
+}
+
+/// Every artifact in memory, each with its unit (`scalec::emit`: the same
+/// manifest as a build writes).
+#[derive(Default)]
+pub struct CollectUnits {
+    artifacts: Mutex<Vec<Artifact>>,
+    ledger: Ledger,
+    fingerprints: Option<Fingerprints>,
+}
+
+impl CollectUnits {
+    pub fn new(fingerprints: Fingerprints) -> Self {
+        CollectUnits {
+            fingerprints: Some(fingerprints),
+            ..Default::default()
+        }
+    }
+
+    /// The artifacts sorted by path and, last, their manifest; an error
+    /// when a path was generated twice.
+    pub fn finish(self, meta: &Meta) -> Result<Vec<Artifact>, String> {
+        let mut v = self
+            .artifacts
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        v.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(w) = v.windows(2).find(|w| w[0].path == w[1].path) {
+            return Err(format!(
+                "the artifact `{}` was generated twice; this is a scalec bug, please report it",
+                w[0].path
+            ));
+        }
+        v.push(self.ledger.manifest(meta));
+        Ok(v)
+    }
+}
+
+impl Tagged for CollectUnits {
+    fn put_in(&self, a: Artifact, unit: Option<&str>) -> io::Result<()> {
+        self.ledger.record(
+            &a.path,
+            Sha256::digest(a.contents.as_bytes()).into(),
+            a.contents.len(),
+            unit,
+        );
+        self.artifacts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(a);
+        Ok(())
+    }
+}
+
+impl ArtifactSink for CollectUnits {
+    fn put(&self, a: Artifact) -> io::Result<()> {
+        self.put_in(a, None)
+    }
+    fn unit(
+        &self,
+        unit: &Unit<'_>,
+        render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        render_unit(self, &self.ledger, self.fingerprints.as_ref(), unit, render)
+    }
+}
+
+/// A file the previous build listed.
+#[derive(Debug, Clone)]
+struct PrevFile {
+    sha256: [u8; 32],
+    bytes: u64,
+}
+
+/// The previous build, from its `manifest.json`.
+#[derive(Debug, Default)]
+struct Previous {
+    files: HashMap<String, PrevFile>,
+    /// Unit key → (fingerprint, its files).
+    units: HashMap<String, ([u8; 32], Vec<String>)>,
+    /// When the manifest was written: a file whose mtime is older and
+    /// whose size is the listed one is trusted to hold the listed bytes.
+    written: Option<std::time::SystemTime>,
+}
+
+/// How far a previous file can be trusted without reading it.
+#[derive(Debug, PartialEq, Eq)]
+enum Trust {
+    /// A regular file of the listed size, older than the manifest.
+    Yes,
+    /// The listed size, but modified with or after the manifest: compare.
+    Read,
+    No,
+}
+
+/// Writes the artifacts that differ from the previous build's files into
+/// a staging folder as they come, and notes the ones that do not (kept).
+/// A unit whose fingerprint equals the previous build's, and whose files
+/// are all trusted ([`Trust::Yes`]), is not rendered at all.
 #[derive(Debug)]
 pub struct StagingSink {
     root: PathBuf,
-    /// The current output folder and its manifest (path → sha256).
-    previous: Option<(PathBuf, HashMap<String, [u8; 32]>)>,
+    /// The current output folder.
+    dir: PathBuf,
+    previous: Option<Previous>,
+    fingerprints: Option<Fingerprints>,
     made_dirs: Mutex<HashSet<PathBuf>>,
     ledger: Ledger,
-    linked: AtomicUsize,
-    written: AtomicUsize,
+    /// Files written into the staging folder (new or changed).
+    staged: Mutex<Vec<String>>,
+    /// Files of the previous build kept as they are.
+    kept: Mutex<Vec<String>>,
+    units_kept: AtomicUsize,
+    units_rendered: AtomicUsize,
 }
 
 impl StagingSink {
@@ -195,53 +351,135 @@ impl StagingSink {
         Ok(())
     }
 
-    /// Links the previous build's file into place when it holds exactly
-    /// `bytes` and the previous manifest agrees.
-    fn link_unchanged(&self, rel: &str, sha: &[u8; 32], bytes: &[u8], to: &Path) -> bool {
-        let Some((dir, hashes)) = &self.previous else {
-            return false;
+    /// Whether the previous build's file at `rel` still holds what its
+    /// manifest lists, as far as one `lstat` tells. A link is not
+    /// followed: the previous build wrote no links.
+    fn trust(&self, rel: &str, listed: &PrevFile) -> Trust {
+        let Some(prev) = &self.previous else {
+            return Trust::No;
         };
-        if hashes.get(rel) != Some(sha) {
-            return false;
-        }
-        let Ok(from) = safe_join(dir, rel) else {
-            return false;
+        let Ok(from) = safe_join(&self.dir, rel) else {
+            return Trust::No;
         };
-        // Someone may have edited the file since: compare what is on disk
-        // (one open, one stat, one read). A link is not followed: the
-        // previous build wrote no links, so one there is not ours to keep.
-        use std::io::Read;
         let Ok(m) = std::fs::symlink_metadata(&from) else {
+            return Trust::No;
+        };
+        if !m.is_file() || m.len() != listed.bytes {
+            return Trust::No;
+        }
+        match (m.modified(), prev.written) {
+            (Ok(t), Some(w)) if t < w => Trust::Yes,
+            _ => Trust::Read,
+        }
+    }
+
+    /// Whether the previous build's file at `rel` holds exactly `bytes`
+    /// (its manifest agrees, and the disk does).
+    fn unchanged(&self, rel: &str, sha: &[u8; 32], bytes: &[u8]) -> bool {
+        let Some(listed) = self.previous.as_ref().and_then(|p| p.files.get(rel)) else {
             return false;
         };
-        if !m.is_file() || m.len() != bytes.len() as u64 {
+        if &listed.sha256 != sha || listed.bytes != bytes.len() as u64 {
             return false;
         }
-        let Ok(mut file) = std::fs::File::open(&from) else {
-            return false;
-        };
-        let mut old = Vec::with_capacity(bytes.len() + 1);
-        match file.read_to_end(&mut old) {
-            Ok(_) if old == bytes => std::fs::hard_link(&from, to).is_ok(),
-            _ => false,
+        match self.trust(rel, listed) {
+            Trust::Yes => true,
+            Trust::No => false,
+            Trust::Read => safe_join(&self.dir, rel)
+                .and_then(std::fs::read)
+                .is_ok_and(|old| old == bytes),
         }
+    }
+
+    fn note(&self, list: &Mutex<Vec<String>>, path: &str) {
+        list.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.to_string());
+    }
+
+    /// The previous build's files of `unit`, when its fingerprint is the
+    /// same and every file is trusted.
+    fn keepable(&self, unit: &Unit<'_>, key: &str) -> Option<(&[String], [u8; 32])> {
+        let prev = self.previous.as_ref()?;
+        let fp = self.fingerprints.as_ref()?.get(unit)?;
+        let (old, files) = prev.units.get(key)?;
+        if *old != fp {
+            return None;
+        }
+        for f in files {
+            let listed = prev.files.get(f)?;
+            if self.trust(f, listed) != Trust::Yes {
+                return None;
+            }
+        }
+        Some((files, fp))
+    }
+}
+
+impl Tagged for StagingSink {
+    fn put_in(&self, a: Artifact, unit: Option<&str>) -> io::Result<()> {
+        let path = safe_join(&self.root, &a.path)?;
+        self.ledger.claim(&a.path)?;
+        let bytes = a.contents.as_bytes();
+        let sha: [u8; 32] = Sha256::digest(bytes).into();
+        if a.path != MANIFEST && self.unchanged(&a.path, &sha, bytes) {
+            self.note(&self.kept, &a.path);
+        } else {
+            self.ensure_parent(&path)?;
+            std::fs::write(&path, bytes)?;
+            self.note(&self.staged, &a.path);
+        }
+        self.ledger.record(&a.path, sha, bytes.len(), unit);
+        crash_point(Step::Staged(self.ledger.count()));
+        Ok(())
     }
 }
 
 impl ArtifactSink for StagingSink {
     fn put(&self, a: Artifact) -> io::Result<()> {
-        let path = safe_join(&self.root, &a.path)?;
-        self.ledger.claim(&a.path)?;
-        self.ensure_parent(&path)?;
-        let bytes = a.contents.as_bytes();
-        let sha: [u8; 32] = Sha256::digest(bytes).into();
-        if self.link_unchanged(&a.path, &sha, bytes, &path) {
-            self.linked.fetch_add(1, Ordering::Relaxed);
-        } else {
-            std::fs::write(&path, bytes)?;
-            self.written.fetch_add(1, Ordering::Relaxed);
+        self.put_in(a, None)
+    }
+
+    fn unit(
+        &self,
+        unit: &Unit<'_>,
+        render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        let key = unit.key();
+        let Some((files, fp)) = self.keepable(unit, &key) else {
+            self.units_rendered.fetch_add(1, Ordering::Relaxed);
+            return render_unit(self, &self.ledger, self.fingerprints.as_ref(), unit, render);
+        };
+        let prev = self.previous.as_ref().expect("keepable checked it");
+        if crate::incremental::verify() {
+            // The fingerprint must cover everything the unit reads: render
+            // it anyway and compare with what is kept.
+            let made = backends::Collect::default();
+            render(&made)?;
+            let made: BTreeMap<String, [u8; 32]> = made
+                .into_sorted()
+                .into_iter()
+                .map(|a| (a.path, Sha256::digest(a.contents.as_bytes()).into()))
+                .collect();
+            let kept: BTreeMap<String, [u8; 32]> = files
+                .iter()
+                .map(|f| (f.clone(), prev.files[f].sha256))
+                .collect();
+            if made != kept {
+                return Err(EmitError::Sink(io::Error::other(format!(
+                    "the unit `{key}` would be kept for its unchanged input fingerprint, but renders differently; this is a scalec bug (an input missing from the fingerprint), please report it"
+                ))));
+            }
         }
-        self.ledger.record(&a.path, sha, bytes.len());
+        for f in files {
+            self.ledger.claim(f)?;
+            let listed = &prev.files[f];
+            self.ledger
+                .record(f, listed.sha256, listed.bytes as usize, Some(&key));
+            self.note(&self.kept, f);
+        }
+        self.ledger.unit_done(key, fp);
+        self.units_kept.fetch_add(1, Ordering::Relaxed);
         crash_point(Step::Staged(self.ledger.count()));
         Ok(())
     }
@@ -256,8 +494,18 @@ pub struct WriteStats {
     pub written: usize,
     /// Files kept from the previous build (bytes unchanged).
     pub unchanged: usize,
-    /// Time spent producing and staging the artifacts, swapping the
-    /// folders in, and removing the previous tree.
+    /// Units of work kept without rendering (fingerprint unchanged), and
+    /// units rendered.
+    pub units_kept: usize,
+    pub units_rendered: usize,
+    /// Whether the changed files were moved into the output folder in
+    /// place (few changes) rather than by swapping in a whole new tree.
+    pub in_place: bool,
+    /// Time spent reading the previous build (its manifest, the folder's
+    /// listing), producing and staging the artifacts, swapping the
+    /// folders in (or moving the changed files in), and removing the
+    /// previous tree.
+    pub prepare: Duration,
     pub stage: Duration,
     pub swap: Duration,
     pub cleanup: Duration,
@@ -274,6 +522,7 @@ pub struct CheckSink {
     dir: PathBuf,
     ledger: Ledger,
     drift: Mutex<Vec<Drift>>,
+    fingerprints: Option<Fingerprints>,
 }
 
 impl CheckSink {
@@ -285,12 +534,30 @@ impl CheckSink {
 
 impl ArtifactSink for CheckSink {
     fn put(&self, a: Artifact) -> io::Result<()> {
+        self.put_in(a, None)
+    }
+
+    /// Every unit is rendered and compared (a file edited by hand is found
+    /// whatever its size and time); the fingerprint goes in the manifest
+    /// compared, as a build would write it.
+    fn unit(
+        &self,
+        unit: &Unit<'_>,
+        render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        render_unit(self, &self.ledger, self.fingerprints.as_ref(), unit, render)
+    }
+}
+
+impl Tagged for CheckSink {
+    fn put_in(&self, a: Artifact, unit: Option<&str>) -> io::Result<()> {
         let path = safe_join(&self.dir, &a.path)?;
         self.ledger.claim(&a.path)?;
         self.ledger.record(
             &a.path,
             Sha256::digest(a.contents.as_bytes()).into(),
             a.contents.len(),
+            unit,
         );
         let found = match std::fs::read(&path) {
             Ok(bytes) => {
@@ -345,35 +612,44 @@ fn safe_join(dir: &Path, rel: &str) -> io::Result<PathBuf> {
 /// `dir`, `/`-separated, folders ending in `/`. `Err` when the manifest
 /// cannot be read: then nothing in the folder is known to be ours.
 pub fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Doc<'a> {
+        #[serde(borrow)]
+        artifacts: Vec<Line<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Line<'a> {
+        #[serde(borrow)]
+        path: std::borrow::Cow<'a, str>,
+    }
     let text = std::fs::read_to_string(dir.join(MANIFEST))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} is not a scalec manifest: {e}",
-                dir.join(MANIFEST).display()
-            ),
-        )
-    })?;
-    let listed: std::collections::BTreeSet<&str> = doc
-        .get("artifacts")
-        .and_then(|a| a.as_array())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} lists no artifacts", dir.join(MANIFEST).display()),
-            )
-        })?
-        .iter()
-        .filter_map(|a| a.get("path").and_then(|p| p.as_str()))
-        .collect();
-    // Folders that hold a listed file are ours too.
-    let mut folders = std::collections::BTreeSet::new();
-    for p in &listed {
-        let mut rest = *p;
+    let doc: Doc = serde_json::from_str(&text).map_err(|e| not_a_manifest(dir, e))?;
+    let listed: HashSet<&str> = doc.artifacts.iter().map(|l| l.path.as_ref()).collect();
+    foreign_in(dir, &listed)
+}
+
+fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is not a scalec manifest: {e}",
+            dir.join(MANIFEST).display()
+        ),
+    )
+}
+
+/// What `dir` holds beyond the `listed` files, their folders and the
+/// manifest.
+fn foreign_in(dir: &Path, listed: &HashSet<&str>) -> io::Result<Vec<String>> {
+    // Folders that hold a listed file are ours too (`k8s/`).
+    let mut folders: HashSet<&str> = HashSet::new();
+    for p in listed {
+        let mut rest: &str = p;
         while let Some(i) = rest.rfind('/') {
+            if !folders.insert(&rest[..i + 1]) {
+                break;
+            }
             rest = &rest[..i];
-            folders.insert(format!("{rest}/"));
         }
     }
     let mut entries = Vec::new();
@@ -382,7 +658,7 @@ pub fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
         .into_iter()
         .filter(|e| {
             if e.ends_with('/') {
-                !folders.contains(e)
+                !folders.contains(e.as_str())
             } else {
                 e != MANIFEST && !listed.contains(e.as_str())
             }
@@ -432,41 +708,93 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The previous build's manifest: path → sha256.
-fn previous_hashes(dir: &Path) -> HashMap<String, [u8; 32]> {
-    let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
-        return HashMap::new();
+/// The previous build's manifest, read with its time; empty when there is
+/// none (or it cannot be read: then nothing is kept).
+fn read_previous(dir: &Path) -> io::Result<Previous> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        artifacts: Vec<Line>,
+        #[serde(default)]
+        units: HashMap<String, String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Line {
+        path: String,
+        sha256: String,
+        bytes: u64,
+        #[serde(default)]
+        unit: Option<String>,
+    }
+    let path = dir.join(MANIFEST);
+    let file = std::fs::File::open(&path)?;
+    let written = file.metadata().and_then(|m| m.modified()).ok();
+    let mut text = String::new();
+    io::Read::read_to_string(&mut &file, &mut text)?;
+    let doc = serde_json::from_str::<Doc>(&text).map_err(|e| not_a_manifest(dir, e))?;
+    let mut prev = Previous {
+        written,
+        ..Previous::default()
     };
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return HashMap::new();
-    };
-    doc.get("artifacts")
-        .and_then(|a| a.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| {
-                    Some((
-                        e.get("path")?.as_str()?.to_string(),
-                        unhex(e.get("sha256")?.as_str()?)?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut unit_files: HashMap<String, Vec<String>> = HashMap::new();
+    for l in doc.artifacts {
+        let Some(sha256) = unhex(&l.sha256) else {
+            continue;
+        };
+        if let Some(u) = l.unit {
+            unit_files.entry(u).or_default().push(l.path.clone());
+        }
+        prev.files.insert(
+            l.path,
+            PrevFile {
+                sha256,
+                bytes: l.bytes,
+            },
+        );
+    }
+    for (key, fp) in doc.units {
+        if let Some(fp) = unhex(&fp) {
+            let files = unit_files.remove(&key).unwrap_or_default();
+            prev.units.insert(key, (fp, files));
+        }
+    }
+    Ok(prev)
 }
 
-/// Builds the whole content of `dir` atomically: `produce` puts every
-/// artifact (and, last, the manifest) into a [`StagingSink`], which writes
-/// them into a staging folder beside `dir`; then the staging folder
-/// replaces `dir` with renames. When `produce` fails, `dir` is left as it
-/// was.
+/// Builds the whole content of `dir`: see [`write_units`] (here without
+/// fingerprints: every unit is rendered).
+pub fn write_with<E: From<io::Error>>(
+    dir: &Path,
+    inputs: &[PathBuf],
+    produce: impl FnOnce(&StagingSink) -> Result<(), E>,
+) -> Result<WriteStats, E> {
+    write_units(dir, inputs, None, produce)
+}
+
+/// At most this share of the files (1 in N) may change for a rebuild to
+/// update the folder in place; more, and a whole new tree is swapped in.
+const IN_PLACE_SHARE: usize = 20;
+
+/// Builds the whole content of `dir`: `produce` puts every artifact (and,
+/// last, the manifest) into a [`StagingSink`], which writes those that
+/// differ from the previous build's files into a staging folder beside
+/// `dir`, and skips rendering the units whose `fingerprints` are unchanged.
+/// When `produce` fails, `dir` is left as it was.
+///
+/// Then, when few files changed (at most 1 in [`IN_PLACE_SHARE`]), they are
+/// moved into `dir` one by one, the manifest last, each replaced file first
+/// moved into a journal folder beside `dir` (`.NAME.scalec-undo-PID`); a
+/// failure puts every replaced file back, and the next build does the same
+/// after a build killed before its manifest was moved in. Otherwise the
+/// unchanged files are hard-linked into the staging folder and it replaces
+/// `dir` in one atomic swap.
 ///
 /// Never deletes what it did not write: it refuses when `dir` holds anything
 /// the previous `manifest.json` does not list, or when one of `inputs` (the
 /// spec's own files) lies inside `dir`.
-pub fn write_with<E: From<io::Error>>(
+pub fn write_units<E: From<io::Error>>(
     dir: &Path,
     inputs: &[PathBuf],
+    fingerprints: Option<Fingerprints>,
     produce: impl FnOnce(&StagingSink) -> Result<(), E>,
 ) -> Result<WriteStats, E> {
     // `-o .` or `-o out/`: work on the folder's real name and parent. A
@@ -497,7 +825,9 @@ pub fn write_with<E: From<io::Error>>(
         std::fs::create_dir_all(parent)?;
     }
     let _lock = Lock::acquire(dir, LOCK_WAIT)?;
+    let preparing = Instant::now();
     sweep(dir)?;
+    let mut previous = None;
     if dir.exists() {
         let is_ours = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)?.next().is_none();
@@ -512,7 +842,9 @@ pub fn write_with<E: From<io::Error>>(
             .into());
         }
         if is_ours {
-            let foreign = foreign_entries(dir)?;
+            let prev = read_previous(dir)?;
+            let listed: HashSet<&str> = prev.files.keys().map(String::as_str).collect();
+            let foreign = foreign_in(dir, &listed)?;
             if !foreign.is_empty() {
                 return Err(refuse(
                     dir,
@@ -521,6 +853,8 @@ pub fn write_with<E: From<io::Error>>(
                 )
                 .into());
             }
+            drop(listed);
+            previous = Some(prev);
         }
     }
     let staging = sibling(dir, "new");
@@ -530,29 +864,78 @@ pub fn write_with<E: From<io::Error>>(
     std::fs::create_dir_all(&staging)?;
     let sink = StagingSink {
         root: staging.clone(),
-        previous: dir
-            .join(MANIFEST)
-            .is_file()
-            .then(|| (dir.clone(), previous_hashes(dir))),
+        dir: dir.clone(),
+        previous,
+        fingerprints,
         made_dirs: Mutex::new(HashSet::new()),
         ledger: Ledger::default(),
-        linked: AtomicUsize::new(0),
-        written: AtomicUsize::new(0),
+        staged: Mutex::new(Vec::new()),
+        kept: Mutex::new(Vec::new()),
+        units_kept: AtomicUsize::new(0),
+        units_rendered: AtomicUsize::new(0),
     };
+    let prepare = preparing.elapsed();
     let started = Instant::now();
     if let Err(e) = produce(&sink) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
+    let take =
+        |m: &Mutex<Vec<String>>| std::mem::take(&mut *m.lock().unwrap_or_else(|e| e.into_inner()));
+    let staged = take(&sink.staged);
+    let kept = take(&sink.kept);
+    let files = sink.ledger.paths();
     let mut stats = WriteStats {
-        files: sink.ledger.count(),
-        written: sink.written.load(Ordering::Relaxed),
-        unchanged: sink.linked.load(Ordering::Relaxed),
+        files: files.len(),
+        written: staged.len(),
+        unchanged: kept.len(),
+        units_kept: sink.units_kept.load(Ordering::Relaxed),
+        units_rendered: sink.units_rendered.load(Ordering::Relaxed),
+        in_place: false,
+        prepare,
         stage: started.elapsed(),
         swap: Duration::ZERO,
         cleanup: Duration::ZERO,
         kept: None,
     };
+    // What the previous build listed and this one does not write.
+    let removed: Vec<String> = sink
+        .previous
+        .as_ref()
+        .map(|p| {
+            let mut r: Vec<String> = p
+                .files
+                .keys()
+                .filter(|f| !files.contains(*f))
+                .cloned()
+                .collect();
+            r.sort();
+            r
+        })
+        .unwrap_or_default();
+    let in_place = sink.previous.is_some()
+        && staged.iter().any(|f| f == MANIFEST)
+        && (staged.len() + removed.len()) * IN_PLACE_SHARE <= files.len();
+    if in_place {
+        let started = Instant::now();
+        if let Err(e) = commit_in_place(dir, &staging, staged, &removed) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
+        stats.in_place = true;
+        stats.swap = started.elapsed();
+        let started = Instant::now();
+        let _ = std::fs::remove_dir_all(&staging);
+        stats.cleanup = started.elapsed();
+        return Ok(stats);
+    }
+    // The whole tree: the kept files are linked in beside the new ones.
+    for rel in &kept {
+        let to = safe_join(&staging, rel)?;
+        sink.ensure_parent(&to)?;
+        std::fs::hard_link(safe_join(dir, rel)?, &to)?;
+    }
+    stats.stage = started.elapsed();
     crash_point(Step::BeforeSwap);
     let started = Instant::now();
     if dir.exists() && exchange(&staging, dir)? {
@@ -585,6 +968,167 @@ pub fn write_with<E: From<io::Error>>(
         stats.swap = started.elapsed();
     }
     Ok(stats)
+}
+
+/// The journal of an in-place update: `files/` holds every file replaced
+/// or removed, at its path; `created` lists the files and folders that did
+/// not exist before, one per line, each line written before the file is
+/// moved in; `manifest.json` is a hard link to the previous manifest. Until
+/// the new manifest is in `dir` the update can be undone ([`undo`]).
+const CREATED: &str = "created";
+
+/// Moves the staged files into `dir`, the manifest last; on any failure,
+/// undoes what it did and returns the error.
+fn commit_in_place(
+    dir: &Path,
+    staging: &Path,
+    mut staged: Vec<String>,
+    removed: &[String],
+) -> io::Result<()> {
+    use std::io::Write;
+    let journal = sibling(dir, "undo");
+    if journal.exists() {
+        std::fs::remove_dir_all(&journal)?;
+    }
+    std::fs::create_dir_all(journal.join("files"))?;
+    std::fs::hard_link(dir.join(MANIFEST), journal.join(MANIFEST))?;
+    let mut created = std::fs::File::create(journal.join(CREATED))?;
+    staged.retain(|f| f != MANIFEST);
+    staged.sort();
+    let result = (|| -> io::Result<()> {
+        let mut step = 0;
+        let aside = |rel: &str| -> io::Result<()> {
+            let to = journal.join("files").join(rel);
+            if let Some(p) = to.parent() {
+                std::fs::create_dir_all(p)?;
+            }
+            std::fs::rename(safe_join(dir, rel)?, to)
+        };
+        for rel in removed {
+            aside(rel)?;
+            step += 1;
+            crash_point(Step::Committed(step));
+            fail_point(Step::Committed(step))?;
+        }
+        for rel in &staged {
+            let to = safe_join(dir, rel)?;
+            match std::fs::symlink_metadata(&to) {
+                Ok(_) => aside(rel)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Folders made for it are new too.
+                    let mut missing = Vec::new();
+                    let mut p = to.parent();
+                    while let Some(d) = p.filter(|d| *d != dir && !d.exists()) {
+                        missing.push(d.to_path_buf());
+                        p = d.parent();
+                    }
+                    for d in missing.iter().rev() {
+                        let rel = d.strip_prefix(dir).unwrap_or(d);
+                        writeln!(created, "{}/", rel.to_string_lossy())?;
+                    }
+                    writeln!(created, "{rel}")?;
+                    created.flush()?;
+                    if let Some(p) = to.parent() {
+                        std::fs::create_dir_all(p)?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            std::fs::rename(safe_join(staging, rel)?, &to)?;
+            step += 1;
+            crash_point(Step::Committed(step));
+            fail_point(Step::Committed(step))?;
+        }
+        // Folders left empty by the removals are not listed by the new
+        // manifest: they go (and come back on undo with their files).
+        for rel in removed {
+            let mut p = safe_join(dir, rel)?.parent().map(Path::to_path_buf);
+            while let Some(d) = p.filter(|d| d.as_path() != dir) {
+                if std::fs::remove_dir(&d).is_err() {
+                    break;
+                }
+                p = d.parent().map(Path::to_path_buf);
+            }
+        }
+        crash_point(Step::BeforeSwap);
+        // The commit point.
+        std::fs::rename(staging.join(MANIFEST), dir.join(MANIFEST))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            crash_point(Step::AfterSwap);
+            let _ = std::fs::remove_dir_all(&journal);
+            Ok(())
+        }
+        Err(e) => {
+            drop(created);
+            undo(dir, &journal)?;
+            Err(e)
+        }
+    }
+}
+
+/// Puts back what an unfinished in-place update changed (its journal says
+/// what), unless its manifest was moved in: then the update is complete
+/// and only the journal goes.
+fn undo(dir: &Path, journal: &Path) -> io::Result<()> {
+    let old_manifest = journal.join(MANIFEST);
+    let finished = match (
+        std::fs::metadata(&old_manifest),
+        std::fs::metadata(dir.join(MANIFEST)),
+    ) {
+        (Ok(a), Ok(b)) => !same_inode(&a, &b),
+        // No journal manifest: the journal was being set up, nothing moved.
+        (Err(_), _) => false,
+        (Ok(_), Err(_)) => false,
+    };
+    if !finished && old_manifest.exists() {
+        let created = std::fs::read_to_string(journal.join(CREATED)).unwrap_or_default();
+        let mut folders = Vec::new();
+        for rel in created.lines().filter(|l| !l.is_empty()) {
+            if rel.ends_with('/') {
+                folders.push(rel.trim_end_matches('/'));
+            } else if let Ok(p) = safe_join(dir, rel) {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let files = journal.join("files");
+        let mut back = Vec::new();
+        if files.is_dir() {
+            walk_all(&files, &files, &mut back)?;
+        }
+        for rel in back.iter().filter(|r| !r.ends_with('/')) {
+            let to = dir.join(rel);
+            if let Some(p) = to.parent() {
+                std::fs::create_dir_all(p)?;
+            }
+            std::fs::rename(files.join(rel), to)?;
+        }
+        // Folders it made, deepest first, if nothing else is in them.
+        for f in folders.iter().rev() {
+            let _ = std::fs::remove_dir(dir.join(f));
+        }
+        // The previous manifest is still in place (the commit point was
+        // not reached); it is the same file as the journal's link.
+    }
+    std::fs::remove_dir_all(journal)
+}
+
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        a.len() == b.len() && a.modified().ok() == b.modified().ok()
+    }
 }
 
 /// Removes the previous tree once the new one is in place, unless it holds
@@ -660,6 +1204,8 @@ fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
 enum Step {
     Staged(usize),
+    /// After the N-th file moved by an in-place update.
+    Committed(usize),
     BeforeSwap,
     BetweenRenames,
     AfterSwap,
@@ -667,6 +1213,31 @@ enum Step {
 
 #[cfg(not(debug_assertions))]
 fn crash_point(_: Step) {}
+
+#[cfg(not(debug_assertions))]
+fn fail_point(_: Step) -> io::Result<()> {
+    Ok(())
+}
+
+/// With `SCALEC_TEST_FAIL_AT=committed:N` (debug builds only), the N-th
+/// move of an in-place update fails as a full disk would: the build must
+/// put back what it moved and fail.
+#[cfg(debug_assertions)]
+fn fail_point(step: Step) -> io::Result<()> {
+    let at = std::env::var("SCALEC_TEST_FAIL_AT").ok();
+    let wanted = at
+        .as_deref()
+        .and_then(|v| v.strip_prefix("committed:"))
+        .and_then(|n| n.parse().ok())
+        .map(Step::Committed);
+    if wanted == Some(step) {
+        Err(io::Error::other(format!(
+            "test failure injected at {step:?}"
+        )))
+    } else {
+        Ok(())
+    }
+}
 
 #[cfg(debug_assertions)]
 fn crash_point(step: Step) {
@@ -677,10 +1248,11 @@ fn crash_point(step: Step) {
             "before-swap" => Some(Step::BeforeSwap),
             "between-renames" => Some(Step::BetweenRenames),
             "after-swap" => Some(Step::AfterSwap),
-            _ => v
-                .strip_prefix("staged:")
-                .and_then(|n| n.parse().ok())
-                .map(Step::Staged),
+            _ => match v.split_once(':') {
+                Some(("staged", n)) => n.parse().ok().map(Step::Staged),
+                Some(("committed", n)) => n.parse().ok().map(Step::Committed),
+                _ => None,
+            },
         }
     });
     let hit = match (*at, step) {
@@ -804,8 +1376,15 @@ fn sweep(dir: &Path) -> io::Result<()> {
         return Ok(());
     };
     let mut stale = Vec::new();
+    let mut journals = Vec::new();
     for e in entries.flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
+        if file
+            .strip_prefix(&format!(".{name}.scalec-undo-"))
+            .is_some_and(|p| p.parse::<u32>().is_ok())
+        {
+            journals.push(e.path());
+        }
         for tag in ["new", "old"] {
             let prefix = format!(".{name}.scalec-{tag}-");
             if file
@@ -815,6 +1394,11 @@ fn sweep(dir: &Path) -> io::Result<()> {
                 stale.push((tag, e.path()));
             }
         }
+    }
+    // An in-place update killed before its commit point is undone first.
+    journals.sort();
+    for j in journals {
+        undo(dir, &j)?;
     }
     stale.sort();
     for (tag, path) in stale {
@@ -887,10 +1471,21 @@ pub fn check_with<E: From<io::Error>>(
     dir: &Path,
     produce: impl FnOnce(&CheckSink) -> Result<(), E>,
 ) -> Result<(Vec<Drift>, usize), E> {
+    check_units(dir, None, produce)
+}
+
+/// [`check_with`], the manifest compared holding the units' fingerprints
+/// (as [`write_units`] writes it).
+pub fn check_units<E: From<io::Error>>(
+    dir: &Path,
+    fingerprints: Option<Fingerprints>,
+    produce: impl FnOnce(&CheckSink) -> Result<(), E>,
+) -> Result<(Vec<Drift>, usize), E> {
     let sink = CheckSink {
         dir: dir.to_path_buf(),
         ledger: Ledger::default(),
         drift: Mutex::new(Vec::new()),
+        fingerprints,
     };
     produce(&sink)?;
     let mut out = sink.drift.into_inner().unwrap_or_else(|e| e.into_inner());

@@ -138,8 +138,65 @@ impl std::fmt::Display for EmitError {
 
 /// Where a backend puts its artifacts. `put` may be called from several
 /// threads at once, in any order.
-pub trait ArtifactSink: Sync {
+pub trait ArtifactSink: Sync + AsSink {
     fn put(&self, artifact: Artifact) -> io::Result<()>;
+
+    /// Renders one unit of work (every artifact of one service, or of one
+    /// SLO, for one target): `render` puts the unit's artifacts into the
+    /// sink it is given. By default it just runs. The build's writer may
+    /// instead keep the previous build's files of the unit, without
+    /// rendering, when the unit's input fingerprint is unchanged (see
+    /// `crate::incremental`): so a backend wraps in a unit only what reads
+    /// nothing beyond that fingerprint (the app-wide parts of the IR, the
+    /// list of service and SLO names, the unit's own service or SLO and
+    /// the services connected to it by calls, with their SLOs).
+    fn unit(
+        &self,
+        unit: &Unit<'_>,
+        render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        let _ = unit;
+        render(self.as_sink())
+    }
+}
+
+/// `&dyn ArtifactSink` of any sink (for [`ArtifactSink::unit`]'s default).
+pub trait AsSink {
+    fn as_sink(&self) -> &dyn ArtifactSink;
+}
+
+impl<T: ArtifactSink> AsSink for T {
+    fn as_sink(&self) -> &dyn ArtifactSink {
+        self
+    }
+}
+
+/// What a unit of work renders: one service's or one SLO's artifacts of
+/// one target ([`ArtifactSink::unit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit<'a> {
+    /// The target's name (`k8s`).
+    pub target: &'static str,
+    pub kind: UnitKind,
+    /// The service's or the SLO's name in the IR.
+    pub name: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitKind {
+    Service,
+    Slo,
+}
+
+impl Unit<'_> {
+    /// The unit's key in `manifest.json` (`k8s:service:api`).
+    pub fn key(&self) -> String {
+        let kind = match self.kind {
+            UnitKind::Service => "service",
+            UnitKind::Slo => "slo",
+        };
+        format!("{}:{kind}:{}", self.target, self.name)
+    }
 }
 
 /// A sink that keeps every artifact (tests, `scalec::emit`).

@@ -21,7 +21,7 @@
 
 use super::common::rules::{drift, slo::SloPlan, RuleGroup};
 use super::common::{k8s_labels, yaml::yaml_artifact};
-use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
+use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta, Unit, UnitKind};
 use crate::ir::Ir;
 use rayon::prelude::*;
 
@@ -184,54 +184,13 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
     ir.services
         .par_iter()
         .filter(|s| s.is_workload())
-        .try_for_each(|svc| -> std::io::Result<()> {
-            let name = cx.names.get(&svc.name);
-            let scaler = autoscale::scaler(cx, name, svc);
-            let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
-            match workload::workload(cx, name, svc, scaler.is_some()) {
-                workload::Workload::Deployment(d) => {
-                    sink.put(yaml_artifact(file("deployment"), meta, &d))?
-                }
-                workload::Workload::StatefulSet(s) => {
-                    sink.put(yaml_artifact(file("statefulset"), meta, &s))?
-                }
-            }
-            if svc.kind != crate::ir::ServiceKind::Worker {
-                sink.put(yaml_artifact(
-                    file("service"),
-                    meta,
-                    &workload::service(cx, name, svc),
-                ))?;
-            }
-            sink.put(yaml_artifact(
-                file("serviceaccount"),
-                meta,
-                &workload::service_account(cx, name, svc),
-            ))?;
-            sink.put(yaml_artifact(
-                file("pdb"),
-                meta,
-                &workload::pdb(cx, name, svc),
-            ))?;
-            sink.put(yaml_artifact(
-                file("networkpolicy"),
-                meta,
-                &network::network_policy(cx, name, svc),
-            ))?;
-            match workload::monitor(cx, name, svc) {
-                Some(workload::Monitor::Service(m)) => {
-                    sink.put(yaml_artifact(file("servicemonitor"), meta, &m))?
-                }
-                Some(workload::Monitor::Pod(m)) => {
-                    sink.put(yaml_artifact(file("podmonitor"), meta, &m))?
-                }
-                None => {}
-            }
-            match &scaler {
-                Some(Scaler::Hpa(h)) => sink.put(yaml_artifact(file("hpa"), meta, h)),
-                Some(Scaler::Keda(k)) => sink.put(yaml_artifact(file("scaledobject"), meta, k)),
-                None => Ok(()),
-            }
+        .try_for_each(|svc| -> Result<(), EmitError> {
+            let unit = Unit {
+                target: "k8s",
+                kind: UnitKind::Service,
+                name: &svc.name,
+            };
+            sink.unit(&unit, &mut |sink| Ok(service_objects(cx, meta, svc, sink)?))
         })?;
 
     let observe = ir.observe.as_ref().filter(|o| !o.drift.is_empty());
@@ -245,14 +204,21 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
     ir.slos
         .par_iter()
         .try_for_each(|slo| -> Result<(), EmitError> {
-            let name = rules.get(&slo.name);
-            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
-            sink.put(yaml_artifact(
-                format!("k8s/{name}.prometheusrule.yaml"),
-                meta,
-                &prometheus_rule(cx, name, rule_labels(cx, "slo"), plan.groups()),
-            ))?;
-            Ok(())
+            let unit = Unit {
+                target: "k8s",
+                kind: UnitKind::Slo,
+                name: &slo.name,
+            };
+            sink.unit(&unit, &mut |sink| {
+                let name = rules.get(&slo.name);
+                let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                sink.put(yaml_artifact(
+                    format!("k8s/{name}.prometheusrule.yaml"),
+                    meta,
+                    &prometheus_rule(cx, name, rule_labels(cx, "slo"), plan.groups()),
+                ))?;
+                Ok(())
+            })
         })?;
     if let Some(obs) = observe {
         let name = rules.get(&observe_key);
@@ -263,4 +229,58 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         ))?;
     }
     Ok(())
+}
+
+/// One service's objects (the body of a unit: see [`ArtifactSink::unit`]).
+fn service_objects(
+    cx: &Ctx,
+    meta: &Meta,
+    svc: &crate::ir::Service,
+    sink: &dyn ArtifactSink,
+) -> std::io::Result<()> {
+    let name = cx.names.get(&svc.name);
+    let scaler = autoscale::scaler(cx, name, svc);
+    let file = |kind: &str| format!("k8s/{name}.{kind}.yaml");
+    match workload::workload(cx, name, svc, scaler.is_some()) {
+        workload::Workload::Deployment(d) => {
+            sink.put(yaml_artifact(file("deployment"), meta, &d))?
+        }
+        workload::Workload::StatefulSet(s) => {
+            sink.put(yaml_artifact(file("statefulset"), meta, &s))?
+        }
+    }
+    if svc.kind != crate::ir::ServiceKind::Worker {
+        sink.put(yaml_artifact(
+            file("service"),
+            meta,
+            &workload::service(cx, name, svc),
+        ))?;
+    }
+    sink.put(yaml_artifact(
+        file("serviceaccount"),
+        meta,
+        &workload::service_account(cx, name, svc),
+    ))?;
+    sink.put(yaml_artifact(
+        file("pdb"),
+        meta,
+        &workload::pdb(cx, name, svc),
+    ))?;
+    sink.put(yaml_artifact(
+        file("networkpolicy"),
+        meta,
+        &network::network_policy(cx, name, svc),
+    ))?;
+    match workload::monitor(cx, name, svc) {
+        Some(workload::Monitor::Service(m)) => {
+            sink.put(yaml_artifact(file("servicemonitor"), meta, &m))?
+        }
+        Some(workload::Monitor::Pod(m)) => sink.put(yaml_artifact(file("podmonitor"), meta, &m))?,
+        None => {}
+    }
+    match &scaler {
+        Some(Scaler::Hpa(h)) => sink.put(yaml_artifact(file("hpa"), meta, h)),
+        Some(Scaler::Keda(k)) => sink.put(yaml_artifact(file("scaledobject"), meta, k)),
+        None => Ok(()),
+    }
 }

@@ -17,7 +17,7 @@
 
 use super::common::rules::slo::SloPlan;
 use super::common::yaml::yaml_artifact;
-use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta};
+use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta, Unit, UnitKind};
 use crate::ir::Ir;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -131,11 +131,18 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
     let searches = promtool_test::Searches::default();
     ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
         |(slo, stem)| -> Result<(), EmitError> {
-            let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
-            put_rules(sink, meta, stem, &plan.rule_file(), |rules_name| {
-                searches.slo_tests(&plan, rules_name)
-            })?;
-            Ok(())
+            let unit = Unit {
+                target: "prometheus",
+                kind: UnitKind::Slo,
+                name: &slo.name,
+            };
+            sink.unit(&unit, &mut |sink| {
+                let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                put_rules(sink, meta, stem, &plan.rule_file(), |rules_name| {
+                    searches.slo_tests(&plan, rules_name)
+                })?;
+                Ok(())
+            })
         },
     )?;
     if let Some(obs) = &ir.observe {
