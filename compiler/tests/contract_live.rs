@@ -30,7 +30,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(180);
 const SPEC: &str = r#"app shop { owner = "team" }
 
 service api {
-  image = "shop/api:1"
+  image = "shop/api:1"  cpu = 250m  memory = 256Mi
   route get_item GET "/v1/items/{id}" {}
   route add_item POST "/v1/items" { body = "schemas/item.json" }
 }

@@ -63,7 +63,7 @@ use std::process::Command;
 
 const SPEC: &str = r#"
 app shop { owner = "team" }
-service api { image = "shop/api:1"  route r GET "/r" }
+service api { image = "shop/api:1"  cpu = 250m  memory = 256Mi  route r GET "/r" }
 slo api_ok {
   service   = api
   objective = 99.9%
@@ -164,7 +164,7 @@ fn prom_duration(minutes: u64) -> String {
         ("h", 60, false),
         ("m", 1, false),
     ] {
-        if exact && left % size != 0 {
+        if exact && !left.is_multiple_of(size) {
             continue;
         }
         if left / size > 0 {
