@@ -64,15 +64,44 @@ fn route_ref(httproute: &str, rule: &str) -> Value {
     json!({"group": GATEWAY_GROUP, "kind": "HTTPRoute", "name": httproute, "sectionName": rule})
 }
 
-pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
-    let app = k8s_names::single(&ir.app.name);
-    let namespace = ir.app.namespace();
-    let labels = k8s_labels::component(&app, "edge");
-    let services = Names::new(ir.services.iter().map(|s| s.name.as_str()));
-    let mut out = Vec::new();
-    for (u_i, u) in plan.upstreams.iter().enumerate() {
-        let svc = services.get(&u.service);
-        let routes: Vec<&RoutePlan> = plan.routes.iter().filter(|r| r.upstream == u_i).collect();
+/// What every upstream's resources share, computed once.
+pub struct Gateway<'a> {
+    plan: &'a Plan,
+    meta: &'a Meta,
+    app: String,
+    namespace: String,
+    labels: k8s_labels::Labels,
+    services: Names,
+}
+
+impl<'a> Gateway<'a> {
+    pub fn new(plan: &'a Plan, meta: &'a Meta, ir: &Ir) -> Self {
+        let app = k8s_names::single(&ir.app.name);
+        Gateway {
+            plan,
+            meta,
+            namespace: ir.app.namespace(),
+            labels: k8s_labels::component(&app, "edge"),
+            services: Names::new(ir.services.iter().map(|s| s.name.as_str())),
+            app,
+        }
+    }
+
+    /// The resources of upstream `u_i`, whose routes are `routes`
+    /// ([`Plan::routes_by_upstream`]).
+    pub fn upstream(&self, u_i: usize, routes: &[&RoutePlan]) -> Vec<Artifact> {
+        let (plan, meta_, app, namespace, labels) = (
+            self.plan,
+            self.meta,
+            &self.app,
+            &self.namespace,
+            &self.labels,
+        );
+        let mut out = Vec::new();
+        let Some(u) = plan.upstreams.get(u_i) else {
+            return out;
+        };
+        let svc = self.services.get(&u.service);
         let rule_names = Names::new(routes.iter().map(|r| r.name.as_str()));
         let rules: Vec<Value> = routes
             .iter()
@@ -104,7 +133,7 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
             }),
         ));
 
-        for r in &routes {
+        for r in routes {
             let rule = rule_names.get(&r.name);
             let mut spec = json!({
                 "targetRefs": [route_ref(svc, rule)],
@@ -185,7 +214,7 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
                 .map(|r| route_ref(svc, rule_names.get(&r.name)))
                 .collect();
             if targets.is_empty() {
-                continue;
+                return out;
             }
             let claims: Vec<Value> = plan
                 .claims()
@@ -215,8 +244,8 @@ pub fn artifacts(plan: &Plan, meta_: &Meta, ir: &Ir) -> Vec<Artifact> {
                 }),
             ));
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]

@@ -275,15 +275,15 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
             "    http-request sc-inc-gpc0({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) lt {limit} }}{own}\n    http-request sc-inc-gpc1({slot}) if {{ sc_tracked({slot}) }} {{ sc_gpc0_rate({slot}) ge {limit} }}{own}"
         );
     }
-    for (u_i, u) in plan.upstreams.iter().enumerate() {
-        if let Some(cond) = routes_cond(plan.routes.iter().filter(|r| r.upstream == u_i)) {
+    let by_upstream = plan.routes_by_upstream();
+    for (u, routes) in plan.upstreams.iter().zip(&by_upstream) {
+        if let Some(cond) = routes_cond(routes.iter().copied()) {
             let _ = writeln!(o, "    use_backend {} if {cond}", u.id);
         }
     }
     o.push('\n');
 
-    for (u_i, u) in plan.upstreams.iter().enumerate() {
-        let routes: Vec<&RoutePlan> = plan.routes.iter().filter(|r| r.upstream == u_i).collect();
+    for (u, routes) in plan.upstreams.iter().zip(&by_upstream) {
         let _ = writeln!(o, "backend {}", u.id);
         if let Some(h) = &u.hash_header {
             let _ = writeln!(o, "    balance hdr({h})\n    hash-type consistent");
@@ -316,7 +316,7 @@ pub fn artifact(plan: &Plan, meta: &Meta, ir: &Ir) -> Result<Artifact, Vec<Diagn
         let _ = writeln!(o, "    timeout server {max}ms");
         let queue = u.queue_timeout_ms.map(ms_ceil).unwrap_or(1).max(1);
         let _ = writeln!(o, "    timeout queue {queue}ms");
-        for r in &routes {
+        for r in routes {
             let t = ms_ceil(r.timeout_ms);
             let _ = writeln!(
                 o,

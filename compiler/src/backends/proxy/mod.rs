@@ -48,24 +48,45 @@ impl Backend for Proxy {
     fn description(&self) -> &'static str {
         "edge proxy configs that agree: Envoy, nginx, HAProxy, Gateway API HTTPRoute + Envoy Gateway policies"
     }
+    /// The three configs, then the Gateway resources streamed into the
+    /// sink one upstream at a time, in parallel (never all in memory).
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
-        for a in emit(ir, meta)? {
+        use rayon::prelude::*;
+        let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
+        for a in configs(&plan, ir, meta)? {
             sink.put(a)?;
         }
+        let gw = gateway::Gateway::new(&plan, meta, ir);
+        let by_upstream = plan.routes_by_upstream();
+        by_upstream.par_iter().enumerate().try_for_each(
+            |(u_i, routes)| -> std::io::Result<()> {
+                for a in gw.upstream(u_i, routes) {
+                    sink.put(a)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(())
     }
+}
+
+fn configs(plan: &Plan, ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
+    Ok(vec![
+        envoy::artifact(plan, meta),
+        nginx::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?,
+        haproxy::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?,
+    ])
 }
 
 /// Every artifact of the target, sorted by path, or the diagnostics of what
 /// it cannot express.
 pub fn emit(ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
     let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
-    let mut out = vec![
-        envoy::artifact(&plan, meta),
-        nginx::artifact(&plan, meta, ir).map_err(EmitError::Unsupported)?,
-        haproxy::artifact(&plan, meta, ir).map_err(EmitError::Unsupported)?,
-    ];
-    out.extend(gateway::artifacts(&plan, meta, ir));
+    let mut out = configs(&plan, ir, meta)?;
+    let gw = gateway::Gateway::new(&plan, meta, ir);
+    for (u_i, routes) in plan.routes_by_upstream().iter().enumerate() {
+        out.extend(gw.upstream(u_i, routes));
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
@@ -97,6 +118,20 @@ pub struct Plan {
     pub jwt: Option<JwtPlan>,
     /// `session { fallback = sticky }`: cookie stickiness on every upstream.
     pub sticky: bool,
+}
+
+impl Plan {
+    /// The routes of each upstream, in plan order: one pass over the
+    /// routes (filtering them once per upstream is quadratic in services).
+    pub fn routes_by_upstream(&self) -> Vec<Vec<&RoutePlan>> {
+        let mut out = vec![Vec::new(); self.upstreams.len()];
+        for r in &self.routes {
+            if let Some(v) = out.get_mut(r.upstream) {
+                v.push(r);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
