@@ -125,7 +125,7 @@ impl<'a> Gateway<'a> {
             &json!({
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "HTTPRoute",
-                "metadata": meta(svc, &namespace, &labels),
+                "metadata": meta(svc, namespace, labels),
                 "spec": {
                     "parentRefs": [{"name": app}],
                     "rules": rules,
@@ -201,7 +201,7 @@ impl<'a> Gateway<'a> {
                 &json!({
                     "apiVersion": "gateway.envoyproxy.io/v1alpha1",
                     "kind": "BackendTrafficPolicy",
-                    "metadata": meta(&name, &namespace, &labels),
+                    "metadata": meta(&name, namespace, labels),
                     "spec": spec,
                 }),
             ));
@@ -236,7 +236,7 @@ impl<'a> Gateway<'a> {
                 &json!({
                     "apiVersion": "gateway.envoyproxy.io/v1alpha1",
                     "kind": "SecurityPolicy",
-                    "metadata": meta(svc, &namespace, &labels),
+                    "metadata": meta(svc, namespace, labels),
                     "spec": {
                         "targetRefs": targets,
                         "jwt": {"providers": [provider]},
