@@ -368,9 +368,10 @@ fn a_one_service_rebuild_touches_only_that_services_files() {
     let mid = n / 2;
     let deployment = format!("k8s/s{mid}.deployment.yaml");
     assert_eq!(touched, vec![deployment.as_str(), "manifest.json"]);
-    // Its k8s objects, its SLO's PrometheusRule and its SLO's rule files:
-    // three units rendered, every other kept unrendered.
-    assert_eq!(units(&stderr), (3, 3 * n - 3), "{stderr}");
+    // Its k8s objects, its SLO's PrometheusRule, its SLO's rule files and
+    // its Gateway route and policies: four units rendered, every other
+    // kept unrendered.
+    assert_eq!(units(&stderr), (4, 4 * n - 4), "{stderr}");
     assert!(stderr.contains("moving changed files in"), "{stderr}");
     assert!(
         stderr.contains(&format!("wrote {} files", after.len())),

@@ -64,6 +64,20 @@ fn route_ref(httproute: &str, rule: &str) -> Value {
     json!({"group": GATEWAY_GROUP, "kind": "HTTPRoute", "name": httproute, "sectionName": rule})
 }
 
+/// Which of an upstream's resources to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The HTTPRoute and the routes' BackendTrafficPolicies: they read
+    /// only the upstream's own service and routes and app-wide settings,
+    /// so the build may keep them unrendered (a unit).
+    Traffic,
+    /// The SecurityPolicy: its `claimToHeaders` lists every claim the
+    /// app's limits read, from any service's routes, so it is rendered on
+    /// every build.
+    Security,
+    All,
+}
+
 /// What every upstream's resources share, computed once.
 pub struct Gateway<'a> {
     plan: &'a Plan,
@@ -89,7 +103,7 @@ impl<'a> Gateway<'a> {
 
     /// The resources of upstream `u_i`, whose routes are `routes`
     /// ([`Plan::routes_by_upstream`]).
-    pub fn upstream(&self, u_i: usize, routes: &[&RoutePlan]) -> Vec<Artifact> {
+    pub fn upstream(&self, u_i: usize, routes: &[&RoutePlan], part: Part) -> Vec<Artifact> {
         let (plan, meta_, app, namespace, labels) = (
             self.plan,
             self.meta,
@@ -103,111 +117,113 @@ impl<'a> Gateway<'a> {
         };
         let svc = self.services.get(&u.service);
         let rule_names = Names::new(routes.iter().map(|r| r.name.as_str()));
-        let rules: Vec<Value> = routes
-            .iter()
-            .map(|r| {
-                let path = if r.has_params {
-                    json!({"type": "RegularExpression", "value": r.regex})
-                } else {
-                    json!({"type": "Exact", "value": r.path})
-                };
-                json!({
-                    "name": rule_names.get(&r.name),
-                    "matches": [{"path": path, "method": r.method.as_str()}],
-                    "backendRefs": [{"name": svc, "port": u.port}],
-                    "timeouts": {"request": duration(r.timeout_ms)},
-                })
-            })
-            .collect();
-        out.push(yaml_artifact(
-            format!("proxy/gateway/{svc}.httproute.yaml"),
-            meta_,
-            &json!({
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "HTTPRoute",
-                "metadata": meta(svc, namespace, labels),
-                "spec": {
-                    "parentRefs": [{"name": app}],
-                    "rules": rules,
-                },
-            }),
-        ));
-
-        for r in routes {
-            let rule = rule_names.get(&r.name);
-            let mut spec = json!({
-                "targetRefs": [route_ref(svc, rule)],
-                "timeout": {"http": {"requestTimeout": duration(r.timeout_ms)}},
-                "retry": match &r.retry {
-                    Some(rt) => json!({
-                        "numRetries": rt.retries,
-                        "perRetry": {
-                            "timeout": duration(rt.per_try_ms),
-                            "backOff": {
-                                "baseInterval": duration(rt.backoff_min_ms),
-                                "maxInterval": duration(rt.backoff_max_ms.max(rt.backoff_min_ms)),
-                            },
-                        },
-                        "retryOn": {
-                            "triggers": ["connect-failure", "reset", "refused-stream"],
-                            "httpStatusCodes": [502, 503, 504],
-                        },
-                    }),
-                    None => json!({"numRetries": 0}),
-                },
-            });
-            let rules: Vec<Value> = r
-                .keys
+        if part != Part::Security {
+            let rules: Vec<Value> = routes
                 .iter()
-                .filter_map(|&k| {
-                    let k = &plan.keys[k];
-                    let selector = match &k.source {
-                        LimitSource::ClientIp => {
-                            json!({"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}})
-                        }
-                        LimitSource::Header(h) => {
-                            json!({"headers": [{"name": h, "type": "Distinct"}]})
-                        }
-                        // A claim: the header Envoy Gateway copies it into
-                        // (`claimToHeaders` in the SecurityPolicy).
-                        LimitSource::Claim(_) if r.authenticated && plan.jwt.is_some() => {
-                            json!({"headers": [{"name": k.header().unwrap_or_default(), "type": "Distinct"}]})
-                        }
-                        LimitSource::Claim(_) => return None,
+                .map(|r| {
+                    let path = if r.has_params {
+                        json!({"type": "RegularExpression", "value": r.regex})
+                    } else {
+                        json!({"type": "Exact", "value": r.path})
                     };
-                    Some(json!({"clientSelectors": [selector], "limit": limit(k.rate_rps)}))
+                    json!({
+                        "name": rule_names.get(&r.name),
+                        "matches": [{"path": path, "method": r.method.as_str()}],
+                        "backendRefs": [{"name": svc, "port": u.port}],
+                        "timeouts": {"request": duration(r.timeout_ms)},
+                    })
                 })
                 .collect();
-            if !rules.is_empty() {
-                spec["rateLimit"] = json!({"type": "Local", "local": {"rules": rules}});
-            }
-            if let Some(n) = u.max_conns {
-                spec["circuitBreaker"] = json!({
-                    "maxConnections": n,
-                    "maxParallelRequests": n,
-                    "maxPendingRequests": n,
-                });
-            }
-            if let Some(h) = &u.hash_header {
-                spec["loadBalancer"] = json!({
-                    "type": "ConsistentHash",
-                    "consistentHash": {"type": "Header", "header": {"name": h}},
-                });
-            }
-            let name = format!("{svc}.{rule}");
             out.push(yaml_artifact(
-                format!("proxy/gateway/{name}.backendtrafficpolicy.yaml"),
+                format!("proxy/gateway/{svc}.httproute.yaml"),
                 meta_,
                 &json!({
-                    "apiVersion": "gateway.envoyproxy.io/v1alpha1",
-                    "kind": "BackendTrafficPolicy",
-                    "metadata": meta(&name, namespace, labels),
-                    "spec": spec,
+                    "apiVersion": "gateway.networking.k8s.io/v1",
+                    "kind": "HTTPRoute",
+                    "metadata": meta(svc, namespace, labels),
+                    "spec": {
+                        "parentRefs": [{"name": app}],
+                        "rules": rules,
+                    },
                 }),
             ));
+
+            for r in routes {
+                let rule = rule_names.get(&r.name);
+                let mut spec = json!({
+                    "targetRefs": [route_ref(svc, rule)],
+                    "timeout": {"http": {"requestTimeout": duration(r.timeout_ms)}},
+                    "retry": match &r.retry {
+                        Some(rt) => json!({
+                            "numRetries": rt.retries,
+                            "perRetry": {
+                                "timeout": duration(rt.per_try_ms),
+                                "backOff": {
+                                    "baseInterval": duration(rt.backoff_min_ms),
+                                    "maxInterval": duration(rt.backoff_max_ms.max(rt.backoff_min_ms)),
+                                },
+                            },
+                            "retryOn": {
+                                "triggers": ["connect-failure", "reset", "refused-stream"],
+                                "httpStatusCodes": [502, 503, 504],
+                            },
+                        }),
+                        None => json!({"numRetries": 0}),
+                    },
+                });
+                let rules: Vec<Value> = r
+                    .keys
+                    .iter()
+                    .filter_map(|&k| {
+                        let k = &plan.keys[k];
+                        let selector = match &k.source {
+                            LimitSource::ClientIp => {
+                                json!({"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}})
+                            }
+                            LimitSource::Header(h) => {
+                                json!({"headers": [{"name": h, "type": "Distinct"}]})
+                            }
+                            // A claim: the header Envoy Gateway copies it into
+                            // (`claimToHeaders` in the SecurityPolicy).
+                            LimitSource::Claim(_) if r.authenticated && plan.jwt.is_some() => {
+                                json!({"headers": [{"name": k.header().unwrap_or_default(), "type": "Distinct"}]})
+                            }
+                            LimitSource::Claim(_) => return None,
+                        };
+                        Some(json!({"clientSelectors": [selector], "limit": limit(k.rate_rps)}))
+                    })
+                    .collect();
+                if !rules.is_empty() {
+                    spec["rateLimit"] = json!({"type": "Local", "local": {"rules": rules}});
+                }
+                if let Some(n) = u.max_conns {
+                    spec["circuitBreaker"] = json!({
+                        "maxConnections": n,
+                        "maxParallelRequests": n,
+                        "maxPendingRequests": n,
+                    });
+                }
+                if let Some(h) = &u.hash_header {
+                    spec["loadBalancer"] = json!({
+                        "type": "ConsistentHash",
+                        "consistentHash": {"type": "Header", "header": {"name": h}},
+                    });
+                }
+                let name = format!("{svc}.{rule}");
+                out.push(yaml_artifact(
+                    format!("proxy/gateway/{name}.backendtrafficpolicy.yaml"),
+                    meta_,
+                    &json!({
+                        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+                        "kind": "BackendTrafficPolicy",
+                        "metadata": meta(&name, namespace, labels),
+                        "spec": spec,
+                    }),
+                ));
+            }
         }
 
-        if let Some(j) = &plan.jwt {
+        if let (Some(j), true) = (&plan.jwt, part != Part::Traffic) {
             let targets: Vec<Value> = routes
                 .iter()
                 .filter(|r| r.authenticated)

@@ -27,7 +27,9 @@
 //! relative paths, resolved against `nginx -p PREFIX`. In `envoy.yaml` the
 //! listener, the admin address and each cluster's endpoint are plain fields.
 
-use crate::backends::{diagnostic_at, Artifact, ArtifactSink, Backend, EmitError, Meta};
+use crate::backends::{
+    diagnostic_at, Artifact, ArtifactSink, Backend, EmitError, Meta, Unit, UnitKind,
+};
 use crate::diagnostics::{catalog, Diagnostic};
 use crate::ir::{
     AuthRule, Concurrency, Entity, Ir, LimitSource, Method, Overflow, RequestValue, ServiceKind,
@@ -59,8 +61,19 @@ impl Backend for Proxy {
         let gw = gateway::Gateway::new(&plan, meta, ir);
         let by_upstream = plan.routes_by_upstream();
         by_upstream.par_iter().enumerate().try_for_each(
-            |(u_i, routes)| -> std::io::Result<()> {
-                for a in gw.upstream(u_i, routes) {
+            |(u_i, routes)| -> Result<(), EmitError> {
+                let unit = Unit {
+                    target: "proxy",
+                    kind: UnitKind::Service,
+                    name: &plan.upstreams[u_i].service,
+                };
+                sink.unit(&unit, &mut |sink| {
+                    for a in gw.upstream(u_i, routes, gateway::Part::Traffic) {
+                        sink.put(a)?;
+                    }
+                    Ok(())
+                })?;
+                for a in gw.upstream(u_i, routes, gateway::Part::Security) {
                     sink.put(a)?;
                 }
                 Ok(())
@@ -85,7 +98,7 @@ pub fn emit(ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
     let mut out = configs(&plan, ir, meta)?;
     let gw = gateway::Gateway::new(&plan, meta, ir);
     for (u_i, routes) in plan.routes_by_upstream().iter().enumerate() {
-        out.extend(gw.upstream(u_i, routes));
+        out.extend(gw.upstream(u_i, routes, gateway::Part::All));
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
