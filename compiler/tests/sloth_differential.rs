@@ -395,7 +395,10 @@ impl SlothSlo {
 const OURS: &str = "prometheus/api_ok.rules.yml";
 
 fn our_artifacts() -> Vec<scalec::backends::Artifact> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sloth-differential-spec");
+    // One folder per call: the tests of this binary run in parallel.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sloth-differential-spec-{n}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("spec.scale"), SPEC).unwrap();
