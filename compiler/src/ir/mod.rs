@@ -161,6 +161,20 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
+    /// The port this kind of server listens on by convention (`None` for
+    /// the app's own code, whose port is the spec's or the default).
+    pub fn usual_port(self) -> Option<u16> {
+        match self {
+            ServiceKind::Http | ServiceKind::Worker => None,
+            ServiceKind::Postgres => Some(5432),
+            ServiceKind::Mysql => Some(3306),
+            ServiceKind::Redis => Some(6379),
+            ServiceKind::Vector => Some(6333),
+            ServiceKind::Queue => Some(5672),
+            ServiceKind::External => Some(443),
+        }
+    }
+
     /// The application's own code (an HTTP service, a worker): it must
     /// name its image.
     pub fn needs_image(self) -> bool {

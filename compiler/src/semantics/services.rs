@@ -467,7 +467,11 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
     let warmup = probe(cx, "warmup", "/warmup");
     if image.is_some() && !workload && kind.is_some() {
         if port.is_none() && f.get("port").is_none() {
-            f.required(cx, "port", "6333");
+            // The kind's usual port as the example (Postgres 5432, …).
+            let usual = kind
+                .and_then(ServiceKind::usual_port)
+                .map_or_else(|| "8080".to_string(), |p| p.to_string());
+            f.required(cx, "port", &usual);
         }
         if prewarm && warmup == ir::Probe::Tcp && f.get("warmup").is_none() {
             let at = f.get("prewarm").map(|p| p.key.span).unwrap_or(body.span);

@@ -14,7 +14,7 @@
 use super::objects::*;
 use super::workload::{labels, port, selector};
 use super::Ctx;
-use crate::ir::{Service, ServiceKind};
+use crate::ir::Service;
 
 /// The namespace Prometheus runs in (kube-prometheus-stack's default).
 pub const MONITORING_NAMESPACE: &str = "monitoring";
@@ -24,15 +24,7 @@ pub fn service_port(svc: &Service) -> u16 {
     if let Some(p) = svc.port {
         return p;
     }
-    match svc.kind {
-        ServiceKind::Http | ServiceKind::Worker => port(svc),
-        ServiceKind::Postgres => 5432,
-        ServiceKind::Mysql => 3306,
-        ServiceKind::Redis => 6379,
-        ServiceKind::Vector => 6333,
-        ServiceKind::Queue => 5672,
-        ServiceKind::External => 443,
-    }
+    svc.kind.usual_port().unwrap_or_else(|| port(svc))
 }
 
 fn namespace(name: &str) -> LabelSelector {
