@@ -7,28 +7,11 @@
 //! differently). A one-service change touches only that service's files.
 
 mod support;
+use support::tree;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::{repo_root, run, scalec};
-
-/// Every file below `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// Every folder below `dir` (an empty folder left behind is a difference).
 fn folders(dir: &Path) -> Vec<String> {

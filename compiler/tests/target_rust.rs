@@ -9,6 +9,7 @@
 #[path = "support/rust_check.rs"]
 mod rust_check;
 mod support;
+use support::tree as files;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,27 +26,6 @@ fn build(spec: &Path, out: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     files(out)
-}
-
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut m = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                m.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    m
 }
 
 fn tmp(name: &str) -> PathBuf {

@@ -15,6 +15,29 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every file below `dir` (none when it does not exist), by path relative
+/// to it, with its bytes.
+#[allow(dead_code)]
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// Copies the files the flagship's spec names (its contract and body
 /// schema) into `dir`, for a test that builds a copy of the spec there.
 #[allow(dead_code)]
