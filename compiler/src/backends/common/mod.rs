@@ -38,3 +38,4 @@ pub use crate::ir::k8s_names;
 pub mod promql;
 pub mod rules;
 pub mod yaml;
+pub mod yaml_emit;

@@ -14,17 +14,39 @@ use crate::backends::{Artifact, Meta};
 use serde::Serialize;
 
 /// A YAML artifact built from a typed value, headed by the build header.
+///
+/// Written by the direct writer ([`super::yaml_emit`]) when the value is in
+/// its subset, else by `yaml_serde` and [`quote_yaml11`]; the two agree
+/// byte for byte, which debug builds (every test) check on each document.
 pub fn yaml_artifact<T: Serialize>(path: String, meta: &Meta, value: &T) -> Artifact {
-    let body = yaml_serde::to_string(value).expect("generated values serialise to YAML");
     let mut contents = meta.header("#");
-    contents.push_str(&quote_yaml11(&body));
+    match super::yaml_emit::to_string(value) {
+        Ok(body) => {
+            #[cfg(debug_assertions)]
+            {
+                let slow = slow_yaml(value);
+                assert!(
+                    body == slow,
+                    "the direct YAML writer disagrees with yaml_serde on {path}:\n--- direct\n{body}\n--- yaml_serde\n{slow}"
+                );
+            }
+            contents.push_str(&body);
+        }
+        Err(_) => contents.push_str(&slow_yaml(value)),
+    }
     Artifact { path, contents }
+}
+
+/// `value` by `yaml_serde`, then the YAML 1.1 quoting.
+fn slow_yaml<T: Serialize>(value: &T) -> String {
+    let body = yaml_serde::to_string(value).expect("generated values serialise to YAML");
+    quote_yaml11(&body)
 }
 
 /// Whether YAML 1.1 reads this plain scalar as a boolean, a null or a
 /// number (not a string). Errs on the side of quoting: a quoted string is
 /// the same string to every reader.
-fn yaml11_not_a_string(s: &str) -> bool {
+pub(super) fn yaml11_not_a_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "",
@@ -96,7 +118,7 @@ fn yaml11_number(s: &str) -> bool {
 /// as a boolean, a null or a number. The emitter quotes every *string* of
 /// that kind, so such a plain scalar in its output is a typed value (a
 /// port, a count) and stays as it is.
-fn yaml12_not_a_string(s: &str) -> bool {
+pub(super) fn yaml12_not_a_string(s: &str) -> bool {
     if matches!(
         s,
         "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "null" | "Null" | "NULL" | "~"
