@@ -85,23 +85,36 @@ enum Style {
 /// YAML 1.1 quoting; `None` when `s` is outside this writer's subset.
 fn style(s: &str, key: bool) -> Option<Style> {
     let b = s.as_bytes();
-    if b.contains(&b'\n') {
-        return literal(b, key);
+    let mut newline = false;
+    for &c in b {
+        if c == b'\n' {
+            newline = true;
+        } else if !(0x20..=0x7e).contains(&c) {
+            return None;
+        }
     }
-    if !b.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
-        return None;
+    if newline {
+        return literal(b, key);
     }
     // libyaml writes a key longer than 128 bytes as `? key`.
     if key && b.len() > 128 {
         return None;
     }
-    if serde_quotes(s)? {
+    // A string that starts with a letter and is longer than the longest
+    // YAML word (`FALSE`) reads as a string to every reader (Rust's float
+    // parser reads `infinity` and `nan`, which are not finite, so
+    // `yaml_serde` keeps them strings).
+    let maybe_typed = b.len() <= 5 || !b[0].is_ascii_alphabetic();
+    if maybe_typed && serde_quotes(s)? {
         return Some(Style::Single);
     }
     if !block_plain_allowed(b) {
         return Some(Style::Single);
     }
-    if super::yaml::yaml11_not_a_string(s) && !super::yaml::yaml12_not_a_string(s) {
+    if maybe_typed
+        && super::yaml::yaml11_not_a_string(s)
+        && !super::yaml::yaml12_not_a_string(s)
+    {
         return Some(Style::Single);
     }
     Some(Style::Plain)
