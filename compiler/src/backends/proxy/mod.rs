@@ -55,9 +55,7 @@ impl Backend for Proxy {
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         use rayon::prelude::*;
         let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
-        for a in configs(&plan, ir, meta)? {
-            sink.put(a)?;
-        }
+        configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?))?;
         let gw = gateway::Gateway::new(&plan, meta, ir);
         let by_upstream = plan.routes_by_upstream();
         by_upstream.par_iter().enumerate().try_for_each(
@@ -83,19 +81,29 @@ impl Backend for Proxy {
     }
 }
 
-fn configs(plan: &Plan, ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
-    Ok(vec![
-        envoy::artifact(plan, meta),
-        nginx::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?,
-        haproxy::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?,
-    ])
+/// The three app-wide configs, each handed over as soon as it is made
+/// (at 10,000 services they are 28 MB of text together). nginx and HAProxy
+/// go first: they are the ones that can refuse a spec.
+fn configs(
+    plan: &Plan,
+    ir: &Ir,
+    meta: &Meta,
+    put: &mut dyn FnMut(Artifact) -> Result<(), EmitError>,
+) -> Result<(), EmitError> {
+    put(nginx::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?)?;
+    put(haproxy::artifact(plan, meta, ir).map_err(EmitError::Unsupported)?)?;
+    put(envoy::artifact(plan, meta))
 }
 
 /// Every artifact of the target, sorted by path, or the diagnostics of what
 /// it cannot express.
 pub fn emit(ir: &Ir, meta: &Meta) -> Result<Vec<Artifact>, EmitError> {
     let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
-    let mut out = configs(&plan, ir, meta)?;
+    let mut out = Vec::new();
+    configs(&plan, ir, meta, &mut |a| {
+        out.push(a);
+        Ok(())
+    })?;
     let gw = gateway::Gateway::new(&plan, meta, ir);
     for (u_i, routes) in plan.routes_by_upstream().iter().enumerate() {
         out.extend(gw.upstream(u_i, routes, gateway::Part::All));
