@@ -144,7 +144,25 @@ enum Command {
     },
 }
 
+/// One malloc arena for every thread (glibc). A build frees the syntax
+/// trees on the main thread, then allocates on rayon's threads: with an
+/// arena per thread that memory was not reused, and the peak RSS of a
+/// 10,000-service build was 271 MB instead of 208 MB. Small allocations
+/// still come from each thread's cache without the arena's lock.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    // SAFETY: mallopt only sets an allocator parameter, before any thread
+    // is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { inputs, env, diag } => {
@@ -431,14 +449,14 @@ fn build(
     let ir = &ir;
     let started = std::time::Instant::now();
     // Backends stream every artifact into the sink, the manifest last.
-    let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> scalec::backends::Artifact| {
+    let produce = |sink: &dyn ArtifactSink, manifest: &dyn Fn() -> std::io::Result<()>| {
         scalec::emit_into(ir, &meta, &targets, sink)?;
-        sink.put(manifest())?;
+        manifest()?;
         Ok::<(), EmitError>(())
     };
     if check {
         let result = output::check_units(out, Some(fingerprints), |sink| {
-            produce(sink, &|| sink.manifest(&meta))
+            produce(sink, &|| sink.put(sink.manifest(&meta)))
         });
         if timings {
             eprintln!(
@@ -513,7 +531,7 @@ fn build(
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
     let result = output::write_units(out, &spec_paths, Some(fingerprints), |sink| {
-        produce(sink, &|| sink.manifest(&meta))
+        produce(sink, &|| sink.put_manifest(&meta))
     });
     if timings {
         eprintln!("timing: emit+write {:.3}s", started.elapsed().as_secs_f64());

@@ -111,10 +111,7 @@ fn style(s: &str, key: bool) -> Option<Style> {
     if !block_plain_allowed(b) {
         return Some(Style::Single);
     }
-    if maybe_typed
-        && super::yaml::yaml11_not_a_string(s)
-        && !super::yaml::yaml12_not_a_string(s)
-    {
+    if maybe_typed && super::yaml::yaml11_not_a_string(s) && !super::yaml::yaml12_not_a_string(s) {
         return Some(Style::Single);
     }
     Some(Style::Plain)
@@ -622,12 +619,80 @@ mod tests {
 
     /// Strings that hit every branch of the style rules.
     const PARTS: &[&str] = &[
-        "a", "api", "on", "yes", "No", "~", "null", "true", "1", "0", "07", "1.5", "1e3", "-3",
-        "+1", ".5", "1.", "1_000", "1:20", "0x1F", "0o7", "0b1", ".inf", "-.inf", ".nan", "nan",
-        "inf", "Infinity", " ", "  ", ":", ": ", "#", " #", "-", "- ", "?", "? ", "!", "&", "*",
-        "|", ">", "'", "\"", "%", "@", "`", ",", "[", "]", "{", "}", "---", "...", "\n", "\n\n",
-        "\t", "é", "\u{2028}", "\r", "x\ny", "  indented", "=", "<<", "a:b", "a#b", "250m",
-        "256Mi", "v1.2.3", "{app=\"x\"}", "sum(rate(x[5m]))", "1h15m", "30d",
+        "a",
+        "api",
+        "on",
+        "yes",
+        "No",
+        "~",
+        "null",
+        "true",
+        "1",
+        "0",
+        "07",
+        "1.5",
+        "1e3",
+        "-3",
+        "+1",
+        ".5",
+        "1.",
+        "1_000",
+        "1:20",
+        "0x1F",
+        "0o7",
+        "0b1",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "nan",
+        "inf",
+        "Infinity",
+        " ",
+        "  ",
+        ":",
+        ": ",
+        "#",
+        " #",
+        "-",
+        "- ",
+        "?",
+        "? ",
+        "!",
+        "&",
+        "*",
+        "|",
+        ">",
+        "'",
+        "\"",
+        "%",
+        "@",
+        "`",
+        ",",
+        "[",
+        "]",
+        "{",
+        "}",
+        "---",
+        "...",
+        "\n",
+        "\n\n",
+        "\t",
+        "é",
+        "\u{2028}",
+        "\r",
+        "x\ny",
+        "  indented",
+        "=",
+        "<<",
+        "a:b",
+        "a#b",
+        "250m",
+        "256Mi",
+        "v1.2.3",
+        "{app=\"x\"}",
+        "sum(rate(x[5m]))",
+        "1h15m",
+        "30d",
     ];
 
     fn string(g: &mut Lcg) -> String {

@@ -600,10 +600,7 @@ pub fn artifact(plan: &Plan, meta: &Meta) -> Artifact {
     yaml_artifact(
         "proxy/envoy.yaml".into(),
         meta,
-        &Node {
-            plan,
-            v: &skeleton,
-        },
+        &Node { plan, v: &skeleton },
     )
 }
 
