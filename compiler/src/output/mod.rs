@@ -704,18 +704,47 @@ fn foreign_in(dir: &Path, listed: &HashSet<&str>) -> io::Result<Vec<String>> {
             rest = &rest[..i];
         }
     }
-    let mut entries = Vec::new();
-    walk_all(dir, dir, &mut entries)?;
-    Ok(entries
-        .into_iter()
-        .filter(|e| {
-            if e.ends_with('/') {
-                !folders.contains(e.as_str())
-            } else {
-                e != MANIFEST && !listed.contains(e.as_str())
+    let mut foreign = Vec::new();
+    let mut rel = String::new();
+    foreign_walk(dir, &mut rel, listed, &folders, &mut foreign)?;
+    Ok(foreign)
+}
+
+/// The entries below `dir` (at `rel`, relative to the output folder) that
+/// are neither listed files nor folders of listed files, in the order of
+/// [`walk_all`] (each folder sorted by name, a folder before its content).
+/// One path buffer for the whole walk: at 10,000 services the folder holds
+/// 120,000 files, and a string for each was a tenth of a rebuild's CPU.
+fn foreign_walk(
+    dir: &Path,
+    rel: &mut String,
+    listed: &HashSet<&str>,
+    folders: &HashSet<&str>,
+    foreign: &mut Vec<String>,
+) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let len = rel.len();
+        match name.to_str() {
+            Some(n) => rel.push_str(n),
+            None => rel.push_str(&name.to_string_lossy()),
+        }
+        if e.file_type()?.is_dir() {
+            rel.push('/');
+            if !folders.contains(rel.as_str()) {
+                foreign.push(rel.clone());
             }
-        })
-        .collect())
+            foreign_walk(&e.path(), rel, listed, folders, foreign)?;
+        } else if name.to_str().is_none()
+            || (rel.as_str() != MANIFEST && !listed.contains(rel.as_str()))
+        {
+            foreign.push(rel.clone());
+        }
+        rel.truncate(len);
+    }
+    Ok(())
 }
 
 fn refuse(dir: &Path, why: &str, paths: &[String]) -> io::Error {
