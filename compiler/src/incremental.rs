@@ -26,6 +26,11 @@
 //! app block, a limit, a new service or a renamed one) changes every
 //! fingerprint.
 //!
+//! An app-wide unit ([`UnitKind::App`], the proxy's three configs) names
+//! its input itself: the SHA-256 of the serde form of what it reads (the
+//! edge's plan), taken with the build and app-wide part above. A change
+//! the edge does not see (an image, a replica range, an SLO) keeps it.
+//!
 //! Debug builds (what the tests run) check the scheme on every rebuild:
 //! a unit kept for its unchanged fingerprint is rendered anyway and must
 //! give exactly the files kept ([`verify`]).
@@ -52,6 +57,15 @@ pub fn verify() -> bool {
 pub struct Fingerprints {
     services: HashMap<String, [u8; 32]>,
     slos: HashMap<String, [u8; 32]>,
+    /// The build and the app-wide IR (see the module's doc), for
+    /// [`UnitKind::App`] units.
+    global: Option<[u8; 32]>,
+}
+
+/// The SHA-256 of a value's serde form, for a [`UnitKind::App`] unit's
+/// input (`None`: it does not serialise; render the unit).
+pub fn input_of<T: serde::Serialize + ?Sized>(v: &T) -> Option<[u8; 32]> {
+    hash_of(v)
 }
 
 /// An `io::Write` that hashes.
@@ -174,7 +188,10 @@ impl Fingerprints {
             .into_iter()
             .map(|(r, h)| (r, h.finalize().into()))
             .collect();
-        let mut out = Fingerprints::default();
+        let mut out = Fingerprints {
+            global: Some(global),
+            ..Fingerprints::default()
+        };
         for (i, s) in ir.services.iter().enumerate() {
             let c = components[&root(&mut parent, i)];
             out.services.insert(s.name.clone(), c);
@@ -201,12 +218,15 @@ impl Fingerprints {
 
     /// The unit's fingerprint (`None`: render it, and keep no record).
     pub fn get(&self, unit: &Unit<'_>) -> Option<[u8; 32]> {
-        let base = match unit.kind {
-            UnitKind::Service => self.services.get(unit.name)?,
-            UnitKind::Slo => self.slos.get(unit.name)?,
-        };
         let mut h = Sha256::new();
-        h.update(base);
+        match unit.kind {
+            UnitKind::Service => h.update(self.services.get(unit.name)?),
+            UnitKind::Slo => h.update(self.slos.get(unit.name)?),
+            UnitKind::App { input } => {
+                h.update(self.global?);
+                h.update(input);
+            }
+        }
         h.update(unit.key().as_bytes());
         Some(h.finalize().into())
     }

@@ -186,6 +186,11 @@ pub struct Unit<'a> {
 pub enum UnitKind {
     Service,
     Slo,
+    /// App-wide artifacts that read only what `input` is the SHA-256 of
+    /// (with the build's app-wide fingerprint): kept while both hold.
+    App {
+        input: [u8; 32],
+    },
 }
 
 impl Unit<'_> {
@@ -194,6 +199,7 @@ impl Unit<'_> {
         let kind = match self.kind {
             UnitKind::Service => "service",
             UnitKind::Slo => "slo",
+            UnitKind::App { .. } => "app",
         };
         format!("{}:{kind}:{}", self.target, self.name)
     }

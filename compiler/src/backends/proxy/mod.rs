@@ -55,7 +55,20 @@ impl Backend for Proxy {
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         use rayon::prelude::*;
         let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
-        configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?))?;
+        // The three configs read the plan (and the IR only to point at a
+        // route they cannot hold): one unit, kept while the plan is the
+        // same (a new image, replica range or SLO leaves the edge alone).
+        match crate::incremental::input_of(&plan) {
+            Some(input) => sink.unit(
+                &Unit {
+                    target: "proxy",
+                    kind: UnitKind::App { input },
+                    name: "configs",
+                },
+                &mut |sink| configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?)),
+            )?,
+            None => configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?))?,
+        }
         let gw = gateway::Gateway::new(&plan, meta, ir);
         let by_upstream = plan.routes_by_upstream();
         by_upstream.par_iter().enumerate().try_for_each(
@@ -125,7 +138,7 @@ pub const STICKY_COOKIE: &str = "scale_sticky";
 pub const CLAIM_HEADER_PREFIX: &str = "x-scale-claim-";
 
 /// The edge's view of the IR: what all three proxies implement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Plan {
     pub app: String,
     pub upstreams: Vec<Upstream>,
@@ -155,7 +168,7 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Upstream {
     /// A config identifier: `u0_api` (letters, digits, `_`).
     pub id: String,
@@ -171,7 +184,7 @@ pub struct Upstream {
     pub hash_header: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RoutePlan {
     /// `r0`, `r1`, … in IR order.
     pub id: String,
@@ -196,7 +209,7 @@ pub struct RoutePlan {
     pub authenticated: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RetryPlan {
     /// Retries after the first try.
     pub retries: u32,
@@ -206,7 +219,7 @@ pub struct RetryPlan {
     pub per_try_ms: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct KeyPlan {
     /// `api_key`, `ip`, `identity`, `tenant`.
     pub key: String,
@@ -221,7 +234,7 @@ pub struct KeyPlan {
     pub burst: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct JwtPlan {
     pub issuer: String,
     pub audience: String,
