@@ -367,9 +367,10 @@ fn a_one_service_rebuild_touches_only_that_services_files() {
     assert_eq!(touched, vec![deployment.as_str(), "manifest.json"]);
     // Its k8s objects, its SLO's PrometheusRule, its SLO's rule files and
     // its Gateway route and policies: four units rendered, every other
-    // kept unrendered, and the proxy's three configs (one app-wide unit:
-    // an image is not the edge's business) kept too.
-    assert_eq!(units(&stderr), (4, 4 * n - 4 + 1), "{stderr}");
+    // kept unrendered; and the proxy's three configs and each service's
+    // SecurityPolicy (app-wide units of the edge's plan: an image is not
+    // the edge's business) kept too.
+    assert_eq!(units(&stderr), (4, 4 * n - 4 + 1 + n), "{stderr}");
     assert!(stderr.contains("moving changed files in"), "{stderr}");
     assert!(
         stderr.contains(&format!("wrote {} files", after.len())),

@@ -55,28 +55,39 @@ impl Backend for Proxy {
     fn emit(&self, ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitError> {
         use rayon::prelude::*;
         let plan = Plan::new(ir).map_err(EmitError::Unsupported)?;
-        // The three configs read the plan (and the IR only to point at a
-        // route they cannot hold): one unit, kept while the plan is the
-        // same (a new image, replica range or SLO leaves the edge alone).
-        match crate::incremental::input_of(&plan) {
-            Some(input) => sink.unit(
-                &Unit {
-                    target: "proxy",
-                    kind: UnitKind::App { input },
-                    name: "configs",
-                },
-                &mut |sink| configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?)),
-            )?,
-            None => configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?))?,
-        }
+        // The three configs and the SecurityPolicies read the plan (and the
+        // IR only for names in the build's app-wide fingerprint, and to
+        // point at a route the configs cannot hold): units kept while the
+        // plan is the same (a new image, replica range or SLO leaves the
+        // edge alone).
+        let input = crate::incremental::input_of(&plan);
+        let app_unit = |name: &str,
+                        render: &mut dyn FnMut(&dyn ArtifactSink) -> Result<(), EmitError>|
+         -> Result<(), EmitError> {
+            match input {
+                Some(input) => sink.unit(
+                    &Unit {
+                        target: "proxy",
+                        kind: UnitKind::App { input },
+                        name,
+                    },
+                    render,
+                ),
+                None => render(sink),
+            }
+        };
+        app_unit("configs", &mut |sink| {
+            configs(&plan, ir, meta, &mut |a| Ok(sink.put(a)?))
+        })?;
         let gw = gateway::Gateway::new(&plan, meta, ir);
         let by_upstream = plan.routes_by_upstream();
         by_upstream.par_iter().enumerate().try_for_each(
             |(u_i, routes)| -> Result<(), EmitError> {
+                let service = &plan.upstreams[u_i].service;
                 let unit = Unit {
                     target: "proxy",
                     kind: UnitKind::Service,
-                    name: &plan.upstreams[u_i].service,
+                    name: service,
                 };
                 sink.unit(&unit, &mut |sink| {
                     for a in gw.upstream(u_i, routes, gateway::Part::Traffic) {
@@ -84,10 +95,13 @@ impl Backend for Proxy {
                     }
                     Ok(())
                 })?;
-                for a in gw.upstream(u_i, routes, gateway::Part::Security) {
-                    sink.put(a)?;
-                }
-                Ok(())
+                // A service name has no `.`: no clash with `configs`.
+                app_unit(&format!("security.{service}"), &mut |sink| {
+                    for a in gw.upstream(u_i, routes, gateway::Part::Security) {
+                        sink.put(a)?;
+                    }
+                    Ok(())
+                })
             },
         )?;
         Ok(())
