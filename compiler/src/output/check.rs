@@ -57,7 +57,7 @@ pub fn check_units<E: From<io::Error>>(
     let files = sink.ledger.paths();
     let compared = files.len();
     if dir.is_dir() {
-        let mut folders = HashSet::new();
+        let mut folders = HashSet::default();
         for p in &files {
             let mut rest = p.as_str();
             while let Some(i) = rest.rfind('/') {

@@ -22,7 +22,15 @@
 use crate::backends::{self, Artifact, ArtifactSink, EmitError, Meta, Unit};
 use crate::incremental::Fingerprints;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+/// The maps and sets of output paths hash with foldhash (in the tree
+/// already, through hashbrown) rather than SipHash: a build of 10,000
+/// services hashes its 120,000 paths several times over (the previous
+/// manifest, the folder's listing, the ledger). None is iterated into
+/// anything written.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -694,7 +702,7 @@ fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
 /// manifest.
 fn foreign_in(dir: &Path, listed: &HashSet<&str>) -> io::Result<Vec<String>> {
     // Folders that hold a listed file are ours too (`k8s/`).
-    let mut folders: HashSet<&str> = HashSet::new();
+    let mut folders: HashSet<&str> = HashSet::default();
     for p in listed {
         let mut rest: &str = p;
         while let Some(i) = rest.rfind('/') {
@@ -816,7 +824,7 @@ fn read_previous(dir: &Path) -> io::Result<Previous> {
         written,
         ..Previous::default()
     };
-    let mut unit_files: HashMap<String, Vec<String>> = HashMap::new();
+    let mut unit_files: HashMap<String, Vec<String>> = HashMap::default();
     for l in doc.artifacts {
         let Some(sha256) = unhex(&l.sha256) else {
             continue;
@@ -943,12 +951,12 @@ pub fn write_units<E: From<io::Error>>(
         std::fs::remove_dir_all(&staging)?;
     }
     std::fs::create_dir_all(&staging)?;
-    let sink = StagingSink {
+    let mut sink = StagingSink {
         root: staging.clone(),
         dir: dir.clone(),
         previous,
         fingerprints,
-        made_dirs: Mutex::new(HashSet::new()),
+        made_dirs: Mutex::new(HashSet::default()),
         ledger: Ledger::default(),
         staged: Mutex::new(Vec::new()),
         kept: Mutex::new(Vec::new()),
@@ -994,7 +1002,14 @@ pub fn write_units<E: From<io::Error>>(
             r
         })
         .unwrap_or_default();
-    let in_place = sink.previous.is_some()
+    let had_previous = sink.previous.is_some();
+    // The previous build's listing is not needed any more: it is freed on
+    // a thread of its own (120,000 entries at 10,000 services), or here
+    // when no thread can be started.
+    if let Some(prev) = sink.previous.take() {
+        let _ = std::thread::Builder::new().spawn(move || drop(prev));
+    }
+    let in_place = had_previous
         && staged.iter().any(|f| f == MANIFEST)
         && (staged.len() + removed.len()) * IN_PLACE_SHARE <= files.len();
     if in_place {
