@@ -52,7 +52,7 @@ pub(super) fn yaml11_not_a_string(s: &str) -> bool {
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "",
         "=", "<<",
     ];
-    if WORDS.contains(&s) {
+    if s.len() <= 5 && WORDS.contains(&s) {
         return true;
     }
     yaml11_number(s)
@@ -66,6 +66,14 @@ fn yaml11_number(s: &str) -> bool {
         return true;
     }
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    // Every form below starts with a digit or a `.`.
+    if !body
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == b'.')
+    {
+        return false;
+    }
     if matches!(body, ".inf" | ".Inf" | ".INF") {
         return true;
     }
