@@ -47,6 +47,15 @@ pub const MANIFEST: &str = "manifest.json";
 /// How long a build waits for another build of the same folder.
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 
+fn generated_twice(path: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the artifact `{path}` was generated twice; this is a scalec bug, please report it"
+        ),
+    )
+}
+
 /// One line of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -167,11 +176,28 @@ impl Ledger {
         if fresh {
             Ok(())
         } else {
-            Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the artifact `{path}` was generated twice; this is a scalec bug, please report it"),
-            ))
+            Err(generated_twice(path))
         }
+    }
+
+    /// [`Self::claim`] for each of `paths`, under one lock.
+    fn claim_all(&self, paths: &[String]) -> io::Result<()> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for path in paths {
+            if !seen.insert(path.clone()) {
+                return Err(generated_twice(path));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::record`] for entries that are not the manifest, under one
+    /// lock.
+    fn record_all(&self, entries: impl Iterator<Item = Entry>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(entries);
     }
 
     fn record(&self, path: &str, sha256: [u8; 32], bytes: usize, unit: Option<&str>) {
@@ -531,13 +557,21 @@ impl ArtifactSink for StagingSink {
                 ))));
             }
         }
-        for f in files {
-            self.ledger.claim(f)?;
+        // Each list's lock taken once for the unit's files.
+        self.ledger.claim_all(files)?;
+        self.ledger.record_all(files.iter().map(|f| {
             let listed = &prev.files[f];
-            self.ledger
-                .record(f, listed.sha256, listed.bytes as usize, Some(&key));
-            self.note(&self.kept, f);
-        }
+            Entry {
+                path: f.clone(),
+                sha256: listed.sha256,
+                bytes: listed.bytes as usize,
+                unit: Some(key.clone()),
+            }
+        }));
+        self.kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(files.iter().cloned());
         self.ledger.unit_done(key, fp);
         self.units_kept.fetch_add(1, Ordering::Relaxed);
         crash_point(Step::Staged(self.ledger.count()));
