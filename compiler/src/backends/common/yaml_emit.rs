@@ -705,7 +705,7 @@ mod tests {
             0 => Value::String(string(g)),
             1 => json!(g.next() % 100_000),
             2 => json!((g.next() % 1000) as f64 / 7.0),
-            3 => Value::Bool(g.next() % 2 == 0),
+            3 => Value::Bool(g.next().is_multiple_of(2)),
             4 => Value::Null,
             5 | 6 => Value::Object(
                 (0..g.next() % 4)
