@@ -246,7 +246,7 @@ fn collect_routes<'a>(cx: &Checker<'a>) -> Vec<RouteRef<'a>> {
                     path: &path.value,
                     path_span: path.span,
                     method_span: method.span,
-                    body: block.as_ref().and_then(body_field),
+                    body: block.as_deref().and_then(body_field),
                 });
             }
         }

@@ -26,7 +26,7 @@ fn written<'b>(block: &'b Block, field: &str) -> Option<&'b Expr> {
 fn budget_of(block: &Block) -> Option<FieldVal<'_>> {
     block.items.iter().find_map(|i| match &i.kind {
         ItemKind::Property { key, value, block } if key.name == "budget" => {
-            Some(FieldVal::Expr(value, block.as_ref()))
+            Some(FieldVal::Expr(value, block.as_deref()))
         }
         ItemKind::Block { name, block } if name.name == "budget" => Some(FieldVal::Block(block)),
         _ => None,

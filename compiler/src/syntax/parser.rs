@@ -34,33 +34,119 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         }
     }
     let text = owned.as_deref().unwrap_or(text);
-    let mut file_ast = File::default();
-    // A file whose braces balance is parsed whole. One that leaves braces
-    // open is parsed a declaration at a time, so an unclosed block costs its
-    // own declaration, not a rescan of the rest of the file per declaration.
-    let pieces: Vec<(usize, usize)> = if balanced(text) {
-        vec![(0, text.len())]
+    // A file is parsed a declaration at a time (in parallel, merged in
+    // order): pest's token queue then holds one declaration, not the whole
+    // file beside its tree. A file whose braces balance is cut where a line
+    // starts a top-level declaration; if any piece has a syntax error (a
+    // declaration may run past a cut: its name on the next line, a comment
+    // open across it), the file is parsed again whole, so that recovery and
+    // every diagnostic are the grammar's own. One that leaves braces open is
+    // cut before every line that starts in column 0, so an unclosed block
+    // costs its own declaration, not a rescan of the rest of the file per
+    // declaration.
+    let balanced = balanced(text);
+    let pieces = if balanced {
+        top_level_pieces(text)
     } else {
         chunks(text)
     };
-    for (start, end) in pieces {
-        let mut p = Lower {
-            file,
-            text: &text[start..end],
-            base: start,
-            diags: Diagnostics::default(),
-        };
-        match ScaleParser::parse(Rule::file, p.text) {
-            Ok(mut pairs) => {
-                let f = p.file(pairs.next().expect("file rule"));
-                file_ast.uses.extend(f.uses);
-                file_ast.decls.extend(f.decls);
-            }
-            Err(e) => p.pest_error(e, 0, true),
-        }
+    use rayon::prelude::*;
+    let mut parsed: Vec<Piece> = pieces
+        .par_iter()
+        .map(|&(start, end)| parse_piece(file, text, start, end))
+        .collect();
+    if balanced && parsed.len() > 1 && parsed.iter().any(|p| !p.diags.is_empty()) {
+        parsed = vec![parse_piece(file, text, 0, text.len())];
+    }
+    let mut file_ast = File {
+        uses: Vec::with_capacity(parsed.iter().map(|p| p.file.uses.len()).sum()),
+        decls: Vec::with_capacity(parsed.iter().map(|p| p.file.decls.len()).sum()),
+    };
+    for p in parsed {
+        file_ast.uses.extend(p.file.uses);
+        file_ast.decls.extend(p.file.decls);
         diags.extend(p.diags.into_vec());
     }
     (file_ast, diags.into_vec())
+}
+
+/// What one piece of a file parsed to.
+struct Piece {
+    file: File,
+    diags: Diagnostics,
+}
+
+/// Parses `text[start..end]` alone, with spans in the whole file.
+fn parse_piece(file: FileId, text: &str, start: usize, end: usize) -> Piece {
+    let mut p = Lower {
+        file,
+        text: &text[start..end],
+        base: start,
+        diags: Diagnostics::default(),
+    };
+    let f = match ScaleParser::parse(Rule::file, p.text) {
+        Ok(mut pairs) => p.file(pairs.next().expect("file rule")),
+        Err(e) => {
+            p.pest_error(e, 0, true);
+            File::default()
+        }
+    };
+    Piece {
+        file: f,
+        diags: p.diags,
+    }
+}
+
+/// A balanced file cut into its top-level declarations: before every line
+/// that starts (in column 0) with a letter or `_` outside brackets, strings
+/// and comments. A cut in the wrong place only costs a second parse (see
+/// [`parse`]).
+fn top_level_pieces(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0];
+    let bytes = text.as_bytes();
+    let mut depth = 0i64;
+    let mut i = 0;
+    let mut no_close = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if bytes.get(i) == Some(&b'\n') {
+                    continue;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') && !no_close => {
+                match text[i + 2..].find("*/") {
+                    Some(close) => i += 2 + close + 1,
+                    None => no_close = true,
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'\n'
+                if depth == 0
+                    && bytes
+                        .get(i + 1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
+            {
+                cuts.push(i + 1);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// The declarations of a file, roughly: it is cut before every line that
@@ -447,6 +533,8 @@ impl<'t> Lower<'t> {
                 items.push(item);
             }
         }
+        // Blocks are many and short: no spare capacity.
+        items.shrink_to_fit();
         Block { items, span }
     }
 
@@ -471,7 +559,7 @@ impl<'t> Lower<'t> {
                 let key = self.ident(inner.next()?);
                 inner.next(); // `=`
                 let value = self.expr(inner.next()?);
-                let block = inner.next().map(|b| self.block(b));
+                let block = inner.next().map(|b| Box::new(self.block(b)));
                 ItemKind::Property { key, value, block }
             }
             Rule::sub_block => {
@@ -489,7 +577,7 @@ impl<'t> Lower<'t> {
                 for i in inner {
                     match i.as_rule() {
                         Rule::ident => class = Some(self.ident(i)),
-                        Rule::block => block = Some(self.block(i)),
+                        Rule::block => block = Some(Box::new(self.block(i))),
                         _ => {}
                     }
                 }
@@ -515,8 +603,8 @@ impl<'t> Lower<'t> {
             Rule::autoscale_item => {
                 let rest: Vec<_> = inner.filter(|i| i.as_rule() == Rule::sum).collect();
                 let mut it = rest.into_iter();
-                let metric = self.expr(it.next()?);
-                let target = self.expr(it.next()?);
+                let metric = Box::new(self.expr(it.next()?));
+                let target = Box::new(self.expr(it.next()?));
                 ItemKind::Autoscale { metric, target }
             }
             Rule::per_item => {
@@ -539,9 +627,9 @@ impl<'t> Lower<'t> {
                 if values.len() == 3 {
                     arrow = true;
                 }
-                let duration = values.pop()?;
-                let to = if arrow { values.pop() } else { None };
-                let from = values.pop()?;
+                let duration = Box::new(values.pop()?);
+                let to = if arrow { values.pop().map(Box::new) } else { None };
+                let from = Box::new(values.pop()?);
                 ItemKind::Stage {
                     kind,
                     from,
@@ -553,24 +641,24 @@ impl<'t> Lower<'t> {
                 inner.next();
                 let what = self.ident(inner.next()?);
                 inner.next(); // every
-                let every = self.expr(inner.next()?);
+                let every = Box::new(self.expr(inner.next()?));
                 ItemKind::Kill { what, every }
             }
             Rule::latency_item => {
                 inner.next();
                 let target = self.ident(inner.next()?);
-                let amount = self.expr(inner.next()?);
+                let amount = Box::new(self.expr(inner.next()?));
                 ItemKind::Latency { target, amount }
             }
             Rule::expect_item => {
                 inner.next();
-                let subject = self.expr(inner.next()?);
+                let subject = Box::new(self.expr(inner.next()?));
                 let mut events = Vec::new();
                 let mut within = None;
                 for i in inner {
                     match i.as_rule() {
                         Rule::ident => events.push(self.ident(i)),
-                        Rule::sum => within = Some(self.expr(i)),
+                        Rule::sum => within = Some(Box::new(self.expr(i))),
                         _ => {}
                     }
                 }
@@ -583,10 +671,10 @@ impl<'t> Lower<'t> {
             Rule::condition_item => {
                 let subject = self.ident(inner.next()?);
                 let op = cmp_op(inner.next()?.as_str());
-                let value = self.expr(inner.next()?);
+                let value = Box::new(self.expr(inner.next()?));
                 let over = inner
                     .find(|i| i.as_rule() == Rule::sum)
-                    .map(|i| self.expr(i));
+                    .map(|i| Box::new(self.expr(i)));
                 ItemKind::Condition {
                     subject,
                     op,
@@ -641,15 +729,24 @@ impl<'t> Lower<'t> {
             }
             Rule::quantity => quantity(p.as_str()),
             Rule::string => ExprKind::Str(self.string(p)),
-            Rule::path => ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::path => {
+                // pest gives no length: collected with room for four.
+                let mut path: Vec<Ident> = p.into_inner().map(|i| self.ident(i)).collect();
+                path.shrink_to_fit();
+                ExprKind::Path(path)
+            }
             Rule::paren => {
                 ExprKind::Paren(Box::new(self.expr(p.into_inner().next().expect("inner"))))
             }
-            Rule::list => ExprKind::List(p.into_inner().map(|i| self.expr(i)).collect()),
+            Rule::list => {
+                let mut list: Vec<Expr> = p.into_inner().map(|i| self.expr(i)).collect();
+                list.shrink_to_fit();
+                ExprKind::List(list)
+            }
             Rule::call => {
                 let mut inner = p.into_inner();
                 let callee = self.ident(inner.next().expect("callee"));
-                let args = inner
+                let mut args: Vec<Arg> = inner
                     .map(|a| {
                         let mut ai = a.into_inner();
                         let first = ai.next().expect("arg");
@@ -667,6 +764,7 @@ impl<'t> Lower<'t> {
                         }
                     })
                     .collect();
+                args.shrink_to_fit();
                 ExprKind::Call { callee, args }
             }
             Rule::on_value => {
@@ -847,7 +945,7 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let Some(Expr {
             kind: ExprKind::Quantity { value, unit, rps },
             ..
-        }) = to
+        }) = to.as_deref()
         else {
             panic!("to quantity")
         };
