@@ -13,6 +13,11 @@ struct ScaleParser;
 /// Parses one file. Always returns a tree (possibly partial) and every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    parse_in_pieces(file, text, PIECE_BYTES)
+}
+
+/// [`parse`], a balanced file cut into pieces of about `piece_bytes`.
+fn parse_in_pieces(file: FileId, text: &str, piece_bytes: usize) -> (File, Vec<Diagnostic>) {
     let mut diags = Diagnostics::default();
     // Declarations nested deeper than any spec needs are blanked out (with
     // one diagnostic each), so no input can exhaust the parser's stack and
@@ -46,7 +51,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     // declaration.
     let balanced = balanced(text);
     let pieces = if balanced {
-        top_level_pieces(text)
+        top_level_pieces(text, piece_bytes)
     } else {
         chunks(text)
     };
@@ -101,7 +106,7 @@ fn parse_piece(file: FileId, text: &str, start: usize, end: usize) -> Piece {
 /// that starts (in column 0) with a letter or `_` outside brackets, strings
 /// and comments. A cut in the wrong place only costs a second parse (see
 /// [`parse`]).
-fn top_level_pieces(text: &str) -> Vec<(usize, usize)> {
+fn top_level_pieces(text: &str, piece_bytes: usize) -> Vec<(usize, usize)> {
     let mut cuts = vec![0];
     let bytes = text.as_bytes();
     let mut depth = 0i64;
@@ -146,8 +151,21 @@ fn top_level_pieces(text: &str) -> Vec<(usize, usize)> {
     }
     cuts.push(text.len());
     cuts.dedup();
-    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+    // Declarations in runs of about `piece_bytes`: fewer, larger pieces
+    // cost less to hand between threads and leave fewer holes behind.
+    let mut batched = vec![0];
+    for &c in &cuts[1..] {
+        if c - batched[batched.len() - 1] >= piece_bytes || c == text.len() {
+            batched.push(c);
+        }
+    }
+    batched.dedup();
+    batched.windows(2).map(|w| (w[0], w[1])).collect()
 }
+
+/// The size a balanced file is cut into pieces of (see [`top_level_pieces`]);
+/// a smaller file is parsed whole.
+const PIECE_BYTES: usize = 32 * 1024;
 
 /// The declarations of a file, roughly: it is cut before every line that
 /// starts (in column 0) with a letter or `_`. Used for recovery only.
@@ -1091,6 +1109,79 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let (f, d) = parse(FileId(0), src);
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(f.decls.len(), 2);
+    }
+
+    /// Parsed a declaration at a time or whole, a file gives the same tree
+    /// and the same diagnostics: every spec of the repository, and the
+    /// shapes that run a declaration past a cut.
+    #[test]
+    fn pieces_parse_as_the_whole_file() {
+        let same = |name: &str, src: &str| {
+            let whole = format!("{:?}", parse_in_pieces(FileId(0), src, usize::MAX));
+            let pieces = format!("{:?}", parse_in_pieces(FileId(0), src, 0));
+            assert!(whole == pieces, "{name}: pieces differ from the whole file");
+        };
+        let tricky = [
+            "service\napi { port = 80 }\nservice b { port = 81 }\n",
+            "auth\nlimits { concurrency = 4 }\n",
+            "use std.\nbudgets\napp a { owner = \"x\" }\n",
+            "use\nstd.budgets\n",
+            "app a { owner = \"x\" }\n/* off:\nservice old { port = 1 }\n*/\nservice b { port = 2 }\n",
+            "app a { owner = \"x\" }\n/* never closed\nservice b { port = 2 }\n",
+            "app a { owner = \"x\" } // {\nservice b { port = 2 }\n",
+            "app a { owner = \"x{\" }\nservice b { port = 2 }\n",
+            "app a { owner = \"x\n}\nservice b { port = 2 }\n",
+            "service a { port = 80 }\nservice b {\n  port = \n}\nbroken here\nservice c { port = 82 }\n",
+            "service a { replicas = 2..\n3 }\nx = 1\nservice b { port = 2 }\n",
+            "}\nservice a { port = 1 }\n{\n",
+            "",
+            "\n\n",
+            "service a { port = 80 }",
+        ];
+        for (i, src) in tricky.iter().enumerate() {
+            same(&format!("case {i}"), src);
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut stack = vec![
+            root.join("examples"),
+            root.join("stdlib"),
+            root.join("compiler/tests"),
+            root.join("tests"),
+        ];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "scale") {
+                    let Ok(src) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    let name = path.display().to_string();
+                    same(&name, &src);
+                    seen += 1;
+                    // Broken copies: a line dropped, a line's end or its
+                    // first brace lost, a line unindented.
+                    let lines: Vec<&str> = src.lines().collect();
+                    for at in (0..lines.len()).step_by(5) {
+                        let mut l = lines.clone();
+                        l.remove(at);
+                        same(&name, &l.join("\n"));
+                        let mut l: Vec<String> = lines.iter().map(|x| x.to_string()).collect();
+                        l[at] = l[at].replacen('{', "", 1);
+                        same(&name, &l.join("\n"));
+                        l[at] = l[at].trim_start().to_string();
+                        same(&name, &l.join("\n"));
+                        same(&name, &lines[..at].join(" "));
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "only {seen} specs found");
     }
 
     #[test]
