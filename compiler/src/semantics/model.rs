@@ -111,6 +111,11 @@ pub struct Model {
     /// Resolved values of services, routes and budgets.
     pub values: BTreeMap<DeclId, Vec<ResolvedValue>>,
     by_name_span: HashMap<Span, DeclId>,
+    /// kind → name → the first visible top-level declaration (filled by
+    /// `mark_visible`), and each declaration's children in order: lookups
+    /// by name were a scan of every declaration, per reference.
+    visible_by_name: HashMap<String, HashMap<String, DeclId>>,
+    children: HashMap<DeclId, Vec<DeclId>>,
     /// What is recorded already (a name may be looked up several times, a
     /// block read twice).
     seen_refs: HashSet<(Span, DeclId)>,
@@ -209,6 +214,9 @@ impl Model {
         let id = DeclId(self.decls.len() as u32);
         d.id = id;
         self.by_name_span.entry(d.name_span).or_insert(id);
+        if let Some(p) = d.parent {
+            self.children.entry(p).or_default().push(id);
+        }
         self.decls.push(d);
         id
     }
@@ -243,6 +251,14 @@ impl Model {
             if let Some(p) = self.decls[i].parent {
                 self.decls[i].visible = self.decls[p.0 as usize].visible;
             }
+        }
+        self.visible_by_name.clear();
+        for d in self.decls.iter().filter(|d| d.visible && d.parent.is_none()) {
+            self.visible_by_name
+                .entry(d.kind.clone())
+                .or_default()
+                .entry(d.name.clone())
+                .or_insert(d.id);
         }
     }
 
@@ -284,10 +300,12 @@ impl Model {
             return;
         };
         let found = self
-            .decls
-            .iter()
-            .find(|d| d.parent == Some(svc) && d.name == at.name)
-            .map(|d| d.id);
+            .children
+            .get(&svc)
+            .into_iter()
+            .flatten()
+            .find(|c| self.decls[c.0 as usize].name == at.name)
+            .copied();
         if let Some(id) = found {
             self.add_ref(at.span, id);
         }
@@ -312,10 +330,7 @@ impl Model {
 
     /// The visible declaration of that kind and name.
     pub fn visible(&self, kind: &str, name: &str) -> Option<DeclId> {
-        self.decls
-            .iter()
-            .find(|d| d.visible && d.kind == kind && d.name == name && d.parent.is_none())
-            .map(|d| d.id)
+        self.visible_by_name.get(kind)?.get(name).copied()
     }
 
     pub(super) fn block(&mut self, spec: &'static BlockSpec, span: Span) {

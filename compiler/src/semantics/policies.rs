@@ -205,7 +205,7 @@ fn route_limits(
             let mut out: Vec<(ir::RouteLimit, Span)> = Vec::new();
             for e in written {
                 let (id, args) = match &e.kind {
-                    ExprKind::Call { callee, args } => (callee, Some(args)),
+                    ExprKind::Call { callee, args } => (&**callee, Some(args)),
                     _ => match e.as_ident() {
                         Some(id) => (id, None),
                         None => {

@@ -763,7 +763,7 @@ impl<'t> Lower<'t> {
             }
             Rule::call => {
                 let mut inner = p.into_inner();
-                let callee = self.ident(inner.next().expect("callee"));
+                let callee = Box::new(self.ident(inner.next().expect("callee")));
                 let mut args: Vec<Arg> = inner
                     .map(|a| {
                         let mut ai = a.into_inner();
@@ -789,7 +789,7 @@ impl<'t> Lower<'t> {
                 let cond = p
                     .into_inner()
                     .find(|i| i.as_rule() == Rule::ident)
-                    .map(|i| self.ident(i));
+                    .map(|i| Box::new(self.ident(i)));
                 ExprKind::On(cond)
             }
             _ => ExprKind::Str(p.as_str().to_string()),
