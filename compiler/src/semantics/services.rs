@@ -562,11 +562,11 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
                     &rname.name,
                     meth,
                     checked,
-                    class.as_ref(),
+                    class.as_deref(),
                     block.as_deref(),
                     budget.as_ref(),
                 ) {
-                    cx.record_route(rname, class.as_ref(), block.as_deref(), body, &r);
+                    cx.record_route(rname, class.as_deref(), block.as_deref(), body, &r);
                     routes.push(r);
                 }
             }

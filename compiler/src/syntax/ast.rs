@@ -66,9 +66,9 @@ pub enum ItemKind {
     /// `route NAME METHOD "path" class CLASS { … }`
     Route {
         name: Ident,
-        method: Ident,
+        method: Box<Ident>,
         path: StrLit,
-        class: Option<Ident>,
+        class: Option<Box<Ident>>,
         block: Option<Box<Block>>,
     },
     /// `calls a, b { timeout = 2s  retries = 1 }`: `options[i]` is the
@@ -282,6 +282,6 @@ mod tests {
     #[test]
     fn items_stay_small() {
         assert!(std::mem::size_of::<Expr>() <= 56, "{}", std::mem::size_of::<Expr>());
-        assert!(std::mem::size_of::<Item>() <= 160, "{}", std::mem::size_of::<Item>());
+        assert!(std::mem::size_of::<Item>() <= 128, "{}", std::mem::size_of::<Item>());
     }
 }

@@ -588,13 +588,13 @@ impl<'t> Lower<'t> {
             Rule::route_item => {
                 inner.next(); // route
                 let name = self.ident(inner.next()?);
-                let method = self.ident(inner.next()?);
+                let method = Box::new(self.ident(inner.next()?));
                 let path = self.strlit(inner.next()?);
                 let mut class = None;
                 let mut block = None;
                 for i in inner {
                     match i.as_rule() {
-                        Rule::ident => class = Some(self.ident(i)),
+                        Rule::ident => class = Some(Box::new(self.ident(i))),
                         Rule::block => block = Some(Box::new(self.block(i))),
                         _ => {}
                     }
