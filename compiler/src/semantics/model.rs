@@ -253,7 +253,11 @@ impl Model {
             }
         }
         self.visible_by_name.clear();
-        for d in self.decls.iter().filter(|d| d.visible && d.parent.is_none()) {
+        for d in self
+            .decls
+            .iter()
+            .filter(|d| d.visible && d.parent.is_none())
+        {
             self.visible_by_name
                 .entry(d.kind.clone())
                 .or_default()

@@ -78,7 +78,10 @@ pub enum ItemKind {
         options: Vec<Option<Block>>,
     },
     /// `autoscale on METRIC target VALUE`
-    Autoscale { metric: Box<Expr>, target: Box<Expr> },
+    Autoscale {
+        metric: Box<Expr>,
+        target: Box<Expr>,
+    },
     /// `per KEY { … }`
     Per { key: Ident, block: Block },
     /// `ramp A -> B over D`, `burst R for D`, `soak R for D`, `hold R for D`
@@ -281,7 +284,15 @@ mod tests {
     /// A block's items are most of a tree: keep them small.
     #[test]
     fn items_stay_small() {
-        assert!(std::mem::size_of::<Expr>() <= 56, "{}", std::mem::size_of::<Expr>());
-        assert!(std::mem::size_of::<Item>() <= 128, "{}", std::mem::size_of::<Item>());
+        assert!(
+            std::mem::size_of::<Expr>() <= 56,
+            "{}",
+            std::mem::size_of::<Expr>()
+        );
+        assert!(
+            std::mem::size_of::<Item>() <= 128,
+            "{}",
+            std::mem::size_of::<Item>()
+        );
     }
 }

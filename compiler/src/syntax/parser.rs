@@ -646,7 +646,11 @@ impl<'t> Lower<'t> {
                     arrow = true;
                 }
                 let duration = Box::new(values.pop()?);
-                let to = if arrow { values.pop().map(Box::new) } else { None };
+                let to = if arrow {
+                    values.pop().map(Box::new)
+                } else {
+                    None
+                };
                 let from = Box::new(values.pop()?);
                 ItemKind::Stage {
                     kind,
