@@ -56,10 +56,18 @@ fn parse_in_pieces(file: FileId, text: &str, piece_bytes: usize) -> (File, Vec<D
         chunks(text)
     };
     use rayon::prelude::*;
-    let mut parsed: Vec<Piece> = pieces
-        .par_iter()
-        .map(|&(start, end)| parse_piece(file, text, start, end))
-        .collect();
+    let mut parsed: Vec<Piece> = if pieces.len() > 1 {
+        pieces
+            .par_iter()
+            .map(|&(start, end)| parse_piece(file, text, start, end))
+            .collect()
+    } else {
+        // One piece (most files): no hand-off to another thread.
+        pieces
+            .iter()
+            .map(|&(start, end)| parse_piece(file, text, start, end))
+            .collect()
+    };
     if balanced && parsed.len() > 1 && parsed.iter().any(|p| !p.diags.is_empty()) {
         parsed = vec![parse_piece(file, text, 0, text.len())];
     }
