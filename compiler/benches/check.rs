@@ -377,7 +377,13 @@ fn project(text: &str, contract: &str) -> Project {
     Project::from_memory(&[("bench.scale", text), ("openapi.json", contract)])
 }
 
+/// What `scalec check` runs: diagnostics and IR, no semantic model.
 fn check(text: &str, contract: &str) -> scalec::Compilation {
+    scalec::check_without_model(project(text, contract), None)
+}
+
+/// What the language server runs: the same, and the semantic model.
+fn check_with_model(text: &str, contract: &str) -> scalec::Compilation {
     scalec::check(project(text, contract))
 }
 
@@ -481,6 +487,7 @@ fn full() {
         load: Duration,
         analyze: Duration,
         check: Duration,
+        with_model: Duration,
         rss: Option<(u64, u64)>,
     }
     let mut rows = Vec::new();
@@ -492,9 +499,12 @@ fn full() {
         let contract = contract_of(&text);
         let load = time(runs, || project(&text, &contract));
         let project = project(&text, &contract);
-        let analyze = time(runs, || scalec::semantics::analyze(&project));
+        let analyze = time(runs, || {
+            scalec::semantics::analyze_without_model(&project, None)
+        });
         drop(project);
         let check = time(runs, || check(&text, &contract));
+        let with_model = time(runs, || check_with_model(&text, &contract));
         let rss = peak_rss_in_child(size);
         let services = text.lines().filter(|l| l.starts_with("service ")).count();
         rows.push(Row {
@@ -506,6 +516,7 @@ fn full() {
             load,
             analyze,
             check,
+            with_model,
             rss,
         });
     }
@@ -544,20 +555,22 @@ fn full() {
     }
     println!("\ntime by phase (ms, medians; `load` = Project::from_memory = parse of the file and the stdlib):");
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "lines", "parse", "load", "analyze", "check", "parse %"
+        "{:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>11}",
+        "lines", "parse", "load", "analyze", "check", "parse %", "with model"
     );
     for r in &rows {
         println!(
-            "{:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>8.0}%",
+            "{:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>8.0}% {:>11.2}",
             r.lines,
             ms(r.parse),
             ms(r.load),
             ms(r.analyze),
             ms(r.check),
-            100.0 * r.parse.as_secs_f64() / r.check.as_secs_f64()
+            100.0 * r.parse.as_secs_f64() / r.check.as_secs_f64(),
+            ms(r.with_model)
         );
     }
+    println!("(`check` is what `scalec check` runs; `with model` adds the semantic model the language server reads)");
     println!("\ngrowth (time per line relative to the smallest size):");
     let base = rows[0].check.as_secs_f64() / rows[0].lines as f64;
     for r in &rows {

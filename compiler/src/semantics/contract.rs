@@ -28,7 +28,7 @@ use crate::diagnostics::{catalog, suggest, Span};
 use crate::project::{normalize_inside, Asset};
 use crate::syntax::ast::{Block, ExprKind, ItemKind};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How deep a document may nest (YAML and JSON alike).
 const MAX_DEPTH: usize = 64;
@@ -246,7 +246,7 @@ fn collect_routes<'a>(cx: &Checker<'a>) -> Vec<RouteRef<'a>> {
                     path: &path.value,
                     path_span: path.span,
                     method_span: method.span,
-                    body: block.as_ref().and_then(body_field),
+                    body: block.as_deref().and_then(body_field),
                 });
             }
         }
@@ -416,6 +416,13 @@ fn load_contract(cx: &mut Checker, c: ContractRef) -> Option<Contract> {
         Some(Asset::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
     };
+    let longest = paths
+        .keys()
+        .map(String::len)
+        .chain(METHODS.iter().map(|m| m.len()))
+        .max()
+        .unwrap_or(0);
+    let key_lines = KeyLines::new(&text, longest);
     let mut ops = Vec::new();
     for (path, item) in &paths {
         let mut nodes = 0;
@@ -434,7 +441,7 @@ fn load_contract(cx: &mut Checker, c: ContractRef) -> Option<Contract> {
                         .map(|p| normalise(p))
                         .collect(),
                     method: m.to_ascii_uppercase(),
-                    line: line_of(&text, path, m),
+                    line: key_lines.line_of(path, m),
                     op: op.clone(),
                 });
             }
@@ -535,25 +542,66 @@ fn fixable(path: &str) -> bool {
 
 /// The 1-based line of `method:` under the key `path` in the contract's
 /// text (a cheap textual search; `None` when not found).
+#[cfg(test)]
 fn line_of(text: &str, path: &str, method: &str) -> Option<usize> {
-    let is_key = |line: &str, key: &str| {
-        let t = line.trim_start();
-        [
-            format!("{key}:"),
-            format!("\"{key}\":"),
-            format!("'{key}':"),
-            format!("\"{key}\" :"),
-        ]
-        .iter()
-        .any(|k| t.starts_with(k.as_str()))
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines.iter().position(|l| is_key(l, path))?;
-    if lines.len() == 1 {
-        return Some(1);
+    KeyLines::new(text, path.len().max(method.len())).line_of(path, method)
+}
+
+/// The keys a contract's text writes at the start of its lines: key → the
+/// 0-based lines whose text (indent aside) starts with `key:`, `"key":`,
+/// `'key':` or `"key" :`, in order, for keys of at most `longest` bytes.
+/// Read once per contract (a search of the text per operation was
+/// quadratic in the contract's size).
+struct KeyLines<'t> {
+    lines: usize,
+    at: HashMap<&'t str, Vec<usize>>,
+}
+
+impl<'t> KeyLines<'t> {
+    fn new(text: &'t str, longest: usize) -> KeyLines<'t> {
+        let mut at: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut lines = 0;
+        let mut keys: Vec<&str> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            lines += 1;
+            let t = line.trim_start();
+            keys.clear();
+            // A key of `longest` bytes ends by `longest + 3` (`"key" :`):
+            // a contract written on one line is not read to its end.
+            for (i, _) in t.match_indices(':') {
+                if i > longest + 3 {
+                    break;
+                }
+                let before = &t[..i];
+                keys.push(before);
+                for (open, close) in [("\"", "\""), ("'", "'"), ("\"", "\" ")] {
+                    if before.len() >= open.len() + close.len()
+                        && before.starts_with(open)
+                        && before.ends_with(close)
+                    {
+                        keys.push(&before[open.len()..before.len() - close.len()]);
+                    }
+                }
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            for k in &keys {
+                at.entry(k).or_default().push(n);
+            }
+        }
+        KeyLines { lines, at }
     }
-    let m = lines[at + 1..].iter().position(|l| is_key(l, method))?;
-    Some(at + 1 + m + 1)
+
+    /// The 1-based line of the first `method:` after the first `path:`.
+    fn line_of(&self, path: &str, method: &str) -> Option<usize> {
+        let at = *self.at.get(path)?.first()?;
+        if self.lines == 1 {
+            return Some(1);
+        }
+        let after = self.at.get(method)?;
+        let m = after.get(after.partition_point(|&n| n <= at))?;
+        Some(m + 1)
+    }
 }
 
 /// Follows local `$ref`s (`#/components/…`) to the value they name.
@@ -1052,6 +1100,53 @@ mod tests {
         assert_eq!(line_of(text, "/a", "get"), Some(3));
         assert_eq!(line_of(text, "/b/{id}", "post"), Some(7));
         assert_eq!(line_of(text, "/c", "get"), None);
+    }
+
+    /// The search per operation that `KeyLines` replaced, as it was.
+    fn line_of_by_scan(text: &str, path: &str, method: &str) -> Option<usize> {
+        let is_key = |line: &str, key: &str| {
+            let t = line.trim_start();
+            [
+                format!("{key}:"),
+                format!("\"{key}\":"),
+                format!("'{key}':"),
+                format!("\"{key}\" :"),
+            ]
+            .iter()
+            .any(|k| t.starts_with(k.as_str()))
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| is_key(l, path))?;
+        if lines.len() == 1 {
+            return Some(1);
+        }
+        let m = lines[at + 1..].iter().position(|l| is_key(l, method))?;
+        Some(at + 1 + m + 1)
+    }
+
+    #[test]
+    fn key_lines_find_what_the_scan_found() {
+        let texts = [
+            "paths:\n  /a:\n    get:\n      x: 1\n  /b/{id}:\n    summary: s\n    post: {}\n",
+            "{\n  \"paths\": {\n    \"/a\": {\n      \"get\": {},\n      \"post\" : {}\n    },\n    \"/b\" : { \"get\": {} }\n  }\n}\n",
+            "{\"paths\":{\"/a\":{\"get\":{}}}}",
+            "'/a':\n  'get':\n/a:b:\n  get: 1\n\"\":\n\" :\n\":\nget:\r\n/c:\r\n  put:\r\n",
+            "",
+        ];
+        let keys = ["/a", "/b", "/b/{id}", "/a:b", "/c", "", "\"", "paths", "x"];
+        let methods = ["get", "post", "put", "delete"];
+        for text in texts {
+            let k = KeyLines::new(text, 7);
+            for p in keys {
+                for m in methods {
+                    assert_eq!(
+                        k.line_of(p, m),
+                        line_of_by_scan(text, p, m),
+                        "{text:?} {p} {m}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

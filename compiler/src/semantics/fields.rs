@@ -69,7 +69,7 @@ impl<'a> Checker<'a> {
         for item in &block.items {
             let (key, val) = match &item.kind {
                 ItemKind::Property { key, value, block } => {
-                    (key, FieldVal::Expr(value, block.as_ref()))
+                    (key, FieldVal::Expr(value, block.as_deref()))
                 }
                 ItemKind::Block { name, block } => (name, FieldVal::Block(block)),
                 other => {

@@ -84,11 +84,12 @@ fn own_api_key_limits(
     services: &[ir::Service],
     service: &str,
 ) -> Vec<(String, String, f64, Span)> {
-    let Some(svc) = services.iter().find(|s| s.name == service) else {
+    let Some(svc) = cx.service(services, service) else {
         return Vec::new();
     };
-    let decls = cx.decls("service");
-    let Some(decl) = decls.iter().find(|d| d.name.name == service) else {
+    // The symbol table holds the first declaration of each name, as
+    // `decls` lists them.
+    let Some(decl) = cx.symbols.get("service").and_then(|t| t.get(service)) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -193,7 +194,7 @@ pub fn check(
         // the k6 runtime sends them) spread over the keys.
         let keys = test.api_keys.unwrap_or(ir::DEFAULT_API_KEYS);
         let keys_span = property(body, "api_keys").map(value_span);
-        let target = services.iter().find(|s| s.name == test.target);
+        let target = cx.service(services, &test.target);
         for (route, class, rate, span) in own_api_key_limits(cx, services, &test.target) {
             let share = test.mix.get(&class).copied().unwrap_or(0.0);
             let in_class = target.map_or(1, |s| {

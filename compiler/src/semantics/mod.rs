@@ -313,6 +313,17 @@ pub fn analyze(project: &Project) -> Analysis {
 /// NAME a DNS-1123 label the command line has checked): the IR records it,
 /// and the app's namespace with it must still be a Kubernetes name.
 pub fn analyze_in(project: &Project, env: Option<&str>) -> Analysis {
+    analyze_with(project, env, model::Model::declare(project))
+}
+
+/// [`analyze_in`] without the semantic model (see
+/// [`model::Model::unrecorded`]): the same diagnostics and IR, for callers
+/// that read nothing else.
+pub fn analyze_without_model(project: &Project, env: Option<&str>) -> Analysis {
+    analyze_with(project, env, model::Model::unrecorded())
+}
+
+fn analyze_with(project: &Project, env: Option<&str>, model: model::Model) -> Analysis {
     let mut cx = Checker {
         project,
         env: env.map(str::to_string),
@@ -328,7 +339,7 @@ pub fn analyze_in(project: &Project, env: Option<&str>) -> Analysis {
         shapes: HashMap::new(),
         tenant: None,
         service_index: HashMap::new(),
-        model: model::Model::declare(project),
+        model,
     };
     cx.collect();
     let app = services::lower_app(&mut cx);

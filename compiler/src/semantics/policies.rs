@@ -174,7 +174,13 @@ fn route_limits(
 ) {
     let declared: Vec<&str> = named.iter().map(|k| k.0.as_str()).collect();
     for r in cx.decls("service") {
-        let svc = services.iter().position(|s| s.name == r.name.name);
+        // By the index built after lowering (a scan per service was
+        // quadratic: 16% of the check at 10k services).
+        let svc = cx
+            .service_index
+            .get(r.name.name.as_str())
+            .copied()
+            .filter(|i| services.get(*i).is_some_and(|s| s.name == r.name.name));
         for item in &r.decl.body.items {
             let ItemKind::Route {
                 name: rname,
@@ -199,7 +205,7 @@ fn route_limits(
             let mut out: Vec<(ir::RouteLimit, Span)> = Vec::new();
             for e in written {
                 let (id, args) = match &e.kind {
-                    ExprKind::Call { callee, args } => (callee, Some(args)),
+                    ExprKind::Call { callee, args } => (&**callee, Some(args)),
                     _ => match e.as_ident() {
                         Some(id) => (id, None),
                         None => {

@@ -26,7 +26,7 @@ fn written<'b>(block: &'b Block, field: &str) -> Option<&'b Expr> {
 fn budget_of(block: &Block) -> Option<FieldVal<'_>> {
     block.items.iter().find_map(|i| match &i.kind {
         ItemKind::Property { key, value, block } if key.name == "budget" => {
-            Some(FieldVal::Expr(value, block.as_ref()))
+            Some(FieldVal::Expr(value, block.as_deref()))
         }
         ItemKind::Block { name, block } if name.name == "budget" => Some(FieldVal::Block(block)),
         _ => None,
@@ -177,6 +177,9 @@ impl<'a> Checker<'a> {
 
     /// A named budget's own values.
     pub(super) fn record_budget(&mut self, name_span: Span, body: &Block, b: &ir::Budget) {
+        if !self.model.recording() {
+            return;
+        }
         let Some(id) = self.model.decl_named_at(name_span) else {
             return;
         };
@@ -203,6 +206,9 @@ impl<'a> Checker<'a> {
 
     /// A lowered service's values, as the IR holds them.
     pub(super) fn record_service(&mut self, r: DeclRef, s: &ir::Service) {
+        if !self.model.recording() {
+            return;
+        }
         let Some(id) = self.model.decl_named_at(r.name.span) else {
             return;
         };
@@ -256,6 +262,9 @@ impl<'a> Checker<'a> {
 
     /// A lowered SLO's values.
     pub(super) fn record_slo(&mut self, r: DeclRef, s: &ir::Slo) {
+        if !self.model.recording() {
+            return;
+        }
         let Some(id) = self.model.decl_named_at(r.name.span) else {
             return;
         };
@@ -294,6 +303,9 @@ impl<'a> Checker<'a> {
         service: &Block,
         route: &ir::Route,
     ) {
+        if !self.model.recording() {
+            return;
+        }
         let Some(id) = self.model.decl_named_at(name.span) else {
             return;
         };

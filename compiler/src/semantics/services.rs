@@ -382,8 +382,9 @@ const KINDS: &[(&str, ServiceKind)] = &[
 ];
 
 pub fn lower_services(cx: &mut Checker) -> Vec<Service> {
-    let mut out = Vec::new();
-    for r in cx.decls("service") {
+    let decls = cx.decls("service");
+    let mut out = Vec::with_capacity(decls.len());
+    for r in decls {
         if let Some(s) = lower_service(cx, r.name.name.as_str(), r.name.span, &r.decl.body) {
             cx.record_service(r, &s);
             out.push(s);
@@ -561,11 +562,11 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
                     &rname.name,
                     meth,
                     checked,
-                    class.as_ref(),
-                    block.as_ref(),
+                    class.as_deref(),
+                    block.as_deref(),
                     budget.as_ref(),
                 ) {
-                    cx.record_route(rname, class.as_ref(), block.as_ref(), body, &r);
+                    cx.record_route(rname, class.as_deref(), block.as_deref(), body, &r);
                     routes.push(r);
                 }
             }
@@ -647,6 +648,9 @@ fn lower_service(cx: &mut Checker, name: &str, name_span: Span, body: &Block) ->
             ));
         }
     }
+    // Most services have a route or two: no spare capacity (the IR of a
+    // large spec is held through the whole build).
+    routes.shrink_to_fit();
     Some(Service {
         name: name.to_string(),
         kind,

@@ -31,8 +31,9 @@ pub fn lower_slos(cx: &mut Checker, services: &mut [Service]) -> Vec<ir::Slo> {
             s.metrics.buckets_ms = Some(OTEL_BUCKETS_MS.to_vec());
         }
     }
-    let mut out = Vec::new();
-    for r in cx.decls("slo") {
+    let decls = cx.decls("slo");
+    let mut out = Vec::with_capacity(decls.len());
+    for r in decls {
         if let Some(s) = lower_slo(cx, &r.name.name, &r.decl.body, services) {
             cx.record_slo(r, &s);
             out.push(s);

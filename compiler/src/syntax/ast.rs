@@ -50,23 +50,26 @@ pub struct Item {
     pub span: Span,
 }
 
+/// An item of a block. Kept small (large or rare parts are boxed): a
+/// block's items are most of a syntax tree, and a large spec has hundreds
+/// of thousands of them.
 #[derive(Debug, Clone)]
 pub enum ItemKind {
     /// `name = value` and, for a few fields, `name = value { … }`.
     Property {
         key: Ident,
         value: Expr,
-        block: Option<Block>,
+        block: Option<Box<Block>>,
     },
     /// `name { … }`
     Block { name: Ident, block: Block },
     /// `route NAME METHOD "path" class CLASS { … }`
     Route {
         name: Ident,
-        method: Ident,
+        method: Box<Ident>,
         path: StrLit,
-        class: Option<Ident>,
-        block: Option<Block>,
+        class: Option<Box<Ident>>,
+        block: Option<Box<Block>>,
     },
     /// `calls a, b { timeout = 2s  retries = 1 }`: `options[i]` is the
     /// block written after `targets[i]`, if any (same length as `targets`).
@@ -75,32 +78,35 @@ pub enum ItemKind {
         options: Vec<Option<Block>>,
     },
     /// `autoscale on METRIC target VALUE`
-    Autoscale { metric: Expr, target: Expr },
+    Autoscale {
+        metric: Box<Expr>,
+        target: Box<Expr>,
+    },
     /// `per KEY { … }`
     Per { key: Ident, block: Block },
     /// `ramp A -> B over D`, `burst R for D`, `soak R for D`, `hold R for D`
     Stage {
         kind: Ident,
-        from: Expr,
-        to: Option<Expr>,
-        duration: Expr,
+        from: Box<Expr>,
+        to: Option<Box<Expr>>,
+        duration: Box<Expr>,
     },
     /// `kill pod every 1m`
-    Kill { what: Ident, every: Expr },
+    Kill { what: Ident, every: Box<Expr> },
     /// `latency db +5%`
-    Latency { target: Ident, amount: Expr },
+    Latency { target: Ident, amount: Box<Expr> },
     /// `expect breaker(db) opens and closes within 2m`
     Expect {
-        subject: Expr,
+        subject: Box<Expr>,
         events: Vec<Ident>,
-        within: Expr,
+        within: Box<Expr>,
     },
     /// `slo_burn < 1x over 1h`
     Condition {
         subject: Ident,
         op: CmpOp,
-        value: Expr,
-        over: Option<Expr>,
+        value: Box<Expr>,
+        over: Option<Box<Expr>>,
     },
 }
 
@@ -177,7 +183,9 @@ pub enum ExprKind {
     /// `web_default`, `api.search`
     Path(Vec<Ident>),
     Call {
-        callee: Ident,
+        /// Boxed, as `On`'s name: the common variants set the size of
+        /// every expression.
+        callee: Box<Ident>,
         args: Vec<Arg>,
     },
     List(Vec<Expr>),
@@ -195,7 +203,7 @@ pub enum ExprKind {
         hi: Box<Expr>,
     },
     /// `on`, or `on suspicious` before a block.
-    On(Option<Ident>),
+    On(Option<Box<Ident>>),
     /// `required for role("admin")`
     For {
         value: Box<Expr>,
@@ -263,8 +271,28 @@ impl Expr {
 impl Block {
     pub fn properties(&self) -> impl Iterator<Item = (&Ident, &Expr, Option<&Block>)> {
         self.items.iter().filter_map(|i| match &i.kind {
-            ItemKind::Property { key, value, block } => Some((key, value, block.as_ref())),
+            ItemKind::Property { key, value, block } => Some((key, value, block.as_deref())),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block's items are most of a tree: keep them small.
+    #[test]
+    fn items_stay_small() {
+        assert!(
+            std::mem::size_of::<Expr>() <= 56,
+            "{}",
+            std::mem::size_of::<Expr>()
+        );
+        assert!(
+            std::mem::size_of::<Item>() <= 128,
+            "{}",
+            std::mem::size_of::<Item>()
+        );
     }
 }

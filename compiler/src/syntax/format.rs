@@ -961,7 +961,7 @@ impl Formatter<'_> {
 /// The block an item carries, if any.
 fn item_block(item: &Item) -> Option<&Block> {
     match &item.kind {
-        ItemKind::Property { block, .. } | ItemKind::Route { block, .. } => block.as_ref(),
+        ItemKind::Property { block, .. } | ItemKind::Route { block, .. } => block.as_deref(),
         ItemKind::Block { block, .. } | ItemKind::Per { block, .. } => Some(block),
         _ => None,
     }

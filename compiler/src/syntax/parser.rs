@@ -13,6 +13,11 @@ struct ScaleParser;
 /// Parses one file. Always returns a tree (possibly partial) and every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    parse_in_pieces(file, text, PIECE_BYTES)
+}
+
+/// [`parse`], a balanced file cut into pieces of about `piece_bytes`.
+fn parse_in_pieces(file: FileId, text: &str, piece_bytes: usize) -> (File, Vec<Diagnostic>) {
     let mut diags = Diagnostics::default();
     // Declarations nested deeper than any spec needs are blanked out (with
     // one diagnostic each), so no input can exhaust the parser's stack and
@@ -34,34 +39,141 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         }
     }
     let text = owned.as_deref().unwrap_or(text);
-    let mut file_ast = File::default();
-    // A file whose braces balance is parsed whole. One that leaves braces
-    // open is parsed a declaration at a time, so an unclosed block costs its
-    // own declaration, not a rescan of the rest of the file per declaration.
-    let pieces: Vec<(usize, usize)> = if balanced(text) {
-        vec![(0, text.len())]
+    // A file is parsed a declaration at a time (in parallel, merged in
+    // order): pest's token queue then holds one declaration, not the whole
+    // file beside its tree. A file whose braces balance is cut where a line
+    // starts a top-level declaration; if any piece has a syntax error (a
+    // declaration may run past a cut: its name on the next line, a comment
+    // open across it), the file is parsed again whole, so that recovery and
+    // every diagnostic are the grammar's own. One that leaves braces open is
+    // cut before every line that starts in column 0, so an unclosed block
+    // costs its own declaration, not a rescan of the rest of the file per
+    // declaration.
+    let balanced = balanced(text);
+    let pieces = if balanced {
+        top_level_pieces(text, piece_bytes)
     } else {
         chunks(text)
     };
-    for (start, end) in pieces {
-        let mut p = Lower {
-            file,
-            text: &text[start..end],
-            base: start,
-            diags: Diagnostics::default(),
-        };
-        match ScaleParser::parse(Rule::file, p.text) {
-            Ok(mut pairs) => {
-                let f = p.file(pairs.next().expect("file rule"));
-                file_ast.uses.extend(f.uses);
-                file_ast.decls.extend(f.decls);
-            }
-            Err(e) => p.pest_error(e, 0, true),
-        }
+    use rayon::prelude::*;
+    let mut parsed: Vec<Piece> = if pieces.len() > 1 {
+        pieces
+            .par_iter()
+            .map(|&(start, end)| parse_piece(file, text, start, end))
+            .collect()
+    } else {
+        // One piece (most files): no hand-off to another thread.
+        pieces
+            .iter()
+            .map(|&(start, end)| parse_piece(file, text, start, end))
+            .collect()
+    };
+    if balanced && parsed.len() > 1 && parsed.iter().any(|p| !p.diags.is_empty()) {
+        parsed = vec![parse_piece(file, text, 0, text.len())];
+    }
+    let mut file_ast = File {
+        uses: Vec::with_capacity(parsed.iter().map(|p| p.file.uses.len()).sum()),
+        decls: Vec::with_capacity(parsed.iter().map(|p| p.file.decls.len()).sum()),
+    };
+    for p in parsed {
+        file_ast.uses.extend(p.file.uses);
+        file_ast.decls.extend(p.file.decls);
         diags.extend(p.diags.into_vec());
     }
     (file_ast, diags.into_vec())
 }
+
+/// What one piece of a file parsed to.
+struct Piece {
+    file: File,
+    diags: Diagnostics,
+}
+
+/// Parses `text[start..end]` alone, with spans in the whole file.
+fn parse_piece(file: FileId, text: &str, start: usize, end: usize) -> Piece {
+    let mut p = Lower {
+        file,
+        text: &text[start..end],
+        base: start,
+        diags: Diagnostics::default(),
+    };
+    let f = match ScaleParser::parse(Rule::file, p.text) {
+        Ok(mut pairs) => p.file(pairs.next().expect("file rule")),
+        Err(e) => {
+            p.pest_error(e, 0, true);
+            File::default()
+        }
+    };
+    Piece {
+        file: f,
+        diags: p.diags,
+    }
+}
+
+/// A balanced file cut into its top-level declarations: before every line
+/// that starts (in column 0) with a letter or `_` outside brackets, strings
+/// and comments. A cut in the wrong place only costs a second parse (see
+/// [`parse`]).
+fn top_level_pieces(text: &str, piece_bytes: usize) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0];
+    let bytes = text.as_bytes();
+    let mut depth = 0i64;
+    let mut i = 0;
+    let mut no_close = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if bytes.get(i) == Some(&b'\n') {
+                    continue;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') && !no_close => {
+                match text[i + 2..].find("*/") {
+                    Some(close) => i += 2 + close + 1,
+                    None => no_close = true,
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'\n'
+                if depth == 0
+                    && bytes
+                        .get(i + 1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
+            {
+                cuts.push(i + 1);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    // Declarations in runs of about `piece_bytes`: fewer, larger pieces
+    // cost less to hand between threads and leave fewer holes behind.
+    let mut batched = vec![0];
+    for &c in &cuts[1..] {
+        if c - batched[batched.len() - 1] >= piece_bytes || c == text.len() {
+            batched.push(c);
+        }
+    }
+    batched.dedup();
+    batched.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// The size a balanced file is cut into pieces of (see [`top_level_pieces`]);
+/// a smaller file is parsed whole.
+const PIECE_BYTES: usize = 32 * 1024;
 
 /// The declarations of a file, roughly: it is cut before every line that
 /// starts (in column 0) with a letter or `_`. Used for recovery only.
@@ -447,6 +559,8 @@ impl<'t> Lower<'t> {
                 items.push(item);
             }
         }
+        // Blocks are many and short: no spare capacity.
+        items.shrink_to_fit();
         Block { items, span }
     }
 
@@ -471,7 +585,7 @@ impl<'t> Lower<'t> {
                 let key = self.ident(inner.next()?);
                 inner.next(); // `=`
                 let value = self.expr(inner.next()?);
-                let block = inner.next().map(|b| self.block(b));
+                let block = inner.next().map(|b| Box::new(self.block(b)));
                 ItemKind::Property { key, value, block }
             }
             Rule::sub_block => {
@@ -482,14 +596,14 @@ impl<'t> Lower<'t> {
             Rule::route_item => {
                 inner.next(); // route
                 let name = self.ident(inner.next()?);
-                let method = self.ident(inner.next()?);
+                let method = Box::new(self.ident(inner.next()?));
                 let path = self.strlit(inner.next()?);
                 let mut class = None;
                 let mut block = None;
                 for i in inner {
                     match i.as_rule() {
-                        Rule::ident => class = Some(self.ident(i)),
-                        Rule::block => block = Some(self.block(i)),
+                        Rule::ident => class = Some(Box::new(self.ident(i))),
+                        Rule::block => block = Some(Box::new(self.block(i))),
                         _ => {}
                     }
                 }
@@ -515,8 +629,8 @@ impl<'t> Lower<'t> {
             Rule::autoscale_item => {
                 let rest: Vec<_> = inner.filter(|i| i.as_rule() == Rule::sum).collect();
                 let mut it = rest.into_iter();
-                let metric = self.expr(it.next()?);
-                let target = self.expr(it.next()?);
+                let metric = Box::new(self.expr(it.next()?));
+                let target = Box::new(self.expr(it.next()?));
                 ItemKind::Autoscale { metric, target }
             }
             Rule::per_item => {
@@ -539,9 +653,13 @@ impl<'t> Lower<'t> {
                 if values.len() == 3 {
                     arrow = true;
                 }
-                let duration = values.pop()?;
-                let to = if arrow { values.pop() } else { None };
-                let from = values.pop()?;
+                let duration = Box::new(values.pop()?);
+                let to = if arrow {
+                    values.pop().map(Box::new)
+                } else {
+                    None
+                };
+                let from = Box::new(values.pop()?);
                 ItemKind::Stage {
                     kind,
                     from,
@@ -553,24 +671,24 @@ impl<'t> Lower<'t> {
                 inner.next();
                 let what = self.ident(inner.next()?);
                 inner.next(); // every
-                let every = self.expr(inner.next()?);
+                let every = Box::new(self.expr(inner.next()?));
                 ItemKind::Kill { what, every }
             }
             Rule::latency_item => {
                 inner.next();
                 let target = self.ident(inner.next()?);
-                let amount = self.expr(inner.next()?);
+                let amount = Box::new(self.expr(inner.next()?));
                 ItemKind::Latency { target, amount }
             }
             Rule::expect_item => {
                 inner.next();
-                let subject = self.expr(inner.next()?);
+                let subject = Box::new(self.expr(inner.next()?));
                 let mut events = Vec::new();
                 let mut within = None;
                 for i in inner {
                     match i.as_rule() {
                         Rule::ident => events.push(self.ident(i)),
-                        Rule::sum => within = Some(self.expr(i)),
+                        Rule::sum => within = Some(Box::new(self.expr(i))),
                         _ => {}
                     }
                 }
@@ -583,10 +701,10 @@ impl<'t> Lower<'t> {
             Rule::condition_item => {
                 let subject = self.ident(inner.next()?);
                 let op = cmp_op(inner.next()?.as_str());
-                let value = self.expr(inner.next()?);
+                let value = Box::new(self.expr(inner.next()?));
                 let over = inner
                     .find(|i| i.as_rule() == Rule::sum)
-                    .map(|i| self.expr(i));
+                    .map(|i| Box::new(self.expr(i)));
                 ItemKind::Condition {
                     subject,
                     op,
@@ -641,15 +759,24 @@ impl<'t> Lower<'t> {
             }
             Rule::quantity => quantity(p.as_str()),
             Rule::string => ExprKind::Str(self.string(p)),
-            Rule::path => ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::path => {
+                // pest gives no length: collected with room for four.
+                let mut path: Vec<Ident> = p.into_inner().map(|i| self.ident(i)).collect();
+                path.shrink_to_fit();
+                ExprKind::Path(path)
+            }
             Rule::paren => {
                 ExprKind::Paren(Box::new(self.expr(p.into_inner().next().expect("inner"))))
             }
-            Rule::list => ExprKind::List(p.into_inner().map(|i| self.expr(i)).collect()),
+            Rule::list => {
+                let mut list: Vec<Expr> = p.into_inner().map(|i| self.expr(i)).collect();
+                list.shrink_to_fit();
+                ExprKind::List(list)
+            }
             Rule::call => {
                 let mut inner = p.into_inner();
-                let callee = self.ident(inner.next().expect("callee"));
-                let args = inner
+                let callee = Box::new(self.ident(inner.next().expect("callee")));
+                let mut args: Vec<Arg> = inner
                     .map(|a| {
                         let mut ai = a.into_inner();
                         let first = ai.next().expect("arg");
@@ -667,13 +794,14 @@ impl<'t> Lower<'t> {
                         }
                     })
                     .collect();
+                args.shrink_to_fit();
                 ExprKind::Call { callee, args }
             }
             Rule::on_value => {
                 let cond = p
                     .into_inner()
                     .find(|i| i.as_rule() == Rule::ident)
-                    .map(|i| self.ident(i));
+                    .map(|i| Box::new(self.ident(i)));
                 ExprKind::On(cond)
             }
             _ => ExprKind::Str(p.as_str().to_string()),
@@ -847,7 +975,7 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let Some(Expr {
             kind: ExprKind::Quantity { value, unit, rps },
             ..
-        }) = to
+        }) = to.as_deref()
         else {
             panic!("to quantity")
         };
@@ -993,6 +1121,79 @@ gate deploy { query_plans = cost_increase < 20%  slo_burn < 1x over 1h }
         let (f, d) = parse(FileId(0), src);
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(f.decls.len(), 2);
+    }
+
+    /// Parsed a declaration at a time or whole, a file gives the same tree
+    /// and the same diagnostics: every spec of the repository, and the
+    /// shapes that run a declaration past a cut.
+    #[test]
+    fn pieces_parse_as_the_whole_file() {
+        let same = |name: &str, src: &str| {
+            let whole = format!("{:?}", parse_in_pieces(FileId(0), src, usize::MAX));
+            let pieces = format!("{:?}", parse_in_pieces(FileId(0), src, 0));
+            assert!(whole == pieces, "{name}: pieces differ from the whole file");
+        };
+        let tricky = [
+            "service\napi { port = 80 }\nservice b { port = 81 }\n",
+            "auth\nlimits { concurrency = 4 }\n",
+            "use std.\nbudgets\napp a { owner = \"x\" }\n",
+            "use\nstd.budgets\n",
+            "app a { owner = \"x\" }\n/* off:\nservice old { port = 1 }\n*/\nservice b { port = 2 }\n",
+            "app a { owner = \"x\" }\n/* never closed\nservice b { port = 2 }\n",
+            "app a { owner = \"x\" } // {\nservice b { port = 2 }\n",
+            "app a { owner = \"x{\" }\nservice b { port = 2 }\n",
+            "app a { owner = \"x\n}\nservice b { port = 2 }\n",
+            "service a { port = 80 }\nservice b {\n  port = \n}\nbroken here\nservice c { port = 82 }\n",
+            "service a { replicas = 2..\n3 }\nx = 1\nservice b { port = 2 }\n",
+            "}\nservice a { port = 1 }\n{\n",
+            "",
+            "\n\n",
+            "service a { port = 80 }",
+        ];
+        for (i, src) in tricky.iter().enumerate() {
+            same(&format!("case {i}"), src);
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut stack = vec![
+            root.join("examples"),
+            root.join("stdlib"),
+            root.join("compiler/tests"),
+            root.join("tests"),
+        ];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "scale") {
+                    let Ok(src) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    let name = path.display().to_string();
+                    same(&name, &src);
+                    seen += 1;
+                    // Broken copies: a line dropped, a line's end or its
+                    // first brace lost, a line unindented.
+                    let lines: Vec<&str> = src.lines().collect();
+                    for at in (0..lines.len()).step_by(5) {
+                        let mut l = lines.clone();
+                        l.remove(at);
+                        same(&name, &l.join("\n"));
+                        let mut l: Vec<String> = lines.iter().map(|x| x.to_string()).collect();
+                        l[at] = l[at].replacen('{', "", 1);
+                        same(&name, &l.join("\n"));
+                        l[at] = l[at].trim_start().to_string();
+                        same(&name, &l.join("\n"));
+                        same(&name, &lines[..at].join(" "));
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "only {seen} specs found");
     }
 
     #[test]
