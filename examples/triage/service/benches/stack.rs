@@ -250,7 +250,7 @@ fn load(addr: SocketAddr, conns: usize, secs: f64) -> Run {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {
@@ -270,9 +270,11 @@ fn main() {
     } else {
         (0.3, 1, 4)
     };
+    // `SCALE_BENCH_IN_PROCESS_ONLY=1`: skip the loopback runs (profiling).
+    let loopback = std::env::var("SCALE_BENCH_IN_PROCESS_ONLY").is_err();
     let kinds = [Kind::Bare, Kind::Hand, Kind::Generated];
     let mut results: Vec<Vec<Run>> = kinds.iter().map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
+    for _ in 0..if loopback { rounds } else { 0 } {
         for (i, k) in kinds.iter().enumerate() {
             let (addr, h, stop) = serve(*k);
             // Warm-up, not measured.
@@ -290,8 +292,14 @@ fn main() {
     }
     let n = if bench { 200_000 } else { 2_000 };
     let mut local: Vec<Vec<Run>> = kinds.iter().map(|_| Vec::new()).collect();
+    // `SCALE_BENCH_ONLY=generated` (or `bare`, `hand`): in process, run
+    // that stack alone (profiling; the table then shows only its rows).
+    let only = std::env::var("SCALE_BENCH_ONLY").ok();
     for _ in 0..rounds {
         for (i, k) in kinds.iter().enumerate() {
+            if only.as_ref().is_some_and(|o| *o != format!("{k:?}").to_lowercase()) {
+                continue;
+            }
             let r = in_process(*k, n);
             assert_eq!(r.non_200, 0, "{k:?} in process: answers that were not 200");
             local[i].push(r);
@@ -302,6 +310,9 @@ fn main() {
         &kinds,
         &local,
     );
+    if !loopback {
+        return;
+    }
     table(
         &format!("loopback: req/s on {conns} connections, latency on 1; {secs} s each, {rounds} rounds (medians)"),
         &kinds,
@@ -328,6 +339,9 @@ fn table(title: &str, kinds: &[Kind], results: &[Vec<Run>]) {
         "stack", "req/s", "p50 µs", "p99 µs", "vs bare", "+p50 µs", "+p99 µs"
     );
     for (i, k) in kinds.iter().enumerate() {
+        if results[i].is_empty() {
+            continue;
+        }
         println!(
             "{:<10} {:>10.0} {:>9.1} {:>9.1} {:>10.1}% {:>11.1} {:>11.1}",
             format!("{k:?}").to_lowercase(),
