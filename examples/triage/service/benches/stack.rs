@@ -297,7 +297,10 @@ fn main() {
     let only = std::env::var("SCALE_BENCH_ONLY").ok();
     for _ in 0..rounds {
         for (i, k) in kinds.iter().enumerate() {
-            if only.as_ref().is_some_and(|o| *o != format!("{k:?}").to_lowercase()) {
+            if only
+                .as_ref()
+                .is_some_and(|o| *o != format!("{k:?}").to_lowercase())
+            {
                 continue;
             }
             let r = in_process(*k, n);
