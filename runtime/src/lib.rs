@@ -91,10 +91,6 @@ impl Deadline {
     }
 }
 
-/// The matched route, in the request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct MatchedRoute(pub &'static RouteSpec);
-
 /// What a deployment adds to the spec: hooks, keys, sizes.
 pub struct Config {
     hooks: Arc<dyn Hooks>,
@@ -161,6 +157,14 @@ enum LimitKey {
     Text(Box<str>),
 }
 
+/// A bucket of [`Shared::plans`]: an app-wide limiter or one of the
+/// route's own.
+#[derive(Debug, Clone, Copy)]
+enum Bucket {
+    App(usize),
+    Own(usize),
+}
+
 struct Limiter {
     spec: &'static LimitSpec,
     /// The header of a `Source::Header` key, parsed once.
@@ -188,6 +192,10 @@ struct Shared {
     limiters: Vec<Limiter>,
     /// Per route (in `spec.routes` order), its own rates' buckets.
     own_limiters: Vec<Vec<Limiter>>,
+    /// Per route, the buckets that count it: `[0]` those read before the
+    /// token is verified, `[1]` those read from its claims; app-wide
+    /// buckets first, then the route's own, each in the spec's order.
+    plans: Vec<[Vec<Bucket>; 2]>,
     idempotency: Arc<idempotency::Store>,
     pow: pow::PowChecker,
     clock: fn() -> SystemTime,
@@ -258,6 +266,23 @@ impl<ReqB> ScaleLayer<ReqB> {
                 Concurrency::Fixed(n) => (n as usize).max(1),
             });
         let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(1);
+        let is_claim = |l: &LimitSpec| usize::from(matches!(l.source, Source::Claim(_)));
+        let plans = spec
+            .routes
+            .iter()
+            .map(|r| {
+                let mut plan: [Vec<Bucket>; 2] = Default::default();
+                for (i, l) in spec.limits.iter().enumerate() {
+                    if r.limited_by(l.key) {
+                        plan[is_claim(l)].push(Bucket::App(i));
+                    }
+                }
+                for (j, l) in r.own_limits.iter().enumerate() {
+                    plan[is_claim(l)].push(Bucket::Own(j));
+                }
+                plan
+            })
+            .collect();
         ScaleLayer {
             shared: Arc::new(Shared {
                 spec,
@@ -272,6 +297,7 @@ impl<ReqB> ScaleLayer<ReqB> {
                     .iter()
                     .map(|r| r.own_limits.iter().map(Limiter::new).collect())
                     .collect(),
+                plans,
                 idempotency: config.idempotency,
                 pow: pow::PowChecker::default(),
                 clock: config.clock,
@@ -471,30 +497,23 @@ impl Shared {
         }
     }
 
-    /// The keyed limits of the route at `index` whose source is (or is
-    /// not) a claim.
+    /// The keyed limits of the route at `index` whose source is a claim
+    /// (with `claims`) or is not (without).
     fn limit<B: From<Bytes>>(
         &self,
         index: usize,
-        route: &RouteSpec,
         parts: &http::request::Parts,
         claims: Option<&Claims>,
     ) -> Option<Response<B>> {
-        let want_claims = claims.is_some();
-        // The app-wide buckets that count the route, then its own.
-        let own = self
-            .own_limiters
+        let plan = self
+            .plans
             .get(index)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let shared = self
-            .limiters
-            .iter()
-            .filter(|l| route.limited_by(l.spec.key));
-        for l in shared.chain(own) {
-            if matches!(l.spec.source, Source::Claim(_)) != want_claims {
-                continue;
-            }
+            .map_or(&[][..], |p| &p[usize::from(claims.is_some())]);
+        for b in plan {
+            let l = match *b {
+                Bucket::App(i) => &self.limiters[i],
+                Bucket::Own(j) => &self.own_limiters[index][j],
+            };
             let Some(key) = self.limit_key(l, parts, claims) else {
                 continue;
             };
@@ -538,7 +557,7 @@ impl Shared {
         route: &'static RouteSpec,
         parts: &mut http::request::Parts,
     ) -> Result<Option<Claims>, Response<B>> {
-        if let Some(r) = self.limit(index, route, parts, None) {
+        if let Some(r) = self.limit(index, parts, None) {
             return Err(r);
         }
         let claims = if route.auth.needs_token() {
@@ -553,7 +572,7 @@ impl Shared {
                 .get(http::header::AUTHORIZATION)
                 .map(|h| h.as_bytes());
             let claims = v.verify(auth, now).map_err(unauthorized)?;
-            if let Some(r) = self.limit(index, route, parts, Some(&claims)) {
+            if let Some(r) = self.limit(index, parts, Some(&claims)) {
                 return Err(r);
             }
             self.session(&claims, now)?;
@@ -641,7 +660,8 @@ impl Shared {
         let p = self.id_prefix.len().min(buf.len() - 16);
         buf[..p].copy_from_slice(&self.id_prefix.as_bytes()[..p]);
         let len = p + hex(n, &mut buf[p..]);
-        let v = HeaderValue::from_bytes(&buf[..len]).unwrap_or(HeaderValue::from_static("0"));
+        let v = HeaderValue::from_maybe_shared(id_bytes(&buf[..len]))
+            .unwrap_or(HeaderValue::from_static("0"));
         parts.headers.insert(H_REQUEST_ID, v.clone());
         v
     }
@@ -787,6 +807,27 @@ fn from_error<B: From<Bytes>>(e: BoxError) -> Response<B> {
 /// [`REQUEST_ID_HEADER`] and [`BUDGET_HEADER`], parsed at compile time.
 const H_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 const H_BUDGET: HeaderName = HeaderName::from_static(BUDGET_HEADER);
+
+thread_local! {
+    /// Where this thread's request ids are written, [`ID_CHUNK`] bytes at
+    /// a time, so an id (and each copy of it, in the request and the
+    /// response) shares one allocation with the ids around it.
+    static IDS: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+const ID_CHUNK: usize = 1024;
+
+/// `id` as shared bytes, cut from this thread's chunk of ids.
+fn id_bytes(id: &[u8]) -> Bytes {
+    IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        if ids.capacity() - ids.len() < id.len() {
+            *ids = bytes::BytesMut::with_capacity(ID_CHUNK.max(id.len()));
+        }
+        ids.extend_from_slice(id);
+        ids.split().freeze()
+    })
+}
 
 /// `n` in lowercase hex into `out` (at least 16 bytes); the length written.
 fn hex(n: u64, out: &mut [u8]) -> usize {
@@ -968,7 +1009,6 @@ where
             Ok(d) => d,
             Err(r) => return done(r),
         };
-        parts.extensions.insert(MatchedRoute(route));
         let claims = match shared.admit::<ResB>(index, route, &mut parts) {
             Ok(c) => c,
             Err(r) => return done(r),

@@ -238,6 +238,9 @@ impl ServiceSpec {
 }
 
 fn path_matches(template: &str, path: &str) -> bool {
+    if !template.as_bytes().contains(&b'{') {
+        return template == path;
+    }
     let mut t = template.split('/');
     let mut p = path.split('/');
     loop {
