@@ -51,7 +51,7 @@ pub mod tower_layer {
 }
 
 use bytes::Bytes;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::convert::Infallible;
@@ -169,8 +169,17 @@ struct Limiter {
     spec: &'static LimitSpec,
     /// The header of a `Source::Header` key, parsed once.
     header: Option<HeaderName>,
-    limiter: DefaultKeyedRateLimiter<LimitKey>,
+    limiter: KeyedLimiter,
 }
+
+/// governor's keyed limiter on a seeded foldhash instead of SipHash: the
+/// key's hash is a fifth of the limiter's cost with SipHash, and the seed
+/// is random per process, so colliding keys cannot be chosen in advance.
+type KeyedLimiter = governor::RateLimiter<
+    LimitKey,
+    governor::state::keyed::DashMapStateStore<LimitKey, foldhash::fast::RandomState>,
+    governor::clock::DefaultClock,
+>;
 
 impl Limiter {
     fn new(spec: &'static LimitSpec) -> Self {
@@ -180,7 +189,10 @@ impl Limiter {
                 Source::Header(h) => HeaderName::from_bytes(h.as_bytes()).ok(),
                 _ => None,
             },
-            limiter: governor::RateLimiter::keyed(quota(spec.rate_per_sec, spec.burst)),
+            limiter: governor::RateLimiter::dashmap_with_hasher(
+                quota(spec.rate_per_sec, spec.burst),
+                foldhash::fast::RandomState::default(),
+            ),
         }
     }
 }
