@@ -208,6 +208,8 @@ struct Shared {
     /// token is verified, `[1]` those read from its claims; app-wide
     /// buckets first, then the route's own, each in the spec's order.
     plans: Vec<[Vec<Bucket>; 2]>,
+    /// Per route, whether its path has no `{variable}` (compared whole).
+    literal: Vec<bool>,
     idempotency: Arc<idempotency::Store>,
     pow: pow::PowChecker,
     clock: fn() -> SystemTime,
@@ -310,6 +312,7 @@ impl<ReqB> ScaleLayer<ReqB> {
                     .map(|r| r.own_limits.iter().map(Limiter::new).collect())
                     .collect(),
                 plans,
+                literal: spec.routes.iter().map(|r| !r.path.contains('{')).collect(),
                 idempotency: config.idempotency,
                 pow: pow::PowChecker::default(),
                 clock: config.clock,
@@ -471,6 +474,19 @@ fn cookie_value(parts: &http::request::Parts, name: &str) -> Option<String> {
 }
 
 impl Shared {
+    /// [`ServiceSpec::route_at`], with the literal paths known in advance.
+    fn route(&self, method: &str, path: &str) -> Option<(usize, &'static RouteSpec)> {
+        let routes: &'static [RouteSpec] = self.spec.routes;
+        routes.iter().enumerate().find(|(i, r)| {
+            r.method == method
+                && if self.literal.get(*i) == Some(&true) {
+                    r.path == path
+                } else {
+                    spec::path_matches(r.path, path)
+                }
+        })
+    }
+
     fn value(
         &self,
         src: Source,
@@ -965,10 +981,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let Some((index, route)) = self
-            .shared
-            .spec
-            .route_at(req.method().as_str(), req.uri().path())
+        let Some((index, route)) = self.shared.route(req.method().as_str(), req.uri().path())
         else {
             let raw = self.inner.clone();
             return ScaleFuture::new(

@@ -237,7 +237,7 @@ impl ServiceSpec {
     }
 }
 
-fn path_matches(template: &str, path: &str) -> bool {
+pub(crate) fn path_matches(template: &str, path: &str) -> bool {
     if !template.as_bytes().contains(&b'{') {
         return template == path;
     }

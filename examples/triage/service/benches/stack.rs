@@ -21,7 +21,11 @@
 //! thread, each sending requests back to back for D seconds; the server in
 //! another single-thread runtime. Reported: requests per second under C
 //! connections, and the p50/p99 latency on one connection (D seconds more)
-//! with what each stack adds over bare. Runs alternate (bare, hand,
+//! with what each stack adds over bare, and the server thread's CPU time
+//! per request under the C connections (from its `schedstat`; Linux only):
+//! the client shares the machine's two cores with the server, so req/s
+//! moves with whatever else runs, while the server's CPU per request is
+//! what its throughput is bound by. Runs alternate (bare, hand,
 //! generated) R times; each figure is the median over rounds, and each
 //! difference to bare is taken within a round first (the shared machine's
 //! load drifts between rounds).
@@ -31,9 +35,11 @@
 //! middleware's own cost per request, without the kernel's noise.
 //!
 //! `cargo bench -p triage-service --bench stack` (C = 16, D = 1.5 s, R = 7;
-//! `SCALE_BENCH_SECS`, `SCALE_BENCH_ROUNDS`). Without `--bench` (as
-//! `cargo test --all-targets` runs it) it is a smoke run of 0.3 s each,
-//! checking that every answer is a 200.
+//! `SCALE_BENCH_SECS`, `SCALE_BENCH_ROUNDS`, `SCALE_BENCH_REQUESTS` for the
+//! in-process count). For profiling: `SCALE_BENCH_ONLY=generated` (or
+//! `bare`, `hand`) runs one stack, `SCALE_BENCH_IN_PROCESS_ONLY=1` skips
+//! the loopback runs. Without `--bench` (as `cargo test --all-targets` runs
+//! it) it is a smoke run of 0.3 s each, checking that every answer is a 200.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -409,7 +415,7 @@ fn table(title: &str, kinds: &[Kind], results: &[Vec<Run>]) {
             String::new()
         };
         println!(
-            "{:<10} {:>10.0} {:>9.1} {:>9.1} {:>10.1}% {:>11.1} {:>11.1}{cpu_cols}",
+            "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>10.1}% {:>11.2} {:>11.2}{cpu_cols}",
             format!("{k:?}").to_lowercase(),
             fig(i, |r| r.rps),
             fig(i, |r| r.p50_us),
