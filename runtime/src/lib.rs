@@ -34,6 +34,12 @@
 //! call edges' timeouts and retries ([`DownstreamSpec::per_try`]).
 //! Requests that match no spec route (health probes) go straight to the
 //! inner service.
+//!
+//! Steps 1–6 are synchronous and run in `call`; when a slot of the cap is
+//! free and the inner service is ready, the handler is called there too,
+//! and the answer is the handler's own future with its slot and deadline
+//! ([`ScaleFuture`]; the timer is armed only when the handler has to wait).
+//! Queued requests and idempotent writes take one boxed future.
 
 pub mod hooks;
 pub mod idempotency;
