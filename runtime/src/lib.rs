@@ -34,6 +34,12 @@
 //! call edges' timeouts and retries ([`DownstreamSpec::per_try`]).
 //! Requests that match no spec route (health probes) go straight to the
 //! inner service.
+//!
+//! Steps 1–6 are synchronous and run in `call`; when a slot of the cap is
+//! free and the inner service is ready, the handler is called there too,
+//! and the answer is the handler's own future with its slot and deadline
+//! ([`ScaleFuture`]; the timer is armed only when the handler has to wait).
+//! Queued requests and idempotent writes take one boxed future.
 
 pub mod hooks;
 pub mod idempotency;
@@ -51,7 +57,7 @@ pub mod tower_layer {
 }
 
 use bytes::Bytes;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::convert::Infallible;
@@ -63,7 +69,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 use tower::{BoxError, Layer, Service, ServiceExt};
-use tracing::Instrument;
 
 /// The remaining budget of a request, in whole milliseconds: the header the
 /// `proxy` target's edge configs set (`backends::proxy::BUDGET_HEADER`).
@@ -91,10 +96,6 @@ impl Deadline {
         HeaderValue::from(self.remaining().as_millis() as u64)
     }
 }
-
-/// The matched route, in the request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct MatchedRoute(pub &'static RouteSpec);
 
 /// What a deployment adds to the spec: hooks, keys, sizes.
 pub struct Config {
@@ -154,9 +155,52 @@ impl Config {
     }
 }
 
+/// The value a keyed limit counts by: a client address as it is (no
+/// string to format or allocate), anything else as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LimitKey {
+    Ip(std::net::IpAddr),
+    Text(Box<str>),
+}
+
+/// A bucket of [`Shared::plans`]: an app-wide limiter or one of the
+/// route's own.
+#[derive(Debug, Clone, Copy)]
+enum Bucket {
+    App(usize),
+    Own(usize),
+}
+
 struct Limiter {
     spec: &'static LimitSpec,
-    limiter: DefaultKeyedRateLimiter<String>,
+    /// The header of a `Source::Header` key, parsed once.
+    header: Option<HeaderName>,
+    limiter: KeyedLimiter,
+}
+
+/// governor's keyed limiter on a seeded foldhash instead of SipHash: the
+/// key's hash is a fifth of the limiter's cost with SipHash, and the seed
+/// is random per process, so colliding keys cannot be chosen in advance.
+type KeyedLimiter = governor::RateLimiter<
+    LimitKey,
+    governor::state::keyed::DashMapStateStore<LimitKey, foldhash::fast::RandomState>,
+    governor::clock::DefaultClock,
+>;
+
+impl Limiter {
+    fn new(spec: &'static LimitSpec) -> Self {
+        Limiter {
+            spec,
+            header: match spec.source {
+                Source::Header(h) => HeaderName::from_bytes(h.as_bytes()).ok(),
+                _ => None,
+            },
+            limiter: governor::RateLimiter::dashmap_with_hasher(
+                quota(spec.rate_per_sec, spec.burst),
+                foldhash::fast::RandomState::default(),
+            ),
+        }
+    }
 }
 
 struct Shared {
@@ -166,6 +210,12 @@ struct Shared {
     limiters: Vec<Limiter>,
     /// Per route (in `spec.routes` order), its own rates' buckets.
     own_limiters: Vec<Vec<Limiter>>,
+    /// Per route, the buckets that count it: `[0]` those read before the
+    /// token is verified, `[1]` those read from its claims; app-wide
+    /// buckets first, then the route's own, each in the spec's order.
+    plans: Vec<[Vec<Bucket>; 2]>,
+    /// Per route, whether its path has no `{variable}` (compared whole).
+    literal: Vec<bool>,
     idempotency: Arc<idempotency::Store>,
     pow: pow::PowChecker,
     clock: fn() -> SystemTime,
@@ -173,6 +223,11 @@ struct Shared {
     queue_depth: usize,
     checks: AtomicU64,
     ids: AtomicU64,
+    /// The request ids' prefix: this process' id in hex and `-`.
+    id_prefix: String,
+    /// Per route, the budget header's value for its whole timeout (what a
+    /// request without the header is given), formatted once.
+    full_budget: Vec<HeaderValue>,
 }
 
 /// The layer a generated module's `layer()` returns, for requests with a
@@ -231,6 +286,23 @@ impl<ReqB> ScaleLayer<ReqB> {
                 Concurrency::Fixed(n) => (n as usize).max(1),
             });
         let queue_depth = config.queue_depth.unwrap_or(concurrency * 8).max(1);
+        let is_claim = |l: &LimitSpec| usize::from(matches!(l.source, Source::Claim(_)));
+        let plans = spec
+            .routes
+            .iter()
+            .map(|r| {
+                let mut plan: [Vec<Bucket>; 2] = Default::default();
+                for (i, l) in spec.limits.iter().enumerate() {
+                    if r.limited_by(l.key) {
+                        plan[is_claim(l)].push(Bucket::App(i));
+                    }
+                }
+                for (j, l) in r.own_limits.iter().enumerate() {
+                    plan[is_claim(l)].push(Bucket::Own(j));
+                }
+                plan
+            })
+            .collect();
         ScaleLayer {
             shared: Arc::new(Shared {
                 spec,
@@ -239,30 +311,14 @@ impl<ReqB> ScaleLayer<ReqB> {
                     .jwt
                     .as_ref()
                     .map(|j| jwt::Verifier::new(j, config.keys)),
-                limiters: spec
-                    .limits
-                    .iter()
-                    .map(|l| Limiter {
-                        spec: l,
-                        limiter: governor::RateLimiter::keyed(quota(l.rate_per_sec, l.burst)),
-                    })
-                    .collect(),
+                limiters: spec.limits.iter().map(Limiter::new).collect(),
                 own_limiters: spec
                     .routes
                     .iter()
-                    .map(|r| {
-                        r.own_limits
-                            .iter()
-                            .map(|l| Limiter {
-                                spec: l,
-                                limiter: governor::RateLimiter::keyed(quota(
-                                    l.rate_per_sec,
-                                    l.burst,
-                                )),
-                            })
-                            .collect()
-                    })
+                    .map(|r| r.own_limits.iter().map(Limiter::new).collect())
                     .collect(),
+                plans,
+                literal: spec.routes.iter().map(|r| !r.path.contains('{')).collect(),
                 idempotency: config.idempotency,
                 pow: pow::PowChecker::default(),
                 clock: config.clock,
@@ -270,6 +326,12 @@ impl<ReqB> ScaleLayer<ReqB> {
                 queue_depth,
                 checks: AtomicU64::new(0),
                 ids: AtomicU64::new(0),
+                id_prefix: format!("{:x}-", std::process::id()),
+                full_budget: spec
+                    .routes
+                    .iter()
+                    .map(|r| HeaderValue::from(r.timeout.as_millis() as u64))
+                    .collect(),
             }),
             _body: std::marker::PhantomData,
         }
@@ -299,30 +361,9 @@ type Fut<R> = Pin<Box<dyn Future<Output = R> + Send>>;
 /// its worker task costs a channel hop per queued request. tokio's semaphore
 /// hands a freed slot to the longest waiter first, so a new request never
 /// overtakes the queue.
-struct Stack<S, ReqB>
-where
-    S: Service<Request<ReqB>>,
-{
+struct Slots {
     slots: Arc<tokio::sync::Semaphore>,
-    direct: S,
     queue: Option<(Arc<tokio::sync::Semaphore>, Duration)>,
-    _req: std::marker::PhantomData<fn(ReqB)>,
-}
-
-impl<S, ReqB> Clone for Stack<S, ReqB>
-where
-    S: Service<Request<ReqB>> + Clone,
-    S::Future: Send + 'static,
-    ReqB: Send + 'static,
-{
-    fn clone(&self) -> Self {
-        Stack {
-            slots: self.slots.clone(),
-            direct: self.direct.clone(),
-            queue: self.queue.clone(),
-            _req: std::marker::PhantomData,
-        }
-    }
 }
 
 /// The service [`ScaleLayer`] makes.
@@ -331,21 +372,21 @@ where
     S: Service<Request<ReqB>>,
 {
     shared: Arc<Shared>,
-    stack: Stack<S, ReqB>,
-    raw: S,
+    slots: Arc<Slots>,
+    inner: S,
+    _req: std::marker::PhantomData<fn(ReqB)>,
 }
 
 impl<S, ReqB> Clone for ScaleService<S, ReqB>
 where
     S: Service<Request<ReqB>> + Clone,
-    S::Future: Send + 'static,
-    ReqB: Send + 'static,
 {
     fn clone(&self) -> Self {
         ScaleService {
             shared: self.shared.clone(),
-            stack: self.stack.clone(),
-            raw: self.raw.clone(),
+            slots: self.slots.clone(),
+            inner: self.inner.clone(),
+            _req: std::marker::PhantomData,
         }
     }
 }
@@ -360,7 +401,6 @@ where
     type Service = ScaleService<S, ReqB>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let slots = Arc::new(tokio::sync::Semaphore::new(self.shared.concurrency));
         let queue = match self.shared.spec.overflow {
             Overflow::Queue { timeout, .. } => Some((
                 Arc::new(tokio::sync::Semaphore::new(self.shared.queue_depth)),
@@ -368,16 +408,14 @@ where
             )),
             Overflow::Reject => None,
         };
-        let stack = Stack {
-            slots,
-            direct: inner.clone(),
-            queue,
-            _req: std::marker::PhantomData,
-        };
         ScaleService {
             shared: self.shared.clone(),
-            stack,
-            raw: inner,
+            slots: Arc::new(Slots {
+                slots: Arc::new(tokio::sync::Semaphore::new(self.shared.concurrency)),
+                queue,
+            }),
+            inner,
+            _req: std::marker::PhantomData,
         }
     }
 }
@@ -442,6 +480,19 @@ fn cookie_value(parts: &http::request::Parts, name: &str) -> Option<String> {
 }
 
 impl Shared {
+    /// [`ServiceSpec::route_at`], with the literal paths known in advance.
+    fn route(&self, method: &str, path: &str) -> Option<(usize, &'static RouteSpec)> {
+        let routes: &'static [RouteSpec] = self.spec.routes;
+        routes.iter().enumerate().find(|(i, r)| {
+            r.method == method
+                && if self.literal.get(*i) == Some(&true) {
+                    r.path == path
+                } else {
+                    spec::path_matches(r.path, path)
+                }
+        })
+    }
+
     fn value(
         &self,
         src: Source,
@@ -458,32 +509,46 @@ impl Shared {
         v.filter(|s| !s.is_empty())
     }
 
-    /// The keyed limits of `route` whose source is (or is not) a claim.
+    /// What limiter `l` counts this request by (`None`: the request does
+    /// not carry the value, and is not counted under that key).
+    fn limit_key(
+        &self,
+        l: &Limiter,
+        parts: &http::request::Parts,
+        claims: Option<&Claims>,
+    ) -> Option<LimitKey> {
+        match (l.spec.source, &l.header) {
+            (Source::ClientIp, _) => self.hooks.client_ip(parts).map(LimitKey::Ip),
+            (Source::Header(_), Some(h)) => parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty())
+                .map(|s| LimitKey::Text(s.into())),
+            (src, _) => self
+                .value(src, parts, claims)
+                .map(|s| LimitKey::Text(s.into_boxed_str())),
+        }
+    }
+
+    /// The keyed limits of the route at `index` whose source is a claim
+    /// (with `claims`) or is not (without).
     fn limit<B: From<Bytes>>(
         &self,
-        route: &RouteSpec,
+        index: usize,
         parts: &http::request::Parts,
         claims: Option<&Claims>,
     ) -> Option<Response<B>> {
-        let want_claims = claims.is_some();
-        // The app-wide buckets that count the route, then its own.
-        let own = self
-            .spec
-            .routes
-            .iter()
-            .position(|r| std::ptr::eq(r, route))
-            .and_then(|i| self.own_limiters.get(i))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let shared = self
-            .limiters
-            .iter()
-            .filter(|l| route.limited_by(l.spec.key));
-        for l in shared.chain(own) {
-            if matches!(l.spec.source, Source::Claim(_)) != want_claims {
-                continue;
-            }
-            let Some(key) = self.value(l.spec.source, parts, claims) else {
+        let plan = self
+            .plans
+            .get(index)
+            .map_or(&[][..], |p| &p[usize::from(claims.is_some())]);
+        for b in plan {
+            let l = match *b {
+                Bucket::App(i) => &self.limiters[i],
+                Bucket::Own(j) => &self.own_limiters[index][j],
+            };
+            let Some(key) = self.limit_key(l, parts, claims) else {
                 continue;
             };
             if let Err(not_until) = l.limiter.check_key(&key) {
@@ -522,14 +587,15 @@ impl Shared {
     /// Everything before the handler; `Err` is the answer.
     fn admit<B: From<Bytes>>(
         &self,
+        index: usize,
         route: &'static RouteSpec,
         parts: &mut http::request::Parts,
     ) -> Result<Option<Claims>, Response<B>> {
-        if let Some(r) = self.limit(route, parts, None) {
+        if let Some(r) = self.limit(index, parts, None) {
             return Err(r);
         }
-        let now = (self.clock)();
         let claims = if route.auth.needs_token() {
+            let now = (self.clock)();
             let Some(v) = &self.verifier else {
                 // A route that needs a token in a spec without `auth.jwt`:
                 // nothing can verify it, so nothing is let through.
@@ -540,7 +606,7 @@ impl Shared {
                 .get(http::header::AUTHORIZATION)
                 .map(|h| h.as_bytes());
             let claims = v.verify(auth, now).map_err(unauthorized)?;
-            if let Some(r) = self.limit(route, parts, Some(&claims)) {
+            if let Some(r) = self.limit(index, parts, Some(&claims)) {
                 return Err(r);
             }
             self.session(&claims, now)?;
@@ -565,7 +631,7 @@ impl Shared {
         if let Some(p) = &self.spec.proof_of_work {
             let always = p.when.is_none();
             if always || self.hooks.risk(claims.as_ref(), parts) >= self.hooks.suspicious_at() {
-                let secs = now
+                let secs = (self.clock)()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let path = parts.uri.path();
@@ -616,20 +682,99 @@ impl Shared {
         Ok(())
     }
 
+    /// The request's id: the caller's `x-request-id`, else
+    /// `PID-N` in hex (N counts the requests of this layer), put in the
+    /// request for the handler.
     fn request_id(&self, parts: &mut http::request::Parts) -> HeaderValue {
-        if let Some(v) = parts.headers.get(REQUEST_ID_HEADER) {
+        if let Some(v) = parts.headers.get(H_REQUEST_ID) {
             return v.clone();
         }
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
-        let v = HeaderValue::from_str(&format!("{:x}-{n:x}", std::process::id()))
+        let mut buf = [0u8; 48];
+        let p = self.id_prefix.len().min(buf.len() - 16);
+        buf[..p].copy_from_slice(&self.id_prefix.as_bytes()[..p]);
+        let len = p + hex(n, &mut buf[p..]);
+        let v = HeaderValue::from_maybe_shared(id_bytes(&buf[..len]))
             .unwrap_or(HeaderValue::from_static("0"));
-        parts.headers.insert(REQUEST_ID_HEADER, v.clone());
+        parts.headers.insert(H_REQUEST_ID, v.clone());
         v
+    }
+
+    /// The span of a request, `None` when no subscriber wants it (then the
+    /// `attach` headers are not even read).
+    fn span(&self, route: &RouteSpec, parts: &http::request::Parts) -> Option<tracing::Span> {
+        let span = tracing::info_span!(
+            "scale.request",
+            service = self.spec.service,
+            route = route.name,
+            class = route.class,
+            model = tracing::field::Empty,
+            prompt_hash = tracing::field::Empty,
+            dataset = tracing::field::Empty,
+        );
+        if span.is_disabled() {
+            return None;
+        }
+        for tag in self.spec.attach {
+            let Some(header) = tag_header(tag) else {
+                continue;
+            };
+            if let Some(v) = header_str(parts, header) {
+                span.record(*tag, v);
+            }
+        }
+        Some(span)
+    }
+
+    /// The budget stage: the request's deadline, with the budget header
+    /// rewritten to what is left, or the 503 when the budget cannot cover
+    /// the route's p50.
+    fn budget<B: From<Bytes>>(
+        &self,
+        index: usize,
+        route: &RouteSpec,
+        start: Instant,
+        parts: &mut http::request::Parts,
+    ) -> Result<Deadline, Response<B>> {
+        let incoming = parts.headers.get(H_BUDGET);
+        // The usual cases without formatting a number: no header (the whole
+        // timeout, whose value is kept ready), or whole milliseconds within
+        // the timeout (the header already says what is left).
+        let (budget, value) = match incoming.map(|v| whole_millis(v.as_bytes())) {
+            None => (route.timeout, self.full_budget.get(index).cloned()),
+            Some(Some(ms))
+                if Duration::from_millis(ms) <= route.timeout
+                    && parts.headers.get_all(H_BUDGET).iter().nth(1).is_none() =>
+            {
+                (Duration::from_millis(ms), None)
+            }
+            Some(_) => {
+                let b = remaining_budget(incoming, route.timeout);
+                (b, Some(HeaderValue::from(b.as_millis() as u64)))
+            }
+        };
+        if budget.is_zero() || route.p50.is_some_and(|p50| budget < p50) {
+            return Err(shed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "budget",
+                "budget spent",
+            ));
+        }
+        if let Some(v) = value {
+            parts.headers.insert(H_BUDGET, v);
+        }
+        let deadline = Deadline(start + budget);
+        parts.extensions.insert(deadline);
+        Ok(deadline)
     }
 }
 
+/// Waits for a slot of the cap (in the queue when there is none free),
+/// then calls `svc`: the slow path, for requests that found no free slot or
+/// a service not ready at once, and for idempotent writes.
 async fn run_stack<S, ReqB, ResB>(
-    stack: Stack<S, ReqB>,
+    slots: &Slots,
+    svc: S,
     req: Request<ReqB>,
 ) -> Result<Response<ResB>, BoxError>
 where
@@ -638,16 +783,16 @@ where
     S::Future: Send + 'static,
     ReqB: Send + 'static,
 {
-    let slot = match stack.slots.clone().try_acquire_owned() {
+    let slot = match slots.slots.try_acquire() {
         Ok(slot) => slot,
         Err(_) => {
-            let Some((places, wait)) = &stack.queue else {
+            let Some((places, wait)) = &slots.queue else {
                 return Err(Box::new(Shed::Overload));
             };
-            let Ok(place) = places.clone().try_acquire_owned() else {
+            let Ok(place) = places.try_acquire() else {
                 return Err(Box::new(Shed::Overload));
             };
-            let slot = tokio::time::timeout(*wait, stack.slots.clone().acquire_owned()).await;
+            let slot = tokio::time::timeout(*wait, slots.slots.acquire()).await;
             drop(place);
             match slot {
                 Ok(Ok(slot)) => slot,
@@ -656,7 +801,7 @@ where
             }
         }
     };
-    let r = stack.direct.oneshot(req).await.map_err(Into::into);
+    let r = svc.oneshot(req).await.map_err(Into::into);
     drop(slot);
     r
 }
@@ -693,6 +838,135 @@ fn from_error<B: From<Bytes>>(e: BoxError) -> Response<B> {
     }
 }
 
+/// [`REQUEST_ID_HEADER`] and [`BUDGET_HEADER`], parsed at compile time.
+const H_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+const H_BUDGET: HeaderName = HeaderName::from_static(BUDGET_HEADER);
+
+thread_local! {
+    /// Where this thread's request ids are written, [`ID_CHUNK`] bytes at
+    /// a time, so an id (and each copy of it, in the request and the
+    /// response) shares one allocation with the ids around it.
+    static IDS: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+const ID_CHUNK: usize = 1024;
+
+/// `id` as shared bytes, cut from this thread's chunk of ids.
+fn id_bytes(id: &[u8]) -> Bytes {
+    IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        if ids.capacity() - ids.len() < id.len() {
+            *ids = bytes::BytesMut::with_capacity(ID_CHUNK.max(id.len()));
+        }
+        ids.extend_from_slice(id);
+        ids.split().freeze()
+    })
+}
+
+/// `n` in lowercase hex into `out` (at least 16 bytes); the length written.
+fn hex(n: u64, out: &mut [u8]) -> usize {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let len = (16 - (n.leading_zeros() as usize) / 4).max(1);
+    for (i, b) in out[..len].iter_mut().enumerate() {
+        *b = DIGITS[((n >> (4 * (len - 1 - i))) & 0xf) as usize];
+    }
+    len
+}
+
+/// A budget header written as whole milliseconds in canonical form (ASCII
+/// digits, no sign, space or leading zero), as the edge writes it.
+fn whole_millis(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 15 || (v.len() > 1 && v[0] == b'0') {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`ScaleService`]: a request refused before the handler,
+    /// the handler's own future with its slot and deadline (the usual case:
+    /// no box, and no timer unless the handler has to wait), or the slow path
+    /// (queue, idempotency) boxed.
+    pub struct ScaleFuture<F, ResB> {
+        #[pin]
+        state: State<F, ResB>,
+        id: Option<HeaderValue>,
+        span: Option<tracing::Span>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, ResB> {
+        Done { resp: Option<Response<ResB>> },
+        Direct {
+            #[pin]
+            fut: F,
+            // Armed the first time the handler is not ready: a handler that
+            // answers at once never touches the timer wheel.
+            sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+            deadline: Instant,
+            slot: tokio::sync::OwnedSemaphorePermit,
+        },
+        Boxed { fut: Fut<Response<ResB>> },
+    }
+}
+
+impl<F, ResB> ScaleFuture<F, ResB> {
+    fn new(state: State<F, ResB>, id: Option<HeaderValue>, span: Option<tracing::Span>) -> Self {
+        ScaleFuture { state, id, span }
+    }
+}
+
+impl<F, E, ResB> Future for ScaleFuture<F, ResB>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    E: Into<BoxError>,
+    ResB: From<Bytes>,
+{
+    type Output = Result<Response<ResB>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        let mut resp = match this.state.as_mut().project() {
+            StateProj::Done { resp } => resp.take().expect("ScaleFuture polled after completion"),
+            StateProj::Boxed { fut } => match fut.as_mut().poll(cx) {
+                Poll::Ready(r) => r,
+                Poll::Pending => return Poll::Pending,
+            },
+            StateProj::Direct {
+                fut,
+                sleep,
+                deadline,
+                ..
+            } => match fut.poll(cx) {
+                Poll::Ready(r) => r.unwrap_or_else(|e| from_error(e.into())),
+                Poll::Pending => {
+                    let sleep = sleep.get_or_insert_with(|| {
+                        Box::pin(tokio::time::sleep_until((*deadline).into()))
+                    });
+                    match sleep.as_mut().poll(cx) {
+                        Poll::Ready(()) => {
+                            shed(StatusCode::GATEWAY_TIMEOUT, "budget", "budget exceeded")
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            },
+        };
+        // Drops the handler's future and gives its slot back now, as the
+        // answer leaves (not when the caller drops this future).
+        this.state.set(State::Done { resp: None });
+        if let Some(id) = this.id.take() {
+            resp.headers_mut().insert(H_REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(resp))
+    }
+}
+
 impl<S, ReqB, ResB> Service<Request<ReqB>> for ScaleService<S, ReqB>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -704,7 +978,7 @@ where
 {
     type Response = Response<ResB>;
     type Error = Infallible;
-    type Future = Fut<Result<Response<ResB>, Infallible>>;
+    type Future = ScaleFuture<S::Future, ResB>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Readiness is taken per request inside `call`, where a full
@@ -713,96 +987,67 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let start = Instant::now();
-        let shared = self.shared.clone();
-        let Some(route) = shared.spec.route(req.method().as_str(), req.uri().path()) else {
-            let raw = self.raw.clone();
-            return Box::pin(async move {
-                Ok(raw
-                    .oneshot(req)
-                    .await
-                    .unwrap_or_else(|e| from_error(e.into())))
-            });
+        let Some((index, route)) = self.shared.route(req.method().as_str(), req.uri().path())
+        else {
+            let raw = self.inner.clone();
+            return ScaleFuture::new(
+                State::Boxed {
+                    fut: Box::pin(async move {
+                        raw.oneshot(req)
+                            .await
+                            .unwrap_or_else(|e| from_error(e.into()))
+                    }),
+                },
+                None,
+                None,
+            );
         };
-        let stack = self.stack.clone();
+        let start = Instant::now();
         let (mut parts, body) = req.into_parts();
+        let shared = &*self.shared;
         let id = shared.request_id(&mut parts);
-        let span = tracing::info_span!(
-            "scale.request",
-            service = shared.spec.service,
-            route = route.name,
-            class = route.class,
-            model = tracing::field::Empty,
-            prompt_hash = tracing::field::Empty,
-            dataset = tracing::field::Empty,
-        );
-        for tag in shared.spec.attach {
-            let header = match *tag {
-                "model" => "x-model",
-                "prompt_hash" => "x-prompt-hash",
-                "dataset" => "x-dataset",
-                _ => continue,
-            };
-            if let Some(v) = header_str(&parts, header) {
-                span.record(*tag, v);
-            }
-        }
-        Box::pin(
-            async move {
-                let mut resp = handle(shared, route, start, stack, parts, body).await;
-                resp.headers_mut().insert(REQUEST_ID_HEADER, id);
-                Ok(resp)
-            }
-            .instrument(span),
-        )
+        let span = shared.span(route, &parts);
+        let entered = span.as_ref().map(tracing::Span::enter);
+        let state = self.admit_and_call(index, route, start, parts, body);
+        drop(entered);
+        ScaleFuture::new(state, Some(id), span)
     }
 }
 
-/// The budget a request has: the smaller of the header and the timeout.
-pub fn remaining_budget(incoming: Option<&HeaderValue>, timeout: Duration) -> Duration {
-    let incoming = incoming
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(1e9)));
-    incoming.map_or(timeout, |b| b.min(timeout))
-}
-
-async fn handle<S, ReqB, ResB>(
-    shared: Arc<Shared>,
-    route: &'static RouteSpec,
-    start: Instant,
-    stack: Stack<S, ReqB>,
-    mut parts: http::request::Parts,
-    body: ReqB,
-) -> Response<ResB>
+impl<S, ReqB, ResB> ScaleService<S, ReqB>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
     S::Error: Into<BoxError> + Send + Sync,
     S::Future: Send + 'static,
     ReqB: Send + 'static,
     ResB: http_body::Body<Data = Bytes> + From<Bytes> + Send + 'static,
     ResB::Error: Into<BoxError>,
 {
-    let budget = remaining_budget(parts.headers.get(BUDGET_HEADER), route.timeout);
-    if budget.is_zero() || route.p50.is_some_and(|p50| budget < p50) {
-        return shed(StatusCode::SERVICE_UNAVAILABLE, "budget", "budget spent");
-    }
-    let deadline = Deadline(start + budget);
-    parts
-        .headers
-        .insert(BUDGET_HEADER, HeaderValue::from(budget.as_millis() as u64));
-    parts.extensions.insert(deadline);
-    parts.extensions.insert(MatchedRoute(route));
-    let work = async {
-        let claims = match shared.admit::<ResB>(route, &mut parts) {
+    /// Every check before the handler (all synchronous), then the handler:
+    /// called here when a slot is free and the service is ready, else on
+    /// the slow path.
+    fn admit_and_call(
+        &mut self,
+        index: usize,
+        route: &'static RouteSpec,
+        start: Instant,
+        mut parts: http::request::Parts,
+        body: ReqB,
+    ) -> State<S::Future, ResB> {
+        let shared = &*self.shared;
+        let done = |r| State::Done { resp: Some(r) };
+        let deadline = match shared.budget(index, route, start, &mut parts) {
+            Ok(d) => d,
+            Err(r) => return done(r),
+        };
+        let claims = match shared.admit::<ResB>(index, route, &mut parts) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(r) => return done(r),
         };
         let key = match route.idempotency {
             None => None,
             Some(src) => match shared.value(src, &parts, claims.as_ref()) {
-                None => return reply(StatusCode::BAD_REQUEST, "idempotency key required"),
+                None => return done(reply(StatusCode::BAD_REQUEST, "idempotency key required")),
                 Some(k) => {
                     let who = claims
                         .as_ref()
@@ -816,8 +1061,66 @@ where
             parts.extensions.insert(c);
         }
         let req = Request::from_parts(parts, body);
+        let mut svc = self.inner.clone();
+        if key.is_none() {
+            // The fast path: a free slot and a service ready now (asked
+            // without a waker: not ready means the slow path, which waits
+            // for it properly).
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            match svc.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Ok(slot) = self.slots.slots.clone().try_acquire_owned() {
+                        return State::Direct {
+                            fut: svc.call(req),
+                            sleep: None,
+                            deadline: deadline.0,
+                            slot,
+                        };
+                    }
+                }
+                Poll::Ready(Err(e)) => return done(from_error(e.into())),
+                Poll::Pending => {}
+            }
+        }
+        let shared = self.shared.clone();
+        let slots = self.slots.clone();
+        State::Boxed {
+            fut: Box::pin(slow_path(shared, slots, svc, req, key, deadline)),
+        }
+    }
+}
+
+/// The budget a request has: the smaller of the header and the timeout.
+pub fn remaining_budget(incoming: Option<&HeaderValue>, timeout: Duration) -> Duration {
+    let incoming = incoming
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(1e9)));
+    incoming.map_or(timeout, |b| b.min(timeout))
+}
+
+/// A request past its checks that waits for a slot in the queue, or whose
+/// answer is kept for an idempotency key; 504 at the deadline.
+async fn slow_path<S, ReqB, ResB>(
+    shared: Arc<Shared>,
+    slots: Arc<Slots>,
+    svc: S,
+    req: Request<ReqB>,
+    key: Option<String>,
+    deadline: Deadline,
+) -> Response<ResB>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Error: Into<BoxError> + Send + Sync,
+    S::Future: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: http_body::Body<Data = Bytes> + From<Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+{
+    let work = async {
         let Some(key) = key else {
-            return run_stack(stack, req).await.unwrap_or_else(from_error);
+            return run_stack(&slots, svc, req).await.unwrap_or_else(from_error);
         };
         match shared.idempotency.begin(&key) {
             idempotency::Begin::Replay(s) => {
@@ -835,7 +1138,7 @@ where
                     store: shared.idempotency.clone(),
                     key: Some(key),
                 };
-                let resp = match run_stack(stack, req).await {
+                let resp = match run_stack(&slots, svc, req).await {
                     Ok(r) => r,
                     Err(e) => return from_error(e),
                 };

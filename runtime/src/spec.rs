@@ -225,13 +225,22 @@ impl ServiceSpec {
     /// The route a request is for: method and path template (`{x}` matches
     /// one non-empty segment).
     pub fn route(&self, method: &str, path: &str) -> Option<&'static RouteSpec> {
+        self.route_at(method, path).map(|(_, r)| r)
+    }
+
+    /// [`ServiceSpec::route`] with the route's index in `routes`.
+    pub fn route_at(&self, method: &str, path: &str) -> Option<(usize, &'static RouteSpec)> {
         self.routes
             .iter()
-            .find(|r| r.method == method && path_matches(r.path, path))
+            .enumerate()
+            .find(|(_, r)| r.method == method && path_matches(r.path, path))
     }
 }
 
-fn path_matches(template: &str, path: &str) -> bool {
+pub(crate) fn path_matches(template: &str, path: &str) -> bool {
+    if !template.as_bytes().contains(&b'{') {
+        return template == path;
+    }
     let mut t = template.split('/');
     let mut p = path.split('/');
     loop {

@@ -299,3 +299,73 @@ async fn several_limits_on_a_route_the_tighter_refuses() {
     assert_eq!(edge.per_try(Duration::from_secs(9)), Duration::from_secs(2));
     assert_eq!(edge.worst_case(), Some(Duration::from_secs(4)));
 }
+
+/// What the handler sees of the budget header (every value) and of the
+/// request id, and the deadline in its extensions.
+#[tokio::test]
+async fn budget_header_forms_and_request_ids() {
+    let echo = tower::service_fn(|req: Request<Body>| async move {
+        let budgets: Vec<&str> = req
+            .headers()
+            .get_all(BUDGET_HEADER)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        let id = req.headers()[REQUEST_ID_HEADER].to_str().unwrap();
+        let deadline = req.extensions().get::<Deadline>().is_some();
+        let seen = format!("{} {id} {deadline}", budgets.join(","));
+        Ok::<_, std::convert::Infallible>(Response::new(Body::from(seen)))
+    });
+    let svc = ScaleLayer::<Body>::new(&SPEC, Config::new()).layer(echo);
+    let call = |headers: &[(&str, &str)]| {
+        let mut b = Request::get("/fast/1");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let svc = svc.clone();
+        let req = b.body(Body::default()).unwrap();
+        async move {
+            let r = svc.oneshot(req).await.unwrap();
+            let id = r.headers()[REQUEST_ID_HEADER].to_str().unwrap().to_string();
+            let (_, body) = text(r).await;
+            (body, id)
+        }
+    };
+    // Whole milliseconds within the timeout: kept as they are; any other
+    // form rewritten to whole milliseconds; more than one value: one left.
+    for (sent, seen) in [
+        (&["120"][..], "120"),
+        (&["0120"], "120"),
+        (&["120.9"], "120"),
+        (&[" 120"], "120"),
+        (&["301"], "300"),
+        (&["150", "250"], "150"),
+    ] {
+        let headers: Vec<_> = sent.iter().map(|v| (BUDGET_HEADER, *v)).collect();
+        let (body, _) = call(&headers).await;
+        assert_eq!(body.split(' ').next(), Some(seen), "{sent:?}: {body}");
+    }
+    // Request ids: made up when the caller sends none (`PID-N` in hex,
+    // a new one each time), the caller's kept; the handler and the
+    // response see the same one, with the deadline in the extensions.
+    let (a, a_id) = call(&[]).await;
+    let (b, b_id) = call(&[]).await;
+    let pid = format!("{:x}-", std::process::id());
+    assert!(
+        a_id.starts_with(&pid) && b_id.starts_with(&pid),
+        "{a_id} {b_id}"
+    );
+    assert_ne!(a_id, b_id);
+    assert_eq!(a, format!("300 {a_id} true"));
+    assert_eq!(b, format!("300 {b_id} true"));
+    // Across the runtime's chunks of ids (1 KiB each): each one whole.
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..300 {
+        let (body, id) = call(&[]).await;
+        assert_eq!(body, format!("300 {id} true"));
+        assert!(id.starts_with(&pid) && id.len() > pid.len(), "{id}");
+        assert!(ids.insert(id));
+    }
+    let (c, c_id) = call(&[(REQUEST_ID_HEADER, "abc-1")]).await;
+    assert_eq!((c.as_str(), c_id.as_str()), ("300 abc-1 true", "abc-1"));
+}

@@ -21,7 +21,11 @@
 //! thread, each sending requests back to back for D seconds; the server in
 //! another single-thread runtime. Reported: requests per second under C
 //! connections, and the p50/p99 latency on one connection (D seconds more)
-//! with what each stack adds over bare. Runs alternate (bare, hand,
+//! with what each stack adds over bare, and the server thread's CPU time
+//! per request under the C connections (from its `schedstat`; Linux only):
+//! the client shares the machine's two cores with the server, so req/s
+//! moves with whatever else runs, while the server's CPU per request is
+//! what its throughput is bound by. Runs alternate (bare, hand,
 //! generated) R times; each figure is the median over rounds, and each
 //! difference to bare is taken within a round first (the shared machine's
 //! load drifts between rounds).
@@ -31,9 +35,11 @@
 //! middleware's own cost per request, without the kernel's noise.
 //!
 //! `cargo bench -p triage-service --bench stack` (C = 16, D = 1.5 s, R = 7;
-//! `SCALE_BENCH_SECS`, `SCALE_BENCH_ROUNDS`). Without `--bench` (as
-//! `cargo test --all-targets` runs it) it is a smoke run of 0.3 s each,
-//! checking that every answer is a 200.
+//! `SCALE_BENCH_SECS`, `SCALE_BENCH_ROUNDS`, `SCALE_BENCH_REQUESTS` for the
+//! in-process count). For profiling: `SCALE_BENCH_ONLY=generated` (or
+//! `bare`, `hand`) runs one stack, `SCALE_BENCH_IN_PROCESS_ONLY=1` skips
+//! the loopback runs. Without `--bench` (as `cargo test --all-targets` runs
+//! it) it is a smoke run of 0.3 s each, checking that every answer is a 200.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -130,32 +136,54 @@ fn build(kind: Kind) -> Svc {
     }
 }
 
+/// The CPU time the thread `tid` of this process has used, in ns (Linux:
+/// the first field of its `schedstat`); `None` elsewhere.
+fn thread_cpu_ns(tid: Option<u32>) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", tid?)).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// This thread's id (Linux), for [`thread_cpu_ns`].
+fn this_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The server of one kind on its own thread: its address, its thread's id
+/// (for its CPU time), the thread and the sender that stops it.
 fn serve(
     kind: Kind,
 ) -> (
     SocketAddr,
+    Option<u32>,
     std::thread::JoinHandle<()>,
     tokio::sync::oneshot::Sender<()>,
 ) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (atx, arx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            atx.send(l.local_addr().unwrap()).unwrap();
-            let make = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(build(kind));
-            let _ = axum::serve(l, make)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-    });
-    (arx.recv().unwrap(), h, tx)
+    let h = std::thread::Builder::new()
+        .name(format!("server-{kind:?}").to_lowercase())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                atx.send((l.local_addr().unwrap(), this_tid())).unwrap();
+                let make = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(build(kind));
+                let _ = axum::serve(l, make)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        })
+        .unwrap();
+    let (addr, tid) = arx.recv().unwrap();
+    (addr, tid, h, tx)
 }
 
 /// `n` requests one after another through the service, in process (no
@@ -194,6 +222,8 @@ fn in_process(kind: Kind, n: usize) -> Run {
             p50_us: q(0.5),
             p99_us: q(0.99),
             non_200,
+            requests: n,
+            cpu_us: f64::NAN,
         }
     })
 }
@@ -203,6 +233,10 @@ struct Run {
     p50_us: f64,
     p99_us: f64,
     non_200: usize,
+    requests: usize,
+    /// On loopback: the server thread's CPU time per request under the C
+    /// connections' load (NaN in process, or where it cannot be read).
+    cpu_us: f64,
 }
 
 fn load(addr: SocketAddr, conns: usize, secs: f64) -> Run {
@@ -244,13 +278,15 @@ fn load(addr: SocketAddr, conns: usize, secs: f64) -> Run {
             p50_us: q(0.5),
             p99_us: q(0.99),
             non_200,
+            requests: all.len(),
+            cpu_us: f64::NAN,
         }
     })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {
@@ -270,28 +306,54 @@ fn main() {
     } else {
         (0.3, 1, 4)
     };
+    // `SCALE_BENCH_IN_PROCESS_ONLY=1`: skip the loopback runs (profiling).
+    let loopback = std::env::var("SCALE_BENCH_IN_PROCESS_ONLY").is_err();
     let kinds = [Kind::Bare, Kind::Hand, Kind::Generated];
+    // `SCALE_BENCH_ONLY=generated` (or `bare`, `hand`): run that stack
+    // alone (profiling; the tables then show only its rows).
+    let only = std::env::var("SCALE_BENCH_ONLY").ok();
+    let skip = |k: &Kind| {
+        only.as_ref()
+            .is_some_and(|o| *o != format!("{k:?}").to_lowercase())
+    };
     let mut results: Vec<Vec<Run>> = kinds.iter().map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
+    for _ in 0..if loopback { rounds } else { 0 } {
         for (i, k) in kinds.iter().enumerate() {
-            let (addr, h, stop) = serve(*k);
+            if skip(k) {
+                continue;
+            }
+            let (addr, tid, h, stop) = serve(*k);
             // Warm-up, not measured.
             let _ = load(addr, conns, secs.min(0.5) / 2.0);
             // Throughput under C connections; latency on one connection
             // (with C in flight, queueing in the single-thread server
             // would be most of what is measured).
+            let cpu0 = thread_cpu_ns(tid);
             let t = load(addr, conns, secs);
+            let cpu = thread_cpu_ns(tid).zip(cpu0).map_or(f64::NAN, |(b, a)| {
+                (b - a) as f64 / 1000.0 / t.requests as f64
+            });
             let l = load(addr, 1, secs);
             assert_eq!(t.non_200 + l.non_200, 0, "{k:?}: answers that were not 200");
-            results[i].push(Run { rps: t.rps, ..l });
+            results[i].push(Run {
+                rps: t.rps,
+                cpu_us: cpu,
+                ..l
+            });
             let _ = stop.send(());
             h.join().unwrap();
         }
     }
-    let n = if bench { 200_000 } else { 2_000 };
+    let n = env(
+        "SCALE_BENCH_REQUESTS",
+        if bench { 200_000.0 } else { 2_000.0 },
+    ) as usize;
     let mut local: Vec<Vec<Run>> = kinds.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (i, k) in kinds.iter().enumerate() {
+            if skip(k) {
+                continue;
+            }
             let r = in_process(*k, n);
             assert_eq!(r.non_200, 0, "{k:?} in process: answers that were not 200");
             local[i].push(r);
@@ -302,6 +364,9 @@ fn main() {
         &kinds,
         &local,
     );
+    if !loopback {
+        return;
+    }
     table(
         &format!("loopback: req/s on {conns} connections, latency on 1; {secs} s each, {rounds} rounds (medians)"),
         &kinds,
@@ -323,13 +388,34 @@ fn table(title: &str, kinds: &[Kind], results: &[Vec<Run>]) {
         )
     };
     println!("\nPOST /v1/session, {title}");
+    // The server thread's CPU per request, where measured (loopback).
+    let cpu = results.iter().flatten().any(|r| r.cpu_us.is_finite());
     println!(
-        "{:<10} {:>10} {:>9} {:>9} {:>11} {:>11} {:>11}",
-        "stack", "req/s", "p50 µs", "p99 µs", "vs bare", "+p50 µs", "+p99 µs"
+        "{:<10} {:>10} {:>9} {:>9} {:>11} {:>11} {:>11}{}",
+        "stack",
+        "req/s",
+        "p50 µs",
+        "p99 µs",
+        "vs bare",
+        "+p50 µs",
+        "+p99 µs",
+        if cpu { "   cpu µs/req   +cpu µs" } else { "" }
     );
     for (i, k) in kinds.iter().enumerate() {
+        if results[i].is_empty() {
+            continue;
+        }
+        let cpu_cols = if cpu {
+            format!(
+                " {:>13.2} {:>9.2}",
+                fig(i, |r| r.cpu_us),
+                vs(i, |r, b| r.cpu_us - b.cpu_us)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{:<10} {:>10.0} {:>9.1} {:>9.1} {:>10.1}% {:>11.1} {:>11.1}",
+            "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>10.1}% {:>11.2} {:>11.2}{cpu_cols}",
             format!("{k:?}").to_lowercase(),
             fig(i, |r| r.rps),
             fig(i, |r| r.p50_us),
