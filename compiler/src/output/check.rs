@@ -54,7 +54,7 @@ pub fn check_units<E: From<io::Error>>(
         (p == MANIFEST, p.clone())
     };
     out.sort_by_key(key);
-    let files = sink.ledger.paths();
+    let files = sink.ledger.take_paths();
     let compared = files.len();
     if dir.is_dir() {
         let mut folders = HashSet::default();
