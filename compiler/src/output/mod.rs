@@ -487,11 +487,16 @@ impl StagingSink {
         let path = safe_join(&self.root, MANIFEST)?;
         self.ledger.claim(MANIFEST)?;
         let (entries, units) = self.ledger.take();
-        let file = std::fs::File::create(&path)?;
+        // Written aside and renamed: a staging folder with a manifest is a
+        // whole tree (a killed build's half-written manifest would make the
+        // next build's sweep keep its staging folder as somebody's files).
+        let partial = self.root.join(".scalec-manifest-partial");
+        let file = std::fs::File::create(&partial)?;
         let mut w = io::BufWriter::with_capacity(1 << 16, file);
         write_manifest(&mut w, meta, &entries, &units)?;
         io::Write::flush(&mut w)?;
         drop(w);
+        std::fs::rename(&partial, &path)?;
         self.note(&self.staged, MANIFEST);
         crash_point(Step::Staged(self.ledger.count()));
         Ok(())
@@ -1272,7 +1277,7 @@ mod tests {
             bytes: n as usize * 1000,
             unit: unit.map(str::to_string),
         };
-        let entries = vec![
+        let entries = [
             entry("a.yaml", None, 1),
             entry("k8s/é \"q\" \\ \u{1}.yaml", Some("k8s:service:a"), 2),
             entry("z/\u{7f}", Some("u\tv"), 255),
