@@ -39,8 +39,11 @@ use std::time::{Duration, Instant};
 
 mod check;
 mod commit;
+mod manifest;
 pub use check::*;
 use commit::*;
+pub use manifest::manifest;
+use manifest::*;
 
 pub const MANIFEST: &str = "manifest.json";
 
@@ -54,184 +57,6 @@ fn generated_twice(path: &str) -> io::Error {
             "the artifact `{path}` was generated twice; this is a scalec bug, please report it"
         ),
     )
-}
-
-/// One line of the manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    path: String,
-    sha256: [u8; 32],
-    bytes: usize,
-    /// The unit of work that made it (`k8s:service:api`), if any.
-    unit: Option<String>,
-}
-
-/// The manifest as a typed value, for `serde_json` to write in the test
-/// that holds [`write_manifest`] to it.
-#[cfg(test)]
-#[derive(serde::Serialize)]
-struct ManifestDoc<'a> {
-    generated: serde_json::Value,
-    artifacts: Lines<'a>,
-    /// Unit key → input fingerprint (see [`crate::incremental`]).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    units: BTreeMap<&'a str, Hex<'a>>,
-}
-
-/// Every entry, as `{path, sha256, bytes, unit?}`, made as it is written.
-#[cfg(test)]
-struct Lines<'a>(&'a [Entry]);
-
-#[cfg(test)]
-impl serde::Serialize for Lines<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        struct Line<'a>(&'a Entry);
-        impl serde::Serialize for Line<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let e = self.0;
-                let mut st = s.serialize_struct("ManifestLine", 3 + e.unit.is_some() as usize)?;
-                st.serialize_field("path", &e.path)?;
-                st.serialize_field("sha256", &Hex(&e.sha256))?;
-                st.serialize_field("bytes", &e.bytes)?;
-                if let Some(u) = &e.unit {
-                    st.serialize_field("unit", u)?;
-                }
-                st.end()
-            }
-        }
-        s.collect_seq(self.0.iter().map(Line))
-    }
-}
-
-/// A SHA-256 as 64 lowercase hex digits, without an allocation.
-#[cfg(test)]
-struct Hex<'a>(&'a [u8; 32]);
-
-#[cfg(test)]
-impl serde::Serialize for Hex<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let buf = hex_digits(self.0);
-        s.serialize_str(std::str::from_utf8(&buf).expect("hex digits are ASCII"))
-    }
-}
-
-/// Writes the manifest of `entries` (sorted by path) and `units` to `w`:
-/// what `serde_json`'s pretty printer makes of [`ManifestDoc`] (a test
-/// holds the two together), written directly, since a rebuild at 10,000
-/// services spent a tenth of its CPU pretty-printing the manifest's
-/// 120,000 lines.
-fn write_manifest<W: io::Write>(
-    mut w: W,
-    meta: &Meta,
-    entries: &[Entry],
-    units: &BTreeMap<String, [u8; 32]>,
-) -> io::Result<()> {
-    let generated = serde_json::to_string_pretty(&meta.json()).map_err(io::Error::other)?;
-    w.write_all(b"{\n  \"generated\": ")?;
-    // A JSON text has no line break inside a string: indent every line.
-    w.write_all(generated.replace('\n', "\n  ").as_bytes())?;
-    w.write_all(b",\n  \"artifacts\": ")?;
-    if entries.is_empty() {
-        w.write_all(b"[]")?;
-    } else {
-        w.write_all(b"[\n")?;
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
-            }
-            w.write_all(b"    {\n      \"path\": ")?;
-            json_str(&mut w, &e.path)?;
-            w.write_all(b",\n      \"sha256\": \"")?;
-            w.write_all(&hex_digits(&e.sha256))?;
-            w.write_all(b"\",\n      \"bytes\": ")?;
-            w.write_all(itoa::Buffer::new().format(e.bytes).as_bytes())?;
-            if let Some(u) = &e.unit {
-                w.write_all(b",\n      \"unit\": ")?;
-                json_str(&mut w, u)?;
-            }
-            w.write_all(b"\n    }")?;
-        }
-        w.write_all(b"\n  ]")?;
-    }
-    if !units.is_empty() {
-        w.write_all(b",\n  \"units\": {\n")?;
-        for (i, (k, v)) in units.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
-            }
-            w.write_all(b"    ")?;
-            json_str(&mut w, k)?;
-            w.write_all(b": \"")?;
-            w.write_all(&hex_digits(v))?;
-            w.write_all(b"\"")?;
-        }
-        w.write_all(b"\n  }")?;
-    }
-    w.write_all(b"\n}\n")
-}
-
-/// A JSON string: as it is when nothing in it needs an escape (what
-/// `serde_json` escapes: quotes, backslashes, control characters), else
-/// by `serde_json`.
-fn json_str<W: io::Write>(w: &mut W, s: &str) -> io::Result<()> {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        w.write_all(b"\"")?;
-        w.write_all(s.as_bytes())?;
-        w.write_all(b"\"")
-    } else {
-        serde_json::to_writer(&mut *w, s).map_err(io::Error::other)
-    }
-}
-
-fn hex_digits(sha: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 64];
-    for (i, b) in sha.iter().enumerate() {
-        buf[2 * i] = DIGITS[(b >> 4) as usize];
-        buf[2 * i + 1] = DIGITS[(b & 15) as usize];
-    }
-    buf
-}
-
-/// The manifest by `serde_json` (what [`write_manifest`] must equal).
-#[cfg(test)]
-fn write_manifest_serde<W: io::Write>(
-    mut w: W,
-    meta: &Meta,
-    entries: &[Entry],
-    units: &BTreeMap<String, [u8; 32]>,
-) -> io::Result<()> {
-    let doc = ManifestDoc {
-        generated: meta.json(),
-        artifacts: Lines(entries),
-        units: units.iter().map(|(k, v)| (k.as_str(), Hex(v))).collect(),
-    };
-    serde_json::to_writer_pretty(&mut w, &doc).map_err(io::Error::other)?;
-    w.write_all(b"\n")
-}
-
-fn manifest_of(meta: &Meta, entries: &[Entry], units: &BTreeMap<String, [u8; 32]>) -> Artifact {
-    let mut out = Vec::with_capacity(256 * entries.len() + 1024);
-    write_manifest(&mut out, meta, entries, units).expect("a manifest serialises into memory");
-    Artifact {
-        path: MANIFEST.into(),
-        contents: String::from_utf8(out).expect("JSON is UTF-8"),
-    }
-}
-
-/// `manifest.json`: the header and every artifact's hash and size.
-pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
-    let entries: Vec<Entry> = artifacts
-        .iter()
-        .map(|a| Entry {
-            path: a.path.clone(),
-            sha256: Sha256::digest(a.contents.as_bytes()).into(),
-            bytes: a.contents.len(),
-            unit: None,
-        })
-        .collect();
-    manifest_of(meta, &entries, &BTreeMap::new())
 }
 
 /// What the sinks record of every artifact: its path (a path generated
@@ -423,24 +248,6 @@ impl ArtifactSink for CollectUnits {
     ) -> Result<(), EmitError> {
         render_unit(self, &self.ledger, self.fingerprints.as_ref(), unit, render)
     }
-}
-
-/// A file the previous build listed.
-#[derive(Debug, Clone)]
-struct PrevFile {
-    sha256: [u8; 32],
-    bytes: u64,
-}
-
-/// The previous build, from its `manifest.json`.
-#[derive(Debug, Default)]
-struct Previous {
-    files: HashMap<String, PrevFile>,
-    /// Unit key → (fingerprint, its files).
-    units: HashMap<String, ([u8; 32], Vec<String>)>,
-    /// When the manifest was written: a file whose mtime is older and
-    /// whose size is the listed one is trusted to hold the listed bytes.
-    written: Option<std::time::SystemTime>,
 }
 
 /// How far a previous file can be trusted without reading it.
@@ -819,16 +626,6 @@ pub fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
     foreign_in(dir, &listed)
 }
 
-fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "{} is not a scalec manifest: {e}",
-            dir.join(MANIFEST).display()
-        ),
-    )
-}
-
 /// What `dir` holds beyond the `listed` files, their folders and the
 /// manifest.
 fn foreign_in(dir: &Path, listed: &HashSet<&str>) -> io::Result<Vec<String>> {
@@ -915,79 +712,6 @@ pub fn write(dir: &Path, artifacts: &[Artifact], inputs: &[PathBuf]) -> io::Resu
         Ok::<(), io::Error>(())
     })
     .map(|_| ())
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
-    }
-    Some(out)
-}
-
-/// The previous build's manifest, read with its time; empty when there is
-/// none (or it cannot be read: then nothing is kept).
-fn read_previous(dir: &Path) -> io::Result<Previous> {
-    use std::borrow::Cow;
-    // Strings borrowed from the text where they hold no escape (hashes and
-    // unit keys never do): 120,000 lines at 10,000 services.
-    #[derive(serde::Deserialize)]
-    struct Doc<'a> {
-        #[serde(borrow)]
-        artifacts: Vec<Line<'a>>,
-        #[serde(default, borrow)]
-        units: HashMap<Cow<'a, str>, Cow<'a, str>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Line<'a> {
-        #[serde(borrow)]
-        path: Cow<'a, str>,
-        #[serde(borrow)]
-        sha256: Cow<'a, str>,
-        bytes: u64,
-        #[serde(default, borrow)]
-        unit: Option<Cow<'a, str>>,
-    }
-    let path = dir.join(MANIFEST);
-    let file = std::fs::File::open(&path)?;
-    let written = file.metadata().and_then(|m| m.modified()).ok();
-    let mut text = String::new();
-    io::Read::read_to_string(&mut &file, &mut text)?;
-    let doc = serde_json::from_str::<Doc>(&text).map_err(|e| not_a_manifest(dir, e))?;
-    let mut prev = Previous {
-        written,
-        ..Previous::default()
-    };
-    prev.files.reserve(doc.artifacts.len());
-    let mut unit_files: HashMap<Cow<str>, Vec<String>> = HashMap::default();
-    for l in doc.artifacts {
-        let Some(sha256) = unhex(&l.sha256) else {
-            continue;
-        };
-        let path = l.path.into_owned();
-        if let Some(u) = l.unit {
-            unit_files.entry(u).or_default().push(path.clone());
-        }
-        prev.files.insert(
-            path,
-            PrevFile {
-                sha256,
-                bytes: l.bytes,
-            },
-        );
-    }
-    for (key, fp) in doc.units {
-        if let Some(fp) = unhex(&fp) {
-            let files = unit_files.remove(&key).unwrap_or_default();
-            prev.units.insert(key.into_owned(), (fp, files));
-        }
-    }
-    Ok(prev)
 }
 
 /// Builds the whole content of `dir`: see [`write_units`] (here without
@@ -1259,48 +983,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&t);
         std::fs::create_dir_all(&t).unwrap();
         t
-    }
-
-    /// The manifest written directly is the one `serde_json` pretty-prints.
-    #[test]
-    fn the_manifest_writer_matches_serde_json() {
-        let mut meta = Meta {
-            compiler: "scalec 0.1.0".into(),
-            generator: Some("in \"x\"\n".into()),
-            requires: None,
-            input_hash: "sha256:00".into(),
-            env: None,
-        };
-        let entry = |path: &str, unit: Option<&str>, n: u8| Entry {
-            path: path.into(),
-            sha256: [n; 32],
-            bytes: n as usize * 1000,
-            unit: unit.map(str::to_string),
-        };
-        let entries = [
-            entry("a.yaml", None, 1),
-            entry("k8s/é \"q\" \\ \u{1}.yaml", Some("k8s:service:a"), 2),
-            entry("z/\u{7f}", Some("u\tv"), 255),
-        ];
-        let mut units = BTreeMap::new();
-        units.insert("k8s:service:a".to_string(), [7u8; 32]);
-        units.insert("q\"\\".to_string(), [0u8; 32]);
-        for env in [None, Some("pr-1".to_string())] {
-            meta.env = env;
-            for (e, u) in [
-                (&entries[..], &units),
-                (&entries[..0], &BTreeMap::new()),
-                (&entries[..1], &BTreeMap::new()),
-            ] {
-                let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                write_manifest(&mut fast, &meta, e, u).unwrap();
-                write_manifest_serde(&mut slow, &meta, e, u).unwrap();
-                assert_eq!(
-                    String::from_utf8(fast).unwrap(),
-                    String::from_utf8(slow).unwrap()
-                );
-            }
-        }
     }
 
     /// The quick path of `safe_join` accepts exactly what

@@ -121,7 +121,8 @@ fn style(s: &str, key: bool) -> Option<Style> {
 /// which libyaml writes when the text allows it (else double quotes, not
 /// in this subset).
 fn literal(b: &[u8], key: bool) -> Option<Style> {
-    if key || !b.iter().all(|&c| c == b'\n' || (0x20..=0x7e).contains(&c)) {
+    // (Only printable ASCII and line breaks reach here: see [`style`].)
+    if key {
         return None;
     }
     // A leading space or break needs an indentation hint.
