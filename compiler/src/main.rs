@@ -404,6 +404,12 @@ fn build(
     // `SCALEC_TIMINGS=1`: phase timings on stderr (the build bench reads them).
     let timings = std::env::var_os("SCALEC_TIMINGS").is_some();
     let started = std::time::Instant::now();
+    // The previous build is read while the spec is checked.
+    let early = if check {
+        output::Early::none()
+    } else {
+        output::Early::start(out)
+    };
     let Some(c) = load_and_check(inputs, env, diag) else {
         return ExitCode::from(2);
     };
@@ -539,7 +545,7 @@ fn build(
     }
     let mut spec_paths = inputs.to_vec();
     spec_paths.extend(c.project.disk_paths());
-    let result = output::write_units(out, &spec_paths, Some(fingerprints), |sink| {
+    let result = output::write_units_early(out, early, &spec_paths, Some(fingerprints), |sink| {
         produce(sink, &|| sink.put_manifest(&meta))
     });
     if timings {

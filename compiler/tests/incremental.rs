@@ -535,3 +535,58 @@ fn a_failed_in_place_update_leaves_the_previous_output() {
     build(&spec, &clean, &[]);
     assert_eq!(tree(&out), tree(&clean));
 }
+
+/// The names beside `out` that a build keeps there (`.out.scalec-…`).
+fn beside(out: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out.scalec"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `scalec build` reads the previous build while it checks the spec (on a
+/// thread of its own, under the folder's lock): a build that stops on
+/// errors must still leave the folder, what a killed build left beside
+/// it, and no lock file behind; the next good build sweeps and builds.
+#[test]
+fn a_build_stopped_by_errors_touches_nothing() {
+    let root = scratch("incremental-stopped");
+    let spec = root.join("spec/app.scale");
+    let out = root.join("out");
+    std::fs::write(&spec, bench_spec(3, 0)).unwrap();
+    build(&spec, &out, &[]);
+    let clean = tree(&out);
+    assert_eq!(beside(&out), Vec::<String>::new());
+
+    let broken = format!("{}\nservice broken {{\n  replicas = \n", bench_spec(3, 1));
+    std::fs::write(&spec, &broken).unwrap();
+    let stop = |what: &str| {
+        let (ok, text) = run(scalec().arg("build").arg(&spec).arg("-o").arg(&out));
+        assert!(!ok, "{what}: the build must stop:\n{text}");
+        assert!(text.contains("was left as it was"), "{what}:\n{text}");
+        assert_eq!(tree(&out), clean, "{what}");
+    };
+    stop("nothing beside");
+    assert_eq!(beside(&out), Vec::<String>::new(), "no lock file left");
+
+    // A killed build's staging folder (pid 4000000000 runs nowhere).
+    let left = out.parent().unwrap().join(".out.scalec-new-4000000000");
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(left.join("half.yaml"), "a: 1\n").unwrap();
+    stop("a killed build's folder beside");
+    assert_eq!(
+        beside(&out),
+        vec![".out.scalec-new-4000000000".to_string()],
+        "the check alone must not sweep"
+    );
+
+    std::fs::write(&spec, bench_spec(3, 1)).unwrap();
+    let stderr = build(&spec, &out, &[]);
+    assert_eq!(beside(&out), Vec::<String>::new(), "swept:\n{stderr}");
+    std::fs::write(&spec, bench_spec(3, 0)).unwrap();
+    build(&spec, &out, &[]);
+    assert_eq!(tree(&out), clean);
+}

@@ -405,12 +405,27 @@ impl Drop for Lock {
 /// builds. Holding the lock, no other build can be writing into this
 /// folder, so every such folder is a dead build's, whatever its pid.
 pub(super) fn sweep(dir: &Path) -> io::Result<()> {
+    let (journals, stale) = leftovers(dir);
+    sweep_these(dir, journals, stale)
+}
+
+/// Whether a killed build left something beside `dir` for [`sweep`].
+pub(super) fn has_leftovers(dir: &Path) -> bool {
+    let (journals, stale) = leftovers(dir);
+    !journals.is_empty() || !stale.is_empty()
+}
+
+type Leftovers = (Vec<PathBuf>, Vec<(&'static str, PathBuf)>);
+
+/// The journals and the staging folders (`new` or `old`) killed builds
+/// left beside `dir`.
+fn leftovers(dir: &Path) -> Leftovers {
     let (parent, name) = sibling_name(dir);
-    let Ok(entries) = std::fs::read_dir(&parent) else {
-        return Ok(());
-    };
     let mut stale = Vec::new();
     let mut journals = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return (journals, stale);
+    };
     for e in entries.flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
         if file
@@ -429,6 +444,14 @@ pub(super) fn sweep(dir: &Path) -> io::Result<()> {
             }
         }
     }
+    (journals, stale)
+}
+
+fn sweep_these(
+    dir: &Path,
+    mut journals: Vec<PathBuf>,
+    mut stale: Vec<(&'static str, PathBuf)>,
+) -> io::Result<()> {
     // An in-place update killed before its commit point is undone first.
     journals.sort();
     for j in journals {

@@ -2,7 +2,7 @@
 //! path, SHA-256, size and unit, and each unit's input fingerprint),
 //! written as the build ends and read back by the next one.
 
-use super::{HashMap, MANIFEST};
+use super::MANIFEST;
 use crate::backends::{Artifact, Meta};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -17,6 +17,27 @@ pub(super) struct Entry {
     pub(super) bytes: usize,
     /// The unit of work that made it (`k8s:service:api`), if any.
     pub(super) unit: Option<String>,
+}
+
+/// One line of the manifest as it is written: borrowed from a new
+/// [`Entry`] or from a file the previous build listed and this one kept.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Line<'a> {
+    pub(super) path: &'a str,
+    pub(super) sha256: &'a [u8; 32],
+    pub(super) bytes: u64,
+    pub(super) unit: Option<&'a str>,
+}
+
+impl Entry {
+    pub(super) fn line(&self) -> Line<'_> {
+        Line {
+            path: &self.path,
+            sha256: &self.sha256,
+            bytes: self.bytes as u64,
+            unit: self.unit.as_deref(),
+        }
+    }
 }
 
 /// The manifest as a typed value, for `serde_json` to write in the test
@@ -74,51 +95,45 @@ impl serde::Serialize for Hex<'_> {
 /// holds the two together), written directly, since a rebuild at 10,000
 /// services spent a tenth of its CPU pretty-printing the manifest's
 /// 120,000 lines.
-pub(super) fn write_manifest<W: io::Write>(
+pub(super) fn write_manifest<'a, W: io::Write>(
     mut w: W,
     meta: &Meta,
-    entries: &[Entry],
-    units: &BTreeMap<String, [u8; 32]>,
+    entries: impl IntoIterator<Item = Line<'a>>,
+    units: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>,
 ) -> io::Result<()> {
     let generated = serde_json::to_string_pretty(&meta.json()).map_err(io::Error::other)?;
     w.write_all(b"{\n  \"generated\": ")?;
     // A JSON text has no line break inside a string: indent every line.
     w.write_all(generated.replace('\n', "\n  ").as_bytes())?;
     w.write_all(b",\n  \"artifacts\": ")?;
-    if entries.is_empty() {
-        w.write_all(b"[]")?;
-    } else {
-        w.write_all(b"[\n")?;
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
-            }
-            w.write_all(b"    {\n      \"path\": ")?;
-            json_str(&mut w, &e.path)?;
-            w.write_all(b",\n      \"sha256\": \"")?;
-            w.write_all(&hex_digits(&e.sha256))?;
-            w.write_all(b"\",\n      \"bytes\": ")?;
-            w.write_all(itoa::Buffer::new().format(e.bytes).as_bytes())?;
-            if let Some(u) = &e.unit {
-                w.write_all(b",\n      \"unit\": ")?;
-                json_str(&mut w, u)?;
-            }
-            w.write_all(b"\n    }")?;
+    let mut any = false;
+    for e in entries {
+        w.write_all(if any { b",\n" } else { b"[\n" })?;
+        any = true;
+        w.write_all(b"    {\n      \"path\": ")?;
+        json_str(&mut w, e.path)?;
+        w.write_all(b",\n      \"sha256\": \"")?;
+        w.write_all(&hex_digits(e.sha256))?;
+        w.write_all(b"\",\n      \"bytes\": ")?;
+        w.write_all(itoa::Buffer::new().format(e.bytes).as_bytes())?;
+        if let Some(u) = e.unit {
+            w.write_all(b",\n      \"unit\": ")?;
+            json_str(&mut w, u)?;
         }
-        w.write_all(b"\n  ]")?;
+        w.write_all(b"\n    }")?;
     }
-    if !units.is_empty() {
-        w.write_all(b",\n  \"units\": {\n")?;
-        for (i, (k, v)) in units.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
-            }
-            w.write_all(b"    ")?;
-            json_str(&mut w, k)?;
-            w.write_all(b": \"")?;
-            w.write_all(&hex_digits(v))?;
-            w.write_all(b"\"")?;
-        }
+    w.write_all(if any { b"\n  ]" } else { b"[]" })?;
+    let mut any = false;
+    for (k, v) in units {
+        w.write_all(if any { b",\n" } else { b",\n  \"units\": {\n" })?;
+        any = true;
+        w.write_all(b"    ")?;
+        json_str(&mut w, k)?;
+        w.write_all(b": \"")?;
+        w.write_all(&hex_digits(v))?;
+        w.write_all(b"\"")?;
+    }
+    if any {
         w.write_all(b"\n  }")?;
     }
     w.write_all(b"\n}\n")
@@ -170,7 +185,13 @@ pub(super) fn manifest_of(
     units: &BTreeMap<String, [u8; 32]>,
 ) -> Artifact {
     let mut out = Vec::with_capacity(256 * entries.len() + 1024);
-    write_manifest(&mut out, meta, entries, units).expect("a manifest serialises into memory");
+    write_manifest(
+        &mut out,
+        meta,
+        entries.iter().map(Entry::line),
+        units.iter().map(|(k, v)| (k.as_str(), v)),
+    )
+    .expect("a manifest serialises into memory");
     Artifact {
         path: MANIFEST.into(),
         contents: String::from_utf8(out).expect("JSON is UTF-8"),
@@ -191,24 +212,6 @@ pub fn manifest(meta: &Meta, artifacts: &[Artifact]) -> Artifact {
     manifest_of(meta, &entries, &BTreeMap::new())
 }
 
-/// A file the previous build listed.
-#[derive(Debug, Clone)]
-pub(super) struct PrevFile {
-    pub(super) sha256: [u8; 32],
-    pub(super) bytes: u64,
-}
-
-/// The previous build, from its `manifest.json`.
-#[derive(Debug, Default)]
-pub(super) struct Previous {
-    pub(super) files: HashMap<String, PrevFile>,
-    /// Unit key → (fingerprint, its files).
-    pub(super) units: HashMap<String, ([u8; 32], Vec<String>)>,
-    /// When the manifest was written: a file whose mtime is older and
-    /// whose size is the listed one is trusted to hold the listed bytes.
-    pub(super) written: Option<std::time::SystemTime>,
-}
-
 pub(super) fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -217,79 +220,6 @@ pub(super) fn not_a_manifest(dir: &Path, e: serde_json::Error) -> io::Error {
             dir.join(MANIFEST).display()
         ),
     )
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
-    }
-    Some(out)
-}
-
-/// The previous build's manifest, read with its time; empty when there is
-/// none (or it cannot be read: then nothing is kept).
-pub(super) fn read_previous(dir: &Path) -> io::Result<Previous> {
-    use std::borrow::Cow;
-    // Strings borrowed from the text where they hold no escape (hashes and
-    // unit keys never do): 120,000 lines at 10,000 services.
-    #[derive(serde::Deserialize)]
-    struct Doc<'a> {
-        #[serde(borrow)]
-        artifacts: Vec<Line<'a>>,
-        #[serde(default, borrow)]
-        units: HashMap<Cow<'a, str>, Cow<'a, str>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Line<'a> {
-        #[serde(borrow)]
-        path: Cow<'a, str>,
-        #[serde(borrow)]
-        sha256: Cow<'a, str>,
-        bytes: u64,
-        #[serde(default, borrow)]
-        unit: Option<Cow<'a, str>>,
-    }
-    let path = dir.join(MANIFEST);
-    let file = std::fs::File::open(&path)?;
-    let written = file.metadata().and_then(|m| m.modified()).ok();
-    let mut text = String::new();
-    io::Read::read_to_string(&mut &file, &mut text)?;
-    let doc = serde_json::from_str::<Doc>(&text).map_err(|e| not_a_manifest(dir, e))?;
-    let mut prev = Previous {
-        written,
-        ..Previous::default()
-    };
-    prev.files.reserve(doc.artifacts.len());
-    let mut unit_files: HashMap<Cow<str>, Vec<String>> = HashMap::default();
-    for l in doc.artifacts {
-        let Some(sha256) = unhex(&l.sha256) else {
-            continue;
-        };
-        let path = l.path.into_owned();
-        if let Some(u) = l.unit {
-            unit_files.entry(u).or_default().push(path.clone());
-        }
-        prev.files.insert(
-            path,
-            PrevFile {
-                sha256,
-                bytes: l.bytes,
-            },
-        );
-    }
-    for (key, fp) in doc.units {
-        if let Some(fp) = unhex(&fp) {
-            let files = unit_files.remove(&key).unwrap_or_default();
-            prev.units.insert(key.into_owned(), (fp, files));
-        }
-    }
-    Ok(prev)
 }
 
 #[cfg(test)]
@@ -328,7 +258,13 @@ mod tests {
                 (&entries[..1], &BTreeMap::new()),
             ] {
                 let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                write_manifest(&mut fast, &meta, e, u).unwrap();
+                write_manifest(
+                    &mut fast,
+                    &meta,
+                    e.iter().map(Entry::line),
+                    u.iter().map(|(k, v)| (k.as_str(), v)),
+                )
+                .unwrap();
                 write_manifest_serde(&mut slow, &meta, e, u).unwrap();
                 assert_eq!(
                     String::from_utf8(fast).unwrap(),
