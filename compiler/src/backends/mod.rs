@@ -261,7 +261,11 @@ pub fn check_slos(ir: &Ir) -> Result<(), EmitError> {
     let diags: Vec<Diagnostic> = ir
         .slos
         .iter()
-        .filter_map(|s| common::rules::slo::SloPlan::new(ir, s).err().map(|d| *d))
+        .filter_map(|s| {
+            common::rules::slo::SloPlan::service_of(ir, s)
+                .err()
+                .map(|d| *d)
+        })
         .collect();
     if diags.is_empty() {
         Ok(())

@@ -699,7 +699,7 @@ fn sort_walk(foreign: &mut [String]) {
 }
 
 /// The entries below `dir` (at `rel`, relative to the output folder) that
-/// are neither files `listed` says are listed (it is shown each file's
+/// are neither files `listed` says are listed (it is given each file's
 /// entry) nor `folders` of listed files, in the disk's order. One path
 /// buffer for the whole walk, and no sorting of whole folders: at 10,000
 /// services the folder holds 120,000 files.
@@ -708,7 +708,7 @@ fn foreign_walk(
     rel: &mut String,
     folders: &HashSet<String>,
     foreign: &mut Vec<String>,
-    listed: &mut dyn FnMut(&str, &std::fs::DirEntry) -> bool,
+    listed: &mut dyn FnMut(&str, std::fs::DirEntry) -> bool,
 ) -> io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -724,7 +724,7 @@ fn foreign_walk(
                 foreign.push(rel.clone());
             }
             foreign_walk(&e.path(), rel, folders, foreign, listed)?;
-        } else if name.to_str().is_none() || (rel.as_str() != MANIFEST && !listed(rel.as_str(), &e))
+        } else if name.to_str().is_none() || (rel.as_str() != MANIFEST && !listed(rel.as_str(), e))
         {
             foreign.push(rel.clone());
         }

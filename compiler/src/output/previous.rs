@@ -66,10 +66,11 @@ pub(super) struct Previous {
     pub(super) units: Vec<PrevUnit>,
     /// Indices into `files`, each unit's ascending.
     unit_files: Vec<u32>,
-    /// A path's or key's hash → its index (or [`NO_UNIT`] when two share
-    /// the hash: then the sorted list is searched). A binary search of
-    /// 120,000 paths spread over 5 MB misses the cache at every step.
-    file_by_hash: Index,
+    /// A key's hash → its index (or [`NO_UNIT`] when two share the hash:
+    /// then the sorted list is searched). Every unit is looked up in a
+    /// rebuild, and a binary search of 50,000 keys spread over megabytes
+    /// misses the cache at every step. (Files are found by the walk's
+    /// merge; a file is looked up only when its unit is rendered.)
     unit_by_hash: Index,
     /// When the manifest was written: a file whose mtime is older and
     /// whose size is the listed one is trusted to hold the listed bytes.
@@ -136,7 +137,10 @@ impl Previous {
     }
 
     pub(super) fn file(&self, path: &str) -> Option<(u32, &PrevFile)> {
-        let i = find(&self.files, &self.file_by_hash, |f| self.name(f.path), path)?;
+        let i = self
+            .files
+            .binary_search_by(|f| self.name(f.path).cmp(path))
+            .ok()?;
         Some((i as u32, &self.files[i]))
     }
 
@@ -283,15 +287,17 @@ pub(super) fn read_previous(dir: &Path) -> io::Result<Previous> {
             files: (0, 0),
         });
     }
+    prev.unit_by_hash = index_of(&prev.units, |u| prev.name(u.key));
     prev.files.reserve(lines.len());
     let mut count = vec![0u32; units.len()];
     for (l, sha256) in &lines {
-        let path = prev.push_name(&l.path);
-        let unit = match l
+        let unit = l
             .unit
             .as_deref()
-            .and_then(|u| units.binary_search_by(|k| k.0.as_ref().cmp(u)).ok())
-        {
+            .and_then(|u| prev.unit(u))
+            .map(|(u, _)| u as usize);
+        let path = prev.push_name(&l.path);
+        let unit = match unit {
             Some(u) => {
                 count[u] += 1;
                 u as u32
@@ -319,37 +325,44 @@ pub(super) fn read_previous(dir: &Path) -> io::Result<Previous> {
             u.files.1 += 1;
         }
     }
-    prev.file_by_hash = index_of(&prev.files, |f| prev.name(f.path));
-    prev.unit_by_hash = index_of(&prev.units, |u| prev.name(u.key));
     Ok(prev)
 }
 
 /// Walks `dir` once: notes every listed file's size and time in `prev`,
 /// and returns what the folder holds beyond the listed files, their
-/// folders and the manifest (see [`super::foreign_in`]).
+/// folders and the manifest (see [`super::foreign_entries`]). The files
+/// found are sorted and merged with the listed ones (120,000 lookups in a
+/// table spread over megabytes missed the cache three times each).
 pub(super) fn walk(dir: &Path, prev: &mut Previous) -> io::Result<Vec<String>> {
     let folders = folders_of(prev.files.iter().map(|f| prev.name(f.path)));
     let mut foreign = Vec::new();
+    let mut found: Vec<(String, std::fs::DirEntry)> = Vec::with_capacity(prev.files.len());
     let mut rel = String::new();
-    let Previous {
-        names,
-        files,
-        file_by_hash,
-        ..
-    } = prev;
-    let name = |s: Span| &names[s.start as usize..(s.start + s.len) as usize];
     super::foreign_walk(dir, &mut rel, &folders, &mut foreign, &mut |rel, entry| {
-        let Some(i) = find(files, file_by_hash, |f| name(f.path), rel) else {
-            return false;
-        };
-        // Relative to the open folder (`statx` on its descriptor), without
-        // following a link.
-        files[i].disk = entry.metadata().ok().filter(|m| m.is_file()).map(|m| Disk {
-            len: m.len(),
-            modified: m.modified().ok(),
-        });
+        found.push((rel.to_string(), entry));
         true
     })?;
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let Previous { names, files, .. } = prev;
+    let name = |s: Span| &names[s.start as usize..(s.start + s.len) as usize];
+    let mut at = 0;
+    for (rel, entry) in found {
+        while at < files.len() && name(files[at].path) < rel.as_str() {
+            at += 1;
+        }
+        match files.get_mut(at) {
+            Some(f) if name(f.path) == rel => {
+                // Relative to the open folder (`statx` on its descriptor),
+                // without following a link.
+                f.disk = entry.metadata().ok().filter(|m| m.is_file()).map(|m| Disk {
+                    len: m.len(),
+                    modified: m.modified().ok(),
+                });
+                at += 1;
+            }
+            _ => foreign.push(rel),
+        }
+    }
     super::sort_walk(&mut foreign);
     Ok(foreign)
 }

@@ -184,15 +184,22 @@ impl<'a> SloPlan<'a> {
     /// The plan of one SLO; a diagnostic at the SLO when the IR does not
     /// hold the service it names (a checked IR always does; a hand-made or
     /// edited `ir.json` may not).
-    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Box<Diagnostic>> {
-        let Some(service) = ir.service(&slo.service) else {
-            return Err(Box::new(crate::backends::diagnostic_at(
+    /// The service whose traffic `slo` measures: the one way a plan can
+    /// fail ([`crate::backends::check_slos`] checks every SLO with it,
+    /// without making the plans).
+    pub fn service_of(ir: &'a Ir, slo: &Slo) -> Result<&'a crate::ir::Service, Box<Diagnostic>> {
+        ir.service(&slo.service).ok_or_else(|| {
+            Box::new(crate::backends::diagnostic_at(
                 ir,
                 &Entity::Slo(slo.name.clone()),
                 catalog::slo_service_not_in_ir(&slo.name, &slo.service),
                 "this SLO",
-            )));
-        };
+            ))
+        })
+    }
+
+    pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Box<Diagnostic>> {
+        let service = Self::service_of(ir, slo)?;
         let m = &service.metrics;
         let value = service_value(ir, service);
         let mut base = vec![
