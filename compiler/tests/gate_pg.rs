@@ -147,7 +147,12 @@ impl Pg {
                 // whose most-common values move a tenant's estimate by a
                 // quarter), and no autovacuum changes statistics between
                 // the baseline and the gate.
-                .args(["-c", "default_statistics_target=1000", "-c", "autovacuum=off"])
+                .args([
+                    "-c",
+                    "default_statistics_target=1000",
+                    "-c",
+                    "autovacuum=off",
+                ])
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log.try_clone().unwrap())

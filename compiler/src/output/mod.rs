@@ -12,6 +12,13 @@
 //! artifact with the file on disk as it is produced ([`CheckSink`]),
 //! reporting what would change as a unified diff.
 //!
+//! A rebuild reads the previous build ([`previous`]: its manifest, and one
+//! walk of the folder for each listed file's size and time) while the spec
+//! is still being checked ([`Early`]), and keeps a unit whose input
+//! fingerprint and files are unchanged without rendering it: the unit is
+//! recorded by its index in the previous build and merged into the new
+//! manifest by path.
+//!
 //! Two builds into one folder are serialised by a lock file beside it
 //! (`.NAME.scalec-lock`, holding the builder's pid); the second waits for
 //! the first. Staging folders a killed build left behind

@@ -83,6 +83,12 @@ enum Style {
 
 /// The style `yaml_serde` and libyaml choose for `s`, followed by the
 /// YAML 1.1 quoting; `None` when `s` is outside this writer's subset.
+/// Whether the writer puts `s`, as a value, as a plain scalar (unquoted,
+/// one line): then it reads back as the same string wherever it stands.
+pub fn is_plain(s: &str) -> bool {
+    matches!(style(s, false), Some(Style::Plain))
+}
+
 fn style(s: &str, key: bool) -> Option<Style> {
     let b = s.as_bytes();
     let mut newline = false;

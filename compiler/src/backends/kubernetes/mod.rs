@@ -19,8 +19,9 @@
 //! `app.kubernetes.io/component: slo` or `drift`. (A Prometheus picks
 //! PrometheusRules by its `ruleSelector`; match on these labels there.)
 
+use super::common::rules::shapes::{self, Shapes};
 use super::common::rules::{drift, slo::SloPlan, RuleGroup};
-use super::common::{k8s_labels, yaml::yaml_artifact};
+use super::common::{k8s_labels, yaml::yaml_artifact, yaml_emit};
 use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta, Unit, UnitKind};
 use crate::ir::Ir;
 use rayon::prelude::*;
@@ -201,6 +202,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             .map(|s| s.name.as_str())
             .chain(observe.map(|_| observe_key.as_str())),
     );
+    let shapes = Shapes::default();
     ir.slos
         .par_iter()
         .try_for_each(|slo| -> Result<(), EmitError> {
@@ -211,12 +213,35 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
             };
             sink.unit(&unit, &mut |sink| {
                 let name = rules.get(&slo.name);
-                let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
-                sink.put(yaml_artifact(
-                    format!("k8s/{name}.prometheusrule.yaml"),
-                    meta,
-                    &prometheus_rule(cx, name, rule_labels(cx, "slo"), plan.groups()),
-                ))?;
+                let path = format!("k8s/{name}.prometheusrule.yaml");
+                let service =
+                    SloPlan::service_of(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                let direct = || {
+                    let plan =
+                        SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                    let rule = prometheus_rule(cx, name, rule_labels(cx, "slo"), plan.groups());
+                    Ok::<_, EmitError>(vec![yaml_artifact(path.clone(), meta, &rule)])
+                };
+                // The rule rendered once per SLO shape (see `shapes`).
+                let texts = shapes.texts(ir, slo, service, &[(shapes::OBJECT, name)], |plan| {
+                    let labels = rule_labels(cx, "slo");
+                    let rule = prometheus_rule(cx, shapes::OBJECT, labels, plan.groups());
+                    Some(vec![yaml_emit::to_string(&rule).ok()?])
+                });
+                let Some([body]) = texts.and_then(|t| <[String; 1]>::try_from(t).ok()) else {
+                    for a in direct()? {
+                        sink.put(a)?;
+                    }
+                    return Ok(());
+                };
+                let made = [Artifact {
+                    path: path.clone(),
+                    contents: format!("{}{body}", meta.header("#")),
+                }];
+                shapes::check_against(&made, direct)?;
+                for a in made {
+                    sink.put(a)?;
+                }
                 Ok(())
             })
         })?;

@@ -15,8 +15,10 @@
 //! ([`crate::backends::common::rules::RuleGroup`]); the Kubernetes target
 //! wraps the very same groups in a `PrometheusRule`.
 
+use super::common::rules::shapes::{self, Shapes};
 use super::common::rules::slo::SloPlan;
 use super::common::yaml::yaml_artifact;
+use super::common::yaml_emit;
 use super::{Artifact, ArtifactSink, Backend, Collect, EmitError, Meta, Unit, UnitKind};
 use crate::ir::Ir;
 use rayon::prelude::*;
@@ -129,6 +131,7 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
         .map(|slo| file_stem(&slo.name, &mut taken))
         .collect();
     let searches = promtool_test::Searches::default();
+    let shapes = Shapes::default();
     ir.slos.par_iter().zip(stems.par_iter()).try_for_each(
         |(slo, stem)| -> Result<(), EmitError> {
             let unit = Unit {
@@ -137,10 +140,44 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                 name: &slo.name,
             };
             sink.unit(&unit, &mut |sink| {
-                let plan = SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
-                put_rules(sink, meta, stem, &plan.rule_file(), |rules_name| {
-                    searches.slo_tests(&plan, rules_name)
-                })?;
+                let service =
+                    SloPlan::service_of(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                let direct = || {
+                    let plan =
+                        SloPlan::new(ir, slo).map_err(|d| EmitError::Unsupported(vec![*d]))?;
+                    let sink = Collect::default();
+                    put_rules(&sink, meta, stem, &plan.rule_file(), |rules_name| {
+                        searches.slo_tests(&plan, rules_name)
+                    })?;
+                    Ok::<_, EmitError>(sink.into_sorted())
+                };
+                let texts = shapes.texts(ir, slo, service, &[(shapes::FILE, stem)], |plan| {
+                    let rules = yaml_emit::to_string(&plan.rule_file()).ok()?;
+                    let test = searches.slo_tests(plan, &format!("{}.rules.yml", shapes::FILE));
+                    Some(vec![rules, yaml_emit::to_string(&test).ok()?])
+                });
+                let Some([rules, test]) = texts.and_then(|t| <[String; 2]>::try_from(t).ok())
+                else {
+                    for a in direct()? {
+                        sink.put(a)?;
+                    }
+                    return Ok(());
+                };
+                let header = meta.header("#");
+                let made = [
+                    Artifact {
+                        path: format!("prometheus/{stem}.rules.test.yml"),
+                        contents: format!("{header}{test}"),
+                    },
+                    Artifact {
+                        path: format!("prometheus/{stem}.rules.yml"),
+                        contents: format!("{header}{rules}"),
+                    },
+                ];
+                shapes::check_against(&made, direct)?;
+                for a in made {
+                    sink.put(a)?;
+                }
                 Ok(())
             })
         },

@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub mod drift;
+pub mod shapes;
 pub mod slo;
 
 /// A Prometheus rule file.

@@ -200,8 +200,23 @@ impl<'a> SloPlan<'a> {
 
     pub fn new(ir: &'a Ir, slo: &'a Slo) -> Result<Self, Box<Diagnostic>> {
         let service = Self::service_of(ir, slo)?;
+        Ok(Self::with_service(
+            ir,
+            slo,
+            service,
+            service_value(ir, service),
+        ))
+    }
+
+    /// The plan of `slo`, measuring `service`, whose series carry `value`
+    /// in the service label (see [`service_value`]).
+    pub fn with_service(
+        ir: &'a Ir,
+        slo: &'a Slo,
+        service: &'a crate::ir::Service,
+        value: String,
+    ) -> Self {
         let m = &service.metrics;
-        let value = service_value(ir, service);
         let mut base = vec![
             Matcher::eq("namespace", &ir.app.namespace()),
             Matcher::eq(&m.service_label, &value),
@@ -280,7 +295,7 @@ impl<'a> SloPlan<'a> {
         }
         routing_labels.extend(ir.app.alert_labels.clone());
         routing_labels.extend(slo.labels.clone());
-        Ok(SloPlan {
+        SloPlan {
             routing_labels,
             ticket_severity: ir.app.alert_severities.ticket.clone(),
             for_ms: slo.for_ms.map_or(0, |f| f.round().max(0.0) as u64),
@@ -292,7 +307,7 @@ impl<'a> SloPlan<'a> {
             alert_name: format!("{}ErrorBudgetBurn", camel(&slo.name)),
             severities,
             sli,
-        })
+        }
     }
 
     pub fn sli_group_name(&self) -> String {
