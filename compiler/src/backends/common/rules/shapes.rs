@@ -58,7 +58,7 @@ fn usable(name: &str) -> bool {
 }
 
 /// `text` with each sentinel replaced by its name; `None` when a `zq`
-/// in it is not a sentinel.
+/// (in any case: a sentinel a renderer changed) in it is not a sentinel.
 fn replace(text: &str, names: &[(&str, &str)]) -> Option<String> {
     let mut out = String::with_capacity(text.len() + 256);
     let mut rest = text;
@@ -70,7 +70,7 @@ fn replace(text: &str, names: &[(&str, &str)]) -> Option<String> {
                 out.push_str(name);
                 rest = &at[s.len()..];
             }
-            None if at[1..].starts_with('q') => return None,
+            None if at[1..].starts_with(['q', 'Q']) => return None,
             None => {
                 out.push_str(&at[..1]);
                 rest = &at[1..];
@@ -183,11 +183,58 @@ mod tests {
             Some("slo=\"api_availability\" ApiAvailabilityErrorBudgetBurn api/api-svc api_availability.rules.yml zebra Zulu")
         );
         assert_eq!(replace("zq-slo-zq", &names), None);
+        assert_eq!(replace("ZQ_SLO_ZQ", &names), None);
         assert_eq!(replace("ZqSlo", &names), None);
         assert_eq!(
             replace("ends with z", &names).as_deref(),
             Some("ends with z")
         );
+    }
+
+    /// SLOs of one shape share its texts; an SLO whose name would be
+    /// quoted, or whose spec holds a `zq`, is rendered as it is; either
+    /// way the files are what rendering each SLO makes (the check every
+    /// debug build runs, see [`check_against`]).
+    #[test]
+    fn slos_of_one_shape_share_their_texts() {
+        let mut spec = String::from(
+            "use std.budgets.{web}\nuse std.slo.{multiwindow}\n\napp shop {\n  owner = \"platform\"\n}\n",
+        );
+        for (svc, slo) in [
+            ("api", "api_availability"),
+            ("web_front", "front_ok"),
+            ("yes", "yes"),
+            ("zq_app", "zq_avail"),
+        ] {
+            spec.push_str(&format!(
+                "\nservice {svc} {{\n  image = \"ghcr.io/acme/{svc}:1.0.0\"\n  replicas = 2..4\n  cpu = 250m\n  memory = 256Mi\n  route list GET \"/v1/{svc}\" class read {{ budget = web }}\n}}\n\nslo {slo} {{\n  service = {svc}\n  objective = 99.9%\n  window = 30d\n  sli = errors(status >= 500) / requests\n  alerts = multiwindow\n}}\n"
+            ));
+        }
+        let c = crate::check(crate::project::Project::from_memory(&[(
+            "app.scale",
+            &spec,
+        )]));
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let ir = c.ir.expect("an IR");
+        let shapes = Shapes::default();
+        let mut renders = 0;
+        let mut texts = |slo: &Slo| {
+            let service = ir.service(&slo.service).expect("its service");
+            shapes.texts(&ir, slo, service, &[(FILE, "stem")], |plan| {
+                renders += 1;
+                Some(vec![yaml_emit::to_string(&plan.rule_file()).ok()?])
+            })
+        };
+        let [a, b, quoted, zq] = [0, 1, 2, 3].map(|i| texts(&ir.slos[i]));
+        assert_eq!(renders, 1, "one shape, rendered once");
+        for (text, slo) in [(&a, &ir.slos[0]), (&b, &ir.slos[1])] {
+            let direct =
+                yaml_emit::to_string(&SloPlan::new(&ir, slo).unwrap().rule_file()).unwrap();
+            assert_eq!(text.as_deref(), Some(&[direct][..]));
+        }
+        assert!(a.unwrap()[0].contains("slo: api_availability"));
+        assert_eq!(quoted, None, "`yes` is quoted where it stands alone");
+        assert_eq!(zq, None, "a name with zq");
     }
 
     #[test]
