@@ -145,7 +145,10 @@ fn key_rate_limit(k: &KeyPlan) -> Value {
     json!({"actions": [applies, value]})
 }
 
-fn route(plan: &Plan, r: &RoutePlan) -> Value {
+/// One route of the bootstrap; `any_cached`: whether any route of the
+/// plan is cached (asked once, not per route: that scan made the
+/// bootstrap quadratic in routes).
+fn route(plan: &Plan, r: &RoutePlan, any_cached: bool) -> Value {
     let up = &plan.upstreams[r.upstream];
     let cluster_name = match r.cache_ttl_ms {
         Some(ttl) => cache_cluster_name(&up.id, ttl_secs(ttl)),
@@ -206,7 +209,7 @@ fn route(plan: &Plan, r: &RoutePlan) -> Value {
             "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
         }],
     });
-    if r.cache_ttl_ms.is_none() && plan.cached().next().is_some() {
+    if r.cache_ttl_ms.is_none() && any_cached {
         // The cache filter takes no per-route settings: it is on for the
         // listener and off on every route without `cache`.
         per_filter.insert(
@@ -576,8 +579,9 @@ impl Serialize for Node<'_> {
                 for v in items {
                     match v.as_str() {
                         Some(ROUTES) => {
+                            let any_cached = plan.cached().next().is_some();
                             for r in &plan.routes {
-                                seq.serialize_element(&route(plan, r))?;
+                                seq.serialize_element(&route(plan, r, any_cached))?;
                             }
                         }
                         Some(CLUSTERS) => {

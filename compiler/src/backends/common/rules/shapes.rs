@@ -41,7 +41,7 @@ pub const OBJECT: &str = "zq-obj-zq";
 /// threads that render the SLOs.
 #[derive(Debug, Default)]
 pub struct Shapes {
-    by_key: Mutex<HashMap<String, Cell>>,
+    by_key: Mutex<HashMap<String, Cell, foldhash::fast::RandomState>>,
 }
 
 /// One shape's texts, or `None` when the target could not make them
