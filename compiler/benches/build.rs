@@ -11,7 +11,7 @@
 //! (`jrsonnet -S -c -m DIR --tla-code n=N build.jsonnet`).
 //!
 //! Every run is a child process measured by `/usr/bin/time` (wall, user,
-//! sys, peak RSS). For each N the bench also changes one service and
+//! sys, peak RSS), after a `sync` (see [`settle`]). For each N the bench also changes one service and
 //! rebuilds into the same folder, and reports that rebuild's time and how
 //! many files it rewrote, and times `--target k8s` alone.
 //!
@@ -77,9 +77,18 @@ struct Run {
     rss_mib: f64,
 }
 
+/// Writes back what earlier runs left dirty (`sync`) before each measured
+/// run: otherwise the kernel's flusher writes the previous run's files
+/// (300 MB at 10k services) while the next one runs, on the same two
+/// cores. A user's next build, seconds later, finds that done too.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 /// Runs `cmd` under `/usr/bin/time` (or, without it, wall time only) and
 /// fails on a non-zero exit. Returns the measures and the child's stderr.
 fn timed(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> (Run, String) {
+    settle();
     let have_time = Path::new("/usr/bin/time").is_file();
     let stats = cwd.join(".time");
     let mut cmd = if have_time {
