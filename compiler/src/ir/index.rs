@@ -3,7 +3,10 @@
 
 use super::Service;
 use crate::diagnostics::Span;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// foldhash, not SipHash: every SLO of every target looks its service up.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::OnceLock;
 
 /// An IR entity, by name.
@@ -81,7 +84,7 @@ impl PartialEq for Index {
 impl Index {
     pub fn service<'s>(&self, services: &'s [Service], name: &str) -> Option<&'s Service> {
         let map = self.services.get_or_init(|| {
-            let mut m = HashMap::with_capacity(services.len());
+            let mut m = HashMap::with_capacity_and_hasher(services.len(), Default::default());
             for (i, s) in services.iter().enumerate() {
                 m.entry(s.name.clone()).or_insert(i);
             }
