@@ -228,21 +228,15 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                     let rule = prometheus_rule(cx, shapes::OBJECT, labels, plan.groups());
                     Some(vec![yaml_emit::to_string(&rule).ok()?])
                 });
-                let Some([body]) = texts.and_then(|t| <[String; 1]>::try_from(t).ok()) else {
-                    for a in direct()? {
-                        sink.put(a)?;
-                    }
-                    return Ok(());
-                };
-                let made = [Artifact {
-                    path: path.clone(),
-                    contents: format!("{}{body}", meta.header("#")),
-                }];
-                shapes::check_against(&made, direct)?;
-                for a in made {
-                    sink.put(a)?;
-                }
-                Ok(())
+                let made = texts
+                    .and_then(|t| <[String; 1]>::try_from(t).ok())
+                    .map(|[body]| {
+                        vec![Artifact {
+                            path: path.clone(),
+                            contents: format!("{}{body}", meta.header("#")),
+                        }]
+                    });
+                shapes::put(sink, made, direct)
             })
         })?;
     if let Some(obs) = observe {

@@ -156,29 +156,23 @@ pub fn write(ir: &Ir, meta: &Meta, sink: &dyn ArtifactSink) -> Result<(), EmitEr
                     let test = searches.slo_tests(plan, &format!("{}.rules.yml", shapes::FILE));
                     Some(vec![rules, yaml_emit::to_string(&test).ok()?])
                 });
-                let Some([rules, test]) = texts.and_then(|t| <[String; 2]>::try_from(t).ok())
-                else {
-                    for a in direct()? {
-                        sink.put(a)?;
-                    }
-                    return Ok(());
-                };
                 let header = meta.header("#");
-                let made = [
-                    Artifact {
-                        path: format!("prometheus/{stem}.rules.test.yml"),
-                        contents: format!("{header}{test}"),
-                    },
-                    Artifact {
-                        path: format!("prometheus/{stem}.rules.yml"),
-                        contents: format!("{header}{rules}"),
-                    },
-                ];
-                shapes::check_against(&made, direct)?;
-                for a in made {
-                    sink.put(a)?;
-                }
-                Ok(())
+                let made =
+                    texts
+                        .and_then(|t| <[String; 2]>::try_from(t).ok())
+                        .map(|[rules, test]| {
+                            vec![
+                                Artifact {
+                                    path: format!("prometheus/{stem}.rules.test.yml"),
+                                    contents: format!("{header}{test}"),
+                                },
+                                Artifact {
+                                    path: format!("prometheus/{stem}.rules.yml"),
+                                    contents: format!("{header}{rules}"),
+                                },
+                            ]
+                        });
+                shapes::put(sink, made, direct)
             })
         },
     )?;

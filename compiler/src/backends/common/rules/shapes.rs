@@ -23,6 +23,7 @@
 
 use super::slo::{camel, service_value, SloPlan};
 use crate::backends::common::yaml_emit;
+use crate::backends::{Artifact, ArtifactSink, EmitError};
 use crate::ir::{Ir, Service, Slo};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -139,12 +140,21 @@ impl Shapes {
     }
 }
 
-/// Debug builds (every test): `made` from a shape's texts must be what
-/// rendering the SLO as it is makes (`direct`, sorted by path).
-pub fn check_against<E>(
-    made: &[crate::backends::Artifact],
-    direct: impl FnOnce() -> Result<Vec<crate::backends::Artifact>, E>,
-) -> Result<(), E> {
+/// Puts an SLO's files into `sink`: `made` from its shape's texts, or,
+/// when there are none, what rendering the SLO as it is makes (`direct`,
+/// sorted by path). Debug builds (every test) render it anyway and fail
+/// when the two differ.
+pub fn put(
+    sink: &dyn ArtifactSink,
+    made: Option<Vec<Artifact>>,
+    direct: impl FnOnce() -> Result<Vec<Artifact>, EmitError>,
+) -> Result<(), EmitError> {
+    let Some(made) = made else {
+        for a in direct()? {
+            sink.put(a)?;
+        }
+        return Ok(());
+    };
     if cfg!(debug_assertions) {
         let direct = direct()?;
         assert_eq!(made.len(), direct.len(), "the SLO shape's files");
@@ -157,6 +167,9 @@ pub fn check_against<E>(
                 d.contents
             );
         }
+    }
+    for a in made {
+        sink.put(a)?;
     }
     Ok(())
 }
